@@ -1,0 +1,153 @@
+/* C = act(alpha·op(A)·op(B) + beta·C + bias), row-major, the portable tiled GEMM.
+ *
+ * A work-group computes a TILE_M×TILE_N block of C. Each step stages a TILE_K-deep
+ * slice of op(A) and op(B) in local memory (zero-filled past the edges, so ragged
+ * shapes need no padded copies), then every work-item accumulates a WPT_M×WPT_N
+ * register tile. A work-item owns rows ty + r·LY and columns tx + c·LX: neighbouring
+ * work-items touch neighbouring columns, so local reads and global stores coalesce.
+ * The k-major local layout is padded by one float so column-wise stores of a
+ * non-transposed A slice do not hit one bank.
+ *
+ * BLAS rules: alpha == 0 skips the product (A and B unread); beta == 0 leaves C unread.
+ * ACT and the bias make the dense layer's epilogue; sgemm builds with ACT 0 and no bias.
+ */
+#ifndef TILE_M
+#define TILE_M 64
+#endif
+#ifndef TILE_N
+#define TILE_N 64
+#endif
+#ifndef TILE_K
+#define TILE_K 16
+#endif
+#ifndef WPT_M
+#define WPT_M 4
+#endif
+#ifndef WPT_N
+#define WPT_N 4
+#endif
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+#ifndef ACT
+#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
+#endif
+
+#define LX (TILE_N / WPT_N)
+#define LY (TILE_M / WPT_M)
+#define THREADS (LX * LY)
+#define PAD 1
+
+#if TRANS_A
+#define A_AT(i, p) a[(p) * lda + (i)]
+#else
+#define A_AT(i, p) a[(i) * lda + (p)]
+#endif
+#if TRANS_B
+#define B_AT(p, j) b[(j) * ldb + (p)]
+#else
+#define B_AT(p, j) b[(p) * ldb + (j)]
+#endif
+
+#if ACT == 1
+#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
+#elif ACT == 2
+#define ACTIVATE(v) fmax((v), 0.0f)
+#else
+#define ACTIVATE(v) (v)
+#endif
+
+/* Copies op(A)[row0 .. row0+TILE_M, p0 .. p0+TILE_K] into tile[p][i], walking the
+ * stored matrix along its contiguous dimension. */
+inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const float *a,
+                   const ulong lda, const ulong m, const ulong k, const ulong row0,
+                   const ulong p0, const uint tid)
+{
+    for (uint e = tid; e < TILE_M * TILE_K; e += THREADS) {
+#if TRANS_A
+        const uint i = e % TILE_M, p = e / TILE_M;
+#else
+        const uint p = e % TILE_K, i = e / TILE_K;
+#endif
+        const ulong gi = row0 + i, gp = p0 + p;
+        tile[p][i] = (gi < m && gp < k) ? A_AT(gi, gp) : 0.0f;
+    }
+}
+
+/* Copies op(B)[p0 .. p0+TILE_K, col0 .. col0+TILE_N] into tile[p][j]. */
+inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const float *b,
+                   const ulong ldb, const ulong n, const ulong k, const ulong col0,
+                   const ulong p0, const uint tid)
+{
+    for (uint e = tid; e < TILE_N * TILE_K; e += THREADS) {
+#if TRANS_B
+        const uint p = e % TILE_K, j = e / TILE_K;
+#else
+        const uint j = e % TILE_N, p = e / TILE_N;
+#endif
+        const ulong gj = col0 + j, gp = p0 + p;
+        tile[p][j] = (gj < n && gp < k) ? B_AT(gp, gj) : 0.0f;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
+          __global const float *a, const ulong a_offset, const ulong lda,
+          __global const float *b, const ulong b_offset, const ulong ldb,
+          const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+          __global const float *bias, const ulong bias_offset, const int has_bias)
+{
+    __local float a_tile[TILE_K][TILE_M + PAD];
+    __local float b_tile[TILE_K][TILE_N + PAD];
+    a += a_offset;
+    b += b_offset;
+    c += c_offset;
+    bias += bias_offset;
+
+    const uint tx = get_local_id(0), ty = get_local_id(1);
+    const uint tid = ty * LX + tx;
+    const ulong row0 = (ulong)get_group_id(1) * TILE_M;
+    const ulong col0 = (ulong)get_group_id(0) * TILE_N;
+    const ulong depth = alpha == 0.0f ? 0 : k;
+
+    float acc[WPT_M][WPT_N];
+    for (uint r = 0; r < WPT_M; ++r)
+        for (uint s = 0; s < WPT_N; ++s)
+            acc[r][s] = 0.0f;
+
+    for (ulong p0 = 0; p0 < depth; p0 += TILE_K) {
+        load_a(a_tile, a, lda, m, k, row0, p0, tid);
+        load_b(b_tile, b, ldb, n, k, col0, p0, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint p = 0; p < TILE_K; ++p) {
+            float a_reg[WPT_M], b_reg[WPT_N];
+            for (uint r = 0; r < WPT_M; ++r)
+                a_reg[r] = a_tile[p][ty + r * LY];
+            for (uint s = 0; s < WPT_N; ++s)
+                b_reg[s] = b_tile[p][tx + s * LX];
+            for (uint r = 0; r < WPT_M; ++r)
+                for (uint s = 0; s < WPT_N; ++s)
+                    acc[r][s] += a_reg[r] * b_reg[s];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (uint r = 0; r < WPT_M; ++r) {
+        const ulong row = row0 + ty + r * LY;
+        if (row >= m)
+            break;
+        const float shift = has_bias ? bias[row] : 0.0f;
+        for (uint s = 0; s < WPT_N; ++s) {
+            const ulong col = col0 + tx + s * LX;
+            if (col >= n)
+                break;
+            float v = alpha * acc[r][s];
+            if (beta != 0.0f)
+                v += beta * c[row * ldc + col];
+            c[row * ldc + col] = ACTIVATE(v + shift);
+        }
+    }
+}

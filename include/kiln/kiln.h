@@ -1,0 +1,260 @@
+/*
+ * kiln — portable GPU math over OpenCL.
+ *
+ * This header is the whole public interface and its manual. It is grouped in the order
+ * a program meets it: statuses, devices, contexts, buffers, operations, conveniences.
+ *
+ * Conventions that hold everywhere:
+ * - Every function that can fail returns a kiln_status; KILN_OK is 0. Outputs go through
+ *   pointer arguments and are left untouched on failure.
+ * - kiln_last_error() tells a person what went wrong: which argument, which sizes,
+ *   which OpenCL call and its error name, the compiler's log.
+ * - Matrices are float32, row-major, with leading dimensions in elements, exactly as
+ *   cblas_sgemm(CblasRowMajor, ...). A matrix of r rows and c columns with leading
+ *   dimension ld needs ld >= max(1, c) and (r - 1)·ld + c floats in its buffer.
+ * - Operations are enqueued on the context's in-order queue and return at once; only
+ *   calls that say they wait do so. A failure that shows only while work runs is
+ *   reported by the next kiln_finish() or kiln_buf_read().
+ * - Sizes, leading dimensions and offsets are checked against the buffers before
+ *   anything is enqueued; a rejected call changes nothing.
+ *
+ * Threads: every function may be called from several threads at once, on one context
+ * or on several. kiln serialises what OpenCL does not make thread-safe (setting kernel
+ * arguments and enqueueing). Work from several threads on one context runs in the
+ * order it was enqueued; ordering between threads is the caller's business. A buffer
+ * must not be destroyed while another thread uses it.
+ */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(KILN_BUILDING) && defined(__GNUC__)
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+#define KILN_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- statuses */
+
+/* Every status, once: name, value, sentence. The enum and kiln_status_str() are both
+ * generated from this list. */
+#define KILN_STATUS_MAP(X)                                                          \
+    X(OK, 0, "success")                                                             \
+    X(ERR_ARG, 1, "invalid argument")                                               \
+    X(ERR_SIZE, 2, "size out of range")                                             \
+    X(ERR_NOMEM, 3, "out of memory")                                                \
+    X(ERR_NODEVICE, 4, "no matching OpenCL device")                                 \
+    X(ERR_BUILD, 5, "kernel build failed")                                          \
+    X(ERR_CL, 6, "OpenCL call failed")
+
+typedef enum {
+#define KILN_STATUS_ENUM(name, value, text) KILN_##name = value,
+    KILN_STATUS_MAP(KILN_STATUS_ENUM)
+#undef KILN_STATUS_ENUM
+} kiln_status;
+
+/* "KILN_ERR_SIZE: size out of range" for a known status, "KILN_ERR_UNKNOWN: ..." for
+ * any other value. The string is static. */
+KILN_API const char *kiln_status_str(kiln_status s);
+
+typedef struct kiln_ctx kiln_ctx; /* a device, its OpenCL context and in-order queue */
+typedef struct kiln_buf kiln_buf; /* device memory that knows its context and size */
+
+/* Details of the last failure of this thread on ctx, or, with ctx NULL, of this
+ * thread's last failure outside any context (kiln_ctx_create, a NULL ctx argument,
+ * device queries). Never NULL: "" when nothing failed. The string belongs to kiln and
+ * stays valid until this thread's next failing call on the same ctx. */
+KILN_API const char *kiln_last_error(const kiln_ctx *ctx);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef enum {
+    KILN_DEVICE_CPU = 1,
+    KILN_DEVICE_GPU = 2,
+    KILN_DEVICE_ACCELERATOR = 4,
+    KILN_DEVICE_OTHER = 8
+} kiln_device_type;
+
+/* Facts of one device. Set struct_size to sizeof(kiln_device_info) before asking, so
+ * the struct can grow without breaking programs built against an older header. */
+typedef struct {
+    size_t struct_size;
+    size_t max_work_group_size;      /* the most work-items of one work-group */
+    size_t platform_index;           /* P of the "P:D" spec */
+    size_t device_index;             /* D of the "P:D" spec */
+    char name[256];
+    char vendor[256];
+    char platform_name[256];
+    char driver_version[128];
+    char opencl_c_version[128];
+    kiln_device_type type;
+    int unified_memory;              /* 1 when the device shares the host's memory */
+    unsigned compute_units;
+    unsigned clock_mhz;
+    unsigned max_work_item_dimensions;
+    size_t max_work_item_sizes[3];
+    unsigned long long local_mem_bytes;
+    unsigned long long global_mem_bytes;
+    unsigned long long max_alloc_bytes;  /* the largest single buffer */
+} kiln_device_info;
+
+/* Number of OpenCL devices of all platforms. No platform at all is not an error: *n
+ * is 0. Indices 0 .. n-1 are the digit specs of kiln_ctx_create(). */
+KILN_API kiln_status kiln_device_count(size_t *n);
+
+/* Facts of device `index` (as counted by kiln_device_count) into *info, whose
+ * struct_size the caller sets. KILN_ERR_NODEVICE when index is out of range. */
+KILN_API kiln_status kiln_device_get(size_t index, kiln_device_info *info);
+
+/* ---------------------------------------------------------------- contexts */
+
+/* Opens a context on one device with an in-order, profiling-enabled queue.
+ * device NULL means $KILN_DEVICE if set, else the best GPU (discrete before integrated,
+ * then the most global memory), else the first other device (PoCL's CPU). A spec is,
+ * tried in this order: "gpu" or "cpu" (the best of that type), digits (index of
+ * kiln_device_get), "P:D" (platform and device indices), else a case-insensitive
+ * substring of the device name. No match: KILN_ERR_NODEVICE, and kiln_last_error(NULL)
+ * lists the devices there are. The caller owns *out (kiln_ctx_destroy). */
+KILN_API kiln_status kiln_ctx_create(kiln_ctx **out, const char *device);
+
+/* Makes a kiln context over the caller's OpenCL objects, which kiln retains and, on
+ * destroy, releases only its own reference of. The queue must be in-order and belong to
+ * context and device (KILN_ERR_ARG otherwise). The caller owns *out. */
+KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device_id device,
+                                   cl_command_queue queue);
+
+/* Waits for the context's work to end, then frees it. Buffers of the context must be
+ * destroyed first. NULL is a no-op. */
+KILN_API void kiln_ctx_destroy(kiln_ctx *ctx);
+
+/* Waits for all work enqueued on the context. Reports a failure of that work. */
+KILN_API kiln_status kiln_finish(kiln_ctx *ctx);
+
+/* The OpenCL objects behind ctx, to mix in kernels of your own; still owned by ctx
+ * (retain them to keep them longer). NULL when ctx is NULL. */
+KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx);
+KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx);
+KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx);
+
+/* ---------------------------------------------------------------- buffers */
+
+/* Allocates `bytes` of device memory, uninitialised. bytes 0: KILN_ERR_ARG; above the
+ * device's largest allocation: KILN_ERR_SIZE; memory the device cannot provide:
+ * KILN_ERR_NOMEM (which some drivers only find at first use). The caller owns *out. */
+KILN_API kiln_status kiln_buf_create(kiln_ctx *ctx, size_t bytes, kiln_buf **out);
+
+/* Makes a kiln buffer over the caller's cl_mem of ctx's context (KILN_ERR_ARG for
+ * another context), retaining it; destroy releases only kiln's reference. A
+ * sub-buffer is known for the memory it shares with its parent. Caller owns *out. */
+KILN_API kiln_status kiln_buf_wrap(kiln_ctx *ctx, cl_mem mem, kiln_buf **out);
+
+/* Copies `bytes` from host memory into buf at byte `offset`. Waits until src may be
+ * reused (and so for earlier work on the queue). */
+KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *src,
+                                    size_t bytes);
+
+/* Copies `bytes` from buf at byte `offset` into dst. Waits for all earlier work. */
+KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst,
+                                   size_t bytes);
+
+/* A buffer that is bytes [offset, offset + bytes) of parent, sharing its memory; any
+ * operation accepts it. Float operations need offset to be a multiple of 4 (any
+ * element offset works). The view must not outlive its parent. Caller owns *out. */
+KILN_API kiln_status kiln_buf_view(kiln_buf *parent, size_t offset, size_t bytes,
+                                   kiln_buf **out);
+
+/* Copies bytes between buffers of one context, on the queue (does not wait).
+ * Overlapping ranges of the same memory: KILN_ERR_ARG. */
+KILN_API kiln_status kiln_buf_copy(kiln_buf *dst, size_t dst_offset, const kiln_buf *src,
+                                   size_t src_offset, size_t bytes);
+
+/* Sets every float of buf to value, on the queue (does not wait). The buffer's size
+ * and offset must be multiples of 4 bytes. */
+KILN_API kiln_status kiln_buf_fill(kiln_buf *buf, float value);
+
+/* Size in bytes; 0 for NULL. */
+KILN_API size_t kiln_buf_size(const kiln_buf *buf);
+
+/* Byte offset of a view within kiln_buf_mem(); 0 for a buffer that is not a view. */
+KILN_API size_t kiln_buf_offset(const kiln_buf *buf);
+
+/* The cl_mem behind buf (for a view: its parent's, see kiln_buf_offset), still owned
+ * by buf. NULL for NULL. */
+KILN_API cl_mem kiln_buf_mem(const kiln_buf *buf);
+
+/* Frees buf (its memory once no view uses it). NULL is a no-op. Work already enqueued
+ * on it completes safely. */
+KILN_API void kiln_buf_destroy(kiln_buf *buf);
+
+/* ---------------------------------------------------------------- operations */
+
+typedef enum { KILN_NO_TRANS = 0, KILN_TRANS = 1 } kiln_trans;
+typedef enum { KILN_ACT_NONE = 0, KILN_ACT_SIGMOID, KILN_ACT_RELU } kiln_act;
+
+/* All operations are enqueued and return at once. Their buffers must belong to ctx
+ * and hold what the sizes need; sizes of 0 are no-ops (after the argument checks). */
+
+/* c[i] = a[i] + b[i] for i < n. c may be a or b (the very same range). */
+KILN_API kiln_status kiln_vadd(kiln_ctx *ctx, const kiln_buf *a, const kiln_buf *b,
+                               kiln_buf *c, size_t n);
+
+/* y[i] = 1 / (1 + exp(-x[i])) for i < n, within 1e-6 of the exact value. y may be x. */
+KILN_API kiln_status kiln_sigmoid(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n);
+
+/* C = α·op(A) + β·op(B), C m×n; op(X) is X or its transpose. α = 0: A is not read;
+ * β = 0: B is not read. C may be A or B when that input is not transposed. */
+KILN_API kiln_status kiln_geam(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                               size_t n, float alpha, const kiln_buf *a, size_t lda,
+                               float beta, const kiln_buf *b, size_t ldb, kiln_buf *c,
+                               size_t ldc);
+
+/* C = α·op(A)·op(B) + β·C with C m×n and k the inner size, as BLAS: k = 0 or α = 0
+ * gives C = β·C without reading A or B; β = 0: C is not read. C must not share memory
+ * with A or B (KILN_ERR_ARG). */
+KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                                size_t n, size_t k, float alpha, const kiln_buf *a,
+                                size_t lda, const kiln_buf *b, size_t ldb, float beta,
+                                kiln_buf *c, size_t ldc);
+
+/* C = A·B with A m×k, B k×n, C m×n, all tightly packed. */
+KILN_API kiln_status kiln_matmul(kiln_ctx *ctx, size_t m, size_t n, size_t k,
+                                 const kiln_buf *a, const kiln_buf *b, kiln_buf *c);
+
+/* y = act(W·x + bias) in one kernel: W is out×in, x is in×batch (a column per sample),
+ * bias has `out` floats added to every column (NULL: none), y is out×batch; all tightly
+ * packed. y must not share memory with an input. */
+KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf *x,
+                                const kiln_buf *bias, kiln_buf *y, size_t out, size_t in,
+                                size_t batch, kiln_act act);
+
+/* ---------------------------------------------------------------- conveniences */
+
+/* The same operations over plain host arrays: copy in, run, copy out, wait. Device
+ * memory is allocated and freed within the call. */
+KILN_API kiln_status kiln_vadd_host(kiln_ctx *ctx, const float *a, const float *b, float *c,
+                                    size_t n);
+KILN_API kiln_status kiln_sigmoid_host(kiln_ctx *ctx, const float *x, float *y, size_t n);
+KILN_API kiln_status kiln_matmul_host(kiln_ctx *ctx, size_t m, size_t n, size_t k,
+                                      const float *a, const float *b, float *c);
+KILN_API kiln_status kiln_dense_host(kiln_ctx *ctx, const float *w, const float *x,
+                                     const float *bias, float *y, size_t out, size_t in,
+                                     size_t batch, kiln_act act);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KILN_KILN_H */

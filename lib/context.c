@@ -1,0 +1,140 @@
+/* Contexts: a device with its OpenCL context and in-order queue, made by kiln or
+ * wrapped around the caller's objects. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static void read_limits(kiln_ctx *ctx)
+{
+    struct device_entry entry = {NULL, ctx->device, 0, 0};
+    kiln_device_info info = {.struct_size = sizeof(info)};
+    clGetDeviceInfo(ctx->device, CL_DEVICE_PLATFORM, sizeof(entry.platform), &entry.platform,
+                    NULL);
+    device_info_read(ctx, &entry, &info);
+    ctx->limits.max_work_group_size = info.max_work_group_size;
+    for (int d = 0; d < 3; ++d)
+        ctx->limits.max_work_item_sizes[d] = info.max_work_item_sizes[d];
+    ctx->limits.compute_units = info.compute_units;
+    ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
+    ctx->max_alloc_bytes = info.max_alloc_bytes;
+}
+
+/* A context struct around objects the caller has made or retained for it. */
+static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id device,
+                                cl_command_queue queue)
+{
+    kiln_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return fail(NULL, KILN_ERR_NOMEM, "out of host memory for a context");
+    ctx->context = context;
+    ctx->device = device;
+    ctx->queue = queue;
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->error_lock, NULL);
+    read_limits(ctx);
+    *out = ctx;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_ctx_create(kiln_ctx **out, const char *device)
+{
+    if (out == NULL)
+        return fail(NULL, KILN_ERR_ARG, "out is NULL");
+    struct device_entry entry;
+    CHECK(device_select(device, &entry));
+    cl_int err;
+    cl_context_properties properties[] = {CL_CONTEXT_PLATFORM,
+                                          (cl_context_properties)entry.platform, 0};
+    cl_context context = clCreateContext(properties, 1, &entry.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS)
+        return fail_cl(NULL, "clCreateContext", err);
+    cl_command_queue queue =
+        clCreateCommandQueue(context, entry.device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseContext(context);
+        return fail_cl(NULL, "clCreateCommandQueue", err);
+    }
+    kiln_status status = ctx_assemble(out, context, entry.device, queue);
+    if (status != KILN_OK) {
+        clReleaseCommandQueue(queue);
+        clReleaseContext(context);
+    }
+    return status;
+}
+
+/* The queue belongs to context and device and runs in order. */
+static kiln_status check_wrapped_queue(cl_context context, cl_device_id device,
+                                       cl_command_queue queue)
+{
+    cl_context queue_context;
+    cl_device_id queue_device;
+    cl_command_queue_properties properties;
+    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof(queue_context),
+                                       &queue_context, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof(queue_device),
+                                    &queue_device, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof(properties),
+                                    &properties, NULL);
+    if (err != CL_SUCCESS)
+        return fail(NULL, KILN_ERR_ARG, "queue is not a valid command queue: %s",
+                    cl_error_name(err));
+    if (queue_context != context || queue_device != device)
+        return fail(NULL, KILN_ERR_ARG, "queue belongs to another context or device");
+    if (properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+        return fail(NULL, KILN_ERR_ARG,
+                    "queue runs out of order; kiln needs an in-order queue");
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device_id device,
+                                   cl_command_queue queue)
+{
+    if (out == NULL)
+        return fail(NULL, KILN_ERR_ARG, "out is NULL");
+    if (context == NULL || device == NULL || queue == NULL)
+        return fail(NULL, KILN_ERR_ARG, "%s is NULL",
+                    context == NULL ? "context" : device == NULL ? "device" : "queue");
+    CHECK(check_wrapped_queue(context, device, queue));
+    CHECK(ctx_assemble(out, context, device, queue));
+    clRetainContext(context);
+    clRetainCommandQueue(queue);
+    return KILN_OK;
+}
+
+KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    clFinish(ctx->queue);
+    programs_free(ctx->programs);
+    clReleaseCommandQueue(ctx->queue);
+    clReleaseContext(ctx->context);
+    error_slots_free(ctx->errors);
+    pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->error_lock);
+    free(ctx);
+}
+
+KILN_API kiln_status kiln_finish(kiln_ctx *ctx)
+{
+    CHECK(check_ctx(ctx));
+    cl_int err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, "clFinish", err);
+}
+
+KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx)
+{
+    return ctx != NULL ? ctx->context : NULL;
+}
+
+KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx)
+{
+    return ctx != NULL ? ctx->device : NULL;
+}
+
+KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx)
+{
+    return ctx != NULL ? ctx->queue : NULL;
+}

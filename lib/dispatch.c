@@ -1,0 +1,101 @@
+/* The dispatcher: global and local sizes as pure functions of the device's limits,
+ * the kernel's own limits and the problem's shape. No OpenCL call is made here. */
+#include "internal.h"
+
+/* Work-groups per compute unit that a grid-stride launch aims for: enough to hide
+ * latency, few enough that each work-item loops over several elements. */
+enum { WAVES_PER_UNIT = 8, ELEMENTWISE_LOCAL = 256, PLAN_2D_SIDE = 16 };
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return a / b + (a % b != 0);
+}
+
+static size_t largest_power_of_two_at_most(size_t n)
+{
+    size_t p = 1;
+    while (p <= n / 2)
+        p *= 2;
+    return p;
+}
+
+/* The most work-items a group of this kernel may have on this device (at least 1). */
+static size_t group_limit(const struct device_limits *device, const struct kernel_limits *kernel)
+{
+    size_t limit = min_size(device->max_work_group_size, kernel->work_group_size);
+    return limit > 0 ? limit : 1;
+}
+
+static size_t group_cap(const struct device_limits *device)
+{
+    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    return units * WAVES_PER_UNIT;
+}
+
+struct launch plan_elementwise(const struct device_limits *device,
+                               const struct kernel_limits *kernel, size_t n)
+{
+    size_t local = min_size(group_limit(device, kernel), ELEMENTWISE_LOCAL);
+    local = min_size(local, device->max_work_item_sizes[0] > 0 ? device->max_work_item_sizes[0] : 1);
+    size_t multiple = kernel->preferred_multiple;
+    if (multiple > 1 && local >= multiple)
+        local -= local % multiple;
+    size_t groups = min_size(ceil_div(n > 0 ? n : 1, local), group_cap(device));
+    return (struct launch){1, {groups * local, 1}, {local, 1}};
+}
+
+struct launch plan_2d(const struct device_limits *device, const struct kernel_limits *kernel,
+                      size_t rows, size_t cols)
+{
+    size_t limit = group_limit(device, kernel);
+    size_t lx = largest_power_of_two_at_most(
+        min_size(min_size(PLAN_2D_SIDE, limit), device->max_work_item_sizes[0]));
+    size_t ly = largest_power_of_two_at_most(
+        min_size(min_size(PLAN_2D_SIDE, limit / lx), device->max_work_item_sizes[1]));
+    size_t cap = group_cap(device);
+    size_t gx = min_size(ceil_div(cols > 0 ? cols : 1, lx), cap);
+    size_t gy = min_size(ceil_div(rows > 0 ? rows : 1, ly), cap / gx > 0 ? cap / gx : 1);
+    return (struct launch){2, {gx * lx, gy * ly}, {lx, ly}};
+}
+
+size_t gemm_config_threads(const struct gemm_config *config)
+{
+    return (size_t)(config->tile_m / config->wpt_m) * (config->tile_n / config->wpt_n);
+}
+
+/* Local memory of cl/gemm.cl's two tiles, each row padded by one float. */
+static size_t gemm_config_local_bytes(const struct gemm_config *config)
+{
+    return sizeof(float) * config->tile_k * (config->tile_m + config->tile_n + 2);
+}
+
+static bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
+                             const struct gemm_config *config)
+{
+    size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
+    return gemm_config_threads(config) <= min_size(max_threads, device->max_work_group_size) &&
+           lx <= device->max_work_item_sizes[0] && ly <= device->max_work_item_sizes[1] &&
+           gemm_config_local_bytes(config) <= device->local_mem_bytes;
+}
+
+const struct gemm_config *plan_gemm_config(const struct device_limits *device,
+                                           size_t max_threads)
+{
+    for (size_t i = 0; i < gemm_portable_config_count; ++i)
+        if (gemm_config_fits(device, max_threads, &gemm_portable_configs[i]))
+            return &gemm_portable_configs[i];
+    return NULL;
+}
+
+struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n)
+{
+    size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
+    return (struct launch){2,
+                           {ceil_div(n, config->tile_n) * lx, ceil_div(m, config->tile_m) * ly},
+                           {lx, ly}};
+}

@@ -1,0 +1,218 @@
+/* Private declarations shared by the files of lib/. Tests of pure internals (the
+ * dispatcher) include this header on purpose; nothing else outside lib/ does. */
+#ifndef KILN_INTERNAL_H
+#define KILN_INTERNAL_H
+
+#include "kiln/kiln.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PRINTF_LIKE(fmt, args)
+#endif
+
+/* Returns from the calling function when a check fails. */
+#define CHECK(call)                                                                  \
+    do {                                                                             \
+        kiln_status check_status_ = (call);                                          \
+        if (check_status_ != KILN_OK)                                                \
+            return check_status_;                                                    \
+    } while (0)
+
+/* ---------------------------------------------------------------- error.c */
+
+/* Records the message for kiln_last_error(ctx) (ctx NULL: this thread's context-free
+ * message) and returns status, so a check reads `return fail(...)`. */
+kiln_status fail(const kiln_ctx *ctx, kiln_status status, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+/* Fails with the OpenCL call's name and its error's name. Allocation failures become
+ * KILN_ERR_NOMEM, everything else KILN_ERR_CL. */
+kiln_status fail_cl(const kiln_ctx *ctx, const char *call, cl_int err);
+
+/* "CL_OUT_OF_RESOURCES" for -5; "an unknown OpenCL error" for codes no table knows. */
+const char *cl_error_name(cl_int err);
+
+struct error_slot;
+void error_slots_free(struct error_slot *slots);
+
+/* ---------------------------------------------------------------- device.c */
+
+struct device_entry {
+    cl_platform_id platform;
+    cl_device_id device;
+    size_t platform_index;
+    size_t device_index;
+};
+
+/* Every device of every platform in kiln's index order; *entries is malloc'd (NULL
+ * when there is none). */
+kiln_status device_entries(struct device_entry **entries, size_t *count);
+
+/* The device a spec names (see kiln_ctx_create); NULL spec means $KILN_DEVICE or the
+ * best device. */
+kiln_status device_select(const char *spec, struct device_entry *chosen);
+
+kiln_status device_info_read(const kiln_ctx *ctx, const struct device_entry *entry,
+                             kiln_device_info *info);
+
+/* ---------------------------------------------------------------- dispatch.c */
+
+/* What the dispatcher needs of a device. */
+struct device_limits {
+    size_t max_work_group_size;
+    size_t max_work_item_sizes[3];
+    size_t compute_units;
+    size_t local_mem_bytes;
+};
+
+/* What the dispatcher needs of one compiled kernel. */
+struct kernel_limits {
+    size_t work_group_size;   /* CL_KERNEL_WORK_GROUP_SIZE */
+    size_t preferred_multiple; /* CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE */
+};
+
+struct launch {
+    unsigned dims;
+    size_t global[2];
+    size_t local[2];
+};
+
+/* One tile shape of the portable GEMM kernel (cl/gemm.cl's -D parameters). */
+struct gemm_config {
+    unsigned tile_m, tile_n, tile_k;
+    unsigned wpt_m, wpt_n; /* work per work-item: a WPT_M×WPT_N register tile */
+};
+
+struct launch plan_elementwise(const struct device_limits *device,
+                               const struct kernel_limits *kernel, size_t n);
+struct launch plan_2d(const struct device_limits *device, const struct kernel_limits *kernel,
+                      size_t rows, size_t cols);
+/* The largest tile of the table that fits the device's local memory and at most
+ * max_threads work-items; NULL when none does. */
+const struct gemm_config *plan_gemm_config(const struct device_limits *device,
+                                           size_t max_threads);
+struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n);
+size_t gemm_config_threads(const struct gemm_config *config);
+
+/* ---------------------------------------------------------------- gemm_params.c */
+
+extern const struct gemm_config gemm_portable_configs[];
+extern const size_t gemm_portable_config_count;
+
+/* ---------------------------------------------------------------- program.c */
+
+struct embedded_source {
+    const char *name; /* file stem: "gemm" for cl/gemm.cl */
+    const char *text;
+};
+extern const struct embedded_source embedded_sources[]; /* ends with {NULL, NULL} */
+
+struct program;
+struct kernel {
+    cl_kernel kernel;
+    struct kernel_limits limits;
+};
+
+/* The kernel `name` of source `source` built with `options`, built on first use and
+ * kept for the context's life. */
+kiln_status kernel_get(kiln_ctx *ctx, const char *source, const char *options,
+                       const char *name, const struct kernel **out);
+
+struct kernel_arg {
+    size_t size;
+    const void *value;
+};
+#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x)})
+
+/* Sets the arguments and enqueues, under the context's lock (clSetKernelArg is not
+ * thread-safe on a shared kernel). */
+kiln_status kernel_launch(kiln_ctx *ctx, const struct kernel *kernel,
+                          const struct launch *plan, const struct kernel_arg *args,
+                          size_t count);
+
+void programs_free(struct program *programs);
+
+/* ---------------------------------------------------------------- context.c */
+
+struct kiln_ctx {
+    cl_context context;
+    cl_device_id device;
+    cl_command_queue queue;
+    struct device_limits limits;
+    unsigned long long max_alloc_bytes;
+    pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
+    struct program *programs;
+    pthread_mutex_t error_lock;
+    struct error_slot *errors; /* kiln_last_error, one slot per thread */
+};
+
+/* ---------------------------------------------------------------- buffer.c */
+
+struct kiln_buf {
+    kiln_ctx *ctx;
+    cl_mem mem;      /* retained; a view shares its parent's */
+    size_t offset;   /* bytes into mem */
+    size_t size;     /* bytes */
+    cl_mem root;     /* the allocation mem is part of: for overlap checks only */
+    size_t root_offset;
+};
+
+/* ---------------------------------------------------------------- check.c */
+
+kiln_status check_ctx(const kiln_ctx *ctx);
+/* buf is not NULL, belongs to ctx and starts on a float boundary. */
+kiln_status check_buf(const kiln_ctx *ctx, const kiln_buf *buf, const char *name);
+/* buf holds n floats. */
+kiln_status check_vector(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         size_t n);
+/* ld >= max(1, cols) for the stored matrix: op(X) is rows×cols. */
+kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, size_t rows,
+                     size_t cols, size_t ld);
+/* buf holds op(X), rows×cols with leading dimension ld. */
+kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         kiln_trans trans, size_t rows, size_t cols, size_t ld);
+kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
+kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
+/* out and in share no byte. */
+kiln_status check_apart(const kiln_ctx *ctx, const kiln_buf *out, const char *out_name,
+                        const kiln_buf *in, const char *in_name);
+/* out is exactly in or shares no byte with it: safe for elementwise work in place. */
+kiln_status check_same_or_apart(const kiln_ctx *ctx, const kiln_buf *out,
+                                const char *out_name, const kiln_buf *in,
+                                const char *in_name);
+/* a·b without overflow, else KILN_ERR_SIZE naming what. */
+kiln_status size_mul(const kiln_ctx *ctx, size_t a, size_t b, size_t *out, const char *what);
+bool ranges_overlap(const kiln_buf *a, const kiln_buf *b);
+
+/* Element offset of a float buffer (check_buf has made sure it is whole). */
+static inline cl_ulong buf_elements_offset(const kiln_buf *buf)
+{
+    return (cl_ulong)(buf->offset / sizeof(float));
+}
+
+/* ---------------------------------------------------------------- gemm_portable.c */
+
+/* One GEMM as the kernels see it, arguments already checked. */
+struct gemm_call {
+    kiln_trans ta, tb;
+    size_t m, n, k;
+    float alpha;
+    const kiln_buf *a;
+    size_t lda;
+    const kiln_buf *b;
+    size_t ldb;
+    float beta;
+    kiln_buf *c;
+    size_t ldc;
+    const kiln_buf *bias; /* NULL: none */
+    kiln_act act;
+};
+
+kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+
+#endif /* KILN_INTERNAL_H */

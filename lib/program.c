@@ -1,0 +1,240 @@
+/* Programs: the embedded OpenCL sources (or $KILN_CL_DIR's files), built once per
+ * (context, source, options) and kept with their kernels for the context's life. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Options every build gets: OpenCL C 1.2 and warnings as errors. */
+static const char base_options[] = "-cl-std=CL1.2 -Werror";
+
+struct kernel_entry {
+    struct kernel kernel;
+    char *name;
+    struct kernel_entry *next;
+};
+
+struct program {
+    const char *source; /* a name of embedded_sources: static */
+    char *options;
+    cl_program program;
+    struct kernel_entry *kernels;
+    struct program *next;
+};
+
+/* Reads $KILN_CL_DIR/<name>.cl into a malloc'd string. */
+static kiln_status read_source_file(const kiln_ctx *ctx, const char *dir, const char *name,
+                                    char **out)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s.cl", dir, name);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return fail(ctx, KILN_ERR_BUILD, "cannot read kernel source %s ($KILN_CL_DIR): %s",
+                    path, strerror(errno));
+    char *text = NULL;
+    size_t length = 0;
+    long size = fseek(file, 0, SEEK_END) == 0 ? ftell(file) : -1;
+    if (size >= 0 && fseek(file, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1)))
+        length = fread(text, 1, (size_t)size, file);
+    fclose(file);
+    if (text == NULL || length != (size_t)size) {
+        free(text);
+        return fail(ctx, KILN_ERR_BUILD, "cannot read kernel source %s", path);
+    }
+    text[length] = '\0';
+    *out = text;
+    return KILN_OK;
+}
+
+static kiln_status fail_build(const kiln_ctx *ctx, cl_program program, const char *source,
+                              const char *options, cl_int err)
+{
+    size_t size = 0;
+    clGetProgramBuildInfo(program, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size);
+    char *log = malloc(size + 1);
+    if (log != NULL && clGetProgramBuildInfo(program, ctx->device, CL_PROGRAM_BUILD_LOG,
+                                             size, log, NULL) != CL_SUCCESS)
+        size = 0;
+    if (log != NULL)
+        log[size] = '\0';
+    kiln_status status = fail(ctx, KILN_ERR_BUILD,
+                              "building %s.cl with \"%s %s\" failed: %s (%d); log:\n%s",
+                              source, base_options, options, cl_error_name(err), (int)err,
+                              log != NULL ? log : "(no memory for the log)");
+    free(log);
+    return status;
+}
+
+/* Creates and builds the program of `source` with `options`. */
+static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
+                                 const char *options, cl_program *out)
+{
+    const char *dir = getenv("KILN_CL_DIR");
+    const char *source = known->name;
+    char *owned = NULL;
+    if (dir != NULL && *dir != '\0')
+        CHECK(read_source_file(ctx, dir, source, &owned));
+    const char *text = owned != NULL ? owned : known->text;
+
+    cl_int err;
+    cl_program program = clCreateProgramWithSource(ctx->context, 1, &text, NULL, &err);
+    free(owned);
+    if (err != CL_SUCCESS)
+        return fail_cl(ctx, "clCreateProgramWithSource", err);
+    size_t length = strlen(base_options) + strlen(options) + 2;
+    char *all_options = malloc(length);
+    if (all_options == NULL) {
+        clReleaseProgram(program);
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory building %s", source);
+    }
+    snprintf(all_options, length, "%s %s", base_options, options);
+    err = clBuildProgram(program, 1, &ctx->device, all_options, NULL, NULL);
+    free(all_options);
+    if (err != CL_SUCCESS) {
+        kiln_status status = fail_build(ctx, program, source, options, err);
+        clReleaseProgram(program);
+        return status;
+    }
+    *out = program;
+    return KILN_OK;
+}
+
+static struct program *program_find(const kiln_ctx *ctx, const char *source,
+                                    const char *options)
+{
+    for (struct program *p = ctx->programs; p != NULL; p = p->next)
+        if (strcmp(p->source, source) == 0 && strcmp(p->options, options) == 0)
+            return p;
+    return NULL;
+}
+
+/* The program, built and added to the context's list on first use. Lock held. */
+static kiln_status program_get(kiln_ctx *ctx, const char *source, const char *options,
+                               struct program **out)
+{
+    struct program *found = program_find(ctx, source, options);
+    if (found != NULL) {
+        *out = found;
+        return KILN_OK;
+    }
+    const struct embedded_source *known = embedded_sources;
+    while (known->name != NULL && strcmp(known->name, source) != 0)
+        ++known;
+    if (known->name == NULL)
+        return fail(ctx, KILN_ERR_BUILD, "no kernel source named %s", source);
+    struct program *p = calloc(1, sizeof(*p));
+    char *options_copy = strdup(options);
+    if (p == NULL || options_copy == NULL) {
+        free(p);
+        free(options_copy);
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory for a program");
+    }
+    kiln_status status = program_build(ctx, known, options, &p->program);
+    if (status != KILN_OK) {
+        free(p);
+        free(options_copy);
+        return status;
+    }
+    p->source = known->name;
+    p->options = options_copy;
+    p->next = ctx->programs;
+    ctx->programs = p;
+    *out = p;
+    return KILN_OK;
+}
+
+static kiln_status kernel_limits_read(const kiln_ctx *ctx, cl_kernel kernel,
+                                      struct kernel_limits *limits)
+{
+    cl_int err = clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                          sizeof(size_t), &limits->work_group_size, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(kernel, ctx->device,
+                                       CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                                       sizeof(size_t), &limits->preferred_multiple, NULL);
+    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, "clGetKernelWorkGroupInfo", err);
+}
+
+/* The kernel of program p, created on first use. Lock held. */
+static kiln_status kernel_of(kiln_ctx *ctx, struct program *p, const char *name,
+                             const struct kernel **out)
+{
+    struct kernel_entry *entry;
+    for (entry = p->kernels; entry != NULL; entry = entry->next)
+        if (strcmp(entry->name, name) == 0) {
+            *out = &entry->kernel;
+            return KILN_OK;
+        }
+    entry = calloc(1, sizeof(*entry));
+    if (entry == NULL || (entry->name = strdup(name)) == NULL) {
+        free(entry);
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory for a kernel");
+    }
+    cl_int err;
+    entry->kernel.kernel = clCreateKernel(p->program, name, &err);
+    kiln_status status = err == CL_SUCCESS ? kernel_limits_read(ctx, entry->kernel.kernel,
+                                                                &entry->kernel.limits)
+                                           : fail_cl(ctx, "clCreateKernel", err);
+    if (status != KILN_OK) {
+        if (err == CL_SUCCESS)
+            clReleaseKernel(entry->kernel.kernel);
+        free(entry->name);
+        free(entry);
+        return status;
+    }
+    entry->next = p->kernels;
+    p->kernels = entry;
+    *out = &entry->kernel;
+    return KILN_OK;
+}
+
+kiln_status kernel_get(kiln_ctx *ctx, const char *source, const char *options,
+                       const char *name, const struct kernel **out)
+{
+    pthread_mutex_lock(&ctx->lock);
+    struct program *p = NULL;
+    kiln_status status = program_get(ctx, source, options, &p);
+    if (status == KILN_OK)
+        status = kernel_of(ctx, p, name, out);
+    pthread_mutex_unlock(&ctx->lock);
+    return status;
+}
+
+kiln_status kernel_launch(kiln_ctx *ctx, const struct kernel *kernel,
+                          const struct launch *plan, const struct kernel_arg *args,
+                          size_t count)
+{
+    cl_int err = CL_SUCCESS;
+    const char *call = "clSetKernelArg";
+    pthread_mutex_lock(&ctx->lock);
+    for (size_t i = 0; i < count && err == CL_SUCCESS; ++i)
+        err = clSetKernelArg(kernel->kernel, (cl_uint)i, args[i].size, args[i].value);
+    if (err == CL_SUCCESS) {
+        call = "clEnqueueNDRangeKernel";
+        err = clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, plan->dims, NULL,
+                                     plan->global, plan->local, 0, NULL, NULL);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, call, err);
+}
+
+void programs_free(struct program *programs)
+{
+    while (programs != NULL) {
+        struct program *next = programs->next;
+        while (programs->kernels != NULL) {
+            struct kernel_entry *k = programs->kernels;
+            programs->kernels = k->next;
+            clReleaseKernel(k->kernel.kernel);
+            free(k->name);
+            free(k);
+        }
+        clReleaseProgram(programs->program);
+        free(programs->options);
+        free(programs);
+        programs = next;
+    }
+}
