@@ -93,26 +93,17 @@ inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const floa
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
-          __global const float *a, const ulong a_offset, const ulong lda,
-          __global const float *b, const ulong b_offset, const ulong ldb,
-          const float beta, __global float *c, const ulong c_offset, const ulong ldc,
-          __global const float *bias, const ulong bias_offset, const int has_bias)
+/* One TILE_M×TILE_N block of C at (row0, col0). */
+inline void gemm_tile(const ulong m, const ulong n, const ulong depth, const ulong k,
+                      const float alpha, __global const float *a, const ulong lda,
+                      __global const float *b, const ulong ldb, const float beta,
+                      __global float *c, const ulong ldc, __global const float *bias,
+                      const int has_bias, const ulong row0, const ulong col0,
+                      __local float a_tile[TILE_K][TILE_M + PAD],
+                      __local float b_tile[TILE_K][TILE_N + PAD])
 {
-    __local float a_tile[TILE_K][TILE_M + PAD];
-    __local float b_tile[TILE_K][TILE_N + PAD];
-    a += a_offset;
-    b += b_offset;
-    c += c_offset;
-    bias += bias_offset;
-
     const uint tx = get_local_id(0), ty = get_local_id(1);
     const uint tid = ty * LX + tx;
-    const ulong row0 = (ulong)get_group_id(1) * TILE_M;
-    const ulong col0 = (ulong)get_group_id(0) * TILE_N;
-    const ulong depth = alpha == 0.0f ? 0 : k;
-
     float acc[WPT_M][WPT_N];
     for (uint r = 0; r < WPT_M; ++r)
         for (uint s = 0; s < WPT_N; ++s)
@@ -150,4 +141,25 @@ void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
             c[row * ldc + col] = ACTIVATE(v + shift);
         }
     }
+}
+
+/* Work-groups stride over the tiles, so a grid capped by the device's limit on groups
+ * per dimension still covers any m and n. */
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
+          __global const float *a, const ulong a_offset, const ulong lda,
+          __global const float *b, const ulong b_offset, const ulong ldb,
+          const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+          __global const float *bias, const ulong bias_offset, const int has_bias)
+{
+    __local float a_tile[TILE_K][TILE_M + PAD];
+    __local float b_tile[TILE_K][TILE_N + PAD];
+    const ulong depth = alpha == 0.0f ? 0 : k;
+    for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
+         row0 += (ulong)get_num_groups(1) * TILE_M)
+        for (ulong col0 = (ulong)get_group_id(0) * TILE_N; col0 < n;
+             col0 += (ulong)get_num_groups(0) * TILE_N)
+            gemm_tile(m, n, depth, k, alpha, a + a_offset, lda, b + b_offset, ldb, beta,
+                      c + c_offset, ldc, bias + bias_offset, has_bias, row0, col0, a_tile,
+                      b_tile);
 }

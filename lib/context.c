@@ -2,9 +2,11 @@
  * wrapped around the caller's objects. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static void read_limits(kiln_ctx *ctx)
+static kiln_status read_limits(kiln_ctx *ctx)
 {
     struct device_entry entry = {NULL, ctx->device, 0, 0};
     kiln_device_info info = {.struct_size = sizeof(info)};
@@ -17,6 +19,15 @@ static void read_limits(kiln_ctx *ctx)
     ctx->limits.compute_units = info.compute_units;
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
+    /* Keys the on-disk cache: a binary is only reused by the same device and driver. */
+    size_t length = strlen(info.name) + strlen(info.vendor) + strlen(info.driver_version) +
+                    strlen(info.platform_name) + 4;
+    ctx->device_identity = malloc(length);
+    if (ctx->device_identity == NULL)
+        return fail(NULL, KILN_ERR_NOMEM, "out of host memory for a context");
+    snprintf(ctx->device_identity, length, "%s\n%s\n%s\n%s", info.name, info.vendor,
+             info.driver_version, info.platform_name);
+    return KILN_OK;
 }
 
 /* A context struct around objects the caller has made or retained for it. */
@@ -29,9 +40,13 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     ctx->context = context;
     ctx->device = device;
     ctx->queue = queue;
+    kiln_status status = read_limits(ctx);
+    if (status != KILN_OK) {
+        free(ctx);
+        return status;
+    }
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->error_lock, NULL);
-    read_limits(ctx);
     *out = ctx;
     return KILN_OK;
 }
@@ -112,6 +127,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);
     error_slots_free(ctx->errors);
+    free(ctx->device_identity);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->error_lock);
     free(ctx);

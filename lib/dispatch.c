@@ -6,6 +6,10 @@
  * latency, few enough that each work-item loops over several elements. */
 enum { WAVES_PER_UNIT = 8, ELEMENTWISE_LOCAL = 256, PLAN_2D_SIDE = 16 };
 
+/* CUDA-based drivers allow 65535 work-groups in the second and third dimension; GEMM
+ * kernels stride over tiles, so capping every dimension there costs nothing. */
+enum { MAX_GROUPS_PER_DIM = 65535 };
+
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
@@ -95,7 +99,7 @@ const struct gemm_config *plan_gemm_config(const struct device_limits *device,
 struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n)
 {
     size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
-    return (struct launch){2,
-                           {ceil_div(n, config->tile_n) * lx, ceil_div(m, config->tile_m) * ly},
-                           {lx, ly}};
+    size_t gx = min_size(ceil_div(n > 0 ? n : 1, config->tile_n), MAX_GROUPS_PER_DIM);
+    size_t gy = min_size(ceil_div(m > 0 ? m : 1, config->tile_m), MAX_GROUPS_PER_DIM);
+    return (struct launch){2, {gx * lx, gy * ly}, {lx, ly}};
 }

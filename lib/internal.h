@@ -137,6 +137,16 @@ kiln_status kernel_launch(kiln_ctx *ctx, const struct kernel *kernel,
 
 void programs_free(struct program *programs);
 
+/* ---------------------------------------------------------------- cache.c */
+
+/* The program for (ctx's device, source, options) built from a checked cache entry;
+ * false on a miss, with caching off, or when the entry was bad (it is then deleted). */
+bool cache_load(const kiln_ctx *ctx, const char *source, const char *options,
+                cl_program *out);
+/* Keeps the built program's binary for later processes; failures only disable. */
+void cache_store(const kiln_ctx *ctx, const char *source, const char *options,
+                 cl_program program);
+
 /* ---------------------------------------------------------------- context.c */
 
 struct kiln_ctx {
@@ -145,6 +155,7 @@ struct kiln_ctx {
     cl_command_queue queue;
     struct device_limits limits;
     unsigned long long max_alloc_bytes;
+    char *device_identity; /* name, vendor, driver: what a cached binary depends on */
     pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
     struct program *programs;
     pthread_mutex_t error_lock;

@@ -68,31 +68,16 @@ static kiln_status fail_build(const kiln_ctx *ctx, cl_program program, const cha
     return status;
 }
 
-/* Creates and builds the program of `source` with `options`. */
-static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
-                                 const char *options, cl_program *out)
+/* Compiles text for ctx's device; all_options are the whole build options. */
+static kiln_status program_compile(const kiln_ctx *ctx, const char *source, const char *text,
+                                   const char *options, const char *all_options,
+                                   cl_program *out)
 {
-    const char *dir = getenv("KILN_CL_DIR");
-    const char *source = known->name;
-    char *owned = NULL;
-    if (dir != NULL && *dir != '\0')
-        CHECK(read_source_file(ctx, dir, source, &owned));
-    const char *text = owned != NULL ? owned : known->text;
-
     cl_int err;
     cl_program program = clCreateProgramWithSource(ctx->context, 1, &text, NULL, &err);
-    free(owned);
     if (err != CL_SUCCESS)
         return fail_cl(ctx, "clCreateProgramWithSource", err);
-    size_t length = strlen(base_options) + strlen(options) + 2;
-    char *all_options = malloc(length);
-    if (all_options == NULL) {
-        clReleaseProgram(program);
-        return fail(ctx, KILN_ERR_NOMEM, "out of host memory building %s", source);
-    }
-    snprintf(all_options, length, "%s %s", base_options, options);
     err = clBuildProgram(program, 1, &ctx->device, all_options, NULL, NULL);
-    free(all_options);
     if (err != CL_SUCCESS) {
         kiln_status status = fail_build(ctx, program, source, options, err);
         clReleaseProgram(program);
@@ -100,6 +85,33 @@ static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_sour
     }
     *out = program;
     return KILN_OK;
+}
+
+/* The program of `source` with `options`: from the on-disk cache when it has a good
+ * entry, else compiled (and then cached). */
+static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
+                                 const char *options, cl_program *out)
+{
+    const char *dir = getenv("KILN_CL_DIR");
+    char *owned = NULL;
+    if (dir != NULL && *dir != '\0')
+        CHECK(read_source_file(ctx, dir, known->name, &owned));
+    const char *text = owned != NULL ? owned : known->text;
+    size_t length = strlen(base_options) + strlen(options) + 2;
+    char *all_options = malloc(length);
+    kiln_status status = KILN_OK;
+    if (all_options == NULL)
+        status = fail(ctx, KILN_ERR_NOMEM, "out of host memory building %s", known->name);
+    else
+        snprintf(all_options, length, "%s %s", base_options, options);
+    if (status == KILN_OK && !cache_load(ctx, text, all_options, out)) {
+        status = program_compile(ctx, known->name, text, options, all_options, out);
+        if (status == KILN_OK)
+            cache_store(ctx, text, all_options, *out);
+    }
+    free(all_options);
+    free(owned);
+    return status;
 }
 
 static struct program *program_find(const kiln_ctx *ctx, const char *source,

@@ -89,8 +89,35 @@ typedef enum {
     KILN_DEVICE_OTHER = 8
 } kiln_device_type;
 
+/* How a device keeps local (work-group shared) memory. */
+typedef enum {
+    KILN_LOCAL_MEM_NONE = 0,      /* none (a custom device) */
+    KILN_LOCAL_MEM_DEDICATED = 1, /* on-chip memory of its own (GPUs) */
+    KILN_LOCAL_MEM_GLOBAL = 2     /* emulated in global memory (CPUs, PoCL) */
+} kiln_local_mem_type;
+
+/* The cache in front of global memory. */
+typedef enum {
+    KILN_CACHE_NONE = 0,
+    KILN_CACHE_READ_ONLY = 1,
+    KILN_CACHE_READ_WRITE = 2
+} kiln_cache_type;
+
+/* Indices of the vector-width arrays of kiln_device_info: one per OpenCL C scalar. */
+typedef enum {
+    KILN_SCALAR_CHAR,
+    KILN_SCALAR_SHORT,
+    KILN_SCALAR_INT,
+    KILN_SCALAR_LONG,
+    KILN_SCALAR_FLOAT,
+    KILN_SCALAR_DOUBLE,
+    KILN_SCALAR_HALF,
+    KILN_SCALAR_COUNT
+} kiln_scalar;
+
 /* Facts of one device. Set struct_size to sizeof(kiln_device_info) before asking, so
- * the struct can grow without breaking programs built against an older header. */
+ * the struct can grow without breaking programs built against an older header. A fact
+ * the device does not report is 0 or "". Strings are NUL-terminated, cut if longer. */
 typedef struct {
     size_t struct_size;
     size_t max_work_group_size;      /* the most work-items of one work-group */
@@ -110,6 +137,30 @@ typedef struct {
     unsigned long long local_mem_bytes;
     unsigned long long global_mem_bytes;
     unsigned long long max_alloc_bytes;  /* the largest single buffer */
+
+    char opencl_version[128];        /* CL_DEVICE_VERSION: "OpenCL 3.0 <vendor's words>" */
+    char profile[32];                /* "FULL_PROFILE" or "EMBEDDED_PROFILE" */
+    kiln_local_mem_type local_mem_type;
+    kiln_cache_type global_mem_cache_type;
+    unsigned long long global_mem_cache_bytes;
+    unsigned global_mem_cacheline_bytes;
+    unsigned long long max_constant_buffer_bytes;
+    unsigned mem_base_addr_align_bits; /* alignment of every buffer's start, in bits */
+    unsigned preferred_vector_width[KILN_SCALAR_COUNT]; /* what kernels should use */
+    unsigned native_vector_width[KILN_SCALAR_COUNT];    /* what the hardware has */
+    int fp16;                        /* 1 with cl_khr_fp16 */
+    int fp64;                        /* 1 with cl_khr_fp64 or a double FP config */
+    char extensions[4096];           /* space-separated; cut at a whole name if longer */
+
+    /* NVIDIA, from cl_nv_device_attribute_query; 0 on other devices. */
+    unsigned nv_compute_capability_major;
+    unsigned nv_compute_capability_minor;
+    unsigned nv_warp_size;
+    unsigned nv_registers_per_block;
+    /* AMD, from cl_amd_device_attribute_query; 0 or "" on other devices. */
+    unsigned amd_wavefront_width;
+    unsigned amd_simds_per_compute_unit;
+    char amd_board_name[128];
 } kiln_device_info;
 
 /* Number of OpenCL devices of all platforms. No platform at all is not an error: *n
@@ -117,8 +168,15 @@ typedef struct {
 KILN_API kiln_status kiln_device_count(size_t *n);
 
 /* Facts of device `index` (as counted by kiln_device_count) into *info, whose
- * struct_size the caller sets. KILN_ERR_NODEVICE when index is out of range. */
+ * struct_size the caller sets (smaller than this header's struct: KILN_ERR_ARG).
+ * KILN_ERR_NODEVICE when index is out of range. Makes no context. */
 KILN_API kiln_status kiln_device_get(size_t index, kiln_device_info *info);
+
+/* The index of the device that kiln_ctx_create(&ctx, spec) would open, into *index;
+ * spec NULL means the default ($KILN_DEVICE, else the best GPU, else any device).
+ * No match: KILN_ERR_NODEVICE, and kiln_last_error(NULL) lists the devices there are.
+ * index NULL: KILN_ERR_ARG. Makes no context. */
+KILN_API kiln_status kiln_device_find(const char *spec, size_t *index);
 
 /* ---------------------------------------------------------------- contexts */
 
@@ -149,6 +207,28 @@ KILN_API kiln_status kiln_finish(kiln_ctx *ctx);
 KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx);
 KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx);
 KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx);
+
+/* ---------------------------------------------------------------- kernel cache */
+
+/* Compiled kernels are kept on disk and reused by later processes: under
+ * $KILN_CACHE_DIR (default $XDG_CACHE_HOME/kiln, else ~/.cache/kiln; "off" disables),
+ * at most $KILN_CACHE_MAX_BYTES (default 256 MiB, least recently used entries go
+ * first). The folder is used only when it belongs to this user and nobody else can
+ * write it; every entry is checked before use, and a bad one is deleted and rebuilt.
+ * A folder that cannot be used only disables caching, with one line on stderr. */
+
+/* What the cache did in this process so far. Set struct_size first. */
+typedef struct {
+    size_t struct_size;
+    unsigned long long hits;     /* programs loaded from a cache entry */
+    unsigned long long misses;   /* programs compiled because no good entry existed */
+    unsigned long long stores;   /* entries written */
+    unsigned long long rejected; /* entries that failed a check or to load: deleted */
+    unsigned long long evicted;  /* entries deleted to keep the size limit */
+} kiln_cache_stats;
+
+/* Copies the process's cache counters into *stats. */
+KILN_API kiln_status kiln_cache_stats_get(kiln_cache_stats *stats);
 
 /* ---------------------------------------------------------------- buffers */
 

@@ -1,0 +1,57 @@
+/* Introspection for tools (kiln-query): each kiln kernel's own limits on a context's
+ * device, and the dispatcher's plan for an operation and a shape. Private and not
+ * exported: no user needs it, so tools link the library's objects and include this
+ * header on purpose. */
+#ifndef KILN_INTROSPECT_H
+#define KILN_INTROSPECT_H
+
+#include "internal.h"
+
+/* One kiln kernel as an operation builds it on the context's device. */
+struct kernel_report {
+    const char *label;                    /* "vadd", "gemm (sgemm)", ... */
+    char options[192];                    /* the -D options it is built with */
+    size_t work_group_size;               /* CL_KERNEL_WORK_GROUP_SIZE */
+    size_t preferred_multiple;            /* CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE */
+    unsigned long long local_mem_bytes;   /* CL_KERNEL_LOCAL_MEM_SIZE */
+    unsigned long long private_mem_bytes; /* CL_KERNEL_PRIVATE_MEM_SIZE */
+};
+
+/* The operations a plan can be asked for, and the kernels kiln has, in this order. */
+enum plan_op { PLAN_VADD, PLAN_SIGMOID, PLAN_GEAM, PLAN_SGEMM, PLAN_DENSE, PLAN_OP_COUNT };
+
+/* Builds every kiln kernel (one per plan_op, as that operation builds it: no transposes,
+ * no activation) and reads its limits into reports[PLAN_OP_COUNT]. */
+kiln_status introspect_kernels(kiln_ctx *ctx, struct kernel_report *reports);
+
+/* The same for the kernel of one operation. */
+kiln_status introspect_kernel(kiln_ctx *ctx, enum plan_op op, struct kernel_report *report);
+
+struct plan_request {
+    enum plan_op op;
+    unsigned dims;   /* how many numbers the shape has: 1, 2 or 3 */
+    size_t shape[3]; /* vadd, sigmoid: N; geam: M N; sgemm: M N K; dense: OUT IN BATCH */
+};
+
+/* "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH": for usage messages. */
+extern const char plan_usage[];
+
+/* Parses an operation name and its shape ("4096x4096x4096"). KILN_ERR_ARG, with
+ * kiln_last_error(NULL) saying why, for an unknown operation or a malformed shape. */
+kiln_status plan_request_parse(const char *op, const char *shape, struct plan_request *out);
+
+struct plan_report {
+    struct kernel_report kernel; /* the kernel the operation would launch */
+    struct launch launch;
+    size_t groups[2];             /* work-groups in each dimension */
+    bool is_gemm;
+    struct gemm_config gemm;      /* the tile, when is_gemm */
+    char why[1536];               /* lines, each ending in '\n': what bound each choice */
+};
+
+/* What the dispatcher chooses for the request on ctx's device, and why. Builds the
+ * kernel (its limits are part of the choice) but launches nothing. */
+kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
+                            struct plan_report *report);
+
+#endif /* KILN_INTROSPECT_H */
