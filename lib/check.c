@@ -79,8 +79,8 @@ kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, si
     size_t least = stored_cols > 0 ? stored_cols : 1;
     if (ld < least)
         return fail(ctx, KILN_ERR_ARG,
-                    "ld of %s is %zu, below its row length %zu (a %zux%zu stored matrix)", name,
-                    ld, least, stored_rows, stored_cols);
+                    "ld%s is %zu, below the row length %zu of %s (a %zux%zu stored matrix)", name,
+                    ld, least, name, stored_rows, stored_cols);
     return KILN_OK;
 }
 

@@ -440,28 +440,31 @@ static kiln_status device_choose(const char *spec, const struct device_entry *en
     return *index < count ? KILN_OK : fail_no_match(spec, entries, count);
 }
 
-kiln_status device_select(const char *spec, struct device_entry *chosen)
+/* The entry and index of the device spec names, from a fresh listing. */
+static kiln_status device_lookup(const char *spec, struct device_entry *chosen, size_t *index)
 {
     struct device_entry *entries;
-    size_t count, index;
+    size_t count, found = 0;
     CHECK(device_entries(&entries, &count));
-    kiln_status status = device_choose(spec, entries, count, &index);
-    if (status == KILN_OK)
-        *chosen = entries[index];
+    kiln_status status = device_choose(spec, entries, count, &found);
+    if (status == KILN_OK) {
+        *chosen = entries[found];
+        *index = found;
+    }
     free(entries);
     return status;
+}
+
+kiln_status device_select(const char *spec, struct device_entry *chosen)
+{
+    size_t index;
+    return device_lookup(spec, chosen, &index);
 }
 
 KILN_API kiln_status kiln_device_find(const char *spec, size_t *index)
 {
     if (index == NULL)
         return fail(NULL, KILN_ERR_ARG, "index is NULL");
-    struct device_entry *entries;
-    size_t count, found;
-    CHECK(device_entries(&entries, &count));
-    kiln_status status = device_choose(spec, entries, count, &found);
-    if (status == KILN_OK)
-        *index = found;
-    free(entries);
-    return status;
+    struct device_entry chosen;
+    return device_lookup(spec, &chosen, index);
 }

@@ -72,8 +72,8 @@ size_t gemm_config_threads(const struct gemm_config *config)
     return (size_t)(config->tile_m / config->wpt_m) * (config->tile_n / config->wpt_n);
 }
 
-/* Local memory of cl/gemm.cl's two tiles, each row padded by one float. */
-static size_t gemm_config_local_bytes(const struct gemm_config *config)
+/* Each row of the two tiles is padded by one float. */
+size_t gemm_config_local_bytes(const struct gemm_config *config)
 {
     return sizeof(float) * config->tile_k * (config->tile_m + config->tile_n + 2);
 }

@@ -98,6 +98,8 @@ const struct gemm_config *plan_gemm_config(const struct device_limits *device,
                                            size_t max_threads);
 struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n);
 size_t gemm_config_threads(const struct gemm_config *config);
+/* Local memory of cl/gemm.cl's two tiles for this config. */
+size_t gemm_config_local_bytes(const struct gemm_config *config);
 
 /* ---------------------------------------------------------------- gemm_params.c */
 
@@ -223,6 +225,18 @@ struct gemm_call {
     const kiln_buf *bias; /* NULL: none */
     kiln_act act;
 };
+
+/* The GEMM kernel for these transposes and epilogue: the largest tile of the table whose
+ * built kernel accepts its work-group (a kernel may allow fewer work-items than the
+ * device, for its registers; smaller tiles are tried then). */
+struct gemm_kernel {
+    const struct gemm_config *config;
+    const struct kernel *kernel;
+    size_t max_threads; /* the work-item bound the search ended with */
+    char options[192];
+};
+kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
+                               struct gemm_kernel *out);
 
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 

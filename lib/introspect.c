@@ -1,0 +1,354 @@
+/* Introspection for tools: each kiln kernel's own limits, and the dispatcher's plan for
+ * an operation and shape with the reasons behind it. The choices themselves come from
+ * dispatch.c's pure functions; this file only rebuilds their inputs and puts the
+ * outcome into words. */
+#include "introspect.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One operation: how its kernel is built and how its shape is written. */
+struct op_kind {
+    const char *name;    /* as --plan takes it */
+    const char *label;   /* of its kernel */
+    const char *source;  /* embedded source and kernel name */
+    const char *options; /* NULL: GEMM, whose options carry the tile */
+    kiln_act act;        /* GEMM epilogue */
+    unsigned dims;
+    const char *shape;   /* for messages */
+};
+
+/* The options are the ones lib/ops/ build with (no transposes); dense is shown with
+ * its sigmoid epilogue, which makes it a kernel of its own. */
+static const struct op_kind op_kinds[PLAN_OP_COUNT] = {
+    [PLAN_VADD] = {"vadd", "vadd", "vadd", "", KILN_ACT_NONE, 1, "N"},
+    [PLAN_SIGMOID] = {"sigmoid", "sigmoid", "sigmoid", "", KILN_ACT_NONE, 1, "N"},
+    [PLAN_GEAM] = {"geam", "geam", "geam", "-DTRANS_A=0 -DTRANS_B=0", KILN_ACT_NONE, 2, "MxN"},
+    [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, KILN_ACT_NONE, 3, "MxNxK"},
+    [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL, KILN_ACT_SIGMOID, 3,
+                    "OUTxINxBATCH"},
+};
+
+const char plan_usage[] = "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH";
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return a / b + (a % b != 0);
+}
+
+/* ---------------------------------------------------------------- building kernels */
+
+/* A kernel as an operation builds it; for GEMM also the tile and the work-item bound
+ * the tile search ended with. */
+struct built {
+    const struct kernel *kernel;
+    char options[192];
+    const struct gemm_config *config;
+    size_t max_threads;
+};
+
+static kiln_status build_gemm(kiln_ctx *ctx, kiln_act act, struct built *out)
+{
+    struct gemm_kernel picked;
+    CHECK(gemm_portable_pick(ctx, KILN_NO_TRANS, KILN_NO_TRANS, act, &picked));
+    out->kernel = picked.kernel;
+    out->config = picked.config;
+    out->max_threads = picked.max_threads;
+    snprintf(out->options, sizeof(out->options), "%s", picked.options);
+    return KILN_OK;
+}
+
+static kiln_status build_op(kiln_ctx *ctx, enum plan_op op, struct built *out)
+{
+    const struct op_kind *kind = &op_kinds[op];
+    memset(out, 0, sizeof(*out));
+    if (kind->options == NULL)
+        return build_gemm(ctx, kind->act, out);
+    snprintf(out->options, sizeof(out->options), "%s", kind->options);
+    return kernel_get(ctx, kind->source, kind->options, kind->source, &out->kernel);
+}
+
+static kiln_status report_read(kiln_ctx *ctx, enum plan_op op, const struct built *built,
+                               struct kernel_report *report)
+{
+    memset(report, 0, sizeof(*report));
+    report->label = op_kinds[op].label;
+    snprintf(report->options, sizeof(report->options), "%s", built->options);
+    report->work_group_size = built->kernel->limits.work_group_size;
+    report->preferred_multiple = built->kernel->limits.preferred_multiple;
+    cl_ulong local = 0, private_bytes = 0;
+    cl_int err = clGetKernelWorkGroupInfo(built->kernel->kernel, ctx->device,
+                                          CL_KERNEL_LOCAL_MEM_SIZE, sizeof(local), &local,
+                                          NULL);
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(built->kernel->kernel, ctx->device,
+                                       CL_KERNEL_PRIVATE_MEM_SIZE, sizeof(private_bytes),
+                                       &private_bytes, NULL);
+    if (err != CL_SUCCESS)
+        return fail_cl(ctx, "clGetKernelWorkGroupInfo", err);
+    report->local_mem_bytes = local;
+    report->private_mem_bytes = private_bytes;
+    return KILN_OK;
+}
+
+kiln_status introspect_kernel(kiln_ctx *ctx, enum plan_op op, struct kernel_report *report)
+{
+    CHECK(check_ctx(ctx));
+    if ((unsigned)op >= PLAN_OP_COUNT || report == NULL)
+        return fail(ctx, KILN_ERR_ARG, "no such kernel (%d) or report is NULL", (int)op);
+    struct built built;
+    CHECK(build_op(ctx, op, &built));
+    return report_read(ctx, op, &built, report);
+}
+
+kiln_status introspect_kernels(kiln_ctx *ctx, struct kernel_report *reports)
+{
+    for (int op = 0; op < PLAN_OP_COUNT; ++op)
+        CHECK(introspect_kernel(ctx, (enum plan_op)op, &reports[op]));
+    return KILN_OK;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* One size of a shape: digits, at least 1, within size_t; *end after them. */
+static bool parse_size(const char *text, const char **end, size_t *out)
+{
+    if (*text < '0' || *text > '9')
+        return false;
+    errno = 0;
+    char *stop;
+    unsigned long long value = strtoull(text, &stop, 10);
+    *end = stop;
+    *out = (size_t)value;
+    return errno == 0 && value >= 1 && value <= (size_t)-1;
+}
+
+static kiln_status parse_shape(const struct op_kind *kind, const char *shape,
+                               struct plan_request *out)
+{
+    const char *at = shape;
+    for (unsigned d = 0; d < kind->dims; ++d) {
+        if (d > 0 && (*at == 'x' || *at == 'X'))
+            ++at;
+        else if (d > 0)
+            break;
+        if (!parse_size(at, &at, &out->shape[d]))
+            break;
+        if (d + 1 == kind->dims && *at == '\0')
+            return KILN_OK;
+    }
+    return fail(NULL, KILN_ERR_ARG,
+                "bad shape \"%s\" for %s: expected %s, sizes of at least 1 (%s)", shape,
+                kind->name, kind->shape, plan_usage);
+}
+
+kiln_status plan_request_parse(const char *op, const char *shape, struct plan_request *out)
+{
+    if (op == NULL || shape == NULL || out == NULL)
+        return fail(NULL, KILN_ERR_ARG, "op, shape or out is NULL");
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < PLAN_OP_COUNT; ++i)
+        if (strcmp(op, op_kinds[i].name) == 0) {
+            out->op = (enum plan_op)i;
+            out->dims = op_kinds[i].dims;
+            return parse_shape(&op_kinds[i], shape, out);
+        }
+    return fail(NULL, KILN_ERR_ARG, "unknown operation \"%s\": plans exist for %s", op,
+                plan_usage);
+}
+
+/* ---------------------------------------------------------------- reasons */
+
+static void PRINTF_LIKE(2, 3) why_add(struct plan_report *report, const char *fmt, ...)
+{
+    size_t used = strlen(report->why);
+    if (used + 1 >= sizeof(report->why))
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(report->why + used, sizeof(report->why) - used, fmt, args);
+    va_end(args);
+}
+
+/* What bound a local size of one dimension that the dispatcher took at most `limit`
+ * (min of the device's and the kernel's work-group sizes) and item_size. */
+static const char *local_bound(size_t local, size_t limit, size_t item_size,
+                               const struct device_limits *device)
+{
+    if (local == item_size && item_size < limit)
+        return "the device's max work-item size in this dimension";
+    if (local == limit && limit == device->max_work_group_size)
+        return "the device's max work-group size";
+    if (local == limit)
+        return "the kernel's CL_KERNEL_WORK_GROUP_SIZE";
+    return "the dispatcher's own size, below every limit";
+}
+
+static void explain_limits(const kiln_ctx *ctx, const struct kernel_report *kernel,
+                           struct plan_report *report)
+{
+    why_add(report,
+            "limits: device max work-group %zu, kernel CL_KERNEL_WORK_GROUP_SIZE %zu, "
+            "preferred multiple %zu, %zu compute units\n",
+            ctx->limits.max_work_group_size, kernel->work_group_size,
+            kernel->preferred_multiple, ctx->limits.compute_units);
+}
+
+/* How many work-groups one dimension has, against how many one element per work-item
+ * would need. */
+static void explain_groups(const char *what, size_t groups, size_t needed,
+                           struct plan_report *report)
+{
+    if (groups < needed)
+        why_add(report,
+                "%s: %zu work-groups, not the %zu that one element per work-item needs: "
+                "capped to fill the compute units a few times over; each work-item "
+                "loops over several elements (grid-stride)\n",
+                what, groups, needed);
+    else
+        why_add(report, "%s: %zu work-groups, one element per work-item\n", what, groups);
+}
+
+static void explain_elementwise(const kiln_ctx *ctx, size_t n, struct plan_report *report)
+{
+    const struct device_limits *device = &ctx->limits;
+    size_t local = report->launch.local[0], multiple = report->kernel.preferred_multiple;
+    size_t limit = min_size(device->max_work_group_size, report->kernel.work_group_size);
+    why_add(report, "local %zu: bound by %s%s\n", local,
+            local_bound(local, limit, device->max_work_item_sizes[0], device),
+            multiple > 1 && local % multiple == 0 ? ", a multiple of the preferred multiple"
+                                                  : "");
+    explain_groups("grid", report->groups[0], ceil_div(n, local), report);
+}
+
+static void explain_2d(const kiln_ctx *ctx, size_t rows, size_t cols,
+                       struct plan_report *report)
+{
+    const struct device_limits *device = &ctx->limits;
+    const size_t *local = report->launch.local;
+    size_t limit = min_size(device->max_work_group_size, report->kernel.work_group_size);
+    why_add(report, "local %zu x %zu = %zu work-items (columns x rows): bound by %s\n",
+            local[0], local[1], local[0] * local[1],
+            local_bound(local[0] * local[1], limit, (size_t)-1, device));
+    explain_groups("columns", report->groups[0], ceil_div(cols, local[0]), report);
+    explain_groups("rows", report->groups[1], ceil_div(rows, local[1]), report);
+}
+
+/* Why the search passed over a tile larger than the one it chose. */
+static void explain_skipped_tile(const kiln_ctx *ctx, const struct gemm_config *config,
+                                 size_t max_threads, struct plan_report *report)
+{
+    const struct device_limits *device = &ctx->limits;
+    size_t threads = gemm_config_threads(config), bytes = gemm_config_local_bytes(config);
+    size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
+    why_add(report, "skipped tile %ux%ux%u: ", config->tile_m, config->tile_n,
+            config->tile_k);
+    if (threads > device->max_work_group_size)
+        why_add(report, "%zu work-items, the device allows %zu\n", threads,
+                device->max_work_group_size);
+    else if (lx > device->max_work_item_sizes[0] || ly > device->max_work_item_sizes[1])
+        why_add(report, "a %zu x %zu work-group exceeds max work-item sizes %zu x %zu\n", lx,
+                ly, device->max_work_item_sizes[0], device->max_work_item_sizes[1]);
+    else if (bytes > device->local_mem_bytes)
+        why_add(report, "%zu bytes of local memory, the device has %zu\n", bytes,
+                device->local_mem_bytes);
+    else if (threads > max_threads)
+        why_add(report, "its built kernel accepts fewer than its %zu work-items\n", threads);
+    else
+        why_add(report, "not chosen by the dispatcher\n");
+}
+
+static void explain_gemm(const kiln_ctx *ctx, const struct built *built, size_t m, size_t n,
+                         size_t k, struct plan_report *report)
+{
+    const struct gemm_config *config = built->config;
+    size_t chosen = (size_t)(config - gemm_portable_configs);
+    why_add(report,
+            "tile %ux%ux%u (M x N x K), %ux%u results per work-item: %zu work-items, %zu "
+            "bytes of local memory (device: %zu)\n",
+            config->tile_m, config->tile_n, config->tile_k, config->wpt_m, config->wpt_n,
+            gemm_config_threads(config), gemm_config_local_bytes(config),
+            ctx->limits.local_mem_bytes);
+    if (chosen == 0)
+        why_add(report, "the largest tile of the table: it fits every limit\n");
+    for (size_t i = 0; i < chosen; ++i)
+        explain_skipped_tile(ctx, &gemm_portable_configs[i], built->max_threads, report);
+    size_t tiles_x = ceil_div(n, config->tile_n), tiles_y = ceil_div(m, config->tile_m);
+    why_add(report, "grid: %zu x %zu work-groups for the %zu x %zu tiles of C%s; each loops "
+                    "over k = %zu in steps of %u\n",
+            report->groups[0], report->groups[1], tiles_x, tiles_y,
+            report->groups[0] < tiles_x || report->groups[1] < tiles_y
+                ? " (capped: work-groups stride over the other tiles)"
+                : ", one each",
+            k, config->tile_k);
+}
+
+/* ---------------------------------------------------------------- plans */
+
+/* The launch, as the operation's code computes it, with its explanation. */
+static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
+                    const struct built *built, struct plan_report *report)
+{
+    const size_t *shape = request->shape;
+    const struct kernel_limits *limits = &built->kernel->limits;
+    switch (request->op) {
+    case PLAN_VADD:
+    case PLAN_SIGMOID:
+        report->launch = plan_elementwise(&ctx->limits, limits, shape[0]);
+        break;
+    case PLAN_GEAM:
+        report->launch = plan_2d(&ctx->limits, limits, shape[0], shape[1]);
+        break;
+    case PLAN_SGEMM: /* C is M x N */
+        report->launch = plan_gemm(built->config, shape[0], shape[1]);
+        break;
+    case PLAN_DENSE: /* y is OUT x BATCH */
+        report->launch = plan_gemm(built->config, shape[0], shape[2]);
+        break;
+    case PLAN_OP_COUNT:
+        break;
+    }
+    for (unsigned d = 0; d < 2; ++d)
+        report->groups[d] = report->launch.global[d] / report->launch.local[d];
+}
+
+static void explain(const kiln_ctx *ctx, const struct plan_request *request,
+                    const struct built *built, struct plan_report *report)
+{
+    const size_t *shape = request->shape;
+    explain_limits(ctx, &report->kernel, report);
+    if (request->op == PLAN_VADD || request->op == PLAN_SIGMOID)
+        explain_elementwise(ctx, shape[0], report);
+    else if (request->op == PLAN_GEAM)
+        explain_2d(ctx, shape[0], shape[1], report);
+    else if (request->op == PLAN_SGEMM)
+        explain_gemm(ctx, built, shape[0], shape[1], shape[2], report);
+    else
+        explain_gemm(ctx, built, shape[0], shape[2], shape[1], report);
+}
+
+kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
+                            struct plan_report *report)
+{
+    CHECK(check_ctx(ctx));
+    if (request == NULL || report == NULL || (unsigned)request->op >= PLAN_OP_COUNT)
+        return fail(ctx, KILN_ERR_ARG, "request or report is NULL, or the op unknown");
+    memset(report, 0, sizeof(*report));
+    struct built built;
+    CHECK(build_op(ctx, request->op, &built));
+    CHECK(report_read(ctx, request->op, &built, &report->kernel));
+    report->is_gemm = built.config != NULL;
+    if (report->is_gemm)
+        report->gemm = *built.config;
+    plan_of(ctx, request, &built, report);
+    explain(ctx, request, &built, report);
+    return KILN_OK;
+}
