@@ -1,0 +1,496 @@
+#include "common.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- fixture */
+
+int context_open(void **state)
+{
+    kiln_ctx *ctx = NULL;
+    kiln_status status = kiln_ctx_create(&ctx, NULL);
+    if (status != KILN_OK) {
+        fprintf(stderr, "kiln_ctx_create: %s: %s\n", kiln_status_str(status),
+                kiln_last_error(NULL));
+        return -1;
+    }
+    *state = ctx;
+    return 0;
+}
+
+int context_close(void **state)
+{
+    kiln_ctx_destroy(*state);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- scratch objects */
+
+typedef enum { SCRATCH_HOST, SCRATCH_BUFFER, SCRATCH_CONTEXT } scratch_kind;
+
+#define SCRATCH_MAX 512
+
+static struct {
+    scratch_kind kind;
+    void *object;
+} scratch[SCRATCH_MAX];
+static size_t scratch_count;
+
+static void *scratch_keep(scratch_kind kind, void *object)
+{
+    assert_non_null(object);
+    if (scratch_count == SCRATCH_MAX)
+        fail_msg("more than %d scratch objects in one test", SCRATCH_MAX);
+    scratch[scratch_count].kind = kind;
+    scratch[scratch_count].object = object;
+    scratch_count++;
+    return object;
+}
+
+size_t scratch_mark(void)
+{
+    return scratch_count;
+}
+
+int scratch_release(void **state)
+{
+    (void)state;
+    scratch_release_to(0);
+    return 0;
+}
+
+void scratch_release_to(size_t mark)
+{
+    while (scratch_count > mark) {
+        scratch_count--;
+        void *object = scratch[scratch_count].object;
+        switch (scratch[scratch_count].kind) {
+        case SCRATCH_HOST: free(object); break;
+        case SCRATCH_BUFFER: kiln_buf_destroy(object); break;
+        case SCRATCH_CONTEXT: kiln_ctx_destroy(object); break;
+        }
+    }
+}
+
+kiln_ctx *scratch_context(const char *device)
+{
+    kiln_ctx *ctx = NULL;
+    assert_ok(NULL, kiln_ctx_create(&ctx, device));
+    return scratch_keep(SCRATCH_CONTEXT, ctx);
+}
+
+kiln_buf *scratch_buffer(kiln_ctx *ctx, size_t bytes)
+{
+    kiln_buf *buf = NULL;
+    assert_ok(ctx, kiln_buf_create(ctx, bytes, &buf));
+    return scratch_keep(SCRATCH_BUFFER, buf);
+}
+
+kiln_buf *scratch_view(kiln_buf *parent, size_t offset, size_t bytes)
+{
+    kiln_buf *view = NULL;
+    assert_ok(NULL, kiln_buf_view(parent, offset, bytes, &view));
+    return scratch_keep(SCRATCH_BUFFER, view);
+}
+
+kiln_buf *scratch_wrap(kiln_ctx *ctx, cl_mem mem)
+{
+    kiln_buf *buf = NULL;
+    assert_ok(ctx, kiln_buf_wrap(ctx, mem, &buf));
+    return scratch_keep(SCRATCH_BUFFER, buf);
+}
+
+float *scratch_floats(size_t n)
+{
+    return scratch_keep(SCRATCH_HOST, calloc(n > 0 ? n : 1, sizeof(float)));
+}
+
+kiln_buf *scratch_upload(kiln_ctx *ctx, const float *values, size_t n)
+{
+    kiln_buf *buf = scratch_buffer(ctx, n * sizeof(float));
+    assert_ok(ctx, kiln_buf_write(buf, 0, values, n * sizeof(float)));
+    return buf;
+}
+
+float *scratch_download(const kiln_buf *buf, size_t n)
+{
+    float *values = scratch_floats(n);
+    assert_ok(NULL, kiln_buf_read(buf, 0, values, n * sizeof(float)));
+    return values;
+}
+
+static const size_t edge_sizes[] = {0, 1, 7, 17, 255, 1023, 1025, 4096, 4097};
+
+void for_each_edge_size(kiln_ctx *ctx, size_t offset,
+                        void (*check)(kiln_ctx *ctx, size_t n, size_t offset))
+{
+    for (size_t i = 0; i < sizeof edge_sizes / sizeof edge_sizes[0]; i++)
+        check(ctx, edge_sizes[i], offset);
+}
+
+/* ---------------------------------------------------------------- host data */
+
+void floats_random(float *x, size_t n, uint32_t seed)
+{
+    uint64_t state = 0x9e3779b97f4a7c15ull * (seed + 1u);
+    for (size_t i = 0; i < n; i++) {
+        /* splitmix64; 24 random bits give floats in [-1, 1] exactly representable */
+        uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        x[i] = (float)((double)(z >> 40) / 8388608.0 - 1.0);
+    }
+}
+
+void floats_set(float *x, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+float *scratch_random(size_t n, uint32_t seed)
+{
+    float *x = scratch_floats(n);
+    floats_random(x, n, seed);
+    return x;
+}
+
+float *scratch_filled(size_t n, float value)
+{
+    float *x = scratch_floats(n);
+    floats_set(x, n, value);
+    return x;
+}
+
+/* ---------------------------------------------------------------- operands */
+
+static size_t matrix_span(size_t rows, size_t cols, size_t ld)
+{
+    return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+static int operand_holds(const operand *o, size_t index)
+{
+    if (index < o->offset || o->cols == 0)
+        return 0;
+    size_t at = index - o->offset;
+    return at / o->ld < o->rows && at % o->ld < o->cols;
+}
+
+static void operand_fill(operand *o, fill_kind fill, uint32_t seed)
+{
+    float *values = scratch_floats(o->total);
+    floats_random(values, o->total, seed);
+    for (size_t i = 0; i < o->total; i++) {
+        if (!operand_holds(o, i) || fill == FILL_CANARY)
+            o->host[i] = CANARY;
+        else
+            o->host[i] = fill == FILL_NAN ? NAN : values[i];
+    }
+}
+
+operand operand_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t ld, size_t offset,
+                     size_t padding, fill_kind fill, uint32_t seed)
+{
+    operand o = {rows, cols, ld, offset, padding, 0, NULL, NULL, NULL};
+    o.total = offset + matrix_span(rows, cols, ld) + padding;
+    assert_true(o.total > 0);
+    o.host = scratch_floats(o.total);
+    operand_fill(&o, fill, seed);
+    o.buffer = scratch_upload(ctx, o.host, o.total);
+    o.view = offset == 0 ? o.buffer
+                         : scratch_view(o.buffer, offset * sizeof(float),
+                                        (o.total - offset) * sizeof(float));
+    return o;
+}
+
+operand vector_make(kiln_ctx *ctx, size_t n, size_t offset, size_t padding, fill_kind fill,
+                    uint32_t seed)
+{
+    return operand_make(ctx, 1, n, n > 0 ? n : 1, offset, padding, fill, seed);
+}
+
+operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t pad,
+                   size_t offset, fill_kind fill, uint32_t seed)
+{
+    size_t stored_rows = t == KILN_TRANS ? cols : rows;
+    size_t stored_cols = t == KILN_TRANS ? rows : cols;
+    size_t ld = (stored_cols > 0 ? stored_cols : 1) + pad;
+    return operand_make(ctx, stored_rows, stored_cols, ld, offset, 2, fill, seed);
+}
+
+operand tight_make(kiln_ctx *ctx, size_t rows, size_t cols, fill_kind fill, uint32_t seed)
+{
+    return input_make(ctx, KILN_NO_TRANS, rows, cols, 0, 0, fill, seed);
+}
+
+const float *operand_data(const operand *o)
+{
+    return o->host + o->offset;
+}
+
+float *operand_download(const operand *o)
+{
+    return scratch_download(o->buffer, o->total);
+}
+
+void assert_operand_unchanged(const operand *o)
+{
+    const float *now = operand_download(o);
+    for (size_t i = 0; i < o->total; i++) {
+        if (memcmp(&now[i], &o->host[i], sizeof(float)) != 0)
+            fail_msg("float %zu of the buffer changed from %.9g to %.9g", i,
+                     (double)o->host[i], (double)now[i]);
+    }
+}
+
+void assert_canaries_intact(const operand *o, const float *downloaded)
+{
+    for (size_t i = 0; i < o->total; i++) {
+        if (!operand_holds(o, i) && downloaded[i] != CANARY)
+            fail_msg("float %zu of the buffer, outside the %zux%zu matrix (ld %zu, "
+                     "offset %zu), was written: %.9g",
+                     i, o->rows, o->cols, o->ld, o->offset, (double)downloaded[i]);
+    }
+}
+
+/* ---------------------------------------------------------------- matrix cases */
+
+void for_each_transpose(kiln_ctx *ctx, matrix_case c, matrix_check check)
+{
+    static const kiln_trans pairs[4][2] = {{KILN_NO_TRANS, KILN_NO_TRANS},
+                                           {KILN_NO_TRANS, KILN_TRANS},
+                                           {KILN_TRANS, KILN_NO_TRANS},
+                                           {KILN_TRANS, KILN_TRANS}};
+    for (size_t t = 0; t < 4; t++) {
+        c.ta = pairs[t][0], c.tb = pairs[t][1];
+        check(ctx, c);
+    }
+}
+
+void for_each_shape(kiln_ctx *ctx, matrix_case c, const size_t (*shapes)[3], size_t count,
+                    matrix_check check)
+{
+    for (size_t s = 0; s < count; s++) {
+        c.m = shapes[s][0], c.n = shapes[s][1], c.k = shapes[s][2];
+        for_each_transpose(ctx, c, check);
+    }
+}
+
+/* ---------------------------------------------------------------- references */
+
+static reference reference_new(size_t rows, size_t cols, size_t terms, double absolute)
+{
+    reference r = {rows, cols, terms, absolute, NULL, NULL};
+    size_t n = rows * cols > 0 ? rows * cols : 1;
+    r.value = scratch_keep(SCRATCH_HOST, calloc(n, sizeof(double)));
+    r.scale = scratch_keep(SCRATCH_HOST, calloc(n, sizeof(double)));
+    return r;
+}
+
+/* op(X) of a rows×cols result as a tight double matrix: X or its transpose. */
+static double *op_tight(kiln_trans t, size_t rows, size_t cols, const float *x, size_t ld)
+{
+    double *tight = scratch_keep(SCRATCH_HOST, calloc(rows * cols + 1, sizeof(double)));
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            tight[i * cols + j] = t == KILN_TRANS ? x[j * ld + i] : x[i * ld + j];
+    return tight;
+}
+
+/* value += α·Σ a_ip·b_pj with scale += |α|·Σ|a_ip·b_pj|; b_t is op(B) transposed. */
+static void add_products(reference *r, size_t k, double alpha, const double *a,
+                         const double *b_t)
+{
+    for (size_t i = 0; i < r->rows; i++) {
+        for (size_t j = 0; j < r->cols; j++) {
+            const double *row = a + i * k, *col = b_t + j * k;
+            double sum = 0, magnitude = 0;
+            for (size_t p = 0; p < k; p++) {
+                sum += row[p] * col[p];
+                magnitude += fabs(row[p] * col[p]);
+            }
+            r->value[i * r->cols + j] += alpha * sum;
+            r->scale[i * r->cols + j] += fabs(alpha) * magnitude;
+        }
+    }
+}
+
+/* value += β·X, with X rows×cols (already in result orientation). */
+static void add_scaled(reference *r, double beta, const double *x)
+{
+    for (size_t i = 0; i < r->rows * r->cols; i++) {
+        r->value[i] += beta * x[i];
+        r->scale[i] += fabs(beta * x[i]);
+    }
+}
+
+reference reference_sgemm(kiln_trans ta, kiln_trans tb, size_t m, size_t n, size_t k,
+                          float alpha, const float *a, size_t lda, const float *b,
+                          size_t ldb, float beta, const float *c, size_t ldc)
+{
+    reference r = reference_new(m, n, k, 0);
+    if (alpha != 0 && k > 0) {
+        /* op(B) transposed is n×k: B itself read with the opposite transpose */
+        kiln_trans tb_t = tb == KILN_TRANS ? KILN_NO_TRANS : KILN_TRANS;
+        add_products(&r, k, alpha, op_tight(ta, m, k, a, lda),
+                     op_tight(tb_t, n, k, b, ldb));
+    }
+    if (beta != 0)
+        add_scaled(&r, beta, op_tight(KILN_NO_TRANS, m, n, c, ldc));
+    return r;
+}
+
+reference reference_geam(kiln_trans ta, kiln_trans tb, size_t m, size_t n, float alpha,
+                         const float *a, size_t lda, float beta, const float *b, size_t ldb)
+{
+    reference r = reference_new(m, n, 1, 0);
+    if (alpha != 0)
+        add_scaled(&r, alpha, op_tight(ta, m, n, a, lda));
+    if (beta != 0)
+        add_scaled(&r, beta, op_tight(tb, m, n, b, ldb));
+    return r;
+}
+
+static double sigmoid_exact(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static double activate(kiln_act act, double x)
+{
+    switch (act) {
+    case KILN_ACT_SIGMOID: return sigmoid_exact(x);
+    case KILN_ACT_RELU: return x > 0 ? x : 0;
+    default: return x;
+    }
+}
+
+reference reference_dense(const float *w, const float *x, const float *bias, size_t out,
+                          size_t in, size_t batch, kiln_act act)
+{
+    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, out, batch, in, 1.0f, w,
+                                  in > 0 ? in : 1, x, batch > 0 ? batch : 1, 0.0f, NULL, 1);
+    r.absolute = act == KILN_ACT_SIGMOID ? 1e-6 : 0;
+    for (size_t i = 0; i < out * batch; i++) {
+        double added = bias != NULL ? bias[i / batch] : 0;
+        r.value[i] = activate(act, r.value[i] + added);
+        r.scale[i] += fabs(added);
+    }
+    return r;
+}
+
+reference reference_sigmoid(const float *x, size_t n)
+{
+    reference r = reference_new(1, n, 0, 1e-6);
+    for (size_t i = 0; i < n; i++)
+        r.value[i] = sigmoid_exact(x[i]);
+    return r;
+}
+
+reference reference_vadd(const float *a, const float *b, size_t n)
+{
+    reference r = reference_new(1, n, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        r.value[i] = (double)a[i] + b[i];
+        r.scale[i] = fabs((double)a[i]) + fabs((double)b[i]);
+    }
+    return r;
+}
+
+static double tolerance(const reference *r, double scale)
+{
+    return (double)(r->terms + 2) * 2.0 * FLT_EPSILON * scale + r->absolute + 1e-30;
+}
+
+static int near(float got, double expected, double allowed)
+{
+    if (isnan(expected))
+        return isnan(got);
+    return !isnan(got) && fabs((double)got - expected) <= allowed;
+}
+
+void assert_matrix_near(const float *got, size_t ld, const reference *r)
+{
+    for (size_t i = 0; i < r->rows; i++) {
+        for (size_t j = 0; j < r->cols; j++) {
+            size_t at = i * r->cols + j;
+            double allowed = tolerance(r, r->scale[at]);
+            if (!near(got[i * ld + j], r->value[at], allowed))
+                fail_msg("element (%zu, %zu) of %zux%zu: got %.9g, expected %.9g "
+                         "(allowed error %.3g)",
+                         i, j, r->rows, r->cols, (double)got[i * ld + j], r->value[at],
+                         allowed);
+        }
+    }
+}
+
+void assert_operand_near(const operand *o, const reference *r)
+{
+    const float *got = operand_download(o);
+    assert_matrix_near(got + o->offset, o->ld, r);
+    assert_canaries_intact(o, got);
+}
+
+void assert_vadd_works(kiln_ctx *ctx)
+{
+    enum { n = 100 };
+    operand a = vector_make(ctx, n, 0, 0, FILL_RANDOM, 1);
+    operand b = vector_make(ctx, n, 1, 0, FILL_RANDOM, 2);
+    operand c = vector_make(ctx, n, 0, 1, FILL_CANARY, 0);
+    assert_ok(ctx, kiln_vadd(ctx, a.view, b.view, c.view, n));
+    reference r = reference_vadd(operand_data(&a), operand_data(&b), n);
+    assert_operand_near(&c, &r);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+void check_status(const kiln_ctx *ctx, kiln_status got, kiln_status expected,
+                  const char *call, long case_index, const char *file, int line)
+{
+    if (got == expected)
+        return;
+    if (case_index >= 0)
+        fprintf(stderr, "case %ld of the table:\n", case_index);
+    fprintf(stderr, "%s:%d: %s\n  returned %s\n  expected %s\n  last error: %s\n", file,
+            line, call, kiln_status_str(got), kiln_status_str(expected),
+            kiln_last_error(ctx));
+    fail_msg("unexpected status at %s:%d", file, line);
+}
+
+void assert_contains(const char *text, const char *needle)
+{
+    assert_non_null(text);
+    if (strstr(text, needle) == NULL)
+        fail_msg("\"%s\" does not contain \"%s\"", text, needle);
+}
+
+static void assert_contains_either(const char *text, const char *needle, const char *other)
+{
+    assert_non_null(text);
+    if (strstr(text, needle) == NULL && strstr(text, other) == NULL)
+        fail_msg("\"%s\" contains neither \"%s\" nor \"%s\"", text, needle, other);
+}
+
+void assert_ld_rejected(const kiln_ctx *ctx, kiln_status status, size_t index, size_t which)
+{
+    static const char *const names[][2] = {
+        {"lda", "ld of a"}, {"ldb", "ld of b"}, {"ldc", "ld of c"}};
+    assert_true(which < 3);
+    assert_status_of_case(ctx, status, KILN_ERR_ARG, index);
+    assert_contains_either(kiln_last_error(ctx), names[which][0], names[which][1]);
+}
+
+void assert_mentions_floats(const char *text, size_t elements)
+{
+    char count[32], bytes[32];
+    snprintf(count, sizeof count, "%zu", elements);
+    snprintf(bytes, sizeof bytes, "%zu", elements * sizeof(float));
+    assert_non_null(text);
+    if (strstr(text, count) == NULL && strstr(text, bytes) == NULL)
+        fail_msg("\"%s\" names neither %s floats nor %s bytes", text, count, bytes);
+}

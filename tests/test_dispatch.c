@@ -1,0 +1,201 @@
+/*
+ * The dispatcher is pure: these tests drive it with made-up device limits, no device.
+ * They include lib/internal.h on purpose, to reach the plan_* functions.
+ */
+#include "internal.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10};
+static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10};
+static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20};
+static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10};
+static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10};
+
+static const struct device_limits *const devices[] = {&nvidia_like, &amd_like, &pocl_like,
+                                                      &tiny_one, &tiny_64};
+
+/* What every launch must satisfy on `device` for a kernel allowing kernel_group. */
+static void assert_launch_fits(const struct launch *plan, const struct device_limits *device,
+                               size_t kernel_group)
+{
+    size_t items = 1;
+    for (unsigned d = 0; d < plan->dims; ++d) {
+        assert_true(plan->local[d] >= 1);
+        assert_true(plan->local[d] <= device->max_work_item_sizes[d]);
+        assert_int_equal(plan->global[d] % plan->local[d], 0);
+        assert_true(plan->global[d] / plan->local[d] <= 65535);
+        items *= plan->local[d];
+    }
+    assert_true(items <= device->max_work_group_size);
+    assert_true(items <= kernel_group);
+}
+
+/* An elementwise plan for n fits, and for large n neither gives every element its own
+ * work-item nor puts all of them in one work-group. */
+static void check_elementwise(const struct device_limits *device,
+                              const struct kernel_limits *kernel, size_t n)
+{
+    struct launch plan = plan_elementwise(device, kernel, n);
+    assert_int_equal(plan.dims, 1);
+    assert_launch_fits(&plan, device, kernel->work_group_size);
+    if (n >= (size_t)1 << 24)
+        assert_true(plan.global[0] < n);
+    assert_true(plan.local[0] <= device->max_work_group_size);
+    /* A grid sized to the device: a few waves of groups per compute unit at most. */
+    assert_true(plan.global[0] / plan.local[0] <= device->compute_units * 8);
+}
+
+static void elementwise_plans_fit_every_device_for_n_from_0_to_2_pow_40(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
+        struct kernel_limits kernel = {devices[d]->max_work_group_size, 32};
+        for (unsigned bits = 0; bits <= 40; ++bits) {
+            size_t n = (size_t)1 << bits;
+            check_elementwise(devices[d], &kernel, n - 1);
+            check_elementwise(devices[d], &kernel, n);
+            check_elementwise(devices[d], &kernel, n + 1);
+        }
+    }
+}
+
+static void elementwise_plan_for_500000_is_never_one_group_of_500000(void **state)
+{
+    (void)state;
+    struct kernel_limits kernel = {1024, 32};
+    struct launch plan = plan_elementwise(&nvidia_like, &kernel, 500000);
+    assert_true(plan.local[0] <= 1024);
+    assert_true(plan.global[0] / plan.local[0] > 1);
+    assert_int_equal(plan.local[0] % 32, 0);
+}
+
+static void elementwise_plan_respects_a_kernel_smaller_than_the_device(void **state)
+{
+    (void)state;
+    struct kernel_limits kernel = {96, 32};
+    struct launch plan = plan_elementwise(&nvidia_like, &kernel, 1 << 20);
+    assert_true(plan.local[0] <= 96);
+    assert_int_equal(plan.local[0] % 32, 0);
+}
+
+static void plan_2d_fits_every_device(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{0, 0}, {1, 1}, {7, 1025}, {1025, 7}, {1 << 20, 3}, {3, 1 << 20}};
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
+        struct kernel_limits kernel = {devices[d]->max_work_group_size, 1};
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s) {
+            struct launch plan = plan_2d(devices[d], &kernel, shapes[s][0], shapes[s][1]);
+            assert_int_equal(plan.dims, 2);
+            assert_launch_fits(&plan, devices[d], kernel.work_group_size);
+        }
+    }
+}
+
+/* The tile config fits, and its launch covers the matrix or strides over it. */
+static void check_gemm(const struct device_limits *device, size_t max_threads, size_t m,
+                       size_t n)
+{
+    const struct gemm_config *config = plan_gemm_config(device, max_threads);
+    assert_non_null(config);
+    assert_true(gemm_config_threads(config) <= max_threads);
+    assert_true(sizeof(float) * config->tile_k * (config->tile_m + config->tile_n + 2) <=
+                device->local_mem_bytes);
+    assert_int_equal(config->tile_m % config->wpt_m, 0);
+    assert_int_equal(config->tile_n % config->wpt_n, 0);
+    struct launch plan = plan_gemm(config, m, n);
+    assert_launch_fits(&plan, device, max_threads);
+}
+
+static void gemm_tiles_fit_every_device_and_shrink_on_small_ones(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{1, 1}, {7, 17}, {1025, 1023}, {1 << 22, 1}, {1, 1 << 22}};
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+            check_gemm(devices[d], devices[d]->max_work_group_size, shapes[s][0],
+                       shapes[s][1]);
+    assert_int_equal(gemm_config_threads(plan_gemm_config(&tiny_one, 1)), 1);
+    assert_true(gemm_config_threads(plan_gemm_config(&tiny_64, 64)) <= 64);
+    assert_int_equal(gemm_config_threads(plan_gemm_config(&nvidia_like, 1024)), 256);
+}
+
+static void gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items(void **state)
+{
+    (void)state;
+    const struct gemm_config *config = plan_gemm_config(&nvidia_like, 255);
+    assert_non_null(config);
+    assert_true(gemm_config_threads(config) <= 255);
+}
+
+static void gemm_tile_is_none_when_local_memory_holds_no_tile(void **state)
+{
+    (void)state;
+    struct device_limits no_local = nvidia_like;
+    no_local.local_mem_bytes = 16;
+    assert_null(plan_gemm_config(&no_local, 1024));
+}
+
+/* xorshift64*: a fixed seed, so a failure reproduces. */
+static uint64_t next_random(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545f4914f6cdd1dull;
+}
+
+static size_t random_below(uint64_t *state, size_t bound)
+{
+    return (size_t)(next_random(state) % bound);
+}
+
+static struct device_limits random_device(uint64_t *state)
+{
+    struct device_limits device;
+    device.max_work_group_size = 1 + random_below(state, 4096);
+    for (int d = 0; d < 3; ++d)
+        device.max_work_item_sizes[d] = 1 + random_below(state, device.max_work_group_size);
+    device.compute_units = 1 + random_below(state, 256);
+    device.local_mem_bytes = 512 + random_below(state, 1 << 20);
+    return device;
+}
+
+static void random_limits_and_shapes_keep_every_invariant(void **state)
+{
+    (void)state;
+    uint64_t seed = 0x6b696c6e;
+    for (int round = 0; round < 5000; ++round) {
+        struct device_limits device = random_device(&seed);
+        struct kernel_limits kernel = {1 + random_below(&seed, device.max_work_group_size),
+                                       1 + random_below(&seed, 64)};
+        size_t n = random_below(&seed, (size_t)1 << random_below(&seed, 41)) ;
+        size_t m = random_below(&seed, (size_t)1 << random_below(&seed, 31));
+        check_elementwise(&device, &kernel, n);
+        struct launch plan = plan_2d(&device, &kernel, m, n);
+        assert_launch_fits(&plan, &device, kernel.work_group_size);
+        if (plan_gemm_config(&device, kernel.work_group_size) != NULL)
+            check_gemm(&device, kernel.work_group_size, m, n);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(elementwise_plans_fit_every_device_for_n_from_0_to_2_pow_40),
+        cmocka_unit_test(elementwise_plan_for_500000_is_never_one_group_of_500000),
+        cmocka_unit_test(elementwise_plan_respects_a_kernel_smaller_than_the_device),
+        cmocka_unit_test(plan_2d_fits_every_device),
+        cmocka_unit_test(gemm_tiles_fit_every_device_and_shrink_on_small_ones),
+        cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
+        cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),
+        cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

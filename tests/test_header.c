@@ -1,0 +1,8 @@
+/* The public header compiles alone: it is the first thing this file includes. */
+#include <kiln/kiln.h>
+
+int main(void)
+{
+    kiln_status status = KILN_OK;
+    return status == KILN_OK && kiln_status_str(status)[0] == 'K' ? 0 : 1;
+}
