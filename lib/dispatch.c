@@ -4,7 +4,7 @@
 
 /* Work-groups per compute unit that a grid-stride launch aims for: enough to hide
  * latency, few enough that each work-item loops over several elements. */
-enum { WAVES_PER_UNIT = 8, ELEMENTWISE_LOCAL = 256, PLAN_2D_SIDE = 16 };
+enum { WAVES_PER_UNIT = 8, ELEMENTWISE_LOCAL = 256 };
 
 /* CUDA-based drivers allow 65535 work-groups in the second and third dimension; GEMM
  * kernels stride over tiles, so capping every dimension there costs nothing. */
@@ -18,14 +18,6 @@ static size_t min_size(size_t a, size_t b)
 static size_t ceil_div(size_t a, size_t b)
 {
     return a / b + (a % b != 0);
-}
-
-static size_t largest_power_of_two_at_most(size_t n)
-{
-    size_t p = 1;
-    while (p <= n / 2)
-        p *= 2;
-    return p;
 }
 
 /* The most work-items a group of this kernel may have on this device (at least 1). */
@@ -53,18 +45,39 @@ struct launch plan_elementwise(const struct device_limits *device,
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 
-struct launch plan_2d(const struct device_limits *device, const struct kernel_limits *kernel,
-                      size_t rows, size_t cols)
+/* Tiles of cl/geam.cl, largest first: a TILE×TILE block moved by TILE×ROWS items. */
+static const struct geam_config geam_configs[] = {{32, 8}, {16, 4}, {8, 2}, {4, 1}, {1, 1}};
+
+static size_t geam_config_local_bytes(const struct geam_config *config)
 {
-    size_t limit = group_limit(device, kernel);
-    size_t lx = largest_power_of_two_at_most(
-        min_size(min_size(PLAN_2D_SIDE, limit), device->max_work_item_sizes[0]));
-    size_t ly = largest_power_of_two_at_most(
-        min_size(min_size(PLAN_2D_SIDE, limit / lx), device->max_work_item_sizes[1]));
+    return 2 * sizeof(float) * config->tile * (config->tile + 1);
+}
+
+const struct geam_config *plan_geam_config(const struct device_limits *device,
+                                           size_t max_threads)
+{
+    size_t limit = min_size(max_threads, device->max_work_group_size);
+    for (size_t i = 0; i < sizeof(geam_configs) / sizeof(geam_configs[0]); ++i) {
+        const struct geam_config *config = &geam_configs[i];
+        if ((size_t)config->tile * config->rows <= limit &&
+            config->tile <= device->max_work_item_sizes[0] &&
+            config->rows <= device->max_work_item_sizes[1] &&
+            geam_config_local_bytes(config) <= device->local_mem_bytes)
+            return config;
+    }
+    return NULL;
+}
+
+struct launch plan_geam(const struct device_limits *device, const struct geam_config *config,
+                        size_t rows, size_t cols)
+{
     size_t cap = group_cap(device);
-    size_t gx = min_size(ceil_div(cols > 0 ? cols : 1, lx), cap);
-    size_t gy = min_size(ceil_div(rows > 0 ? rows : 1, ly), cap / gx > 0 ? cap / gx : 1);
-    return (struct launch){2, {gx * lx, gy * ly}, {lx, ly}};
+    size_t gx = min_size(min_size(ceil_div(cols > 0 ? cols : 1, config->tile), cap),
+                         MAX_GROUPS_PER_DIM);
+    size_t gy = min_size(min_size(ceil_div(rows > 0 ? rows : 1, config->tile),
+                                  cap / gx > 0 ? cap / gx : 1),
+                         MAX_GROUPS_PER_DIM);
+    return (struct launch){2, {gx * config->tile, gy * config->rows}, {config->tile, config->rows}};
 }
 
 size_t gemm_config_threads(const struct gemm_config *config)

@@ -90,8 +90,15 @@ struct gemm_config {
 
 struct launch plan_elementwise(const struct device_limits *device,
                                const struct kernel_limits *kernel, size_t n);
-struct launch plan_2d(const struct device_limits *device, const struct kernel_limits *kernel,
-                      size_t rows, size_t cols);
+/* A tile of cl/geam.cl: TILE×TILE blocks moved by TILE×TILE_ROWS work-items. */
+struct geam_config {
+    unsigned tile, rows;
+};
+/* The largest geam tile within max_threads work-items and the device's limits. */
+const struct geam_config *plan_geam_config(const struct device_limits *device,
+                                           size_t max_threads);
+struct launch plan_geam(const struct device_limits *device, const struct geam_config *config,
+                        size_t rows, size_t cols);
 /* The largest tile of the table that fits the device's local memory and at most
  * max_threads work-items; NULL when none does. */
 const struct gemm_config *plan_gemm_config(const struct device_limits *device,
@@ -207,6 +214,27 @@ static inline cl_ulong buf_elements_offset(const kiln_buf *buf)
 {
     return (cl_ulong)(buf->offset / sizeof(float));
 }
+
+/* ---------------------------------------------------------------- elementwise.c */
+
+/* The OP values of cl/elementwise.cl. */
+enum elementwise_op { ELEMENTWISE_VADD = 1, ELEMENTWISE_SIGMOID = 2, ELEMENTWISE_AXPBY = 3 };
+
+/* z = f(x, y) over n floats, arguments already checked (y is ignored by sigmoid, x by
+ * axpby when alpha is 0, y when beta is 0; pass any valid buffer). */
+kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n, float alpha,
+                                float beta, const kiln_buf *x, const kiln_buf *y, kiln_buf *z);
+
+/* ---------------------------------------------------------------- ops/geam.c */
+
+/* The geam kernel for these transposes: the largest tile whose built kernel accepts
+ * its work-group. */
+struct geam_kernel {
+    const struct geam_config *config;
+    const struct kernel *kernel;
+    char options[96];
+};
+kiln_status geam_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, struct geam_kernel *out);
 
 /* ---------------------------------------------------------------- gemm_portable.c */
 

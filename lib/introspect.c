@@ -15,24 +15,34 @@ struct op_kind {
     const char *name;    /* as --plan takes it */
     const char *label;   /* of its kernel */
     const char *source;  /* embedded source and kernel name */
-    const char *options; /* NULL: GEMM, whose options carry the tile */
+    const char *options; /* NULL: GEMM or geam, whose options carry the tile */
     kiln_act act;        /* GEMM epilogue */
     unsigned dims;
     const char *shape;   /* for messages */
 };
 
-/* The options are the ones lib/ops/ build with (no transposes); dense is shown with
- * its sigmoid epilogue, which makes it a kernel of its own. */
+/* The options are the ones lib/ops/ build with: vadd and sigmoid on float4-aligned
+ * operands, geam with A transposed (without transposes on contiguous matrices it is the
+ * elementwise kernel), dense with its sigmoid epilogue, which makes it a kernel of its
+ * own. */
 static const struct op_kind op_kinds[PLAN_OP_COUNT] = {
-    [PLAN_VADD] = {"vadd", "vadd", "vadd", "", KILN_ACT_NONE, 1, "N"},
-    [PLAN_SIGMOID] = {"sigmoid", "sigmoid", "sigmoid", "", KILN_ACT_NONE, 1, "N"},
-    [PLAN_GEAM] = {"geam", "geam", "geam", "-DTRANS_A=0 -DTRANS_B=0", KILN_ACT_NONE, 2, "MxN"},
+    [PLAN_VADD] = {"vadd", "elementwise (vadd)", "elementwise",
+                   "-DOP=1 -DVECTOR_ALIGNED=1 -DINDEX=uint", KILN_ACT_NONE, 1, "N"},
+    [PLAN_SIGMOID] = {"sigmoid", "elementwise (sigmoid)", "elementwise",
+                      "-DOP=2 -DVECTOR_ALIGNED=1 -DINDEX=uint", KILN_ACT_NONE, 1, "N"},
+    [PLAN_GEAM] = {"geam", "geam (A transposed)", "geam", NULL, KILN_ACT_NONE, 2, "MxN"},
     [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, KILN_ACT_NONE, 3, "MxNxK"},
     [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL, KILN_ACT_SIGMOID, 3,
                     "OUTxINxBATCH"},
 };
 
 const char plan_usage[] = "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH";
+
+/* Steps of the float4 loop of cl/elementwise.cl (the tail rides on the first). */
+static size_t float4_count(size_t n)
+{
+    return n / 4 + (n % 4 != 0);
+}
 
 static size_t min_size(size_t a, size_t b)
 {
@@ -52,6 +62,7 @@ struct built {
     const struct kernel *kernel;
     char options[192];
     const struct gemm_config *config;
+    const struct geam_config *geam;
     size_t max_threads;
 };
 
@@ -66,10 +77,22 @@ static kiln_status build_gemm(kiln_ctx *ctx, kiln_act act, struct built *out)
     return KILN_OK;
 }
 
+static kiln_status build_geam(kiln_ctx *ctx, struct built *out)
+{
+    struct geam_kernel picked;
+    CHECK(geam_pick(ctx, KILN_TRANS, KILN_NO_TRANS, &picked));
+    out->kernel = picked.kernel;
+    out->geam = picked.config;
+    snprintf(out->options, sizeof(out->options), "%s", picked.options);
+    return KILN_OK;
+}
+
 static kiln_status build_op(kiln_ctx *ctx, enum plan_op op, struct built *out)
 {
     const struct op_kind *kind = &op_kinds[op];
     memset(out, 0, sizeof(*out));
+    if (op == PLAN_GEAM)
+        return build_geam(ctx, out);
     if (kind->options == NULL)
         return build_gemm(ctx, kind->act, out);
     snprintf(out->options, sizeof(out->options), "%s", kind->options);
@@ -226,20 +249,25 @@ static void explain_elementwise(const kiln_ctx *ctx, size_t n, struct plan_repor
             local_bound(local, limit, device->max_work_item_sizes[0], device),
             multiple > 1 && local % multiple == 0 ? ", a multiple of the preferred multiple"
                                                   : "");
-    explain_groups("grid", report->groups[0], ceil_div(n, local), report);
+    explain_groups("grid (a float4 per work-item per step)", report->groups[0],
+                   ceil_div(float4_count(n), local), report);
 }
 
-static void explain_2d(const kiln_ctx *ctx, size_t rows, size_t cols,
-                       struct plan_report *report)
+/* geam's work-items each move TILE / TILE_ROWS elements of a TILE×TILE block. */
+static void explain_geam(const kiln_ctx *ctx, const struct built *built, size_t rows,
+                         size_t cols, struct plan_report *report)
 {
+    unsigned tile = built->geam->tile;
+    why_add(report, "tile %u x %u, each work-item moving %u elements of it\n", tile, tile,
+            tile / built->geam->rows);
     const struct device_limits *device = &ctx->limits;
     const size_t *local = report->launch.local;
     size_t limit = min_size(device->max_work_group_size, report->kernel.work_group_size);
     why_add(report, "local %zu x %zu = %zu work-items (columns x rows): bound by %s\n",
             local[0], local[1], local[0] * local[1],
             local_bound(local[0] * local[1], limit, (size_t)-1, device));
-    explain_groups("columns", report->groups[0], ceil_div(cols, local[0]), report);
-    explain_groups("rows", report->groups[1], ceil_div(rows, local[1]), report);
+    explain_groups("columns (blocks)", report->groups[0], ceil_div(cols, tile), report);
+    explain_groups("rows (blocks)", report->groups[1], ceil_div(rows, tile), report);
 }
 
 /* Why the search passed over a tile larger than the one it chose. */
@@ -302,10 +330,10 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
     switch (request->op) {
     case PLAN_VADD:
     case PLAN_SIGMOID:
-        report->launch = plan_elementwise(&ctx->limits, limits, shape[0]);
+        report->launch = plan_elementwise(&ctx->limits, limits, float4_count(shape[0]));
         break;
     case PLAN_GEAM:
-        report->launch = plan_2d(&ctx->limits, limits, shape[0], shape[1]);
+        report->launch = plan_geam(&ctx->limits, built->geam, shape[0], shape[1]);
         break;
     case PLAN_SGEMM: /* C is M x N */
         report->launch = plan_gemm(built->config, shape[0], shape[1]);
@@ -328,7 +356,7 @@ static void explain(const kiln_ctx *ctx, const struct plan_request *request,
     if (request->op == PLAN_VADD || request->op == PLAN_SIGMOID)
         explain_elementwise(ctx, shape[0], report);
     else if (request->op == PLAN_GEAM)
-        explain_2d(ctx, shape[0], shape[1], report);
+        explain_geam(ctx, built, shape[0], shape[1], report);
     else if (request->op == PLAN_SGEMM)
         explain_gemm(ctx, built, shape[0], shape[1], shape[2], report);
     else

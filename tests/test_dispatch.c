@@ -84,18 +84,30 @@ static void elementwise_plan_respects_a_kernel_smaller_than_the_device(void **st
     assert_int_equal(plan.local[0] % 32, 0);
 }
 
-static void plan_2d_fits_every_device(void **state)
+/* The geam tile fits, and its launch fits the device. */
+static void check_geam(const struct device_limits *device, size_t max_threads, size_t m,
+                       size_t n)
+{
+    const struct geam_config *config = plan_geam_config(device, max_threads);
+    assert_non_null(config);
+    assert_true(config->rows <= config->tile);
+    assert_true(2 * sizeof(float) * config->tile * (config->tile + 1) <=
+                device->local_mem_bytes);
+    struct launch plan = plan_geam(device, config, m, n);
+    assert_int_equal(plan.dims, 2);
+    assert_launch_fits(&plan, device, max_threads);
+}
+
+static void geam_tiles_fit_every_device(void **state)
 {
     (void)state;
     const size_t shapes[][2] = {{0, 0}, {1, 1}, {7, 1025}, {1025, 7}, {1 << 20, 3}, {3, 1 << 20}};
-    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
-        struct kernel_limits kernel = {devices[d]->max_work_group_size, 1};
-        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s) {
-            struct launch plan = plan_2d(devices[d], &kernel, shapes[s][0], shapes[s][1]);
-            assert_int_equal(plan.dims, 2);
-            assert_launch_fits(&plan, devices[d], kernel.work_group_size);
-        }
-    }
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+            check_geam(devices[d], devices[d]->max_work_group_size, shapes[s][0],
+                       shapes[s][1]);
+    assert_int_equal(plan_geam_config(&nvidia_like, 1024)->tile, 32);
+    assert_int_equal(plan_geam_config(&tiny_one, 1)->tile, 1);
 }
 
 /* The tile config fits, and its launch covers the matrix or strides over it. */
@@ -178,8 +190,8 @@ static void random_limits_and_shapes_keep_every_invariant(void **state)
         size_t n = random_below(&seed, (size_t)1 << random_below(&seed, 41)) ;
         size_t m = random_below(&seed, (size_t)1 << random_below(&seed, 31));
         check_elementwise(&device, &kernel, n);
-        struct launch plan = plan_2d(&device, &kernel, m, n);
-        assert_launch_fits(&plan, &device, kernel.work_group_size);
+        if (plan_geam_config(&device, kernel.work_group_size) != NULL)
+            check_geam(&device, kernel.work_group_size, m, n);
         if (plan_gemm_config(&device, kernel.work_group_size) != NULL)
             check_gemm(&device, kernel.work_group_size, m, n);
     }
@@ -191,7 +203,7 @@ int main(void)
         cmocka_unit_test(elementwise_plans_fit_every_device_for_n_from_0_to_2_pow_40),
         cmocka_unit_test(elementwise_plan_for_500000_is_never_one_group_of_500000),
         cmocka_unit_test(elementwise_plan_respects_a_kernel_smaller_than_the_device),
-        cmocka_unit_test(plan_2d_fits_every_device),
+        cmocka_unit_test(geam_tiles_fit_every_device),
         cmocka_unit_test(gemm_tiles_fit_every_device_and_shrink_on_small_ones),
         cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
         cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),

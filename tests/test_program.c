@@ -21,7 +21,7 @@ static void write_file(const char *name, const char *text)
     fclose(file);
 }
 
-/* The real sigmoid.cl of the source tree, copied beside the broken vadd.cl. */
+/* A real kernel source of the tree, copied beside the broken elementwise.cl. */
 static void copy_real_source(const char *name)
 {
     char path[1024];
@@ -48,7 +48,7 @@ static int setup_kernel_dir(void **state)
 static int remove_kernel_dir(void **state)
 {
     char path[256];
-    const char *names[] = {"vadd.cl", "sigmoid.cl"};
+    const char *names[] = {"elementwise.cl", "geam.cl"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
         snprintf(path, sizeof(path), "%s/%s", kernel_dir, names[i]);
         unlink(path);
@@ -61,28 +61,32 @@ static int remove_kernel_dir(void **state)
 static void broken_kernel_fails_with_the_compiler_log(void **state)
 {
     (void)state;
-    write_file("vadd.cl", "__kernel void vadd(__global float *c)\n{\n    c[0] = undefined_name;\n}\n");
+    write_file("elementwise.cl",
+               "__kernel void elementwise(__global float *c)\n{\n    c[0] = undefined_name;\n}\n");
     kiln_ctx *ctx = scratch_context(NULL);
     kiln_buf *x = scratch_buffer(ctx, 16 * sizeof(float));
     assert_status(ctx, kiln_vadd(ctx, x, x, x, 16), KILN_ERR_BUILD);
     const char *message = kiln_last_error(ctx);
-    assert_contains(message, "vadd.cl");
+    assert_contains(message, "elementwise.cl");
     assert_contains(message, "undefined_name"); /* the log quotes the bad line */
 }
 
 static void other_kernels_still_work_beside_a_broken_one(void **state)
 {
     (void)state;
-    write_file("vadd.cl", "this is not OpenCL C\n");
-    copy_real_source("sigmoid.cl");
+    write_file("elementwise.cl", "this is not OpenCL C\n");
+    copy_real_source("geam.cl");
     kiln_ctx *ctx = scratch_context(NULL);
-    float zeros[8] = {0};
-    kiln_buf *x = scratch_upload(ctx, zeros, 8);
-    assert_status(ctx, kiln_vadd(ctx, x, x, x, 8), KILN_ERR_BUILD);
-    assert_ok(ctx, kiln_sigmoid(ctx, x, x, 8));
-    const float *y = scratch_download(x, 8);
-    for (int i = 0; i < 8; ++i)
-        assert_float_equal(y[i], 0.5f, 1e-7);
+    float ones[16];
+    for (int i = 0; i < 16; ++i)
+        ones[i] = 1.0f;
+    kiln_buf *x = scratch_upload(ctx, ones, 16), *y = scratch_buffer(ctx, sizeof(ones));
+    assert_status(ctx, kiln_vadd(ctx, x, x, x, 16), KILN_ERR_BUILD);
+    /* A transposed geam is geam.cl's own kernel: 2·xᵀ + 3·x. */
+    assert_ok(ctx, kiln_geam(ctx, KILN_TRANS, KILN_NO_TRANS, 4, 4, 2.0f, x, 4, 3.0f, x, 4, y, 4));
+    const float *z = scratch_download(y, 16);
+    for (int i = 0; i < 16; ++i)
+        assert_float_equal(z[i], 5.0f, 0.0f);
 }
 
 static void missing_kernel_file_is_a_build_error_naming_it(void **state)
@@ -90,11 +94,10 @@ static void missing_kernel_file_is_a_build_error_naming_it(void **state)
     (void)state;
     kiln_ctx *ctx = scratch_context(NULL);
     kiln_buf *x = scratch_buffer(ctx, 16 * sizeof(float));
-    /* No geam.cl in the folder. */
-    assert_status(ctx, kiln_geam(ctx, KILN_NO_TRANS, KILN_NO_TRANS, 4, 4, 1.0f, x, 4, 1.0f, x,
-                                 4, x, 4),
-                  KILN_ERR_BUILD);
-    assert_contains(kiln_last_error(ctx), "geam.cl");
+    kiln_buf *c = scratch_buffer(ctx, 16 * sizeof(float));
+    /* No gemm.cl in the folder. */
+    assert_status(ctx, kiln_matmul(ctx, 4, 4, 4, x, x, c), KILN_ERR_BUILD);
+    assert_contains(kiln_last_error(ctx), "gemm.cl");
 }
 
 int main(void)

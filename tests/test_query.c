@@ -363,7 +363,7 @@ static void query_kernels_reports_every_kiln_kernel(void **state)
     assert_json_evaluates(result.out,
                           "\" \".join(k[\"kernel\"].split()[0] for k in "
                           "d[\"devices\"][0][\"kernels\"])",
-                          "vadd sigmoid geam gemm gemm\n");
+                          "elementwise elementwise geam gemm gemm\n");
     assert_json_evaluates(result.out,
                           "all(k[\"work_group_size\"] >= 1 for k in "
                           "d[\"devices\"][0][\"kernels\"])",
@@ -404,6 +404,16 @@ static void query_without_a_platform_says_so(void **state)
     assert_non_null(mkdtemp(folder));
     char env[256];
     snprintf(env, sizeof env, "OCL_ICD_VENDORS='%s'", folder);
+    run_result probe = run_query(env, "-l");
+    if (probe.status == 0) {
+        /* A loader other than ocl-icd (NVIDIA's, say) ignores OCL_ICD_VENDORS. */
+        fprintf(stderr, "skipped: this OpenCL loader finds platforms despite an empty "
+                        "OCL_ICD_VENDORS\n");
+        run_free(&probe);
+        rmdir(folder);
+        skip();
+    }
+    run_free(&probe);
     static const char *const modes[] = {"", "-l", "--json", "-d 0", "--plan vadd 10"};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; ++i) {
         run_result result = run_query(env, modes[i]);
@@ -593,6 +603,10 @@ int main(int argc, char **argv)
 {
     query_path = argc > 1 && argv[1][0] != '\0' ? argv[1] : NULL;
     python_path = argc > 2 && argv[2][0] != '\0' ? argv[2] : "python3";
+    /* Newer PoCL sizes its memory from what is free when a process starts, so this
+     * process and kiln-query's could see different sizes; a fixed limit (GiB) makes
+     * both ask the same question. */
+    setenv("POCL_MEMORY_LIMIT", "2", 0);
     size_t count = 0;
     if (kiln_device_count(&count) != KILN_OK || count == 0) {
         fprintf(stderr, "no OpenCL device: these tests need one (PoCL's CPU device will do)\n");

@@ -12,13 +12,5 @@ KILN_API kiln_status kiln_sigmoid(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y,
     if (n == 0)
         return KILN_OK;
 
-    const struct kernel *kernel;
-    CHECK(kernel_get(ctx, "sigmoid", "", "sigmoid", &kernel));
-    struct launch plan = plan_elementwise(&ctx->limits, &kernel->limits, n);
-    cl_ulong count = n, x_offset = buf_elements_offset(x), y_offset = buf_elements_offset(y);
-    const struct kernel_arg args[] = {
-        KERNEL_ARG(count), KERNEL_ARG(x->mem), KERNEL_ARG(x_offset),
-        KERNEL_ARG(y->mem), KERNEL_ARG(y_offset),
-    };
-    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+    return elementwise_enqueue(ctx, ELEMENTWISE_SIGMOID, n, 1.0f, 0.0f, x, x, y);
 }
