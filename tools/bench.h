@@ -1,0 +1,146 @@
+/*
+ * kiln-bench's own header: the table of operations (bench_ops.c), their verification
+ * (bench_verify.c), timing (bench_time.c), the peak probes (bench_probe.c) and the plot
+ * (bench_plot.c). Nothing here is kiln's API; kiln-bench is an ordinary client of it.
+ */
+#ifndef KILN_BENCH_H
+#define KILN_BENCH_H
+
+#include <kiln/kiln.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum { BENCH_MAX_INPUTS = 3 };
+
+/* Elementwise ops use n (m = k = 1); geam m×n (k = 1); sgemm and dense C = A·B with A
+ * m×k and B k×n (dense: W out×in is A, so m = out, k = in, n = batch). */
+typedef struct {
+    size_t m, n, k;
+} bench_shape;
+
+typedef enum { BENCH_RATE_BYTES, BENCH_RATE_FLOPS } bench_rate;
+
+/* What an implementation's output must equal; a peer may compute a simpler variant
+ * (CLBlast's saxpy has β = 1, its sgemm no bias and no activation). */
+typedef struct {
+    float alpha, beta;
+    bool bias;
+    kiln_act act;
+} bench_expect;
+
+/* One operation at one size, with host arrays and device buffers. Every
+ * implementation leaves its result in `out` (device ones after a read of dev_out). */
+typedef struct {
+    kiln_ctx *ctx;
+    bench_shape shape;
+    bench_expect expect;
+    size_t in_len[BENCH_MAX_INPUTS]; /* floats of each input; 0 for none */
+    size_t out_len;
+    float *in[BENCH_MAX_INPUTS];
+    float *out;
+    kiln_buf *dev_in[BENCH_MAX_INPUTS];
+    kiln_buf *dev_out;
+} bench_case;
+
+typedef enum {
+    BENCH_ROLE_CPU,       /* the CPU baseline, the "cpu" column */
+    BENCH_ROLE_KILN,      /* kiln on device buffers: the headline */
+    BENCH_ROLE_TRANSFERS, /* kiln including host↔device copies */
+    BENCH_ROLE_PEER       /* another GPU library on kiln's queue */
+} bench_role;
+
+typedef enum {
+    BENCH_ON_HOST,  /* runs on the CPU, writes out */
+    BENCH_ON_QUEUE, /* enqueued on kiln's queue, writes dev_out, returns at once */
+    BENCH_WAITS     /* device work that waits and writes out */
+} bench_where;
+
+typedef struct {
+    const char *name;
+    bench_role role;
+    bench_where where;
+    bool library;                   /* a named library: shown as a peer line */
+    bool (*prepare)(bench_case *c); /* NULL: nothing; may change c->expect */
+    bool (*run)(bench_case *c);     /* one call; false after printing why */
+} bench_impl;
+
+typedef struct {
+    const char *name;
+    const char *axes;    /* what the numbers of a size are, in order: "n", "mn", "mkn" */
+    const char *size_help;
+    bench_rate rate;
+    double (*work)(bench_shape s);  /* bytes moved or flops of one call */
+    void (*lengths)(bench_case *c); /* sets in_len and out_len from the shape */
+    bool (*verify)(const bench_case *c, char *why, size_t why_len);
+    bench_expect expect;
+    const char *gpu_sizes, *cpu_sizes; /* defaults */
+    const bench_impl *impls;           /* ends with a NULL name */
+} bench_op;
+
+extern const bench_op bench_ops[];
+extern const size_t bench_op_count;
+
+/* "OpenBLAS 0.3.21 ..., 2 threads" or what the CPU GEMM is without it. */
+const char *bench_cpu_gemm_name(void);
+/* GEMMs above this many flops skip the CPU baseline (it would take minutes). */
+extern const double bench_cpu_max_flops;
+
+/* Verification (bench_verify.c): false with the reason in why. */
+bool bench_verify_add(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_gemm(const bench_case *c, char *why, size_t why_len);
+/* Uniform floats in [-1, 1) from a fixed seed, so runs are repeatable. */
+void bench_random_fill(float *x, size_t n, unsigned long long seed);
+
+/* Timing (bench_time.c). */
+typedef struct {
+    int repeats;
+    double seconds;         /* per call: from before the first to the end of the last */
+    double kernel_seconds;  /* per call, between profiling markers; < 0: unavailable */
+    double enqueue_seconds; /* per call, host time spent enqueueing; < 0: not measured */
+} bench_timing;
+
+typedef bool (*bench_call)(void *arg);
+double bench_now(void);
+/* R calls enqueued back to back on ctx's queue between two markers, then kiln_finish. */
+bool bench_time_queue(kiln_ctx *ctx, bench_call call, void *arg, int repeats,
+                      bench_timing *t);
+/* R calls that each finish before returning (host code, or device work that waits). */
+bool bench_time_waiting(bench_call call, void *arg, int repeats, bench_timing *t);
+bool bench_report(const kiln_ctx *ctx, kiln_status status, const char *what);
+
+/* Peaks of the device (bench_probe.c), measured with kiln-bench's own kernels. */
+typedef struct {
+    double bytes_per_second; /* 0: not measured */
+    double flops_per_second;
+    size_t probe_bytes;      /* size of each buffer of the copy */
+    size_t probe_items;      /* work-items of the FMA probe */
+    unsigned chain_width;    /* floats in each of its chains */
+} bench_peaks;
+bool bench_measure_peaks(kiln_ctx *ctx, const kiln_device_info *info, bench_peaks *peaks);
+
+/* One line of results: an implementation of an op at a size. */
+typedef struct {
+    size_t case_index; /* rows of one op at one size share it */
+    const bench_op *op;
+    bench_shape shape;
+    const char *impl;
+    bench_role role;
+    bool library;
+    const char *state; /* "ok", "WRONG", "failed", "skipped" */
+    bench_timing timing;
+    double rate;       /* bytes/s or flops/s; 0 when not timed */
+    char note[400];    /* why it is wrong, failed or skipped */
+} bench_row;
+
+/* text between two quote characters, a quote inside written twice (CSV, gnuplot). */
+void bench_put_quoted(FILE *f, const char *text, char quote);
+
+/* Draws rate against size per op with gnuplot; false when it failed (a message said
+ * why). A missing gnuplot is not a failure. */
+bool bench_plot(const char *path, const char *device, const bench_peaks *peaks,
+                const bench_row *rows, size_t count);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * The operations kiln-bench knows, as a table: for each, what a size means, what one
+ * call moves or computes, how its output is verified, and its implementations (the
+ * CPU baseline, kiln, kiln with transfers, peers). A new op is a new row.
+ */
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef KILN_BENCH_CBLAS
+#include <cblas.h>
+#endif
+#ifdef KILN_BENCH_CLBLAST
+#include <clblast_c.h>
+#endif
+
+/* ---------------------------------------------------------------- sizes and work */
+
+static size_t elements(bench_shape s)
+{
+    return s.m * s.n;
+}
+
+static double add_bytes(bench_shape s)
+{
+    return 12.0 * (double)elements(s); /* two reads, one write */
+}
+
+static double sigmoid_bytes(bench_shape s)
+{
+    return 8.0 * (double)elements(s);
+}
+
+static double gemm_flops(bench_shape s)
+{
+    return 2.0 * (double)s.m * (double)s.n * (double)s.k;
+}
+
+static void unary_lengths(bench_case *c)
+{
+    c->in_len[0] = c->out_len = elements(c->shape);
+}
+
+static void binary_lengths(bench_case *c)
+{
+    c->in_len[0] = c->in_len[1] = c->out_len = elements(c->shape);
+}
+
+static void gemm_lengths(bench_case *c)
+{
+    c->in_len[0] = c->shape.m * c->shape.k;
+    c->in_len[1] = c->shape.k * c->shape.n;
+    c->out_len = c->shape.m * c->shape.n;
+}
+
+static void dense_lengths(bench_case *c)
+{
+    gemm_lengths(c);
+    c->in_len[2] = c->shape.m; /* the bias */
+}
+
+/* ---------------------------------------------------------------- CPU baselines */
+
+static bool vadd_cpu(bench_case *c)
+{
+    const float *a = c->in[0], *b = c->in[1];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = a[i] + b[i];
+    return true;
+}
+
+static bool sigmoid_cpu(bench_case *c)
+{
+    const float *x = c->in[0];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = 1.0f / (1.0f + expf(-x[i]));
+    return true;
+}
+
+static bool geam_cpu(bench_case *c)
+{
+    const float alpha = c->expect.alpha, beta = c->expect.beta;
+    const float *a = c->in[0], *b = c->in[1];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = alpha * a[i] + beta * b[i];
+    return true;
+}
+
+#ifdef KILN_BENCH_CBLAS
+const double bench_cpu_max_flops = 1e13;
+
+const char *bench_cpu_gemm_name(void)
+{
+    static char name[160];
+    snprintf(name, sizeof(name), "%s, %d threads", openblas_get_config(),
+             openblas_get_num_threads());
+    return name;
+}
+
+static void cpu_sgemm(bench_shape s, const float *a, const float *b, float *c)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s.m, (int)s.n, (int)s.k,
+                1.0f, a, (int)s.k, b, (int)s.n, 0.0f, c, (int)s.n);
+}
+#else
+const double bench_cpu_max_flops = 2e10;
+
+const char *bench_cpu_gemm_name(void)
+{
+    return "blocked C loop, one thread (kiln-bench was built without OpenBLAS)";
+}
+
+/* C = A·B in blocks that stay in cache; the inner loop runs along rows of B and C. */
+static void cpu_sgemm(bench_shape s, const float *a, const float *b, float *c)
+{
+    enum { BLOCK = 64 };
+    memset(c, 0, s.m * s.n * sizeof(float));
+    for (size_t i0 = 0; i0 < s.m; i0 += BLOCK)
+        for (size_t p0 = 0; p0 < s.k; p0 += BLOCK)
+            for (size_t j0 = 0; j0 < s.n; j0 += BLOCK)
+                for (size_t i = i0; i < i0 + BLOCK && i < s.m; ++i)
+                    for (size_t p = p0; p < p0 + BLOCK && p < s.k; ++p) {
+                        const float aip = a[i * s.k + p];
+                        const size_t j_end = j0 + BLOCK < s.n ? j0 + BLOCK : s.n;
+                        for (size_t j = j0; j < j_end; ++j)
+                            c[i * s.n + j] += aip * b[p * s.n + j];
+                    }
+}
+#endif
+
+static bool sgemm_cpu(bench_case *c)
+{
+    cpu_sgemm(c->shape, c->in[0], c->in[1], c->out);
+    return true;
+}
+
+static float activate(kiln_act act, float z)
+{
+    if (act == KILN_ACT_SIGMOID)
+        return 1.0f / (1.0f + expf(-z));
+    if (act == KILN_ACT_RELU)
+        return z > 0 ? z : 0;
+    return z;
+}
+
+static bool dense_cpu(bench_case *c)
+{
+    cpu_sgemm(c->shape, c->in[0], c->in[1], c->out);
+    for (size_t i = 0; i < c->shape.m; ++i) {
+        const float bias = c->expect.bias ? c->in[2][i] : 0.0f;
+        for (size_t j = 0; j < c->shape.n; ++j)
+            c->out[i * c->shape.n + j] = activate(c->expect.act, c->out[i * c->shape.n + j] + bias);
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- kiln */
+
+static bool kiln_ok(const bench_case *c, kiln_status status, const char *what)
+{
+    return bench_report(c->ctx, status, what);
+}
+
+static bool vadd_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_vadd(c->ctx, c->dev_in[0], c->dev_in[1], c->dev_out, c->out_len),
+                   "kiln_vadd");
+}
+
+static bool vadd_transfers(bench_case *c)
+{
+    return kiln_ok(c, kiln_vadd_host(c->ctx, c->in[0], c->in[1], c->out, c->out_len),
+                   "kiln_vadd_host");
+}
+
+static bool sigmoid_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_sigmoid(c->ctx, c->dev_in[0], c->dev_out, c->out_len),
+                   "kiln_sigmoid");
+}
+
+static bool sigmoid_transfers(bench_case *c)
+{
+    return kiln_ok(c, kiln_sigmoid_host(c->ctx, c->in[0], c->out, c->out_len),
+                   "kiln_sigmoid_host");
+}
+
+static bool geam_kiln(bench_case *c)
+{
+    const size_t n = c->shape.n;
+    return kiln_ok(c, kiln_geam(c->ctx, KILN_NO_TRANS, KILN_NO_TRANS, c->shape.m, n,
+                                c->expect.alpha, c->dev_in[0], n, c->expect.beta,
+                                c->dev_in[1], n, c->dev_out, n), "kiln_geam");
+}
+
+/* geam has no host convenience: write both inputs, run, read the result. */
+static bool geam_transfers(bench_case *c)
+{
+    const size_t bytes = c->out_len * sizeof(float);
+    return kiln_ok(c, kiln_buf_write(c->dev_in[0], 0, c->in[0], bytes), "kiln_buf_write") &&
+           kiln_ok(c, kiln_buf_write(c->dev_in[1], 0, c->in[1], bytes), "kiln_buf_write") &&
+           geam_kiln(c) &&
+           kiln_ok(c, kiln_buf_read(c->dev_out, 0, c->out, bytes), "kiln_buf_read");
+}
+
+static bool sgemm_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_sgemm(c->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s.m, s.n, s.k, 1.0f,
+                                 c->dev_in[0], s.k, c->dev_in[1], s.n, 0.0f, c->dev_out, s.n),
+                   "kiln_sgemm");
+}
+
+static bool sgemm_transfers(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_matmul_host(c->ctx, s.m, s.n, s.k, c->in[0], c->in[1], c->out),
+                   "kiln_matmul_host");
+}
+
+static bool dense_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    const kiln_buf *bias = c->expect.bias ? c->dev_in[2] : NULL;
+    return kiln_ok(c, kiln_dense(c->ctx, c->dev_in[0], c->dev_in[1], bias, c->dev_out, s.m,
+                                 s.k, s.n, c->expect.act), "kiln_dense");
+}
+
+static bool dense_transfers(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    const float *bias = c->expect.bias ? c->in[2] : NULL;
+    return kiln_ok(c, kiln_dense_host(c->ctx, c->in[0], c->in[1], bias, c->out, s.m, s.k,
+                                      s.n, c->expect.act), "kiln_dense_host");
+}
+
+/* ---------------------------------------------------------------- CLBlast */
+
+#ifdef KILN_BENCH_CLBLAST
+static bool clblast_ok(CLBlastStatusCode status, const char *what)
+{
+    if (status != CLBlastSuccess)
+        fprintf(stderr, "kiln-bench: %s failed: CLBlast status %d\n", what, (int)status);
+    return status == CLBlastSuccess;
+}
+
+/* CLBlast takes offsets in elements. */
+static size_t element_offset(const kiln_buf *buf)
+{
+    return kiln_buf_offset(buf) / sizeof(float);
+}
+
+/* C = B, then saxpy makes it α·A + C: geam with β = 1 (vadd with α = 1). */
+static bool saxpy_prepare(bench_case *c)
+{
+    c->expect.beta = 1.0f;
+    return kiln_ok(c, kiln_buf_copy(c->dev_out, 0, c->dev_in[1], 0, c->out_len * sizeof(float)),
+                   "kiln_buf_copy");
+}
+
+/* Each call adds α·A again: the result is checked after the first, then only timed. */
+static bool saxpy_run(bench_case *c)
+{
+    cl_command_queue queue = kiln_ctx_queue(c->ctx);
+    return clblast_ok(CLBlastSaxpy(c->out_len, c->expect.alpha, kiln_buf_mem(c->dev_in[0]),
+                                   element_offset(c->dev_in[0]), 1, kiln_buf_mem(c->dev_out),
+                                   element_offset(c->dev_out), 1, &queue, NULL),
+                      "CLBlastSaxpy");
+}
+
+/* A plain GEMM: for dense, the same product without bias and activation. */
+static bool clblast_sgemm_prepare(bench_case *c)
+{
+    c->expect.bias = false;
+    c->expect.act = KILN_ACT_NONE;
+    return true;
+}
+
+static bool clblast_sgemm_run(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    cl_command_queue queue = kiln_ctx_queue(c->ctx);
+    return clblast_ok(CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                   CLBlastTransposeNo, s.m, s.n, s.k, 1.0f,
+                                   kiln_buf_mem(c->dev_in[0]), element_offset(c->dev_in[0]),
+                                   s.k, kiln_buf_mem(c->dev_in[1]),
+                                   element_offset(c->dev_in[1]), s.n, 0.0f,
+                                   kiln_buf_mem(c->dev_out), element_offset(c->dev_out), s.n,
+                                   &queue, NULL),
+                      "CLBlastSgemm");
+}
+
+#define PEER_SAXPY {"CLBlast saxpy", BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, saxpy_prepare, saxpy_run},
+#define PEER_SGEMM(name) {name, BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, clblast_sgemm_prepare, clblast_sgemm_run},
+#else
+#define PEER_SAXPY
+#define PEER_SGEMM(name)
+#endif
+
+/* ---------------------------------------------------------------- the table */
+
+#ifdef KILN_BENCH_CBLAS
+#define CPU_GEMM(run) {"OpenBLAS (cpu)", BENCH_ROLE_CPU, BENCH_ON_HOST, true, NULL, run},
+#else
+#define CPU_GEMM(run) {"cpu blocked loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
+#endif
+#define CPU_LOOP(run) {"cpu C loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
+#define KILN(run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, NULL, run},
+#define KILN_TRANSFERS(run) {"kiln+transfers", BENCH_ROLE_TRANSFERS, BENCH_WAITS, false, NULL, run},
+#define END {NULL, BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, NULL}
+
+static const bench_impl vadd_impls[] = {
+    CPU_LOOP(vadd_cpu) KILN(vadd_kiln) KILN_TRANSFERS(vadd_transfers) PEER_SAXPY END};
+static const bench_impl sigmoid_impls[] = {
+    CPU_LOOP(sigmoid_cpu) KILN(sigmoid_kiln) KILN_TRANSFERS(sigmoid_transfers) END};
+static const bench_impl geam_impls[] = {
+    CPU_LOOP(geam_cpu) KILN(geam_kiln) KILN_TRANSFERS(geam_transfers) PEER_SAXPY END};
+static const bench_impl sgemm_impls[] = {
+    CPU_GEMM(sgemm_cpu) KILN(sgemm_kiln) KILN_TRANSFERS(sgemm_transfers)
+    PEER_SGEMM("CLBlast sgemm") END};
+static const bench_impl dense_impls[] = {
+    CPU_GEMM(dense_cpu) KILN(dense_kiln) KILN_TRANSFERS(dense_transfers)
+    PEER_SGEMM("CLBlast sgemm only") END};
+
+#define NO_ACT(alpha, beta) {alpha, beta, false, KILN_ACT_NONE}
+
+const bench_op bench_ops[] = {
+    {"vadd", "n", "N elements (2^24, 16M, 16777216)", BENCH_RATE_BYTES, add_bytes,
+     binary_lengths, bench_verify_add, NO_ACT(1.0f, 1.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
+     vadd_impls},
+    {"sigmoid", "n", "N elements", BENCH_RATE_BYTES, sigmoid_bytes, unary_lengths,
+     bench_verify_sigmoid, NO_ACT(1.0f, 0.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
+     sigmoid_impls},
+    {"geam", "mn", "MxN, or N for NxN; C = 1.5*A - 0.75*B", BENCH_RATE_BYTES, add_bytes,
+     binary_lengths, bench_verify_add, NO_ACT(1.5f, -0.75f), "1024,4096,16384",
+     "1024,2048,4096", geam_impls},
+    {"sgemm", "mnk", "MxNxK, or N for NxNxN", BENCH_RATE_FLOPS, gemm_flops, gemm_lengths,
+     bench_verify_gemm, NO_ACT(1.0f, 0.0f), "512,1024,2048,4096", "256,512,1024",
+     sgemm_impls},
+    {"dense", "mkn", "OUTxINxBATCH, or N for NxNxN; y = sigmoid(W*x + bias)",
+     BENCH_RATE_FLOPS, gemm_flops, dense_lengths, bench_verify_gemm,
+     {1.0f, 0.0f, true, KILN_ACT_SIGMOID}, "1024x1024x256,4096x4096x1024,8192x8192x4096",
+     "256x256x64,512x512x256,1024x1024x256", dense_impls},
+};
+
+const size_t bench_op_count = sizeof(bench_ops) / sizeof(bench_ops[0]);
