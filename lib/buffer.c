@@ -2,6 +2,8 @@
  * the parent; host transfers, copies and fills. */
 #include "internal.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 
 /* offset + bytes lies within buf. */
@@ -21,7 +23,8 @@ static kiln_status buf_new(kiln_ctx *ctx, cl_mem mem, size_t offset, size_t size
     kiln_buf *buf = malloc(sizeof(*buf));
     if (buf == NULL)
         return fail(ctx, KILN_ERR_NOMEM, "out of host memory for a buffer");
-    *buf = (kiln_buf){ctx, mem, offset, size, mem, offset};
+    static atomic_uint_least64_t next_serial = 1;
+    *buf = (kiln_buf){atomic_fetch_add(&next_serial, 1), ctx, mem, offset, size, mem, offset};
     *out = buf;
     return KILN_OK;
 }
@@ -39,7 +42,8 @@ KILN_API kiln_status kiln_buf_create(kiln_ctx *ctx, size_t bytes, kiln_buf **out
                     "(CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
                     bytes, ctx->max_alloc_bytes);
     cl_int err;
-    cl_mem mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cl_mem mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | ctx->alloc_flags, bytes, NULL,
+                                &err);
     if (err != CL_SUCCESS)
         return fail_cl(ctx, "clCreateBuffer", err);
     kiln_status status = buf_new(ctx, mem, 0, bytes, out);

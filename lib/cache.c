@@ -384,7 +384,8 @@ static void evict(const char *entry_path)
     size_t count;
     unsigned long long total, limit = cache_limit_bytes();
     struct cached_file *files = list_entries(dir, &count, &total);
-    qsort(files, count, sizeof(*files), older_first);
+    if (count > 1) /* files is NULL when the listing found nothing or memory ran out */
+        qsort(files, count, sizeof(*files), older_first);
     char path[4224];
     for (size_t i = 0; i < count && total > limit; ++i) {
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);

@@ -19,6 +19,7 @@ static kiln_status read_limits(kiln_ctx *ctx)
     ctx->limits.compute_units = info.compute_units;
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
+    ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */
     size_t length = strlen(info.name) + strlen(info.vendor) + strlen(info.driver_version) +
                     strlen(info.platform_name) + 4;

@@ -21,7 +21,7 @@ kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n,
     char options[96];
     snprintf(options, sizeof(options), "-DOP=%d -DVECTOR_ALIGNED=%d -DINDEX=%s", (int)op,
              aligned, narrow ? "uint" : "ulong");
-    const struct kernel *kernel;
+    struct kernel *kernel;
     CHECK(kernel_get(ctx, "elementwise", options, "elementwise", &kernel));
     struct launch plan =
         plan_elementwise(&ctx->limits, &kernel->limits, aligned ? n / 4 + (n % 4 != 0) : n);
@@ -29,8 +29,8 @@ kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n,
              z_offset = buf_elements_offset(z);
     const struct kernel_arg args[] = {
         KERNEL_ARG(count),    KERNEL_ARG(alpha),  KERNEL_ARG(beta),
-        KERNEL_ARG(x->mem),   KERNEL_ARG(x_offset), KERNEL_ARG(y->mem),
-        KERNEL_ARG(y_offset), KERNEL_ARG(z->mem), KERNEL_ARG(z_offset),
+        KERNEL_ARG_BUF(x),   KERNEL_ARG(x_offset), KERNEL_ARG_BUF(y),
+        KERNEL_ARG(y_offset), KERNEL_ARG_BUF(z), KERNEL_ARG(z_offset),
     };
     return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
 }

@@ -43,10 +43,10 @@ kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
              bias_offset = buf_elements_offset(bias);
     const struct kernel_arg args[] = {
         KERNEL_ARG(m),           KERNEL_ARG(n),         KERNEL_ARG(k),
-        KERNEL_ARG(call->alpha), KERNEL_ARG(call->a->mem), KERNEL_ARG(a_offset),
-        KERNEL_ARG(lda),         KERNEL_ARG(call->b->mem), KERNEL_ARG(b_offset),
-        KERNEL_ARG(ldb),         KERNEL_ARG(call->beta),   KERNEL_ARG(call->c->mem),
-        KERNEL_ARG(c_offset),    KERNEL_ARG(ldc),          KERNEL_ARG(bias->mem),
+        KERNEL_ARG(call->alpha), KERNEL_ARG_BUF(call->a), KERNEL_ARG(a_offset),
+        KERNEL_ARG(lda),         KERNEL_ARG_BUF(call->b), KERNEL_ARG(b_offset),
+        KERNEL_ARG(ldb),         KERNEL_ARG(call->beta),   KERNEL_ARG_BUF(call->c),
+        KERNEL_ARG(c_offset),    KERNEL_ARG(ldc),          KERNEL_ARG_BUF(bias),
         KERNEL_ARG(bias_offset), KERNEL_ARG(has_bias),
     };
     return kernel_launch(ctx, picked.kernel, &plan, args, sizeof(args) / sizeof(args[0]));

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -88,6 +89,8 @@ struct gemm_config {
     unsigned wpt_m, wpt_n; /* work per work-item: a WPT_M×WPT_N register tile */
 };
 
+/* A 1-D launch for n steps of a grid-stride loop: a step per work-item while the grid
+ * stays within a bound, so huge n loops rather than growing the grid. */
 struct launch plan_elementwise(const struct device_limits *device,
                                const struct kernel_limits *kernel, size_t n);
 /* A tile of cl/geam.cl: TILE×TILE blocks moved by TILE×TILE_ROWS work-items. */
@@ -122,25 +125,39 @@ struct embedded_source {
 extern const struct embedded_source embedded_sources[]; /* ends with {NULL, NULL} */
 
 struct program;
+enum { KERNEL_MAX_ARGS = 24 };
+
+/* An argument as last set on a kernel: its size and bytes, or for a buffer its
+ * serial (a freed cl_mem's handle value can come back for new memory). */
+struct kernel_arg_state {
+    size_t size; /* 0: never set */
+    uint64_t value;
+};
+
 struct kernel {
     cl_kernel kernel;
     struct kernel_limits limits;
+    /* Under the context's lock: a launch repeating an argument skips its
+     * clSetKernelArg, which is most of kiln's host work per call. */
+    struct kernel_arg_state last[KERNEL_MAX_ARGS];
 };
 
 /* The kernel `name` of source `source` built with `options`, built on first use and
  * kept for the context's life. */
 kiln_status kernel_get(kiln_ctx *ctx, const char *source, const char *options,
-                       const char *name, const struct kernel **out);
+                       const char *name, struct kernel **out);
 
 struct kernel_arg {
-    size_t size;
+    size_t size; /* at most 8 bytes */
     const void *value;
+    uint64_t serial; /* a buffer's serial; 0 for a plain value */
 };
-#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x)})
+#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x), 0})
+#define KERNEL_ARG_BUF(buf) ((struct kernel_arg){sizeof(cl_mem), &(buf)->mem, (buf)->serial})
 
 /* Sets the arguments and enqueues, under the context's lock (clSetKernelArg is not
  * thread-safe on a shared kernel). */
-kiln_status kernel_launch(kiln_ctx *ctx, const struct kernel *kernel,
+kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel,
                           const struct launch *plan, const struct kernel_arg *args,
                           size_t count);
 
@@ -164,6 +181,9 @@ struct kiln_ctx {
     cl_command_queue queue;
     struct device_limits limits;
     unsigned long long max_alloc_bytes;
+    /* Host-unified devices get CL_MEM_ALLOC_HOST_PTR so memory is reserved at create:
+     * PoCL otherwise allocates at first use and aborts when that fails. */
+    cl_mem_flags alloc_flags;
     char *device_identity; /* name, vendor, driver: what a cached binary depends on */
     pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
     struct program *programs;
@@ -174,6 +194,7 @@ struct kiln_ctx {
 /* ---------------------------------------------------------------- buffer.c */
 
 struct kiln_buf {
+    uint64_t serial; /* unique in the process: names the buffer to kernel_launch */
     kiln_ctx *ctx;
     cl_mem mem;      /* retained; a view shares its parent's */
     size_t offset;   /* bytes into mem */
@@ -231,7 +252,7 @@ kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n,
  * its work-group. */
 struct geam_kernel {
     const struct geam_config *config;
-    const struct kernel *kernel;
+    struct kernel *kernel;
     char options[96];
 };
 kiln_status geam_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, struct geam_kernel *out);
@@ -259,7 +280,7 @@ struct gemm_call {
  * device, for its registers; smaller tiles are tried then). */
 struct gemm_kernel {
     const struct gemm_config *config;
-    const struct kernel *kernel;
+    struct kernel *kernel;
     size_t max_threads; /* the work-item bound the search ended with */
     char options[192];
 };

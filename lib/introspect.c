@@ -59,7 +59,7 @@ static size_t ceil_div(size_t a, size_t b)
 /* A kernel as an operation builds it; for GEMM also the tile and the work-item bound
  * the tile search ended with. */
 struct built {
-    const struct kernel *kernel;
+    struct kernel *kernel;
     char options[192];
     const struct gemm_config *config;
     const struct geam_config *geam;

@@ -172,7 +172,7 @@ static kiln_status kernel_limits_read(const kiln_ctx *ctx, cl_kernel kernel,
 
 /* The kernel of program p, created on first use. Lock held. */
 static kiln_status kernel_of(kiln_ctx *ctx, struct program *p, const char *name,
-                             const struct kernel **out)
+                             struct kernel **out)
 {
     struct kernel_entry *entry;
     for (entry = p->kernels; entry != NULL; entry = entry->next)
@@ -204,7 +204,7 @@ static kiln_status kernel_of(kiln_ctx *ctx, struct program *p, const char *name,
 }
 
 kiln_status kernel_get(kiln_ctx *ctx, const char *source, const char *options,
-                       const char *name, const struct kernel **out)
+                       const char *name, struct kernel **out)
 {
     pthread_mutex_lock(&ctx->lock);
     struct program *p = NULL;
@@ -215,15 +215,29 @@ kiln_status kernel_get(kiln_ctx *ctx, const char *source, const char *options,
     return status;
 }
 
-kiln_status kernel_launch(kiln_ctx *ctx, const struct kernel *kernel,
-                          const struct launch *plan, const struct kernel_arg *args,
-                          size_t count)
+/* Sets argument i unless the kernel already holds that value. Lock held. */
+static cl_int arg_set(struct kernel *kernel, cl_uint i, const struct kernel_arg *arg)
+{
+    struct kernel_arg_state now = {arg->size, arg->serial};
+    if (arg->serial == 0)
+        memcpy(&now.value, arg->value, arg->size);
+    if (i < KERNEL_MAX_ARGS && kernel->last[i].size == now.size &&
+        kernel->last[i].value == now.value)
+        return CL_SUCCESS;
+    cl_int err = clSetKernelArg(kernel->kernel, i, arg->size, arg->value);
+    if (i < KERNEL_MAX_ARGS)
+        kernel->last[i] = err == CL_SUCCESS ? now : (struct kernel_arg_state){0, 0};
+    return err;
+}
+
+kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
+                          const struct kernel_arg *args, size_t count)
 {
     cl_int err = CL_SUCCESS;
     const char *call = "clSetKernelArg";
     pthread_mutex_lock(&ctx->lock);
     for (size_t i = 0; i < count && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel->kernel, (cl_uint)i, args[i].size, args[i].value);
+        err = arg_set(kernel, (cl_uint)i, &args[i]);
     if (err == CL_SUCCESS) {
         call = "clEnqueueNDRangeKernel";
         err = clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, plan->dims, NULL,

@@ -71,9 +71,9 @@ KILN_API kiln_status kiln_geam(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size
              b_offset = buf_elements_offset(b), b_ld = ldb, c_offset = buf_elements_offset(c),
              c_ld = ldc;
     const struct kernel_arg args[] = {
-        KERNEL_ARG(rows),     KERNEL_ARG(cols),   KERNEL_ARG(alpha),    KERNEL_ARG(a->mem),
-        KERNEL_ARG(a_offset), KERNEL_ARG(a_ld),   KERNEL_ARG(beta),     KERNEL_ARG(b->mem),
-        KERNEL_ARG(b_offset), KERNEL_ARG(b_ld),   KERNEL_ARG(c->mem),   KERNEL_ARG(c_offset),
+        KERNEL_ARG(rows),     KERNEL_ARG(cols),   KERNEL_ARG(alpha),    KERNEL_ARG_BUF(a),
+        KERNEL_ARG(a_offset), KERNEL_ARG(a_ld),   KERNEL_ARG(beta),     KERNEL_ARG_BUF(b),
+        KERNEL_ARG(b_offset), KERNEL_ARG(b_ld),   KERNEL_ARG_BUF(c),   KERNEL_ARG(c_offset),
         KERNEL_ARG(c_ld),
     };
     return kernel_launch(ctx, picked.kernel, &plan, args, sizeof(args) / sizeof(args[0]));
