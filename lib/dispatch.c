@@ -123,3 +123,38 @@ struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n)
     size_t gy = min_size(ceil_div(m > 0 ? m : 1, config->tile_m), MAX_GROUPS_PER_DIM);
     return (struct launch){2, {gx * lx, gy * ly}, {lx, ly}};
 }
+
+/* Local memory of cl/gemm_block.cl: two k-major slices of A and B, double-buffered. */
+static size_t gemm_block_local_bytes(const struct gemm_config *config)
+{
+    return 2 * sizeof(float) * config->tile_k * (config->tile_m + config->tile_n);
+}
+
+static bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
+                            const struct gemm_config *config, size_t m, size_t n, size_t k)
+{
+    size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
+    return gemm_config_threads(config) <= min_size(max_threads, device->max_work_group_size) &&
+           lx <= device->max_work_item_sizes[0] && ly <= device->max_work_item_sizes[1] &&
+           gemm_block_local_bytes(config) <= device->local_mem_bytes && k > 0 &&
+           m % config->tile_m == 0 && n % config->tile_n == 0 && k % config->tile_k == 0 &&
+           m / config->tile_m <= MAX_GROUPS_PER_DIM && n / config->tile_n <= MAX_GROUPS_PER_DIM;
+}
+
+const struct gemm_config *plan_gemm_block_config(const struct device_limits *device,
+                                                 size_t max_threads, size_t m, size_t n,
+                                                 size_t k)
+{
+    /* The largest tile that still gives every compute unit a block; failing that, the
+     * smallest that fits, for the most blocks. */
+    const struct gemm_config *chosen = NULL;
+    for (size_t i = 0; i < gemm_block_config_count; ++i) {
+        const struct gemm_config *config = &gemm_block_configs[i];
+        if (!gemm_block_fits(device, max_threads, config, m, n, k))
+            continue;
+        chosen = config;
+        if ((m / config->tile_m) * (n / config->tile_n) >= device->compute_units)
+            break;
+    }
+    return chosen;
+}

@@ -1,7 +1,19 @@
-/* The portable GEMM back end: cl/gemm.cl with a tile shape the dispatcher picks. */
+/* The portable GEMM back end: cl/gemm_block.cl for shapes made of whole blocks with
+ * float4-aligned matrices, cl/gemm.cl for everything else, each with a tile shape the
+ * dispatcher picks. */
 #include "internal.h"
 
 #include <stdio.h>
+
+static void gemm_options(const struct gemm_config *config, kiln_trans ta, kiln_trans tb,
+                         kiln_act act, char *options, size_t size)
+{
+    snprintf(options, size,
+             "-DTILE_M=%u -DTILE_N=%u -DTILE_K=%u -DWPT_M=%u -DWPT_N=%u -DTRANS_A=%d "
+             "-DTRANS_B=%d -DACT=%d",
+             config->tile_m, config->tile_n, config->tile_k, config->wpt_m, config->wpt_n,
+             (int)ta, (int)tb, (int)act);
+}
 
 kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
                                struct gemm_kernel *out)
@@ -15,11 +27,7 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln
                         "%zu bytes)",
                         ctx->limits.max_work_group_size, ctx->limits.local_mem_bytes);
         const struct gemm_config *config = out->config;
-        snprintf(out->options, sizeof(out->options),
-                 "-DTILE_M=%u -DTILE_N=%u -DTILE_K=%u -DWPT_M=%u -DWPT_N=%u -DTRANS_A=%d "
-                 "-DTRANS_B=%d -DACT=%d",
-                 config->tile_m, config->tile_n, config->tile_k, config->wpt_m, config->wpt_n,
-                 (int)ta, (int)tb, (int)act);
+        gemm_options(config, ta, tb, act, out->options, sizeof(out->options));
         CHECK(kernel_get(ctx, "gemm", out->options, "gemm", &out->kernel));
         size_t threads = gemm_config_threads(config);
         if (out->kernel->limits.work_group_size >= threads)
@@ -28,10 +36,42 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln
     }
 }
 
+static bool float4_aligned(const kiln_buf *buf, size_t ld)
+{
+    return buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0;
+}
+
+/* The whole-block kernel for this call into *out, or *used false when its shape,
+ * alignment or the device rule it out. */
+static kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
+                                   struct gemm_kernel *out, bool *used)
+{
+    *used = false;
+    if (call->alpha == 0.0f || !float4_aligned(call->a, call->lda) ||
+        !float4_aligned(call->b, call->ldb) || !float4_aligned(call->c, call->ldc))
+        return KILN_OK;
+    const struct gemm_config *config = plan_gemm_block_config(
+        &ctx->limits, ctx->limits.max_work_group_size, call->m, call->n, call->k);
+    if (config == NULL)
+        return KILN_OK;
+    struct gemm_kernel picked = {config, NULL, ctx->limits.max_work_group_size, ""};
+    gemm_options(config, call->ta, call->tb, call->act, picked.options, sizeof(picked.options));
+    CHECK(kernel_get(ctx, "gemm_block", picked.options, "gemm_block", &picked.kernel));
+    /* A kernel allowing fewer work-items than its tile (registers) leaves it to gemm.cl. */
+    if (picked.kernel->limits.work_group_size >= gemm_config_threads(config)) {
+        *out = picked;
+        *used = true;
+    }
+    return KILN_OK;
+}
+
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
     struct gemm_kernel picked;
-    CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, &picked));
+    bool block;
+    CHECK(gemm_block_pick(ctx, call, &picked, &block));
+    if (!block)
+        CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, &picked));
     struct launch plan = plan_gemm(picked.config, call->m, call->n);
 
     /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */

@@ -107,6 +107,11 @@ struct launch plan_geam(const struct device_limits *device, const struct geam_co
 const struct gemm_config *plan_gemm_config(const struct device_limits *device,
                                            size_t max_threads);
 struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n);
+/* The tile of cl/gemm_block.cl for an m×n×k product made of whole blocks, or NULL when
+ * no tile divides the shape or fits the device. */
+const struct gemm_config *plan_gemm_block_config(const struct device_limits *device,
+                                                 size_t max_threads, size_t m, size_t n,
+                                                 size_t k);
 size_t gemm_config_threads(const struct gemm_config *config);
 /* Local memory of cl/gemm.cl's two tiles for this config. */
 size_t gemm_config_local_bytes(const struct gemm_config *config);
@@ -115,6 +120,8 @@ size_t gemm_config_local_bytes(const struct gemm_config *config);
 
 extern const struct gemm_config gemm_portable_configs[];
 extern const size_t gemm_portable_config_count;
+extern const struct gemm_config gemm_block_configs[];
+extern const size_t gemm_block_config_count;
 
 /* ---------------------------------------------------------------- program.c */
 

@@ -1,0 +1,180 @@
+/* C = act(alpha·op(A)·op(B) + beta·C + bias) for whole blocks: the fast GEMM.
+ *
+ * Used when m and n are multiples of TILE_M and TILE_N, k of TILE_K, and every matrix
+ * starts and has its rows on a float4 boundary, so no access needs a bounds check and
+ * every global access moves a float4. (Other shapes take cl/gemm.cl.)
+ *
+ * A work-group of LX×LY work-items computes a TILE_M×TILE_N block of C; each work-item
+ * a WPT_M×WPT_N register tile made of float4 pieces spread LY·4 rows and LX·4 columns
+ * apart, so a work-item's local reads are float4s and neighbours read neighbouring
+ * float4s (no bank conflicts, broadcasts across rows). op(A) and op(B) slices are
+ * staged k-major in two local buffers: while the work-group multiplies one, the next
+ * slice is already loaded into registers and then stored into the other, so there is
+ * one barrier per TILE_K step and global latency hides behind the arithmetic.
+ *
+ * Stored along k (A not transposed, B transposed), a float4 from global memory spans
+ * four k and is scattered into four local rows; stored along m or n it lands as is.
+ */
+#ifndef TILE_M
+#define TILE_M 128
+#endif
+#ifndef TILE_N
+#define TILE_N 128
+#endif
+#ifndef TILE_K
+#define TILE_K 16
+#endif
+#ifndef WPT_M
+#define WPT_M 8
+#endif
+#ifndef WPT_N
+#define WPT_N 8
+#endif
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+#ifndef ACT
+#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
+#endif
+
+#define LX (TILE_N / WPT_N)
+#define LY (TILE_M / WPT_M)
+#define THREADS (LX * LY)
+#define A_SLICE (TILE_M * TILE_K / 4) /* float4s of a slice */
+#define B_SLICE (TILE_N * TILE_K / 4)
+#define A_LOADS ((A_SLICE + THREADS - 1) / THREADS) /* per work-item per step */
+#define B_LOADS ((B_SLICE + THREADS - 1) / THREADS)
+
+#if ACT == 1
+#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
+#elif ACT == 2
+#define ACTIVATE(v) fmax((v), 0.0f)
+#else
+#define ACTIVATE(v) (v)
+#endif
+
+/* Where float4 number e of a stored slice lies: along k (four k of one row) or along
+ * the other dimension (four rows or columns of one k). */
+inline void slice_place(const uint e, const uint along_k, const uint width, uint *outer,
+                        uint *kk)
+{
+    if (along_k) {
+        *outer = e / (TILE_K / 4);
+        *kk = (e % (TILE_K / 4)) * 4;
+    } else {
+        *kk = e / (width / 4);
+        *outer = (e % (width / 4)) * 4;
+    }
+}
+
+/* Reads this work-item's float4s of a slice: rows outer0.. (or columns) and k p0.. of a
+ * matrix stored along k (along_k) or along its other dimension. */
+#define LOAD_SLICE(regs, count, x, ld, along_k, width, outer0, p0, tid)                   \
+    for (uint s = 0; s < count; ++s) {                                                    \
+        uint outer, kk;                                                                   \
+        if (tid + s * THREADS >= width * TILE_K / 4)                                      \
+            break; /* a slice smaller than the work-group: the first items load it */     \
+        slice_place(tid + s * THREADS, along_k, width, &outer, &kk);                      \
+        regs[s] = *(__global const float4 *)(along_k ? x + (outer0 + outer) * ld + p0 + kk \
+                                                     : x + (p0 + kk) * ld + outer0 + outer); \
+    }
+
+/* Writes them k-major into a local slice of `width` columns. */
+#define STORE_SLICE(tile, regs, count, along_k, width, tid)                               \
+    for (uint s = 0; s < count; ++s) {                                                    \
+        uint outer, kk;                                                                   \
+        if (tid + s * THREADS >= width * TILE_K / 4)                                      \
+            break;                                                                        \
+        slice_place(tid + s * THREADS, along_k, width, &outer, &kk);                      \
+        if (along_k) {                                                                    \
+            (tile)[(kk + 0) * width + outer] = regs[s].x;                                   \
+            (tile)[(kk + 1) * width + outer] = regs[s].y;                                   \
+            (tile)[(kk + 2) * width + outer] = regs[s].z;                                   \
+            (tile)[(kk + 3) * width + outer] = regs[s].w;                                   \
+        } else {                                                                          \
+            *(__local float4 *)((tile) + kk * width + outer) = regs[s];                     \
+        }                                                                                 \
+    }
+
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
+                __global const float *a, const ulong a_offset, const ulong lda,
+                __global const float *b, const ulong b_offset, const ulong ldb,
+                const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+                __global const float *bias, const ulong bias_offset, const int has_bias)
+{
+    /* float4 arrays, so the float views of them are 16-byte aligned */
+    __local float4 a_store[2][TILE_K * TILE_M / 4];
+    __local float4 b_store[2][TILE_K * TILE_N / 4];
+    a += a_offset;
+    b += b_offset;
+    c += c_offset;
+    bias += bias_offset;
+    const uint tx = get_local_id(0), ty = get_local_id(1);
+    const uint tid = ty * LX + tx;
+    const ulong row0 = (ulong)get_group_id(1) * TILE_M;
+    const ulong col0 = (ulong)get_group_id(0) * TILE_N;
+
+    float4 a_next[A_LOADS], b_next[B_LOADS];
+    LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, 0, tid);
+    LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, 0, tid);
+    STORE_SLICE((__local float *)a_store[0], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
+    STORE_SLICE((__local float *)b_store[0], b_next, B_LOADS, TRANS_B, TILE_N, tid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float acc[WPT_M][WPT_N];
+    for (uint r = 0; r < WPT_M; ++r)
+        for (uint s = 0; s < WPT_N; ++s)
+            acc[r][s] = 0.0f;
+
+    uint current = 0;
+    for (ulong p0 = 0; p0 < k; p0 += TILE_K) {
+        const bool more = p0 + TILE_K < k;
+        if (more) {
+            LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, p0 + TILE_K, tid);
+            LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, p0 + TILE_K, tid);
+        }
+        __local const float *a_tile = (__local const float *)a_store[current];
+        __local const float *b_tile = (__local const float *)b_store[current];
+#pragma unroll
+        for (uint p = 0; p < TILE_K; ++p) {
+            float a_reg[WPT_M], b_reg[WPT_N];
+#pragma unroll
+            for (uint r = 0; r < WPT_M / 4; ++r)
+                vstore4(*(__local const float4 *)(a_tile + p * TILE_M + r * LY * 4 + ty * 4), 0,
+                        a_reg + r * 4);
+#pragma unroll
+            for (uint s = 0; s < WPT_N / 4; ++s)
+                vstore4(*(__local const float4 *)(b_tile + p * TILE_N + s * LX * 4 + tx * 4), 0,
+                        b_reg + s * 4);
+#pragma unroll
+            for (uint r = 0; r < WPT_M; ++r)
+#pragma unroll
+                for (uint s = 0; s < WPT_N; ++s)
+                    acc[r][s] += a_reg[r] * b_reg[s];
+        }
+        if (more) {
+            STORE_SLICE((__local float *)a_store[current ^ 1], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
+            STORE_SLICE((__local float *)b_store[current ^ 1], b_next, B_LOADS, TRANS_B, TILE_N, tid);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        current ^= 1;
+    }
+
+    for (uint r = 0; r < WPT_M; ++r) {
+        const ulong row = row0 + (r / 4) * LY * 4 + ty * 4 + r % 4;
+        const float shift = has_bias ? bias[row] : 0.0f;
+        for (uint s = 0; s < WPT_N / 4; ++s) {
+            const ulong col = col0 + s * LX * 4 + tx * 4;
+            __global float4 *out = (__global float4 *)(c + row * ldc + col);
+            float4 v = alpha * vload4(0, &acc[r][s * 4]);
+            if (beta != 0.0f)
+                v += beta * *out;
+            v += shift;
+            *out = (float4)(ACTIVATE(v.x), ACTIVATE(v.y), ACTIVATE(v.z), ACTIVATE(v.w));
+        }
+    }
+}
