@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "common.h"
 
 #include <float.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ int context_close(void **state)
 
 typedef enum { SCRATCH_HOST, SCRATCH_BUFFER, SCRATCH_CONTEXT } scratch_kind;
 
-#define SCRATCH_MAX 512
+#define SCRATCH_MAX 4096
 
 static struct {
     scratch_kind kind;
@@ -129,6 +131,17 @@ void for_each_edge_size(kiln_ctx *ctx, size_t offset,
 {
     for (size_t i = 0; i < sizeof edge_sizes / sizeof edge_sizes[0]; i++)
         check(ctx, edge_sizes[i], offset);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int folder_remove(const char *path)
+{
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---------------------------------------------------------------- host data */
@@ -444,6 +457,19 @@ void assert_vadd_works(kiln_ctx *ctx)
     operand c = vector_make(ctx, n, 0, 1, FILL_CANARY, 0);
     assert_ok(ctx, kiln_vadd(ctx, a.view, b.view, c.view, n));
     reference r = reference_vadd(operand_data(&a), operand_data(&b), n);
+    assert_operand_near(&c, &r);
+}
+
+void assert_sgemm_works(kiln_ctx *ctx)
+{
+    enum { m = 9, n = 7, k = 5 };
+    operand a = input_make(ctx, KILN_TRANS, m, k, 1, 1, FILL_RANDOM, 1);
+    operand b = input_make(ctx, KILN_NO_TRANS, k, n, 0, 0, FILL_RANDOM, 2);
+    operand c = input_make(ctx, KILN_NO_TRANS, m, n, 2, 1, FILL_NAN, 3);
+    assert_ok(ctx, kiln_sgemm(ctx, KILN_TRANS, KILN_NO_TRANS, m, n, k, 1.0f, a.view, a.ld,
+                              b.view, b.ld, 0.0f, c.view, c.ld));
+    reference r = reference_sgemm(KILN_TRANS, KILN_NO_TRANS, m, n, k, 1.0f, operand_data(&a),
+                                  a.ld, operand_data(&b), b.ld, 0.0f, NULL, c.ld);
     assert_operand_near(&c, &r);
 }
 

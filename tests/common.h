@@ -51,6 +51,9 @@ kiln_buf *scratch_upload(kiln_ctx *ctx, const float *values, size_t n);
 /* The first n floats of buf, read into new scratch memory. */
 float *scratch_download(const kiln_buf *buf, size_t n);
 
+/* Removes a folder and everything in it; 0 on success. */
+int folder_remove(const char *path);
+
 /* ---------------------------------------------------------------- host data */
 
 #define CANARY (-7777.0f) /* what fills memory an operation must not write */
@@ -169,6 +172,9 @@ void assert_operand_near(const operand *o, const reference *r);
 
 /* Runs and checks a small vadd on ctx: proves the context works. */
 void assert_vadd_works(kiln_ctx *ctx);
+
+/* The same for a small transposed sgemm (the GEMM program). */
+void assert_sgemm_works(kiln_ctx *ctx);
 
 /* ---------------------------------------------------------------- errors */
 
