@@ -164,13 +164,17 @@ void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
         current ^= 1;
     }
 
+#pragma unroll
     for (uint r = 0; r < WPT_M; ++r) {
         const ulong row = row0 + (r / 4) * LY * 4 + ty * 4 + r % 4;
         const float shift = has_bias ? bias[row] : 0.0f;
+#pragma unroll
         for (uint s = 0; s < WPT_N / 4; ++s) {
             const ulong col = col0 + s * LX * 4 + tx * 4;
             __global float4 *out = (__global float4 *)(c + row * ldc + col);
-            float4 v = alpha * vload4(0, &acc[r][s * 4]);
+            /* Built from named elements: taking acc's address would put it on the stack. */
+            float4 v = alpha * (float4)(acc[r][s * 4], acc[r][s * 4 + 1], acc[r][s * 4 + 2],
+                                        acc[r][s * 4 + 3]);
             if (beta != 0.0f)
                 v += beta * *out;
             v += shift;

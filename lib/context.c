@@ -18,6 +18,10 @@ static kiln_status read_limits(kiln_ctx *ctx)
         ctx->limits.max_work_item_sizes[d] = info.max_work_item_sizes[d];
     ctx->limits.compute_units = info.compute_units;
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
+    /* $KILN_GEMM_TABLE=gpu|cpu overrides the family, so tests run every table's tiles. */
+    const char *table = getenv("KILN_GEMM_TABLE");
+    ctx->limits.cpu = table != NULL && *table != '\0' ? strcmp(table, "cpu") == 0
+                                                      : info.type == KILN_DEVICE_CPU;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */

@@ -148,8 +148,9 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
     /* The largest tile that still gives every compute unit a block; failing that, the
      * smallest that fits, for the most blocks. */
     const struct gemm_config *chosen = NULL;
-    for (size_t i = 0; i < gemm_block_config_count; ++i) {
-        const struct gemm_config *config = &gemm_block_configs[i];
+    struct gemm_table table = gemm_block_table(device);
+    for (size_t i = 0; i < table.count; ++i) {
+        const struct gemm_config *config = &table.configs[i];
         if (!gemm_block_fits(device, max_threads, config, m, n, k))
             continue;
         chosen = config;

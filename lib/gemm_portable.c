@@ -41,36 +41,45 @@ static bool float4_aligned(const kiln_buf *buf, size_t ld)
     return buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0;
 }
 
-/* The whole-block kernel for this call into *out, or *used false when its shape,
- * alignment or the device rule it out. */
-static kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
-                                   struct gemm_kernel *out, bool *used)
+/* The shape and alignment half of the decision: no OpenCL call. */
+static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
+                                                 const struct gemm_call *call,
+                                                 const struct gemm_config **config)
 {
-    *used = false;
-    if (call->alpha == 0.0f || !float4_aligned(call->a, call->lda) ||
-        !float4_aligned(call->b, call->ldb) || !float4_aligned(call->c, call->ldc))
-        return KILN_OK;
-    const struct gemm_config *config = plan_gemm_block_config(
-        &ctx->limits, ctx->limits.max_work_group_size, call->m, call->n, call->k);
-    if (config == NULL)
+    *config = NULL;
+    if (call->alpha == 0.0f)
+        return GEMM_BLOCK_ALPHA_ZERO;
+    if (!float4_aligned(call->a, call->lda) || !float4_aligned(call->b, call->ldb) ||
+        !float4_aligned(call->c, call->ldc))
+        return GEMM_BLOCK_UNALIGNED;
+    *config = plan_gemm_block_config(&ctx->limits, ctx->limits.max_work_group_size, call->m,
+                                     call->n, call->k);
+    return *config != NULL ? GEMM_BLOCK_USED : GEMM_BLOCK_NO_TILE;
+}
+
+kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
+                            struct gemm_kernel *out, enum gemm_block_verdict *verdict)
+{
+    const struct gemm_config *config;
+    *verdict = gemm_block_config(ctx, call, &config);
+    if (*verdict != GEMM_BLOCK_USED)
         return KILN_OK;
     struct gemm_kernel picked = {config, NULL, ctx->limits.max_work_group_size, ""};
     gemm_options(config, call->ta, call->tb, call->act, picked.options, sizeof(picked.options));
     CHECK(kernel_get(ctx, "gemm_block", picked.options, "gemm_block", &picked.kernel));
+    *out = picked;
     /* A kernel allowing fewer work-items than its tile (registers) leaves it to gemm.cl. */
-    if (picked.kernel->limits.work_group_size >= gemm_config_threads(config)) {
-        *out = picked;
-        *used = true;
-    }
+    if (picked.kernel->limits.work_group_size < gemm_config_threads(config))
+        *verdict = GEMM_BLOCK_KERNEL_LIMIT;
     return KILN_OK;
 }
 
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
     struct gemm_kernel picked;
-    bool block;
-    CHECK(gemm_block_pick(ctx, call, &picked, &block));
-    if (!block)
+    enum gemm_block_verdict verdict;
+    CHECK(gemm_block_pick(ctx, call, &picked, &verdict));
+    if (verdict != GEMM_BLOCK_USED)
         CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, &picked));
     struct launch plan = plan_gemm(picked.config, call->m, call->n);
 

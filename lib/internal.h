@@ -69,6 +69,7 @@ struct device_limits {
     size_t max_work_item_sizes[3];
     size_t compute_units;
     size_t local_mem_bytes;
+    bool cpu; /* picks the CPU family's tuned tiles (gemm_params.c) */
 };
 
 /* What the dispatcher needs of one compiled kernel. */
@@ -120,8 +121,13 @@ size_t gemm_config_local_bytes(const struct gemm_config *config);
 
 extern const struct gemm_config gemm_portable_configs[];
 extern const size_t gemm_portable_config_count;
-extern const struct gemm_config gemm_block_configs[];
-extern const size_t gemm_block_config_count;
+/* The whole-block kernel's tiles tuned for one device family, largest first. */
+struct gemm_table {
+    const char *family;
+    const struct gemm_config *configs;
+    size_t count;
+};
+struct gemm_table gemm_block_table(const struct device_limits *device);
 
 /* ---------------------------------------------------------------- program.c */
 
@@ -293,6 +299,21 @@ struct gemm_kernel {
 };
 kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
                                struct gemm_kernel *out);
+
+/* Whether cl/gemm_block.cl runs a call, or why not. */
+enum gemm_block_verdict {
+    GEMM_BLOCK_USED,
+    GEMM_BLOCK_ALPHA_ZERO,   /* alpha is 0: gemm.cl only scales C */
+    GEMM_BLOCK_UNALIGNED,    /* a matrix's offset or ld is not float4-aligned */
+    GEMM_BLOCK_NO_TILE,      /* plan_gemm_block_config: no tile divides it and fits */
+    GEMM_BLOCK_KERNEL_LIMIT, /* the built kernel allows fewer work-items than its tile */
+};
+/* The whole-block kernel for this call: *out holds it when the verdict is
+ * GEMM_BLOCK_USED or GEMM_BLOCK_KERNEL_LIMIT (built, but not to be launched), else is
+ * left alone. Of the buffers only their offsets are read, so introspection may pass
+ * stand-ins. */
+kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
+                            struct gemm_kernel *out, enum gemm_block_verdict *verdict);
 
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 

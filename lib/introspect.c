@@ -16,6 +16,7 @@ struct op_kind {
     const char *label;   /* of its kernel */
     const char *source;  /* embedded source and kernel name */
     const char *options; /* NULL: GEMM or geam, whose options carry the tile */
+    const char *block_label; /* GEMM: of cl/gemm_block.cl's kernel */
     kiln_act act;        /* GEMM epilogue */
     unsigned dims;
     const char *shape;   /* for messages */
@@ -27,16 +28,25 @@ struct op_kind {
  * own. */
 static const struct op_kind op_kinds[PLAN_OP_COUNT] = {
     [PLAN_VADD] = {"vadd", "elementwise (vadd)", "elementwise",
-                   "-DOP=1 -DVECTOR_ALIGNED=1 -DINDEX=uint", KILN_ACT_NONE, 1, "N"},
+                   "-DOP=1 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, KILN_ACT_NONE, 1, "N"},
     [PLAN_SIGMOID] = {"sigmoid", "elementwise (sigmoid)", "elementwise",
-                      "-DOP=2 -DVECTOR_ALIGNED=1 -DINDEX=uint", KILN_ACT_NONE, 1, "N"},
-    [PLAN_GEAM] = {"geam", "geam (A transposed)", "geam", NULL, KILN_ACT_NONE, 2, "MxN"},
-    [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, KILN_ACT_NONE, 3, "MxNxK"},
-    [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL, KILN_ACT_SIGMOID, 3,
-                    "OUTxINxBATCH"},
+                      "-DOP=2 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, KILN_ACT_NONE, 1, "N"},
+    [PLAN_GEAM] = {"geam", "geam (A transposed)", "geam", NULL, NULL, KILN_ACT_NONE, 2, "MxN"},
+    [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, "gemm_block (sgemm)", KILN_ACT_NONE,
+                    3, "MxNxK"},
+    [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL,
+                    "gemm_block (dense, sigmoid)", KILN_ACT_SIGMOID, 3, "OUTxINxBATCH"},
 };
 
+/* The --kernels entry of cl/gemm_block.cl, after one entry per plan_op. */
+static const char block_kernel_label[] = "gemm_block (sgemm, largest tile)";
+
 const char plan_usage[] = "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH";
+
+static struct gemm_table block_table(const kiln_ctx *ctx)
+{
+    return gemm_block_table(&ctx->limits);
+}
 
 /* Steps of the float4 loop of cl/elementwise.cl (the tail rides on the first). */
 static size_t float4_count(size_t n)
@@ -57,23 +67,111 @@ static size_t ceil_div(size_t a, size_t b)
 /* ---------------------------------------------------------------- building kernels */
 
 /* A kernel as an operation builds it; for GEMM also the tile and the work-item bound
- * the tile search ended with. */
+ * the tile search ended with, and for a plan whether cl/gemm_block.cl took the shape. */
 struct built {
-    struct kernel *kernel;
+    const char *label;
+    struct kernel *kernel; /* NULL: no tile of the block table fits the device */
     char options[192];
     const struct gemm_config *config;
     const struct geam_config *geam;
     size_t max_threads;
+    enum gemm_block_verdict verdict; /* plans of GEMM operations */
+    struct gemm_kernel block;        /* when the verdict is GEMM_BLOCK_KERNEL_LIMIT */
 };
 
-static kiln_status build_gemm(kiln_ctx *ctx, kiln_act act, struct built *out)
+/* The product a GEMM operation makes of its shape: C is M x N, summed over K. */
+struct gemm_dims {
+    size_t m, n, k;
+};
+
+static struct gemm_dims gemm_dims_of(const struct plan_request *request)
+{
+    const size_t *shape = request->shape;
+    if (request->op == PLAN_DENSE) /* OUT x IN x BATCH: y is OUT x BATCH */
+        return (struct gemm_dims){shape[0], shape[2], shape[1]};
+    return (struct gemm_dims){shape[0], shape[1], shape[2]};
+}
+
+static void take_gemm(const struct gemm_kernel *picked, const char *label, struct built *out)
+{
+    out->label = label;
+    out->kernel = picked->kernel;
+    out->config = picked->config;
+    out->max_threads = picked->max_threads;
+    snprintf(out->options, sizeof(out->options), "%s", picked->options);
+}
+
+static kiln_status build_gemm(kiln_ctx *ctx, enum plan_op op, struct built *out)
 {
     struct gemm_kernel picked;
-    CHECK(gemm_portable_pick(ctx, KILN_NO_TRANS, KILN_NO_TRANS, act, &picked));
-    out->kernel = picked.kernel;
-    out->config = picked.config;
-    out->max_threads = picked.max_threads;
-    snprintf(out->options, sizeof(out->options), "%s", picked.options);
+    CHECK(gemm_portable_pick(ctx, KILN_NO_TRANS, KILN_NO_TRANS, op_kinds[op].act, &picked));
+    take_gemm(&picked, op_kinds[op].label, out);
+    return KILN_OK;
+}
+
+/* gemm_block_pick's verdict on the operation's product with tight matrices (ld the row
+ * length) starting at offset 0, alpha 1; a stand-in buffer carries the offset. */
+static kiln_status block_pick(kiln_ctx *ctx, enum plan_op op, struct gemm_dims dims,
+                              struct gemm_kernel *out, enum gemm_block_verdict *verdict)
+{
+    kiln_buf standin = {0};
+    const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k,
+                                   1.0f, &standin, dims.k, &standin, dims.n, 0.0f,
+                                   &standin, dims.n, NULL, op_kinds[op].act};
+    return gemm_block_pick(ctx, &call, out, verdict);
+}
+
+/* The kernel gemm_portable_enqueue would launch for the request. */
+static kiln_status build_plan_gemm(kiln_ctx *ctx, const struct plan_request *request,
+                                   struct built *out)
+{
+    struct gemm_kernel picked;
+    CHECK(block_pick(ctx, request->op, gemm_dims_of(request), &picked, &out->verdict));
+    if (out->verdict == GEMM_BLOCK_USED) {
+        take_gemm(&picked, op_kinds[request->op].block_label, out);
+        return KILN_OK;
+    }
+    if (out->verdict == GEMM_BLOCK_KERNEL_LIMIT)
+        out->block = picked;
+    return build_gemm(ctx, request->op, out);
+}
+
+/* m x n x k of compute-units blocks of the tile: plan_gemm_block_config takes the first
+ * tile of its table that fits the device and divides this, and enough blocks stop its
+ * search there. That is this tile when it fits and no larger one does both. */
+static struct gemm_dims block_tile_dims(const kiln_ctx *ctx, const struct gemm_config *tile)
+{
+    size_t units = ctx->limits.compute_units > 0 ? ctx->limits.compute_units : 1;
+    return (struct gemm_dims){tile->tile_m * units, tile->tile_n, tile->tile_k};
+}
+
+/* Whether a block tile fits the device as plan_gemm_block_config judges it (work-items,
+ * work-item sizes, local memory). Should a larger tile both fit and divide this one's
+ * dimensions, it cannot tell and says true. */
+static bool block_tile_fits(const kiln_ctx *ctx, const struct gemm_config *tile)
+{
+    struct gemm_dims dims = block_tile_dims(ctx, tile);
+    const struct gemm_config *got = plan_gemm_block_config(
+        &ctx->limits, ctx->limits.max_work_group_size, dims.m, dims.n, dims.k);
+    return got != NULL && got <= tile;
+}
+
+/* cl/gemm_block.cl as sgemm builds it with the largest tile of its table that fits the
+ * device (the first that fits: every larger one was found not to). */
+static kiln_status build_block(kiln_ctx *ctx, struct built *out)
+{
+    out->label = block_kernel_label;
+    for (size_t i = 0; i < block_table(ctx).count; ++i) {
+        const struct gemm_config *tile = &block_table(ctx).configs[i];
+        if (!block_tile_fits(ctx, tile))
+            continue;
+        struct gemm_kernel picked;
+        enum gemm_block_verdict verdict;
+        CHECK(block_pick(ctx, PLAN_SGEMM, block_tile_dims(ctx, tile), &picked, &verdict));
+        if (verdict == GEMM_BLOCK_USED || verdict == GEMM_BLOCK_KERNEL_LIMIT)
+            take_gemm(&picked, block_kernel_label, out);
+        return KILN_OK;
+    }
     return KILN_OK;
 }
 
@@ -81,30 +179,47 @@ static kiln_status build_geam(kiln_ctx *ctx, struct built *out)
 {
     struct geam_kernel picked;
     CHECK(geam_pick(ctx, KILN_TRANS, KILN_NO_TRANS, &picked));
+    out->label = op_kinds[PLAN_GEAM].label;
     out->kernel = picked.kernel;
     out->geam = picked.config;
     snprintf(out->options, sizeof(out->options), "%s", picked.options);
     return KILN_OK;
 }
 
-static kiln_status build_op(kiln_ctx *ctx, enum plan_op op, struct built *out)
+/* Kernel `which` (a plan_op or KERNEL_GEMM_BLOCK) as --kernels lists it. */
+static kiln_status build_kernel(kiln_ctx *ctx, unsigned which, struct built *out)
 {
-    const struct op_kind *kind = &op_kinds[op];
     memset(out, 0, sizeof(*out));
-    if (op == PLAN_GEAM)
+    if (which == KERNEL_GEMM_BLOCK)
+        return build_block(ctx, out);
+    const struct op_kind *kind = &op_kinds[which];
+    if (which == PLAN_GEAM)
         return build_geam(ctx, out);
     if (kind->options == NULL)
-        return build_gemm(ctx, kind->act, out);
+        return build_gemm(ctx, (enum plan_op)which, out);
+    out->label = kind->label;
     snprintf(out->options, sizeof(out->options), "%s", kind->options);
     return kernel_get(ctx, kind->source, kind->options, kind->source, &out->kernel);
 }
 
-static kiln_status report_read(kiln_ctx *ctx, enum plan_op op, const struct built *built,
+/* The kernel the request's operation would launch for its shape. */
+static kiln_status build_plan(kiln_ctx *ctx, const struct plan_request *request,
+                              struct built *out)
+{
+    if (request->op != PLAN_SGEMM && request->op != PLAN_DENSE)
+        return build_kernel(ctx, request->op, out);
+    memset(out, 0, sizeof(*out));
+    return build_plan_gemm(ctx, request, out);
+}
+
+static kiln_status report_read(kiln_ctx *ctx, const struct built *built,
                                struct kernel_report *report)
 {
     memset(report, 0, sizeof(*report));
-    report->label = op_kinds[op].label;
+    report->label = built->label;
     snprintf(report->options, sizeof(report->options), "%s", built->options);
+    if (built->kernel == NULL)
+        return KILN_OK;
     report->work_group_size = built->kernel->limits.work_group_size;
     report->preferred_multiple = built->kernel->limits.preferred_multiple;
     cl_ulong local = 0, private_bytes = 0;
@@ -122,20 +237,20 @@ static kiln_status report_read(kiln_ctx *ctx, enum plan_op op, const struct buil
     return KILN_OK;
 }
 
-kiln_status introspect_kernel(kiln_ctx *ctx, enum plan_op op, struct kernel_report *report)
+kiln_status introspect_kernel(kiln_ctx *ctx, unsigned which, struct kernel_report *report)
 {
     CHECK(check_ctx(ctx));
-    if ((unsigned)op >= PLAN_OP_COUNT || report == NULL)
-        return fail(ctx, KILN_ERR_ARG, "no such kernel (%d) or report is NULL", (int)op);
+    if (which >= KERNEL_COUNT || report == NULL)
+        return fail(ctx, KILN_ERR_ARG, "no such kernel (%u) or report is NULL", which);
     struct built built;
-    CHECK(build_op(ctx, op, &built));
-    return report_read(ctx, op, &built, report);
+    CHECK(build_kernel(ctx, which, &built));
+    return report_read(ctx, &built, report);
 }
 
 kiln_status introspect_kernels(kiln_ctx *ctx, struct kernel_report *reports)
 {
-    for (int op = 0; op < PLAN_OP_COUNT; ++op)
-        CHECK(introspect_kernel(ctx, (enum plan_op)op, &reports[op]));
+    for (unsigned which = 0; which < KERNEL_COUNT; ++which)
+        CHECK(introspect_kernel(ctx, which, &reports[which]));
     return KILN_OK;
 }
 
@@ -294,11 +409,74 @@ static void explain_skipped_tile(const kiln_ctx *ctx, const struct gemm_config *
         why_add(report, "not chosen by the dispatcher\n");
 }
 
-static void explain_gemm(const kiln_ctx *ctx, const struct built *built, size_t m, size_t n,
-                         size_t k, struct plan_report *report)
+/* The launch grid of either GEMM kernel over C's tiles. */
+static void explain_gemm_grid(const struct gemm_config *config, struct gemm_dims dims,
+                              struct plan_report *report)
+{
+    size_t tiles_x = ceil_div(dims.n, config->tile_n), tiles_y = ceil_div(dims.m, config->tile_m);
+    why_add(report, "grid: %zu x %zu work-groups for the %zu x %zu tiles of C%s; each loops "
+                    "over k = %zu in steps of %u\n",
+            report->groups[0], report->groups[1], tiles_x, tiles_y,
+            report->groups[0] < tiles_x || report->groups[1] < tiles_y
+                ? " (capped: work-groups stride over the other tiles)"
+                : ", one each",
+            dims.k, config->tile_k);
+}
+
+/* Why a tile of the block table does not serve the product: which of
+ * plan_gemm_block_config's conditions it misses. */
+static void explain_block_tile(const kiln_ctx *ctx, const char *what,
+                               const struct gemm_config *tile, struct gemm_dims dims,
+                               struct plan_report *report)
+{
+    why_add(report, "%s %ux%ux%u: ", what, tile->tile_m, tile->tile_n, tile->tile_k);
+    size_t blocks = (dims.m / tile->tile_m) * (dims.n / tile->tile_n);
+    if (dims.m % tile->tile_m != 0 || dims.n % tile->tile_n != 0 || dims.k % tile->tile_k != 0)
+        why_add(report, "does not divide the shape (M %% %u = %zu, N %% %u = %zu, K %% %u = "
+                        "%zu)\n",
+                tile->tile_m, dims.m % tile->tile_m, tile->tile_n, dims.n % tile->tile_n,
+                tile->tile_k, dims.k % tile->tile_k);
+    else if (!block_tile_fits(ctx, tile))
+        why_add(report, "does not fit the device (%zu work-items, max work-group %zu; work-item "
+                        "sizes or local memory)\n",
+                gemm_config_threads(tile), ctx->limits.max_work_group_size);
+    else if (blocks < ctx->limits.compute_units)
+        why_add(report, "%zu block(s), fewer than the %zu compute units\n", blocks,
+                ctx->limits.compute_units);
+    else
+        why_add(report, "too many blocks in one dimension of the grid\n");
+}
+
+/* The portable kernel runs: why the block kernel does not. */
+static void explain_no_block(const kiln_ctx *ctx, const struct built *built,
+                             struct gemm_dims dims, struct plan_report *report)
+{
+    const char *intro = "not cl/gemm_block.cl: ";
+    if (built->verdict == GEMM_BLOCK_ALPHA_ZERO)
+        why_add(report, "%salpha is 0\n", intro);
+    else if (built->verdict == GEMM_BLOCK_UNALIGNED)
+        why_add(report, "%sit needs every ld a multiple of 4 (float4 rows); lda = %zu, "
+                        "ldb = ldc = %zu\n", intro, dims.k, dims.n);
+    else if (built->verdict == GEMM_BLOCK_KERNEL_LIMIT)
+        why_add(report, "%sbuilt with tile %ux%ux%u it allows %zu work-items, the tile "
+                        "needs %zu\n", intro, built->block.config->tile_m,
+                built->block.config->tile_n, built->block.config->tile_k,
+                built->block.kernel->limits.work_group_size,
+                gemm_config_threads(built->block.config));
+    else if (built->verdict == GEMM_BLOCK_NO_TILE) {
+        why_add(report, "%sno tile of its table divides %zux%zux%zu and fits the device\n",
+                intro, dims.m, dims.n, dims.k);
+        for (size_t i = 0; i < block_table(ctx).count; ++i)
+            explain_block_tile(ctx, "block tile", &block_table(ctx).configs[i], dims, report);
+    }
+}
+
+static void explain_gemm(const kiln_ctx *ctx, const struct built *built,
+                         struct gemm_dims dims, struct plan_report *report)
 {
     const struct gemm_config *config = built->config;
     size_t chosen = (size_t)(config - gemm_portable_configs);
+    explain_no_block(ctx, built, dims, report);
     why_add(report,
             "tile %ux%ux%u (M x N x K), %ux%u results per work-item: %zu work-items, %zu "
             "bytes of local memory (device: %zu)\n",
@@ -309,14 +487,32 @@ static void explain_gemm(const kiln_ctx *ctx, const struct built *built, size_t 
         why_add(report, "the largest tile of the table: it fits every limit\n");
     for (size_t i = 0; i < chosen; ++i)
         explain_skipped_tile(ctx, &gemm_portable_configs[i], built->max_threads, report);
-    size_t tiles_x = ceil_div(n, config->tile_n), tiles_y = ceil_div(m, config->tile_m);
-    why_add(report, "grid: %zu x %zu work-groups for the %zu x %zu tiles of C%s; each loops "
-                    "over k = %zu in steps of %u\n",
-            report->groups[0], report->groups[1], tiles_x, tiles_y,
-            report->groups[0] < tiles_x || report->groups[1] < tiles_y
-                ? " (capped: work-groups stride over the other tiles)"
-                : ", one each",
-            k, config->tile_k);
+    explain_gemm_grid(config, dims, report);
+}
+
+static void explain_gemm_block(const kiln_ctx *ctx, const struct built *built,
+                               struct gemm_dims dims, struct plan_report *report)
+{
+    const struct gemm_config *config = built->config;
+    size_t chosen = (size_t)(config - block_table(ctx).configs);
+    size_t blocks = (dims.m / config->tile_m) * (dims.n / config->tile_n);
+    why_add(report, "cl/gemm_block.cl: every ld a multiple of 4 (lda = %zu, ldb = ldc = %zu), "
+                    "offsets 0, and a tile of its table divides %zux%zux%zu\n",
+            dims.k, dims.n, dims.m, dims.n, dims.k);
+    why_add(report, "block tile %ux%ux%u (%zu of %zu in its table), %ux%u results per "
+                    "work-item: %zu work-items; %zu blocks for %zu compute units\n",
+            config->tile_m, config->tile_n, config->tile_k, chosen + 1,
+            block_table(ctx).count, config->wpt_m, config->wpt_n,
+            gemm_config_threads(config), blocks, ctx->limits.compute_units);
+    if (blocks < ctx->limits.compute_units)
+        why_add(report, "no tile that fits gives every compute unit a block: the smallest "
+                        "that fits, for the most blocks\n");
+    else if (chosen == 0)
+        why_add(report, "the largest tile of the table: it divides the shape, fits the "
+                        "device and gives every compute unit a block\n");
+    for (size_t i = 0; i < chosen; ++i)
+        explain_block_tile(ctx, "skipped block tile", &block_table(ctx).configs[i], dims, report);
+    explain_gemm_grid(config, dims, report);
 }
 
 /* ---------------------------------------------------------------- plans */
@@ -335,12 +531,12 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
     case PLAN_GEAM:
         report->launch = plan_geam(&ctx->limits, built->geam, shape[0], shape[1]);
         break;
-    case PLAN_SGEMM: /* C is M x N */
-        report->launch = plan_gemm(built->config, shape[0], shape[1]);
+    case PLAN_SGEMM:
+    case PLAN_DENSE: {
+        struct gemm_dims dims = gemm_dims_of(request);
+        report->launch = plan_gemm(built->config, dims.m, dims.n);
         break;
-    case PLAN_DENSE: /* y is OUT x BATCH */
-        report->launch = plan_gemm(built->config, shape[0], shape[2]);
-        break;
+    }
     case PLAN_OP_COUNT:
         break;
     }
@@ -357,10 +553,10 @@ static void explain(const kiln_ctx *ctx, const struct plan_request *request,
         explain_elementwise(ctx, shape[0], report);
     else if (request->op == PLAN_GEAM)
         explain_geam(ctx, built, shape[0], shape[1], report);
-    else if (request->op == PLAN_SGEMM)
-        explain_gemm(ctx, built, shape[0], shape[1], shape[2], report);
+    else if (built->verdict == GEMM_BLOCK_USED)
+        explain_gemm_block(ctx, built, gemm_dims_of(request), report);
     else
-        explain_gemm(ctx, built, shape[0], shape[2], shape[1], report);
+        explain_gemm(ctx, built, gemm_dims_of(request), report);
 }
 
 kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
@@ -371,8 +567,8 @@ kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
         return fail(ctx, KILN_ERR_ARG, "request or report is NULL, or the op unknown");
     memset(report, 0, sizeof(*report));
     struct built built;
-    CHECK(build_op(ctx, request->op, &built));
-    CHECK(report_read(ctx, request->op, &built, &report->kernel));
+    CHECK(build_plan(ctx, request, &built));
+    CHECK(report_read(ctx, &built, &report->kernel));
     report->is_gemm = built.config != NULL;
     if (report->is_gemm)
         report->gemm = *built.config;

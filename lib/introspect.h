@@ -9,7 +9,7 @@
 
 /* One kiln kernel as an operation builds it on the context's device. */
 struct kernel_report {
-    const char *label;                    /* "vadd", "gemm (sgemm)", ... */
+    const char *label;                    /* "elementwise (vadd)", "gemm (sgemm)", ... */
     char options[192];                    /* the -D options it is built with */
     size_t work_group_size;               /* CL_KERNEL_WORK_GROUP_SIZE */
     size_t preferred_multiple;            /* CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE */
@@ -17,15 +17,20 @@ struct kernel_report {
     unsigned long long private_mem_bytes; /* CL_KERNEL_PRIVATE_MEM_SIZE */
 };
 
-/* The operations a plan can be asked for, and the kernels kiln has, in this order. */
+/* The operations a plan can be asked for, in this order. */
 enum plan_op { PLAN_VADD, PLAN_SIGMOID, PLAN_GEAM, PLAN_SGEMM, PLAN_DENSE, PLAN_OP_COUNT };
 
-/* Builds every kiln kernel (one per plan_op, as that operation builds it: no transposes,
- * no activation) and reads its limits into reports[PLAN_OP_COUNT]. */
+/* The kernels kiln has: one per plan_op, as that operation builds it for the portable
+ * path (no transposes, no activation but dense's), then cl/gemm_block.cl as sgemm
+ * builds it with the largest tile of its table that fits the device (no tile fitting:
+ * only its label, the rest zero). */
+enum { KERNEL_GEMM_BLOCK = PLAN_OP_COUNT, KERNEL_COUNT };
+
+/* Builds every kiln kernel and reads its limits into reports[KERNEL_COUNT]. */
 kiln_status introspect_kernels(kiln_ctx *ctx, struct kernel_report *reports);
 
-/* The same for the kernel of one operation. */
-kiln_status introspect_kernel(kiln_ctx *ctx, enum plan_op op, struct kernel_report *report);
+/* The same for one kernel: a plan_op or KERNEL_GEMM_BLOCK. */
+kiln_status introspect_kernel(kiln_ctx *ctx, unsigned which, struct kernel_report *report);
 
 struct plan_request {
     enum plan_op op;
@@ -50,7 +55,9 @@ struct plan_report {
 };
 
 /* What the dispatcher chooses for the request on ctx's device, and why. Builds the
- * kernel (its limits are part of the choice) but launches nothing. */
+ * kernel (its limits are part of the choice) but launches nothing. sgemm and dense
+ * assume tight matrices (ld the row length) at offset 0 and alpha 1, and report
+ * cl/gemm_block.cl where the library would launch it. */
 kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
                             struct plan_report *report);
 

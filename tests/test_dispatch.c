@@ -8,14 +8,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
-static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10};
-static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10};
-static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20};
-static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10};
-static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10};
+static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, false};
+static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, false};
+static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, true};
+static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, false};
+static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, false};
 
 static const struct device_limits *const devices[] = {&nvidia_like, &amd_like, &pocl_like,
                                                       &tiny_one, &tiny_64};
@@ -157,6 +158,31 @@ static void gemm_tile_is_none_when_local_memory_holds_no_tile(void **state)
     assert_null(plan_gemm_config(&no_local, 1024));
 }
 
+/* The block tile for m×n×k, as "MxNxK", or "none". */
+static void block_tile_is(const struct device_limits *device, size_t m, size_t n, size_t k,
+                          const char *expected)
+{
+    const struct gemm_config *config =
+        plan_gemm_block_config(device, device->max_work_group_size, m, n, k);
+    char got[32] = "none";
+    if (config != NULL)
+        snprintf(got, sizeof got, "%ux%ux%u", config->tile_m, config->tile_n, config->tile_k);
+    assert_string_equal(got, expected);
+}
+
+static void block_tiles_are_the_largest_that_still_fill_the_compute_units(void **state)
+{
+    (void)state;
+    block_tile_is(&nvidia_like, 4096, 4096, 4096, "128x128x8");
+    block_tile_is(&nvidia_like, 1024, 1024, 1024, "64x64x16");
+    block_tile_is(&nvidia_like, 512, 512, 512, "32x64x8");
+    block_tile_is(&nvidia_like, 1025, 1024, 1024, "none");
+    block_tile_is(&nvidia_like, 1024, 1024, 0, "none");
+    block_tile_is(&pocl_like, 1024, 1024, 1024, "64x64x64");
+    block_tile_is(&pocl_like, 96, 64, 32, "32x32x32");
+    block_tile_is(&tiny_64, 4096, 4096, 4096, "none");
+}
+
 /* xorshift64*: a fixed seed, so a failure reproduces. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -179,6 +205,7 @@ static struct device_limits random_device(uint64_t *state)
         device.max_work_item_sizes[d] = 1 + random_below(state, device.max_work_group_size);
     device.compute_units = 1 + random_below(state, 256);
     device.local_mem_bytes = 512 + random_below(state, 1 << 20);
+    device.cpu = random_below(state, 2);
     return device;
 }
 
@@ -210,6 +237,7 @@ int main(void)
         cmocka_unit_test(gemm_tiles_fit_every_device_and_shrink_on_small_ones),
         cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
         cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),
+        cmocka_unit_test(block_tiles_are_the_largest_that_still_fill_the_compute_units),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,6 +239,14 @@ static int run_without_platform(void)
     static char empty[] = "/tmp/kiln-no-icd-XXXXXX";
     if (mkdtemp(empty) == NULL || setenv("OCL_ICD_VENDORS", empty, 1) != 0)
         return 1;
+    cl_uint platforms = 0;
+    if (clGetPlatformIDs(0, NULL, &platforms) == CL_SUCCESS && platforms > 0) {
+        /* A loader other than ocl-icd (NVIDIA's, say) ignores OCL_ICD_VENDORS. */
+        fprintf(stderr, "skipped: this OpenCL loader finds %u platforms despite an empty "
+                        "OCL_ICD_VENDORS\n", platforms);
+        rmdir(empty);
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(without_a_platform_a_context_is_nodevice_with_a_clear_message),
     };

@@ -363,12 +363,36 @@ static void query_kernels_reports_every_kiln_kernel(void **state)
     assert_json_evaluates(result.out,
                           "\" \".join(k[\"kernel\"].split()[0] for k in "
                           "d[\"devices\"][0][\"kernels\"])",
-                          "elementwise elementwise geam gemm gemm\n");
+                          "elementwise elementwise geam gemm gemm gemm_block\n");
     assert_json_evaluates(result.out,
                           "all(k[\"work_group_size\"] >= 1 for k in "
                           "d[\"devices\"][0][\"kernels\"])",
                           "True\n");
     run_free(&result);
+}
+
+/* The first word of the kernel label --plan `request` reports for device 0. */
+static void assert_plan_kernel(const char *request, const char *kernel)
+{
+    char args[256], expected[64];
+    snprintf(args, sizeof args, "--json --plan %s -d 0", request);
+    snprintf(expected, sizeof expected, "%s\n", kernel);
+    run_result result = query_ok(args);
+    assert_json_evaluates(result.out,
+                          "d[\"devices\"][0][\"plan\"][\"kernel\"][\"kernel\"].split()[0]",
+                          expected);
+    run_free(&result);
+}
+
+/* Tight aligned matrices of whole blocks take cl/gemm_block.cl (its smallest tile has
+ * 128 work-items, which PoCL's and every GPU's work-groups allow); an ld of 1025 is no
+ * multiple of 4, so 1025 cubed takes the portable kernel. */
+static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
+{
+    (void)state;
+    assert_plan_kernel("sgemm 4096x4096x4096", "gemm_block");
+    assert_plan_kernel("sgemm 1025x1025x1025", "gemm");
+    assert_plan_kernel("dense 4096x1024x256", "gemm_block");
 }
 
 static void query_rejects_bad_options_as_usage_errors(void **state)
@@ -625,6 +649,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_json_is_valid_in_every_mode),
         cmocka_unit_test(query_plan_for_vadd_stays_within_the_device),
         cmocka_unit_test(query_plan_for_sgemm_fits_the_device),
+        cmocka_unit_test(query_plan_for_sgemm_names_the_kernel_it_launches),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),

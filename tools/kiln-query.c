@@ -573,11 +573,11 @@ static bool with_context(emitter *e, const options *opts, size_t index,
 static kiln_status kernels_work(emitter *e, const options *opts, kiln_ctx *ctx)
 {
     (void)opts;
-    struct kernel_report kernels[PLAN_OP_COUNT];
+    struct kernel_report kernels[KERNEL_COUNT];
     CHECK(introspect_kernels(ctx, kernels));
     emit_open(e, "kernels", "kernels", '[');
-    for (int op = 0; op < PLAN_OP_COUNT; ++op)
-        emit_kernel(e, NULL, &kernels[op]);
+    for (int which = 0; which < KERNEL_COUNT; ++which)
+        emit_kernel(e, NULL, &kernels[which]);
     emit_close(e, ']');
     return KILN_OK;
 }
