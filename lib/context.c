@@ -52,6 +52,8 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     }
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->error_lock, NULL);
+    atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
+    atomic_init(&ctx->clblast_used, false);
     *out = ctx;
     return KILN_OK;
 }
@@ -129,6 +131,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
         return;
     clFinish(ctx->queue);
     programs_free(ctx->programs);
+    gemm_clblast_release(ctx);
     clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);
     error_slots_free(ctx->errors);

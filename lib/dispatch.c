@@ -159,3 +159,68 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
     }
     return chosen;
 }
+
+/* GEMV work-groups: at most this many work-items (a reduction tree of 8 steps), and
+ * at least this many along a row or a column where the device allows it. */
+enum { GEMV_LOCAL = 256, GEMV_MIN_LANES = 8, GEMV_COALESCED = 32 };
+
+static size_t floor_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p <= n / 2)
+        p *= 2;
+    return p;
+}
+
+static size_t ceil_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+struct gemv_config plan_gemv_config(const struct device_limits *device, size_t max_threads,
+                                    bool row_major, size_t rows, size_t cols)
+{
+    /* The reduction holds a float per work-item in local memory. */
+    size_t threads = floor_pow2(min_size(min_size(max_threads, device->max_work_group_size),
+                                         min_size(GEMV_LOCAL,
+                                                  device->local_mem_bytes / sizeof(float))));
+    size_t x_cap = min_size(threads, floor_pow2(device->max_work_item_sizes[0]));
+    size_t y_cap = floor_pow2(device->max_work_item_sizes[1]);
+    size_t lx;
+    if (row_major && device->cpu) {
+        /* A row per work-item: PoCL runs a group's work-items in one thread, and its
+         * cores stream rows best whole (measured, 4096²: 1×256 about 20 GB/s, 16×16 and
+         * wider 6 to 14 GB/s: the reduction's barriers cost more than they share). */
+        lx = 1;
+    } else if (row_major) {
+        /* Work-items along a row, a float4 each, for as much of the row as fits. */
+        lx = min_size(max_size(ceil_pow2(ceil_div(cols, 4)), GEMV_MIN_LANES), x_cap);
+    } else {
+        /* A work-item per output row; fewer of them per group while that leaves compute
+         * units idle, down to a coalesced segment of a column. */
+        lx = min_size(max_size(ceil_pow2(rows), GEMV_MIN_LANES), x_cap);
+        while (lx > GEMV_COALESCED && ceil_div(rows, lx) < device->compute_units)
+            lx /= 2;
+    }
+    size_t ly = min_size(threads / lx, y_cap);
+    return (struct gemv_config){(unsigned)lx, (unsigned)(ly > 0 ? ly : 1)};
+}
+
+struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows)
+{
+    size_t block = row_major ? config->local_y : config->local_x;
+    size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, block), MAX_GROUPS_PER_DIM);
+    if (row_major)
+        return (struct launch){2, {config->local_x, groups * config->local_y},
+                               {config->local_x, config->local_y}};
+    return (struct launch){2, {groups * config->local_x, config->local_y},
+                           {config->local_x, config->local_y}};
+}

@@ -76,6 +76,8 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
 
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
+    if (gemv_applies(call)) /* a matrix-vector product: read A once, no tiles */
+        return gemv_enqueue(ctx, call);
     struct gemm_kernel picked;
     enum gemm_block_verdict verdict;
     CHECK(gemm_block_pick(ctx, call, &picked, &verdict));

@@ -6,6 +6,7 @@
 #include "kiln/kiln.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +118,16 @@ size_t gemm_config_threads(const struct gemm_config *config);
 /* Local memory of cl/gemm.cl's two tiles for this config. */
 size_t gemm_config_local_bytes(const struct gemm_config *config);
 
+/* A work-group of cl/gemv.cl: LOCAL_X×LOCAL_Y work-items, powers of two. */
+struct gemv_config {
+    unsigned local_x, local_y;
+};
+/* The gemv work-group for a rows×cols matrix within max_threads work-items and the
+ * device's limits: along the rows of a row-major matrix, across a column-major one. */
+struct gemv_config plan_gemv_config(const struct device_limits *device, size_t max_threads,
+                                    bool row_major, size_t rows, size_t cols);
+struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows);
+
 /* ---------------------------------------------------------------- gemm_params.c */
 
 extern const struct gemm_config gemm_portable_configs[];
@@ -202,6 +213,8 @@ struct kiln_ctx {
     struct program *programs;
     pthread_mutex_t error_lock;
     struct error_slot *errors; /* kiln_last_error, one slot per thread */
+    atomic_int gemm_backend; /* a kiln_gemm_backend: what kiln_sgemm runs on */
+    atomic_bool clblast_used; /* CLBlast's cache holds programs of this context */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -316,5 +329,26 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                             struct gemm_kernel *out, enum gemm_block_verdict *verdict);
 
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+
+/* ---------------------------------------------------------------- gemv.c */
+
+/* Whether a GEMM call is a matrix-vector product (n == 1 or m == 1) for cl/gemv.cl. */
+bool gemv_applies(const struct gemm_call *call);
+/* Runs such a call (gemv_applies true), reading the matrix once. */
+kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+
+/* ---------------------------------------------------------------- GEMM back ends */
+/* gemm_backend.c: the switch; gemm_clblast.c: CLBlast, built only where it was found. */
+
+/* The back end a new context starts with: $KILN_GEMM, else KILN_GEMM_AUTO (a value it
+ * cannot honour is reported with one line on stderr and ignored). */
+kiln_gemm_backend gemm_backend_from_env(void);
+
+/* Runs a checked call through CLBlastSgemm, or through gemm_portable_enqueue where
+ * CLBlast would break BLAS semantics (α = 0 reads A and B; k = 0 is refused). */
+kiln_status gemm_clblast_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+
+/* Drops CLBlast's cached programs when ctx ran CLBlast: they hold its cl_context. */
+void gemm_clblast_release(kiln_ctx *ctx);
 
 #endif /* KILN_INTERNAL_H */

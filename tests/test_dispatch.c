@@ -184,6 +184,54 @@ static void block_tiles_are_the_largest_that_still_fill_the_compute_units(void *
     block_tile_is(&tiny_64, 4096, 4096, 4096, "none");
 }
 
+static bool is_pow2(size_t n)
+{
+    return n > 0 && (n & (n - 1)) == 0;
+}
+
+/* The gemv work-group is a power of two each way within every limit, its partial sums
+ * fit local memory, and its launch covers the rows or strides over them. */
+static struct gemv_config check_gemv(const struct device_limits *device, size_t max_threads,
+                                     bool row_major, size_t rows, size_t cols)
+{
+    struct gemv_config config = plan_gemv_config(device, max_threads, row_major, rows, cols);
+    size_t threads = (size_t)config.local_x * config.local_y;
+    assert_true(is_pow2(config.local_x) && is_pow2(config.local_y));
+    assert_true(threads == 1 || threads * sizeof(float) <= device->local_mem_bytes);
+    struct launch plan = plan_gemv(&config, row_major, rows);
+    assert_int_equal(plan.local[0], config.local_x);
+    assert_int_equal(plan.local[1], config.local_y);
+    assert_launch_fits(&plan, device, max_threads);
+    size_t block = row_major ? config.local_y : config.local_x;
+    size_t groups = plan.global[row_major ? 1 : 0] / plan.local[row_major ? 1 : 0];
+    assert_true(groups * block >= rows || groups == 65535);
+    return config;
+}
+
+static void gemv_groups_fit_every_device_for_both_layouts(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{0, 0},       {1, 1},       {7, 4099},
+                                {4099, 7},    {1 << 22, 3}, {3, 1 << 22}};
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+            for (int row_major = 0; row_major < 2; ++row_major)
+                check_gemv(devices[d], devices[d]->max_work_group_size, row_major,
+                           shapes[s][0], shapes[s][1]);
+    /* GPUs: 256 work-items along a 4096-long row; across a column-major matrix, groups
+     * narrowed to 32 rows so 128 of them reach the compute units. CPUs: a row each. */
+    struct gemv_config config = check_gemv(&nvidia_like, 1024, true, 4096, 4096);
+    assert_int_equal(config.local_x, 256);
+    config = check_gemv(&nvidia_like, 1024, false, 4096, 4096);
+    assert_int_equal(config.local_x, 32);
+    assert_int_equal(config.local_y, 8);
+    config = check_gemv(&pocl_like, 4096, true, 4096, 4096);
+    assert_int_equal(config.local_x, 1);
+    assert_int_equal(config.local_y, 256);
+    config = check_gemv(&amd_like, 100, true, 4096, 4096); /* the kernel allows 100 */
+    assert_int_equal((size_t)config.local_x * config.local_y, 64);
+}
+
 /* xorshift64*: a fixed seed, so a failure reproduces. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -225,6 +273,7 @@ static void random_limits_and_shapes_keep_every_invariant(void **state)
             check_geam(&device, kernel.work_group_size, m, n);
         if (plan_gemm_config(&device, kernel.work_group_size) != NULL)
             check_gemm(&device, kernel.work_group_size, m, n);
+        check_gemv(&device, kernel.work_group_size, random_below(&seed, 2), m, n);
     }
 }
 
@@ -239,6 +288,7 @@ int main(void)
         cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
         cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),
         cmocka_unit_test(block_tiles_are_the_largest_that_still_fill_the_compute_units),
+        cmocka_unit_test(gemv_groups_fit_every_device_for_both_layouts),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

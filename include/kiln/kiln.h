@@ -324,6 +324,25 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
                                 const kiln_buf *bias, kiln_buf *y, size_t out, size_t in,
                                 size_t batch, kiln_act act);
 
+/* Which code runs kiln_sgemm and kiln_matmul (kiln_dense, with its bias and activation,
+ * always runs kiln's own kernels). AUTO: kiln's choice, today its portable kernels.
+ * CLBLAST: CLBlast's SGEMM on the same buffers and queue, with kiln's semantics kept
+ * (α = 0 or k = 0 run on kiln's kernels, which do not read A or B). */
+typedef enum {
+    KILN_GEMM_AUTO = 0,
+    KILN_GEMM_PORTABLE = 1,
+    KILN_GEMM_CLBLAST = 2
+} kiln_gemm_backend;
+
+/* Sets ctx's GEMM back end for calls that start after it; safe while other threads use
+ * ctx. A context starts with $KILN_GEMM ("clblast", "portable" or "auto"; unset: AUTO;
+ * a value it cannot honour: AUTO and a line on stderr). An unknown value, or CLBLAST in
+ * a kiln built without CLBlast: KILN_ERR_ARG, and the back end stays as it was. */
+KILN_API kiln_status kiln_ctx_set_gemm_backend(kiln_ctx *ctx, kiln_gemm_backend backend);
+
+/* ctx's GEMM back end as last set (AUTO stays AUTO); KILN_GEMM_AUTO for NULL. */
+KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx);
+
 /* ---------------------------------------------------------------- conveniences */
 
 /* The same operations over plain host arrays: copy in, run, copy out, wait. Device

@@ -25,6 +25,8 @@ KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, siz
 
     const struct gemm_call call = {ta, tb, m, n, k, alpha, a, lda, b, ldb,
                                    beta, c, ldc, NULL, KILN_ACT_NONE};
+    if (atomic_load(&ctx->gemm_backend) == KILN_GEMM_CLBLAST)
+        return gemm_clblast_enqueue(ctx, &call);
     return gemm_portable_enqueue(ctx, &call);
 }
 

@@ -1,0 +1,137 @@
+/* y = act(alpha·M·x + beta·y + bias), M rows×cols: the GEMM's matrix-vector shapes
+ * (n == 1: M = op(A), y a column of C; m == 1: M = op(B)^T, y the row of C). Reading M
+ * once is the whole cost, so the kernel is laid out for coalesced reads of M:
+ *
+ * ROW_MAJOR 1, M(i, p) = a[i·ld + p] (rows contiguous): LOCAL_X work-items share a row
+ *   and stride along it, LOCAL_Y rows per work-group; partial sums are reduced across x.
+ * ROW_MAJOR 0, M(i, p) = a[p·ld + i] (columns contiguous): a work-item owns an output
+ *   row, so neighbouring work-items read neighbouring floats of a column; LOCAL_Y
+ *   work-items split the depth of each row and are reduced across y.
+ *
+ * LOCAL_X and LOCAL_Y are powers of two (the tree reduction halves them).
+ * VECTOR_ALIGNED 1 (row-major only) when M's rows and x start on 16 bytes and x is
+ * contiguous: the body then moves float4s and the cols % 4 tail is done after it.
+ * x's elements are incx apart, y's incy, the bias's bias_inc (0: one value for all).
+ *
+ * BLAS rules: alpha == 0 skips the product (M and x unread); beta == 0 leaves y unread.
+ * Work-groups stride over blocks of rows, so a capped grid covers any rows.
+ */
+#ifndef ROW_MAJOR
+#define ROW_MAJOR 1
+#endif
+#ifndef LOCAL_X
+#define LOCAL_X 64
+#endif
+#ifndef LOCAL_Y
+#define LOCAL_Y 4
+#endif
+#ifndef VECTOR_ALIGNED
+#define VECTOR_ALIGNED 0
+#endif
+#ifndef ACT
+#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
+#endif
+
+#if ACT == 1
+#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
+#elif ACT == 2
+#define ACTIVATE(v) fmax((v), 0.0f)
+#else
+#define ACTIVATE(v) (v)
+#endif
+
+#if ROW_MAJOR
+#define BLOCK_ROWS LOCAL_Y
+#define ROW_IN_BLOCK get_local_id(1)
+#define LANE get_local_id(0)
+#define LANES LOCAL_X
+#define BLOCK_ID get_group_id(1)
+#define BLOCK_COUNT get_num_groups(1)
+#define PARTNER(tx, ty, s) partial[ty][(tx) + (s)]
+#else
+#define BLOCK_ROWS LOCAL_X
+#define ROW_IN_BLOCK get_local_id(0)
+#define LANE get_local_id(1)
+#define LANES LOCAL_Y
+#define BLOCK_ID get_group_id(0)
+#define BLOCK_COUNT get_num_groups(0)
+#define PARTNER(tx, ty, s) partial[(ty) + (s)][tx]
+#endif
+
+#if VECTOR_ALIGNED && !ROW_MAJOR
+#error "VECTOR_ALIGNED needs ROW_MAJOR"
+#endif
+
+/* This work-item's share of M(row, ·)·x: elements lane, lane + LANES, ... */
+inline float row_part(__global const float *a, const ulong ld, __global const float *x,
+                      const ulong incx, const ulong depth, const ulong row, const ulong lane)
+{
+    float sum = 0.0f;
+#if ROW_MAJOR
+    __global const float *r = a + row * ld;
+    ulong first = lane;
+#if VECTOR_ALIGNED
+    __global const float4 *r4 = (__global const float4 *)r;
+    __global const float4 *x4 = (__global const float4 *)x;
+    float4 sum4 = (float4)(0.0f);
+    const ulong quads = depth / 4;
+    /* Four independent chains: one would wait on the adder's latency, not on memory. */
+    float4 sum4b = (float4)(0.0f), sum4c = (float4)(0.0f), sum4d = (float4)(0.0f);
+    ulong q = lane;
+    for (; q + 3 * LANES < quads; q += 4 * LANES) {
+        sum4 += r4[q] * x4[q];
+        sum4b += r4[q + LANES] * x4[q + LANES];
+        sum4c += r4[q + 2 * LANES] * x4[q + 2 * LANES];
+        sum4d += r4[q + 3 * LANES] * x4[q + 3 * LANES];
+    }
+    for (; q < quads; q += LANES)
+        sum4 += r4[q] * x4[q];
+    sum4 = (sum4 + sum4b) + (sum4c + sum4d);
+    sum = (sum4.x + sum4.y) + (sum4.z + sum4.w);
+    first += quads * 4;
+#endif
+    for (ulong p = first; p < depth; p += LANES)
+        sum += r[p] * x[p * incx];
+#else
+    for (ulong p = lane; p < depth; p += LANES)
+        sum += a[p * ld + row] * x[p * incx];
+#endif
+    return sum;
+}
+
+__kernel __attribute__((reqd_work_group_size(LOCAL_X, LOCAL_Y, 1)))
+void gemv(const ulong rows, const ulong cols, const float alpha,
+          __global const float *a, const ulong a_offset, const ulong ld,
+          __global const float *x, const ulong x_offset, const ulong incx,
+          const float beta, __global float *y, const ulong y_offset, const ulong incy,
+          __global const float *bias, const ulong bias_offset, const ulong bias_inc,
+          const int has_bias)
+{
+    __local float partial[LOCAL_Y][LOCAL_X];
+    const uint tx = get_local_id(0), ty = get_local_id(1);
+    const ulong depth = alpha == 0.0f ? 0 : cols;
+    a += a_offset;
+    x += x_offset;
+    y += y_offset;
+    bias += bias_offset;
+    for (ulong row0 = (ulong)BLOCK_ID * BLOCK_ROWS; row0 < rows;
+         row0 += (ulong)BLOCK_COUNT * BLOCK_ROWS) {
+        const ulong row = row0 + ROW_IN_BLOCK;
+        partial[ty][tx] = row < rows ? row_part(a, ld, x, incx, depth, row, LANE) : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint s = LANES / 2; s > 0; s /= 2) {
+            if (LANE < s)
+                partial[ty][tx] += PARTNER(tx, ty, s);
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        /* Lane 0 alone reads its slot, which no other work-item writes next time. */
+        if (LANE == 0 && row < rows) {
+            float v = alpha * partial[ty][tx];
+            if (beta != 0.0f)
+                v += beta * y[row * incy];
+            if (has_bias)
+                v += bias[row * bias_inc];
+            y[row * incy] = ACTIVATE(v);
+        }
+    }
+}
