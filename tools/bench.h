@@ -111,6 +111,11 @@ bool bench_time_queue(kiln_ctx *ctx, bench_call call, void *arg, int repeats,
 bool bench_time_waiting(bench_call call, void *arg, int repeats, bench_timing *t);
 bool bench_report(const kiln_ctx *ctx, kiln_status status, const char *what);
 
+/* Applies "NAME=VALUE,..." as CLBlast's Xgemm parameters for ctx's device, so the
+ * CLBlast rows show it tuned; false (with a message) when malformed, refused, or
+ * kiln-bench was built without CLBlast. */
+bool bench_clblast_override(kiln_ctx *ctx, const char *list);
+
 /* Peaks of the device (bench_probe.c), measured with kiln-bench's own kernels. */
 typedef struct {
     double bytes_per_second; /* 0: not measured */

@@ -292,9 +292,40 @@ static bool clblast_sgemm_run(bench_case *c)
                       "CLBlastSgemm");
 }
 
+enum { MAX_CLBLAST_PARAMS = 32 };
+
+bool bench_clblast_override(kiln_ctx *ctx, const char *list)
+{
+    char text[1024], *names[MAX_CLBLAST_PARAMS], *save = NULL;
+    size_t values[MAX_CLBLAST_PARAMS], count = 0;
+    snprintf(text, sizeof(text), "%s", list);
+    for (char *item = strtok_r(text, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        char *equals = strchr(item, '='), *end = NULL;
+        if (equals != NULL)
+            values[count] = strtoul(equals + 1, &end, 10);
+        if (equals == NULL || end == equals + 1 || *end != '\0' || count == MAX_CLBLAST_PARAMS) {
+            fprintf(stderr, "kiln-bench: --clblast-params: bad item \"%s\"\n", item);
+            return false;
+        }
+        *equals = '\0';
+        names[count++] = item;
+    }
+    return clblast_ok(CLBlastOverrideParameters(kiln_ctx_device(ctx), "Xgemm",
+                                                CLBlastPrecisionSingle, count,
+                                                (const char **)names, values),
+                      "CLBlastOverrideParameters");
+}
+
 #define PEER_SAXPY {"CLBlast saxpy", BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, saxpy_prepare, saxpy_run},
 #define PEER_SGEMM(name) {name, BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, clblast_sgemm_prepare, clblast_sgemm_run},
 #else
+bool bench_clblast_override(kiln_ctx *ctx, const char *list)
+{
+    (void)ctx;
+    fprintf(stderr, "kiln-bench: --clblast-params %s: built without CLBlast\n", list);
+    return false;
+}
+
 #define PEER_SAXPY
 #define PEER_SGEMM(name)
 #endif

@@ -37,6 +37,7 @@ typedef struct {
     int repeats; /* 0: chosen per implementation */
     int warmup;
     const char *csv, *plot;
+    const char *clblast_params;
     bool no_cpu, no_peers, help;
 } options;
 
@@ -68,6 +69,9 @@ static const option_desc option_table[] = {
     {NULL, "--no-cpu", NULL, OPT_FLAG, offsetof(options, no_cpu), "skip the CPU baseline"},
     {NULL, "--no-peers", NULL, OPT_FLAG, offsetof(options, no_peers),
      "skip peer GPU libraries (CLBlast)"},
+    {NULL, "--clblast-params", "LIST", OPT_STRING, offsetof(options, clblast_params),
+     "override CLBlast's Xgemm parameters for this device\n"
+     "                      (CLBlastOverrideParameters: its tuner's results)"},
     {"-h", "--help", NULL, OPT_FLAG, offsetof(options, help), "print this text"},
 };
 enum { OPTION_COUNT = sizeof(option_table) / sizeof(option_table[0]) };
@@ -825,7 +829,9 @@ static bool open_device(bench *b)
     b->info.struct_size = sizeof(b->info);
     return bench_report(NULL, kiln_device_find(b->opt.device, &index), "kiln_device_find") &&
            bench_report(NULL, kiln_device_get(index, &b->info), "kiln_device_get") &&
-           bench_report(NULL, kiln_ctx_create(&b->ctx, b->opt.device), "kiln_ctx_create");
+           bench_report(NULL, kiln_ctx_create(&b->ctx, b->opt.device), "kiln_ctx_create") &&
+           (b->opt.clblast_params == NULL ||
+            bench_clblast_override(b->ctx, b->opt.clblast_params));
 }
 
 static void print_preamble(const bench *b)
@@ -843,7 +849,9 @@ static void print_preamble(const bench *b)
     printf("cpu: plain C loops, one thread; sgemm and dense: %s\n", bench_cpu_gemm_name());
 #ifdef KILN_BENCH_CLBLAST
     printf("peers: CLBlast on kiln's queue and buffers (for dense: its plain sgemm of the same "
-           "shape, without bias and activation)\n");
+           "shape, without bias and activation)%s%s\n",
+           b->opt.clblast_params ? "; Xgemm parameters overridden: " : "",
+           b->opt.clblast_params ? b->opt.clblast_params : "");
 #else
     printf("peers: none on the device (kiln-bench was built without CLBlast)\n");
 #endif
