@@ -144,22 +144,26 @@ inline void gemm_tile(const ulong m, const ulong n, const ulong depth, const ulo
 }
 
 /* Work-groups stride over the tiles, so a grid capped by the device's limit on groups
- * per dimension still covers any m and n. */
+ * per dimension still covers any m and n; and over the batch in dimension 2 (matrix i
+ * of A, B and C starts i·stride floats after the first; the bias is shared). */
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
           __global const float *a, const ulong a_offset, const ulong lda,
           __global const float *b, const ulong b_offset, const ulong ldb,
           const float beta, __global float *c, const ulong c_offset, const ulong ldc,
-          __global const float *bias, const ulong bias_offset, const int has_bias)
+          __global const float *bias, const ulong bias_offset, const int has_bias,
+          const ulong batch, const ulong stride_a, const ulong stride_b,
+          const ulong stride_c)
 {
     __local float a_tile[TILE_K][TILE_M + PAD];
     __local float b_tile[TILE_K][TILE_N + PAD];
     const ulong depth = alpha == 0.0f ? 0 : k;
-    for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
-         row0 += (ulong)get_num_groups(1) * TILE_M)
-        for (ulong col0 = (ulong)get_group_id(0) * TILE_N; col0 < n;
-             col0 += (ulong)get_num_groups(0) * TILE_N)
-            gemm_tile(m, n, depth, k, alpha, a + a_offset, lda, b + b_offset, ldb, beta,
-                      c + c_offset, ldc, bias + bias_offset, has_bias, row0, col0, a_tile,
-                      b_tile);
+    for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
+        for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
+             row0 += (ulong)get_num_groups(1) * TILE_M)
+            for (ulong col0 = (ulong)get_group_id(0) * TILE_N; col0 < n;
+                 col0 += (ulong)get_num_groups(0) * TILE_N)
+                gemm_tile(m, n, depth, k, alpha, a + a_offset + i * stride_a, lda,
+                          b + b_offset + i * stride_b, ldb, beta, c + c_offset + i * stride_c,
+                          ldc, bias + bias_offset, has_bias, row0, col0, a_tile, b_tile);
 }

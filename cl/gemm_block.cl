@@ -99,20 +99,14 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
         }                                                                                 \
     }
 
-__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
-                __global const float *a, const ulong a_offset, const ulong lda,
-                __global const float *b, const ulong b_offset, const ulong ldb,
-                const float beta, __global float *c, const ulong c_offset, const ulong ldc,
-                __global const float *bias, const ulong bias_offset, const int has_bias)
+/* This work-group's block of one product: C = act(alpha·op(A)·op(B) + beta·C + bias). */
+inline void gemm_block_one(const ulong k, const float alpha, __global const float *a,
+                           const ulong lda, __global const float *b, const ulong ldb,
+                           const float beta, __global float *c, const ulong ldc,
+                           __global const float *bias, const int has_bias,
+                           __local float4 a_store[2][TILE_K * TILE_M / 4],
+                           __local float4 b_store[2][TILE_K * TILE_N / 4])
 {
-    /* float4 arrays, so the float views of them are 16-byte aligned */
-    __local float4 a_store[2][TILE_K * TILE_M / 4];
-    __local float4 b_store[2][TILE_K * TILE_N / 4];
-    a += a_offset;
-    b += b_offset;
-    c += c_offset;
-    bias += bias_offset;
     const uint tx = get_local_id(0), ty = get_local_id(1);
     const uint tid = ty * LX + tx;
     const ulong row0 = (ulong)get_group_id(1) * TILE_M;
@@ -181,4 +175,25 @@ void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
             *out = (float4)(ACTIVATE(v.x), ACTIVATE(v.y), ACTIVATE(v.z), ACTIVATE(v.w));
         }
     }
+}
+
+/* Work-groups stride over the batch in dimension 2: matrix i of A, B and C starts
+ * i·stride floats after the first (the bias is shared). The last barrier of a block
+ * ends every read of local memory before the next block stores into it. */
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
+                __global const float *a, const ulong a_offset, const ulong lda,
+                __global const float *b, const ulong b_offset, const ulong ldb,
+                const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+                __global const float *bias, const ulong bias_offset, const int has_bias,
+                const ulong batch, const ulong stride_a, const ulong stride_b,
+                const ulong stride_c)
+{
+    /* float4 arrays, so the float views of them are 16-byte aligned */
+    __local float4 a_store[2][TILE_K * TILE_M / 4];
+    __local float4 b_store[2][TILE_K * TILE_N / 4];
+    for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
+        gemm_block_one(k, alpha, a + a_offset + i * stride_a, lda, b + b_offset + i * stride_b,
+                       ldb, beta, c + c_offset + i * stride_c, ldc, bias + bias_offset,
+                       has_bias, a_store, b_store);
 }

@@ -99,21 +99,15 @@ inline float row_part(__global const float *a, const ulong ld, __global const fl
     return sum;
 }
 
-__kernel __attribute__((reqd_work_group_size(LOCAL_X, LOCAL_Y, 1)))
-void gemv(const ulong rows, const ulong cols, const float alpha,
-          __global const float *a, const ulong a_offset, const ulong ld,
-          __global const float *x, const ulong x_offset, const ulong incx,
-          const float beta, __global float *y, const ulong y_offset, const ulong incy,
-          __global const float *bias, const ulong bias_offset, const ulong bias_inc,
-          const int has_bias)
+/* One product of the batch, by this work-group's blocks of rows. */
+inline void gemv_one(const ulong rows, const ulong cols, const float alpha,
+                     __global const float *a, const ulong ld, __global const float *x,
+                     const ulong incx, const float beta, __global float *y, const ulong incy,
+                     __global const float *bias, const ulong bias_inc, const int has_bias,
+                     __local float partial[LOCAL_Y][LOCAL_X])
 {
-    __local float partial[LOCAL_Y][LOCAL_X];
     const uint tx = get_local_id(0), ty = get_local_id(1);
     const ulong depth = alpha == 0.0f ? 0 : cols;
-    a += a_offset;
-    x += x_offset;
-    y += y_offset;
-    bias += bias_offset;
     for (ulong row0 = (ulong)BLOCK_ID * BLOCK_ROWS; row0 < rows;
          row0 += (ulong)BLOCK_COUNT * BLOCK_ROWS) {
         const ulong row = row0 + ROW_IN_BLOCK;
@@ -134,4 +128,22 @@ void gemv(const ulong rows, const ulong cols, const float alpha,
             y[row * incy] = ACTIVATE(v);
         }
     }
+}
+
+/* Work-groups stride over the batch in dimension 2: matrix i of M, x and y starts
+ * i·stride floats after the first (the bias is shared). */
+__kernel __attribute__((reqd_work_group_size(LOCAL_X, LOCAL_Y, 1)))
+void gemv(const ulong rows, const ulong cols, const float alpha,
+          __global const float *a, const ulong a_offset, const ulong ld,
+          __global const float *x, const ulong x_offset, const ulong incx,
+          const float beta, __global float *y, const ulong y_offset, const ulong incy,
+          __global const float *bias, const ulong bias_offset, const ulong bias_inc,
+          const int has_bias, const ulong batch, const ulong stride_a,
+          const ulong stride_x, const ulong stride_y)
+{
+    __local float partial[LOCAL_Y][LOCAL_X];
+    for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
+        gemv_one(rows, cols, alpha, a + a_offset + i * stride_a, ld, x + x_offset + i * stride_x,
+                 incx, beta, y + y_offset + i * stride_y, incy, bias + bias_offset, bias_inc,
+                 has_bias, partial);
 }

@@ -158,6 +158,18 @@ static bool entry_locate(const kiln_ctx *ctx, const char *source, const char *op
     return n > 0 && (size_t)n < sizeof(entry->path) - used;
 }
 
+bool cache_device_file(const kiln_ctx *ctx, const char *suffix, char *path, size_t size)
+{
+    if (!cache_dir(path, size) || !dir_usable(path))
+        return false;
+    struct hash h = hash_start();
+    hash_string(&h, ctx->device_identity);
+    size_t used = strlen(path);
+    int n = snprintf(path + used, size - used, "/%016llx%016llx%s",
+                     (unsigned long long)h.lane[0], (unsigned long long)h.lane[1], suffix);
+    return n > 0 && (size_t)n < size - used;
+}
+
 static uint64_t checksum_of(const void *data, size_t length)
 {
     struct hash h = hash_start();

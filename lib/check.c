@@ -84,11 +84,11 @@ kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, si
     return KILN_OK;
 }
 
-kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
-                         kiln_trans trans, size_t rows, size_t cols, size_t ld)
+/* Floats from a stored matrix's first element to its last, inclusive (0 when empty). */
+static kiln_status matrix_span(const kiln_ctx *ctx, const char *name, size_t stored_rows,
+                               size_t stored_cols, size_t ld, size_t *span)
 {
-    size_t stored_rows, stored_cols;
-    stored_shape(trans, rows, cols, &stored_rows, &stored_cols);
+    *span = 0;
     if (stored_rows == 0 || stored_cols == 0)
         return KILN_OK;
     size_t floats = 0;
@@ -96,9 +96,51 @@ kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *n
     if (floats > SIZE_MAX - stored_cols)
         return fail(ctx, KILN_ERR_SIZE, "%s: (%zu - 1)·%zu + %zu overflows size_t", name,
                     stored_rows, ld, stored_cols);
-    char shape[96];
-    snprintf(shape, sizeof(shape), " (%zux%zu stored, ld %zu)", stored_rows, stored_cols, ld);
-    return check_holds(ctx, buf, name, floats + stored_cols, shape);
+    *span = floats + stored_cols;
+    return KILN_OK;
+}
+
+kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         kiln_trans trans, size_t rows, size_t cols, size_t ld)
+{
+    return check_matrices(ctx, buf, name, trans, rows, cols, ld, 0, 1);
+}
+
+kiln_status check_matrices(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                           kiln_trans trans, size_t rows, size_t cols, size_t ld,
+                           size_t stride, size_t batch)
+{
+    size_t stored_rows, stored_cols, span = 0, last = 0;
+    stored_shape(trans, rows, cols, &stored_rows, &stored_cols);
+    CHECK(matrix_span(ctx, name, stored_rows, stored_cols, ld, &span));
+    if (span == 0 || batch == 0)
+        return KILN_OK;
+    CHECK(size_mul(ctx, batch - 1, stride, &last, name));
+    if (last > SIZE_MAX - span)
+        return fail(ctx, KILN_ERR_SIZE, "%s: (%zu - 1)·%zu + %zu overflows size_t", name,
+                    batch, stride, span);
+    char shape[128];
+    if (batch == 1)
+        snprintf(shape, sizeof(shape), " (%zux%zu stored, ld %zu)", stored_rows, stored_cols,
+                 ld);
+    else
+        snprintf(shape, sizeof(shape), " (%zu of %zux%zu stored, ld %zu, stride %zu)", batch,
+                 stored_rows, stored_cols, ld, stride);
+    return check_holds(ctx, buf, name, last + span, shape);
+}
+
+kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t rows,
+                                size_t cols, size_t ld, size_t stride, size_t batch)
+{
+    size_t span = 0;
+    CHECK(matrix_span(ctx, name, rows, cols, ld, &span));
+    if (batch > 1 && stride == 0)
+        return fail(ctx, KILN_ERR_ARG, "stride_%s is 0 for a batch of %zu: every product "
+                    "would write the same %s", name, batch, name);
+    if (batch > 1 && stride < span)
+        return fail(ctx, KILN_ERR_ARG, "stride_%s %zu is below the %zu floats one %s spans: "
+                    "consecutive outputs overlap", name, stride, span, name);
+    return KILN_OK;
 }
 
 bool ranges_overlap(const kiln_buf *a, const kiln_buf *b)

@@ -135,6 +135,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);
     error_slots_free(ctx->errors);
+    tuning_free(&ctx->tuning);
     free(ctx->device_identity);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->error_lock);

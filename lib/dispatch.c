@@ -14,7 +14,8 @@ enum { WAVES_PER_UNIT = 8, ELEMENTWISE_LOCAL = 256 };
 enum { ELEMENTWISE_MAX_GROUPS = 1 << 20 };
 
 /* CUDA-based drivers allow 65535 work-groups in the second and third dimension; GEMM
- * kernels stride over tiles, so capping every dimension there costs nothing. */
+ * kernels stride over tiles and batches, so capping every dimension there costs
+ * nothing. */
 enum { MAX_GROUPS_PER_DIM = 65535 };
 
 static size_t min_size(size_t a, size_t b)
@@ -98,8 +99,23 @@ size_t gemm_config_local_bytes(const struct gemm_config *config)
     return sizeof(float) * config->tile_k * (config->tile_m + config->tile_n + 2);
 }
 
-static bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
-                             const struct gemm_config *config)
+bool gemm_config_valid(const struct gemm_config *config, enum gemm_kind kind)
+{
+    /* The bound keeps local-memory sizes far from overflow for tiles read from a file. */
+    const unsigned values[] = {config->tile_m, config->tile_n, config->tile_k, config->wpt_m,
+                               config->wpt_n};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); ++i)
+        if (values[i] == 0 || values[i] > GEMM_PARAM_MAX)
+            return false;
+    if (config->tile_m % config->wpt_m != 0 || config->tile_n % config->wpt_n != 0)
+        return false;
+    /* cl/gemm_block.cl moves float4 pieces: register tiles and k steps of whole ones. */
+    return kind != GEMM_KIND_BLOCK || (config->wpt_m % 4 == 0 && config->wpt_n % 4 == 0 &&
+                                       config->tile_k % 4 == 0);
+}
+
+bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
+                      const struct gemm_config *config)
 {
     size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
     return gemm_config_threads(config) <= min_size(max_threads, device->max_work_group_size) &&
@@ -116,12 +132,22 @@ const struct gemm_config *plan_gemm_config(const struct device_limits *device,
     return NULL;
 }
 
-struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n)
+/* A 2-D plan with the batch as its third dimension when there is more than one. */
+static struct launch batched(struct launch plan, size_t batch)
+{
+    plan.global[2] = min_size(batch > 0 ? batch : 1, MAX_GROUPS_PER_DIM);
+    plan.local[2] = 1;
+    if (plan.global[2] > 1)
+        plan.dims = 3;
+    return plan;
+}
+
+struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n, size_t batch)
 {
     size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
     size_t gx = min_size(ceil_div(n > 0 ? n : 1, config->tile_n), MAX_GROUPS_PER_DIM);
     size_t gy = min_size(ceil_div(m > 0 ? m : 1, config->tile_m), MAX_GROUPS_PER_DIM);
-    return (struct launch){2, {gx * lx, gy * ly}, {lx, ly}};
+    return batched((struct launch){2, {gx * lx, gy * ly}, {lx, ly}}, batch);
 }
 
 /* Local memory of cl/gemm_block.cl: two k-major slices of A and B, double-buffered. */
@@ -130,8 +156,8 @@ static size_t gemm_block_local_bytes(const struct gemm_config *config)
     return 2 * sizeof(float) * config->tile_k * (config->tile_m + config->tile_n);
 }
 
-static bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
-                            const struct gemm_config *config, size_t m, size_t n, size_t k)
+bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
+                     const struct gemm_config *config, size_t m, size_t n, size_t k)
 {
     size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
     return gemm_config_threads(config) <= min_size(max_threads, device->max_work_group_size) &&
@@ -214,13 +240,16 @@ struct gemv_config plan_gemv_config(const struct device_limits *device, size_t m
     return (struct gemv_config){(unsigned)lx, (unsigned)(ly > 0 ? ly : 1)};
 }
 
-struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows)
+struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows,
+                        size_t batch)
 {
     size_t block = row_major ? config->local_y : config->local_x;
     size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, block), MAX_GROUPS_PER_DIM);
     if (row_major)
-        return (struct launch){2, {config->local_x, groups * config->local_y},
-                               {config->local_x, config->local_y}};
-    return (struct launch){2, {groups * config->local_x, config->local_y},
-                           {config->local_x, config->local_y}};
+        return batched((struct launch){2, {config->local_x, groups * config->local_y},
+                                       {config->local_x, config->local_y}},
+                       batch);
+    return batched((struct launch){2, {groups * config->local_x, config->local_y},
+                                   {config->local_x, config->local_y}},
+                   batch);
 }

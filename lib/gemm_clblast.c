@@ -60,16 +60,26 @@ static CLBlastTranspose clblast_transpose(kiln_trans trans)
     return trans == KILN_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
-/* CLBlastSgemm under the context's lock, which orders it with kiln's own enqueues. */
+/* CLBlastSgemm, or CLBlastSgemmStridedBatched for a batch, under the context's lock,
+ * which orders it with kiln's own enqueues. */
 static CLBlastStatusCode clblast_sgemm(kiln_ctx *ctx, const struct gemm_call *call)
 {
     pthread_mutex_lock(&ctx->lock);
     atomic_store(&ctx->clblast_used, true);
-    CLBlastStatusCode status = CLBlastSgemm(
-        CLBlastLayoutRowMajor, clblast_transpose(call->ta), clblast_transpose(call->tb),
-        call->m, call->n, call->k, call->alpha, call->a->mem, buf_elements_offset(call->a),
-        call->lda, call->b->mem, buf_elements_offset(call->b), call->ldb, call->beta,
-        call->c->mem, buf_elements_offset(call->c), call->ldc, &ctx->queue, NULL);
+    CLBlastStatusCode status;
+    if (call->batch == 1)
+        status = CLBlastSgemm(
+            CLBlastLayoutRowMajor, clblast_transpose(call->ta), clblast_transpose(call->tb),
+            call->m, call->n, call->k, call->alpha, call->a->mem, buf_elements_offset(call->a),
+            call->lda, call->b->mem, buf_elements_offset(call->b), call->ldb, call->beta,
+            call->c->mem, buf_elements_offset(call->c), call->ldc, &ctx->queue, NULL);
+    else
+        status = CLBlastSgemmStridedBatched(
+            CLBlastLayoutRowMajor, clblast_transpose(call->ta), clblast_transpose(call->tb),
+            call->m, call->n, call->k, call->alpha, call->a->mem, buf_elements_offset(call->a),
+            call->lda, call->stride_a, call->b->mem, buf_elements_offset(call->b), call->ldb,
+            call->stride_b, call->beta, call->c->mem, buf_elements_offset(call->c), call->ldc,
+            call->stride_c, call->batch, &ctx->queue, NULL);
     pthread_mutex_unlock(&ctx->lock);
     return status;
 }
@@ -85,8 +95,9 @@ kiln_status gemm_clblast_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
     if (status == CLBlastSuccess)
         return KILN_OK;
     return fail(ctx, clblast_status_kind(status),
-                "CLBlastSgemm (m %zu, n %zu, k %zu) failed: %s (%d)", call->m, call->n,
-                call->k, clblast_status_name(status), (int)status);
+                "CLBlastSgemm%s (m %zu, n %zu, k %zu, batch %zu) failed: %s (%d)",
+                call->batch == 1 ? "" : "StridedBatched", call->m, call->n, call->k,
+                call->batch, clblast_status_name(status), (int)status);
 }
 
 void gemm_clblast_release(kiln_ctx *ctx)

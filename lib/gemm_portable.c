@@ -36,9 +36,17 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln
     }
 }
 
-static bool float4_aligned(const kiln_buf *buf, size_t ld)
+/* Every matrix of the batch starts, and has its rows, on a float4 boundary. */
+static bool float4_aligned(const kiln_buf *buf, size_t ld, size_t stride)
 {
-    return buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0;
+    return buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0 && stride % 4 == 0;
+}
+
+static bool call_aligned(const struct gemm_call *call)
+{
+    return float4_aligned(call->a, call->lda, call->stride_a) &&
+           float4_aligned(call->b, call->ldb, call->stride_b) &&
+           float4_aligned(call->c, call->ldc, call->stride_c);
 }
 
 /* The shape and alignment half of the decision: no OpenCL call. */
@@ -49,8 +57,7 @@ static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
     *config = NULL;
     if (call->alpha == 0.0f)
         return GEMM_BLOCK_ALPHA_ZERO;
-    if (!float4_aligned(call->a, call->lda) || !float4_aligned(call->b, call->ldb) ||
-        !float4_aligned(call->c, call->ldc))
+    if (!call_aligned(call))
         return GEMM_BLOCK_UNALIGNED;
     *config = plan_gemm_block_config(&ctx->limits, ctx->limits.max_work_group_size, call->m,
                                      call->n, call->k);
@@ -74,16 +81,85 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
     return KILN_OK;
 }
 
-kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
+/* The kernel of this kind built with this tile for the call, or KILN_ERR_ARG when the
+ * tile does not suit the kernel, the device or the call, or the built kernel allows
+ * fewer work-items than the tile has. */
+static kiln_status config_kernel(kiln_ctx *ctx, const struct gemm_call *call,
+                                 enum gemm_kind kind, const struct gemm_config *config,
+                                 struct gemm_kernel *out)
 {
-    if (gemv_applies(call)) /* a matrix-vector product: read A once, no tiles */
-        return gemv_enqueue(ctx, call);
-    struct gemm_kernel picked;
+    size_t limit = ctx->limits.max_work_group_size;
+    bool block = kind == GEMM_KIND_BLOCK;
+    if (!gemm_config_valid(config, kind) ||
+        !(block ? call->alpha != 0.0f && call_aligned(call) &&
+                      gemm_block_fits(&ctx->limits, limit, config, call->m, call->n, call->k)
+                : gemm_config_fits(&ctx->limits, limit, config)))
+        return fail(ctx, KILN_ERR_ARG, "%s tile %ux%ux%u %ux%u does not suit this device "
+                    "or a %zux%zux%zu call", gemm_kind_name(kind), config->tile_m,
+                    config->tile_n, config->tile_k, config->wpt_m, config->wpt_n, call->m,
+                    call->n, call->k);
+    struct gemm_kernel picked = {config, NULL, limit, ""};
+    const char *source = block ? "gemm_block" : "gemm";
+    gemm_options(config, call->ta, call->tb, call->act, picked.options, sizeof(picked.options));
+    CHECK(kernel_get(ctx, source, picked.options, source, &picked.kernel));
+    if (picked.kernel->limits.work_group_size < gemm_config_threads(config))
+        return fail(ctx, KILN_ERR_ARG, "the %s kernel of tile %ux%ux%u allows %zu work-items, "
+                    "fewer than its %zu", gemm_kind_name(kind), config->tile_m, config->tile_n,
+                    config->tile_k, picked.kernel->limits.work_group_size,
+                    gemm_config_threads(config));
+    *out = picked;
+    return KILN_OK;
+}
+
+/* kiln-tune's tile for the call's shape, if one is stored and works here (*tile holds
+ * it); one that does not is given up for the table, silently but counted. */
+static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_config *tile,
+                       struct gemm_kernel *out)
+{
+    struct tuned_entry entry;
+    size_t index;
+    bool block_allowed = call->alpha != 0.0f && call_aligned(call);
+    if (!tuning_lookup(ctx, block_allowed, call->m, call->n, call->k, &entry, &index))
+        return false;
+    *tile = entry.config;
+    if (config_kernel(ctx, call, entry.kind, tile, out) != KILN_OK) {
+        tuning_mark_broken(ctx, index);
+        return false;
+    }
+    atomic_fetch_add(&ctx->tuning.used, 1);
+    return true;
+}
+
+/* A tuned tile, else the block kernel's table, else the portable kernel's. */
+static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
+                             struct gemm_config *tile, struct gemm_kernel *out)
+{
+    if (tuned_pick(ctx, call, tile, out))
+        return KILN_OK;
     enum gemm_block_verdict verdict;
-    CHECK(gemm_block_pick(ctx, call, &picked, &verdict));
+    CHECK(gemm_block_pick(ctx, call, out, &verdict));
     if (verdict != GEMM_BLOCK_USED)
-        CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, &picked));
-    struct launch plan = plan_gemm(picked.config, call->m, call->n);
+        CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, out));
+    return KILN_OK;
+}
+
+/* What a forced run names: a kernel and its tile. */
+struct forced_tile {
+    enum gemm_kind kind;
+    const struct gemm_config *config;
+};
+
+/* The call with the dispatcher's kernel, or the forced one (NULL: none). */
+static kiln_status gemm_enqueue_with(kiln_ctx *ctx, const struct gemm_call *call,
+                                     const struct forced_tile *forced)
+{
+    if (forced == NULL && gemv_applies(call)) /* a matrix-vector product: read A once */
+        return gemv_enqueue(ctx, call);
+    struct gemm_config tile;
+    struct gemm_kernel picked;
+    CHECK(forced != NULL ? config_kernel(ctx, call, forced->kind, forced->config, &picked)
+                         : gemm_pick(ctx, call, &tile, &picked));
+    struct launch plan = plan_gemm(picked.config, call->m, call->n, call->batch);
 
     /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */
     const kiln_buf *bias = call->bias != NULL ? call->bias : call->c;
@@ -91,14 +167,28 @@ kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
     cl_ulong m = call->m, n = call->n, k = call->k, lda = call->lda, ldb = call->ldb,
              ldc = call->ldc, a_offset = buf_elements_offset(call->a),
              b_offset = buf_elements_offset(call->b), c_offset = buf_elements_offset(call->c),
-             bias_offset = buf_elements_offset(bias);
+             bias_offset = buf_elements_offset(bias), batch = call->batch,
+             stride_a = call->stride_a, stride_b = call->stride_b, stride_c = call->stride_c;
     const struct kernel_arg args[] = {
         KERNEL_ARG(m),           KERNEL_ARG(n),         KERNEL_ARG(k),
         KERNEL_ARG(call->alpha), KERNEL_ARG_BUF(call->a), KERNEL_ARG(a_offset),
         KERNEL_ARG(lda),         KERNEL_ARG_BUF(call->b), KERNEL_ARG(b_offset),
         KERNEL_ARG(ldb),         KERNEL_ARG(call->beta),   KERNEL_ARG_BUF(call->c),
         KERNEL_ARG(c_offset),    KERNEL_ARG(ldc),          KERNEL_ARG_BUF(bias),
-        KERNEL_ARG(bias_offset), KERNEL_ARG(has_bias),
+        KERNEL_ARG(bias_offset), KERNEL_ARG(has_bias),     KERNEL_ARG(batch),
+        KERNEL_ARG(stride_a),    KERNEL_ARG(stride_b),     KERNEL_ARG(stride_c),
     };
     return kernel_launch(ctx, picked.kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}
+
+kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
+{
+    return gemm_enqueue_with(ctx, call, NULL);
+}
+
+kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
+                            const struct gemm_config *config)
+{
+    const struct forced_tile forced = {kind, config};
+    return gemm_enqueue_with(ctx, call, &forced);
 }

@@ -13,6 +13,7 @@ struct gemv_shape {
     size_t ld;
     const kiln_buf *x;
     size_t incx, incy, bias_inc;
+    size_t matrix_stride, x_stride; /* from one product of the batch to the next */
 };
 
 bool gemv_applies(const struct gemm_call *call)
@@ -27,10 +28,12 @@ static struct gemv_shape gemv_shape_of(const struct gemm_call *call)
                                    call->ta == KILN_NO_TRANS, call->a,
                                    call->lda, call->b,
                                    call->tb == KILN_NO_TRANS ? call->ldb : 1,
-                                   call->ldc, 1};
+                                   call->ldc, 1,
+                                   call->stride_a, call->stride_b};
     /* M = op(B)^T; x = op(A)'s row; y = C's row; the one bias value is every element's. */
     return (struct gemv_shape){call->n, call->k, call->tb == KILN_TRANS, call->b, call->ldb,
-                               call->a, call->ta == KILN_TRANS ? call->lda : 1, 1, 0};
+                               call->a, call->ta == KILN_TRANS ? call->lda : 1, 1, 0,
+                               call->stride_b, call->stride_a};
 }
 
 static bool starts_on_float4(const kiln_buf *buf)
@@ -38,11 +41,13 @@ static bool starts_on_float4(const kiln_buf *buf)
     return buf->offset % (4 * sizeof(float)) == 0;
 }
 
-/* float4 rows need M's rows and a contiguous x on 16-byte boundaries. */
+/* float4 rows need M's rows and a contiguous x on 16-byte boundaries in every product
+ * of the batch. */
 static bool gemv_vector_aligned(const struct gemv_shape *shape)
 {
     return shape->row_major && starts_on_float4(shape->matrix) && shape->ld % 4 == 0 &&
-           starts_on_float4(shape->x) && shape->incx == 1;
+           starts_on_float4(shape->x) && shape->incx == 1 && shape->matrix_stride % 4 == 0 &&
+           shape->x_stride % 4 == 0;
 }
 
 /* The largest work-group of the plan whose built kernel accepts it (a kernel may allow
@@ -73,7 +78,7 @@ kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
     struct gemv_config config;
     struct kernel *kernel;
     CHECK(gemv_pick(ctx, &shape, call->act, &config, &kernel));
-    struct launch plan = plan_gemv(&config, shape.row_major, shape.rows);
+    struct launch plan = plan_gemv(&config, shape.row_major, shape.rows, call->batch);
 
     /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */
     const kiln_buf *bias = call->bias != NULL ? call->bias : call->c;
@@ -82,14 +87,17 @@ kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
              incy = shape.incy, bias_inc = shape.bias_inc,
              a_offset = buf_elements_offset(shape.matrix),
              x_offset = buf_elements_offset(shape.x), y_offset = buf_elements_offset(call->c),
-             bias_offset = buf_elements_offset(bias);
+             bias_offset = buf_elements_offset(bias), batch = call->batch,
+             matrix_stride = shape.matrix_stride, x_stride = shape.x_stride,
+             y_stride = call->stride_c;
     const struct kernel_arg args[] = {
         KERNEL_ARG(rows),        KERNEL_ARG(cols),          KERNEL_ARG(call->alpha),
         KERNEL_ARG_BUF(shape.matrix), KERNEL_ARG(a_offset), KERNEL_ARG(ld),
         KERNEL_ARG_BUF(shape.x), KERNEL_ARG(x_offset),      KERNEL_ARG(incx),
         KERNEL_ARG(call->beta),  KERNEL_ARG_BUF(call->c),   KERNEL_ARG(y_offset),
         KERNEL_ARG(incy),        KERNEL_ARG_BUF(bias),      KERNEL_ARG(bias_offset),
-        KERNEL_ARG(bias_inc),    KERNEL_ARG(has_bias),
+        KERNEL_ARG(bias_inc),    KERNEL_ARG(has_bias),  KERNEL_ARG(batch),
+        KERNEL_ARG(matrix_stride), KERNEL_ARG(x_stride),   KERNEL_ARG(y_stride),
     };
     return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
 }

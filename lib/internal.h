@@ -81,8 +81,8 @@ struct kernel_limits {
 
 struct launch {
     unsigned dims;
-    size_t global[2];
-    size_t local[2];
+    size_t global[3];
+    size_t local[3];
 };
 
 /* One tile shape of the portable GEMM kernel (cl/gemm.cl's -D parameters). */
@@ -108,13 +108,27 @@ struct launch plan_geam(const struct device_limits *device, const struct geam_co
  * max_threads work-items; NULL when none does. */
 const struct gemm_config *plan_gemm_config(const struct device_limits *device,
                                            size_t max_threads);
-struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n);
+/* A batch of more than one adds a third dimension of one work-item per group, a group
+ * per matrix up to the cap (the kernels stride over the rest); batch 1 stays 2-D. */
+struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n, size_t batch);
 /* The tile of cl/gemm_block.cl for an m×n×k product made of whole blocks, or NULL when
  * no tile divides the shape or fits the device. */
 const struct gemm_config *plan_gemm_block_config(const struct device_limits *device,
                                                  size_t max_threads, size_t m, size_t n,
                                                  size_t k);
 size_t gemm_config_threads(const struct gemm_config *config);
+/* The two GEMM kernels a tile can be for. */
+enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK }; /* cl/gemm.cl, cl/gemm_block.cl */
+enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */
+/* The kernel can be built with this tile at all: parameters in 1..GEMM_PARAM_MAX, register
+ * tiles dividing the tile, float4 pieces for the block kernel. Check before the fits. */
+bool gemm_config_valid(const struct gemm_config *config, enum gemm_kind kind);
+/* cl/gemm.cl's tile fits the device's work-group, item sizes and local memory. */
+bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
+                      const struct gemm_config *config);
+/* cl/gemm_block.cl's tile fits the device and an m×n×k product is made of its blocks. */
+bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
+                     const struct gemm_config *config, size_t m, size_t n, size_t k);
 /* Local memory of cl/gemm.cl's two tiles for this config. */
 size_t gemm_config_local_bytes(const struct gemm_config *config);
 
@@ -126,7 +140,8 @@ struct gemv_config {
  * device's limits: along the rows of a row-major matrix, across a column-major one. */
 struct gemv_config plan_gemv_config(const struct device_limits *device, size_t max_threads,
                                     bool row_major, size_t rows, size_t cols);
-struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows);
+struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows,
+                        size_t batch);
 
 /* ---------------------------------------------------------------- gemm_params.c */
 
@@ -196,6 +211,45 @@ bool cache_load(const kiln_ctx *ctx, const char *source, const char *options,
 /* Keeps the built program's binary for later processes; failures only disable. */
 void cache_store(const kiln_ctx *ctx, const char *source, const char *options,
                  cl_program program);
+/* The path of ctx's device's own file with this suffix in the cache folder (made, and
+ * checked private to this user, as for binaries); false when caching is off or the
+ * folder is not safe. */
+bool cache_device_file(const kiln_ctx *ctx, const char *suffix, char *path, size_t size);
+
+/* ---------------------------------------------------------------- tuning.c */
+
+/* A winner of kiln-tune: the kernel and tile to run an m×n×k product with. */
+struct tuned_entry {
+    enum gemm_kind kind;
+    size_t m, n, k;
+    struct gemm_config config;
+    bool broken; /* did not fit or build in this context: not tried again */
+};
+
+/* A context's copy of its device's tuned-parameters file, read at first use. */
+struct tuning {
+    bool loaded;
+    struct tuned_entry *entries; /* in the file's order: the first match wins */
+    size_t count;
+    atomic_ullong used, fallbacks; /* launches with a tuned tile; entries given up */
+};
+
+/* The tuned tile for an m×n×k call, block entries only where block_allowed (the call is
+ * float4-aligned, alpha not 0): an entry of exactly this shape, else the nearest within
+ * a factor of 2 in every dimension that the shape admits. *index names it for
+ * tuning_mark_broken. Reads the file on a context's first call; takes ctx->lock. */
+bool tuning_lookup(kiln_ctx *ctx, bool block_allowed, size_t m, size_t n, size_t k,
+                   struct tuned_entry *found, size_t *index);
+/* Counts a fallback to the table and stops trying the entry in this context. */
+void tuning_mark_broken(kiln_ctx *ctx, size_t index);
+/* Puts winners first in the device's file (path, filled in), replacing entries of the
+ * same kernel and shape, atomically (temporary file and rename); ctx re-reads it at its
+ * next lookup. KILN_ERR_ARG when caching is off, the folder unsafe or a write fails. */
+kiln_status tuning_store(kiln_ctx *ctx, const struct tuned_entry *winners, size_t count,
+                         char *path, size_t path_size);
+void tuning_free(struct tuning *tuning);
+/* "block" or "portable", as the file names kernels. */
+const char *gemm_kind_name(enum gemm_kind kind);
 
 /* ---------------------------------------------------------------- context.c */
 
@@ -215,6 +269,7 @@ struct kiln_ctx {
     struct error_slot *errors; /* kiln_last_error, one slot per thread */
     atomic_int gemm_backend; /* a kiln_gemm_backend: what kiln_sgemm runs on */
     atomic_bool clblast_used; /* CLBlast's cache holds programs of this context */
+    struct tuning tuning;     /* kiln-tune's winners for this device, under lock */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -243,6 +298,15 @@ kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, si
 /* buf holds op(X), rows×cols with leading dimension ld. */
 kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                          kiln_trans trans, size_t rows, size_t cols, size_t ld);
+/* buf holds batch such matrices, each stride floats after the one before (batch 0:
+ * none, nothing to hold). */
+kiln_status check_matrices(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                           kiln_trans trans, size_t rows, size_t cols, size_t ld,
+                           size_t stride, size_t batch);
+/* Outputs of a batch do not overlap: stride is not 0 and not below one rows×cols
+ * matrix's span (batch 1 allows anything). */
+kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t rows,
+                                size_t cols, size_t ld, size_t stride, size_t batch);
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
 /* out and in share no byte. */
@@ -299,6 +363,10 @@ struct gemm_call {
     size_t ldc;
     const kiln_buf *bias; /* NULL: none */
     kiln_act act;
+    /* batch (>= 1) products, matrix i at i·stride elements past the first (0: the same
+     * matrix for all); the bias is every product's. Plain calls: 1, 0, 0, 0. */
+    size_t batch;
+    size_t stride_a, stride_b, stride_c;
 };
 
 /* The GEMM kernel for these transposes and epilogue: the largest tile of the table whose
@@ -328,7 +396,15 @@ enum gemm_block_verdict {
 kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                             struct gemm_kernel *out, enum gemm_block_verdict *verdict);
 
+/* Runs the call with kiln-tune's tile for its shape where one works (tuning.c), else
+ * the dispatcher's; matrix-vector shapes go to cl/gemv.cl. */
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+/* Runs the call with this kernel and tile, whatever the dispatcher would pick (no GEMV
+ * either): for kiln-tune and tests. KILN_ERR_ARG, nothing enqueued, when the tile does
+ * not suit the kernel, the device or the call (the block kernel wants whole blocks,
+ * float4-aligned matrices and alpha not 0), or its built kernel allows too few items. */
+kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
+                            const struct gemm_config *config);
 
 /* ---------------------------------------------------------------- gemv.c */
 
@@ -344,7 +420,8 @@ kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
  * cannot honour is reported with one line on stderr and ignored). */
 kiln_gemm_backend gemm_backend_from_env(void);
 
-/* Runs a checked call through CLBlastSgemm, or through gemm_portable_enqueue where
+/* Runs a checked call through CLBlastSgemm (CLBlastSgemmStridedBatched for a batch), or
+ * through gemm_portable_enqueue where
  * CLBlast would break BLAS semantics (α = 0 reads A and B; k = 0 is refused). */
 kiln_status gemm_clblast_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 

@@ -117,7 +117,7 @@ static kiln_status block_pick(kiln_ctx *ctx, enum plan_op op, struct gemm_dims d
     kiln_buf standin = {0};
     const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k,
                                    1.0f, &standin, dims.k, &standin, dims.n, 0.0f,
-                                   &standin, dims.n, NULL, op_kinds[op].act};
+                                   &standin, dims.n, NULL, op_kinds[op].act, 1, 0, 0, 0};
     return gemm_block_pick(ctx, &call, out, verdict);
 }
 
@@ -534,7 +534,7 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
     case PLAN_SGEMM:
     case PLAN_DENSE: {
         struct gemm_dims dims = gemm_dims_of(request);
-        report->launch = plan_gemm(built->config, dims.m, dims.n);
+        report->launch = plan_gemm(built->config, dims.m, dims.n, 1);
         break;
     }
     case PLAN_OP_COUNT:

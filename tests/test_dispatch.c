@@ -125,8 +125,28 @@ static void check_gemm(const struct device_limits *device, size_t max_threads, s
                 device->local_mem_bytes);
     assert_int_equal(config->tile_m % config->wpt_m, 0);
     assert_int_equal(config->tile_n % config->wpt_n, 0);
-    struct launch plan = plan_gemm(config, m, n);
+    struct launch plan = plan_gemm(config, m, n, 1);
     assert_launch_fits(&plan, device, max_threads);
+}
+
+/* A batch takes the third dimension, a work-item deep, capped at 65535 groups (the
+ * kernels stride beyond); one product stays 2-D. */
+static void gemm_batches_span_the_third_dimension_up_to_its_cap(void **state)
+{
+    (void)state;
+    const struct gemm_config *config = plan_gemm_config(&nvidia_like, 1024);
+    const size_t batches[][2] = {{1, 1}, {2, 2}, {65535, 65535}, {70001, 65535}};
+    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); ++i) {
+        struct launch plan = plan_gemm(config, 7, 17, batches[i][0]);
+        assert_int_equal(plan.dims, batches[i][0] > 1 ? 3 : 2);
+        assert_int_equal(plan.global[2], batches[i][1]);
+        assert_int_equal(plan.local[2], 1);
+        assert_launch_fits(&plan, &nvidia_like, 1024);
+        struct gemv_config gemv = plan_gemv_config(&nvidia_like, 1024, true, 7, 17);
+        plan = plan_gemv(&gemv, true, 7, batches[i][0]);
+        assert_int_equal(plan.global[2], batches[i][1]);
+        assert_launch_fits(&plan, &nvidia_like, 1024);
+    }
 }
 
 static void gemm_tiles_fit_every_device_and_shrink_on_small_ones(void **state)
@@ -198,7 +218,7 @@ static struct gemv_config check_gemv(const struct device_limits *device, size_t 
     size_t threads = (size_t)config.local_x * config.local_y;
     assert_true(is_pow2(config.local_x) && is_pow2(config.local_y));
     assert_true(threads == 1 || threads * sizeof(float) <= device->local_mem_bytes);
-    struct launch plan = plan_gemv(&config, row_major, rows);
+    struct launch plan = plan_gemv(&config, row_major, rows, 1);
     assert_int_equal(plan.local[0], config.local_x);
     assert_int_equal(plan.local[1], config.local_y);
     assert_launch_fits(&plan, device, max_threads);
@@ -285,6 +305,7 @@ int main(void)
         cmocka_unit_test(elementwise_plan_respects_a_kernel_smaller_than_the_device),
         cmocka_unit_test(geam_tiles_fit_every_device),
         cmocka_unit_test(gemm_tiles_fit_every_device_and_shrink_on_small_ones),
+        cmocka_unit_test(gemm_batches_span_the_third_dimension_up_to_its_cap),
         cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
         cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),
         cmocka_unit_test(block_tiles_are_the_largest_that_still_fill_the_compute_units),

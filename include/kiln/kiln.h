@@ -313,6 +313,16 @@ KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, siz
                                 size_t lda, const kiln_buf *b, size_t ldb, float beta,
                                 kiln_buf *c, size_t ldc);
 
+/* kiln_sgemm on `batch` products: each reads A and B stride_a and stride_b floats past
+ * the one before (0: one matrix for all) and writes C stride_c floats past; does not
+ * wait. KILN_ERR_ARG also for C matrices that overlap (stride_c 0 or below one C's span,
+ * with batch > 1); KILN_ERR_SIZE when a buffer ends before its last matrix. */
+KILN_API kiln_status kiln_sgemm_batched(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                                        size_t n, size_t k, float alpha, const kiln_buf *a,
+                                        size_t lda, size_t stride_a, const kiln_buf *b,
+                                        size_t ldb, size_t stride_b, float beta, kiln_buf *c,
+                                        size_t ldc, size_t stride_c, size_t batch);
+
 /* C = A·B with A m×k, B k×n, C m×n, all tightly packed. */
 KILN_API kiln_status kiln_matmul(kiln_ctx *ctx, size_t m, size_t n, size_t k,
                                  const kiln_buf *a, const kiln_buf *b, kiln_buf *c);
@@ -324,9 +334,10 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
                                 const kiln_buf *bias, kiln_buf *y, size_t out, size_t in,
                                 size_t batch, kiln_act act);
 
-/* Which code runs kiln_sgemm and kiln_matmul (kiln_dense, with its bias and activation,
- * always runs kiln's own kernels). AUTO: kiln's choice, today its portable kernels.
- * CLBLAST: CLBlast's SGEMM on the same buffers and queue, with kiln's semantics kept
+/* Which code runs kiln_sgemm, kiln_sgemm_batched and kiln_matmul (kiln_dense, with its
+ * bias and activation, always runs kiln's own kernels). AUTO: kiln's choice, today its
+ * portable kernels. CLBLAST: CLBlast's SGEMM (strided batched for a batch) on the same
+ * buffers and queue, with kiln's semantics kept
  * (α = 0 or k = 0 run on kiln's kernels, which do not read A or B). */
 typedef enum {
     KILN_GEMM_AUTO = 0,

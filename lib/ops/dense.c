@@ -26,7 +26,7 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
         return KILN_OK;
 
     const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, out, batch, in, 1.0f, w, ldw,
-                                   x, ldx, 0.0f, y, ldx, bias, act};
+                                   x, ldx, 0.0f, y, ldx, bias, act, 1, 0, 0, 0};
     /* The bias and activation are not CLBlast's: dense ignores the GEMM back end. */
     return gemm_portable_enqueue(ctx, &call);
 }

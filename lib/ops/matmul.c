@@ -1,10 +1,11 @@
-/* kiln_sgemm and kiln_matmul: C = alpha·op(A)·op(B) + beta·C. */
+/* kiln_sgemm_batched, kiln_sgemm and kiln_matmul: C = alpha·op(A)·op(B) + beta·C. */
 #include "../internal.h"
 
-KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
-                                size_t n, size_t k, float alpha, const kiln_buf *a,
-                                size_t lda, const kiln_buf *b, size_t ldb, float beta,
-                                kiln_buf *c, size_t ldc)
+KILN_API kiln_status kiln_sgemm_batched(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                                        size_t n, size_t k, float alpha, const kiln_buf *a,
+                                        size_t lda, size_t stride_a, const kiln_buf *b,
+                                        size_t ldb, size_t stride_b, float beta, kiln_buf *c,
+                                        size_t ldc, size_t stride_c, size_t batch)
 {
     CHECK(check_ctx(ctx));
     CHECK(check_trans(ctx, ta, "ta"));
@@ -15,19 +16,30 @@ KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, siz
     CHECK(check_ld(ctx, "a", ta, m, k, lda));
     CHECK(check_ld(ctx, "b", tb, k, n, ldb));
     CHECK(check_ld(ctx, "c", KILN_NO_TRANS, m, n, ldc));
-    CHECK(check_matrix(ctx, a, "a", ta, m, k, lda));
-    CHECK(check_matrix(ctx, b, "b", tb, k, n, ldb));
-    CHECK(check_matrix(ctx, c, "c", KILN_NO_TRANS, m, n, ldc));
+    CHECK(check_matrices(ctx, a, "a", ta, m, k, lda, stride_a, batch));
+    CHECK(check_matrices(ctx, b, "b", tb, k, n, ldb, stride_b, batch));
+    CHECK(check_matrices(ctx, c, "c", KILN_NO_TRANS, m, n, ldc, stride_c, batch));
+    CHECK(check_output_stride(ctx, "c", m, n, ldc, stride_c, batch));
     CHECK(check_apart(ctx, c, "c", a, "a"));
     CHECK(check_apart(ctx, c, "c", b, "b"));
-    if (m == 0 || n == 0)
+    if (m == 0 || n == 0 || batch == 0)
         return KILN_OK;
 
-    const struct gemm_call call = {ta, tb, m, n, k, alpha, a, lda, b, ldb,
-                                   beta, c, ldc, NULL, KILN_ACT_NONE};
+    const struct gemm_call call = {ta,   tb,   m,    n,     k,    alpha, a,
+                                   lda,  b,    ldb,  beta,  c,    ldc,   NULL,
+                                   KILN_ACT_NONE,    batch, stride_a, stride_b, stride_c};
     if (atomic_load(&ctx->gemm_backend) == KILN_GEMM_CLBLAST)
         return gemm_clblast_enqueue(ctx, &call);
     return gemm_portable_enqueue(ctx, &call);
+}
+
+KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                                size_t n, size_t k, float alpha, const kiln_buf *a,
+                                size_t lda, const kiln_buf *b, size_t ldb, float beta,
+                                kiln_buf *c, size_t ldc)
+{
+    return kiln_sgemm_batched(ctx, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc,
+                              0, 1);
 }
 
 KILN_API kiln_status kiln_matmul(kiln_ctx *ctx, size_t m, size_t n, size_t k,

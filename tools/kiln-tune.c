@@ -1,0 +1,491 @@
+/* kiln-tune: searches the GEMM tiles of both kernels on the present device for given
+ * shapes, checks each candidate's result against a double reference before timing it,
+ * and stores the winners in the cache folder, where later processes' GEMMs of those
+ * shapes find them (lib/tuning.c). Running one given tile is internal
+ * (gemm_run_config), so this tool links the library's objects and includes
+ * lib/internal.h on purpose; checks and clocks are kiln-bench's (bench_verify.c,
+ * bench_time.c). */
+#include "internal.h"
+
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_SHAPES = 32, MAX_CANDIDATES = 2048, TRIALS = 3 };
+static const double trial_seconds = 0.05; /* a timed trial repeats the call this long */
+
+struct options {
+    const char *device;
+    bench_shape shapes[MAX_SHAPES];
+    size_t shape_count;
+    double budget;
+    bool kinds[2]; /* indexed by enum gemm_kind */
+    bool dry_run;
+};
+
+struct candidate {
+    enum gemm_kind kind;
+    struct gemm_config config;
+};
+
+/* One kernel's outcome at one shape: the table's tile and the best found. */
+struct result {
+    bench_shape shape;
+    enum gemm_kind kind;
+    struct gemm_config table, best;
+    double table_rate, best_rate; /* flop/s; 0: not measured */
+};
+
+/* The buffers and host copies of one shape. */
+struct problem {
+    kiln_ctx *ctx;
+    bench_case check; /* in[0] A m×k, in[1] B k×n, out C m×n: what bench_verify reads */
+    kiln_buf *a, *b, *c;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kiln-tune [-d SPEC] [--shapes 1024,4096,MxNxK...] [--budget SECONDS]\n"
+            "                 [--kernel block|portable|both] [--dry-run] [--help]\n"
+            "Searches GEMM tiles for each shape (C = A·B, no transposes) on the device,\n"
+            "checks and times each, and stores the winners in the cache folder\n"
+            "($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln or ~/.cache/kiln), where kiln's\n"
+            "GEMMs of those shapes (and shapes within 2x of them) use them.\n"
+            "  -d SPEC     device (as KILN_DEVICE: index, vendor:index or a name part)\n"
+            "  --shapes    N (N×N×N) or MxNxK, comma-separated (default 1024)\n"
+            "  --budget    seconds for the whole search (default 300); the best so far\n"
+            "              is kept when it runs out\n"
+            "  --kernel    cl/gemm_block.cl (whole blocks), cl/gemm.cl or both (default)\n"
+            "  --dry-run   list the candidates; build, time and store nothing\n");
+}
+
+/* ---- arguments */
+
+static bool parse_size(const char *text, char **end, size_t *out)
+{
+    unsigned long long value = strtoull(text, end, 10);
+    *out = (size_t)value;
+    return *end != text && value > 0 && value <= (1ull << 20);
+}
+
+static bool parse_shape(const char *text, bench_shape *shape)
+{
+    char *end;
+    if (!parse_size(text, &end, &shape->m))
+        return false;
+    if (*end == '\0' || *end == ',') {
+        shape->n = shape->k = shape->m;
+        return true;
+    }
+    return *end == 'x' && parse_size(end + 1, &end, &shape->n) && *end == 'x' &&
+           parse_size(end + 1, &end, &shape->k) && (*end == '\0' || *end == ',');
+}
+
+static bool parse_shapes(const char *text, struct options *o)
+{
+    o->shape_count = 0;
+    for (const char *p = text; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        if (o->shape_count == MAX_SHAPES || !parse_shape(p, &o->shapes[o->shape_count++]))
+            return false;
+    }
+    return o->shape_count > 0;
+}
+
+static bool parse_kernel(const char *text, struct options *o)
+{
+    bool both = strcmp(text, "both") == 0;
+    o->kinds[GEMM_KIND_BLOCK] = both || strcmp(text, "block") == 0;
+    o->kinds[GEMM_KIND_PORTABLE] = both || strcmp(text, "portable") == 0;
+    return o->kinds[GEMM_KIND_BLOCK] || o->kinds[GEMM_KIND_PORTABLE];
+}
+
+/* 0: run; 1: bad arguments; 2: --help. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){.budget = 300.0, .kinds = {true, true}, .shape_count = 1,
+                          .shapes = {{1024, 1024, 1024}}};
+    for (int i = 1; i < argc; ++i) {
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end;
+        bool takes_value = strcmp(arg, "-d") == 0 || strcmp(arg, "--shapes") == 0 ||
+                           strcmp(arg, "--budget") == 0 || strcmp(arg, "--kernel") == 0;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return 2;
+        if (strcmp(arg, "--dry-run") == 0) {
+            o->dry_run = true;
+            continue;
+        }
+        if (!takes_value || value == NULL) {
+            fprintf(stderr, "kiln-tune: %s %s\n", arg, takes_value ? "needs a value" : "is unknown");
+            return 1;
+        }
+        ++i;
+        bool ok = true;
+        if (strcmp(arg, "-d") == 0)
+            o->device = value;
+        else if (strcmp(arg, "--shapes") == 0)
+            ok = parse_shapes(value, o);
+        else if (strcmp(arg, "--budget") == 0)
+            ok = (o->budget = strtod(value, &end)) > 0 && *end == '\0';
+        else
+            ok = parse_kernel(value, o);
+        if (!ok) {
+            fprintf(stderr, "kiln-tune: bad value for %s: %s\n", arg, value);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the parameter space */
+
+static const unsigned tile_sizes[] = {32, 64, 128, 256};
+static const unsigned tile_ks[] = {4, 8, 16, 32, 64};
+static const unsigned block_wpts[] = {4, 8};
+static const unsigned portable_wpts[] = {1, 2, 4, 8};
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* The tile the library's table picks for the shape (NULL: none serves it). */
+static const struct gemm_config *table_config(const kiln_ctx *ctx, enum gemm_kind kind,
+                                              bench_shape s)
+{
+    size_t limit = ctx->limits.max_work_group_size;
+    return kind == GEMM_KIND_BLOCK ? plan_gemm_block_config(&ctx->limits, limit, s.m, s.n, s.k)
+                                   : plan_gemm_config(&ctx->limits, limit);
+}
+
+static bool candidate_fits(const kiln_ctx *ctx, enum gemm_kind kind,
+                           const struct gemm_config *c, bench_shape s)
+{
+    size_t limit = ctx->limits.max_work_group_size;
+    return gemm_config_valid(c, kind) &&
+           (kind == GEMM_KIND_BLOCK ? gemm_block_fits(&ctx->limits, limit, c, s.m, s.n, s.k)
+                                    : gemm_config_fits(&ctx->limits, limit, c));
+}
+
+static bool same_config(const struct gemm_config *a, const struct gemm_config *b)
+{
+    return a->tile_m == b->tile_m && a->tile_n == b->tile_n && a->tile_k == b->tile_k &&
+           a->wpt_m == b->wpt_m && a->wpt_n == b->wpt_n;
+}
+
+static void candidate_add(struct candidate *list, size_t *count, enum gemm_kind kind,
+                          const struct gemm_config *c)
+{
+    for (size_t i = 0; i < *count; ++i)
+        if (list[i].kind == kind && same_config(&list[i].config, c))
+            return;
+    if (*count < MAX_CANDIDATES)
+        list[(*count)++] = (struct candidate){kind, *c};
+}
+
+/* Every tile of the kernel that fits the device and the shape, the table's first (so
+ * the winner is never slower than what the library runs untuned). */
+static void enumerate(const kiln_ctx *ctx, enum gemm_kind kind, bench_shape s,
+                      struct candidate *list, size_t *count)
+{
+    const struct gemm_config *table = table_config(ctx, kind, s);
+    if (table != NULL)
+        candidate_add(list, count, kind, table);
+    const unsigned *wpts = kind == GEMM_KIND_BLOCK ? block_wpts : portable_wpts;
+    size_t wpt_count = kind == GEMM_KIND_BLOCK ? COUNT(block_wpts) : COUNT(portable_wpts);
+    for (size_t tm = 0; tm < COUNT(tile_sizes); ++tm)
+        for (size_t tn = 0; tn < COUNT(tile_sizes); ++tn)
+            for (size_t tk = 0; tk < COUNT(tile_ks); ++tk)
+                for (size_t wm = 0; wm < wpt_count; ++wm)
+                    for (size_t wn = 0; wn < wpt_count; ++wn) {
+                        struct gemm_config c = {tile_sizes[tm], tile_sizes[tn], tile_ks[tk],
+                                                wpts[wm], wpts[wn]};
+                        if (candidate_fits(ctx, kind, &c, s))
+                            candidate_add(list, count, kind, &c);
+                    }
+}
+
+/* ---- one shape's data */
+
+static void problem_free(struct problem *p)
+{
+    kiln_buf_destroy(p->a);
+    kiln_buf_destroy(p->b);
+    kiln_buf_destroy(p->c);
+    for (int i = 0; i < 2; ++i)
+        free(p->check.in[i]);
+    free(p->check.out);
+}
+
+static bool problem_make(kiln_ctx *ctx, bench_shape s, struct problem *p)
+{
+    *p = (struct problem){.ctx = ctx, .check = {.ctx = ctx, .shape = s,
+                                                .expect = {1.0f, 0.0f, false, KILN_ACT_NONE}}};
+    size_t lengths[3] = {s.m * s.k, s.k * s.n, s.m * s.n};
+    kiln_buf **bufs[3] = {&p->a, &p->b, &p->c};
+    for (int i = 0; i < 3; ++i)
+        if (kiln_buf_create(ctx, lengths[i] * sizeof(float), bufs[i]) != KILN_OK)
+            return bench_report(ctx, KILN_ERR_NOMEM, "kiln_buf_create");
+    p->check.in[0] = malloc(lengths[0] * sizeof(float));
+    p->check.in[1] = malloc(lengths[1] * sizeof(float));
+    p->check.out = malloc(lengths[2] * sizeof(float));
+    p->check.out_len = lengths[2];
+    if (!p->check.in[0] || !p->check.in[1] || !p->check.out)
+        return false;
+    for (int i = 0; i < 2; ++i) {
+        bench_random_fill(p->check.in[i], lengths[i], 1234 + i);
+        if (!bench_report(ctx, kiln_buf_write(*bufs[i], 0, p->check.in[i],
+                                              lengths[i] * sizeof(float)), "kiln_buf_write"))
+            return false;
+    }
+    return true;
+}
+
+static struct gemm_call problem_call(const struct problem *p)
+{
+    bench_shape s = p->check.shape;
+    return (struct gemm_call){.ta = KILN_NO_TRANS, .tb = KILN_NO_TRANS, .m = s.m, .n = s.n,
+                              .k = s.k, .alpha = 1.0f, .a = p->a, .lda = s.k, .b = p->b,
+                              .ldb = s.n, .beta = 0.0f, .c = p->c, .ldc = s.n,
+                              .act = KILN_ACT_NONE, .batch = 1};
+}
+
+/* ---- one candidate */
+
+struct run_arg {
+    struct problem *problem;
+    const struct candidate *candidate;
+};
+
+static bool run_once(void *arg)
+{
+    struct run_arg *r = arg;
+    struct gemm_call call = problem_call(r->problem);
+    return gemm_run_config(r->problem->ctx, &call, r->candidate->kind,
+                           &r->candidate->config) == KILN_OK;
+}
+
+/* Builds and runs the candidate on a C of NaN and checks C; false with why. */
+static bool candidate_check(struct run_arg *r, char *why, size_t why_len)
+{
+    kiln_ctx *ctx = r->problem->ctx;
+    kiln_buf_fill(r->problem->c, NAN); /* a kernel that writes nothing cannot pass */
+    if (!run_once(r) || kiln_finish(ctx) != KILN_OK) {
+        snprintf(why, why_len, "%s", kiln_last_error(ctx));
+        return false;
+    }
+    bench_case *c = &r->problem->check;
+    if (kiln_buf_read(r->problem->c, 0, c->out, c->out_len * sizeof(float)) != KILN_OK) {
+        snprintf(why, why_len, "%s", kiln_last_error(ctx));
+        return false;
+    }
+    return bench_verify_gemm(c, why, why_len);
+}
+
+/* Seconds per call: the best of a few trials, each long enough to time. */
+static double candidate_time(struct run_arg *r)
+{
+    bench_timing t;
+    if (!bench_time_queue(r->problem->ctx, run_once, r, 1, &t))
+        return -1.0;
+    double once = t.kernel_seconds > 0 ? t.kernel_seconds : t.seconds, best = once;
+    int repeats = once >= trial_seconds ? 1 : (int)fmin(trial_seconds / once, 50.0) + 1;
+    for (int i = 0; i < TRIALS && once < 1.0; ++i) { /* a slow tile is not worth more */
+        if (!bench_time_queue(r->problem->ctx, run_once, r, repeats, &t))
+            return -1.0;
+        best = fmin(best, t.kernel_seconds > 0 ? t.kernel_seconds : t.seconds);
+    }
+    return best;
+}
+
+static void rate_print(double flops)
+{
+    if (flops >= 1e12)
+        printf("%.1f TFLOP/s", flops * 1e-12);
+    else
+        printf("%.1f GFLOP/s", flops * 1e-9);
+}
+
+static void config_print(enum gemm_kind kind, const struct gemm_config *c)
+{
+    printf("%s %ux%ux%u %ux%u", gemm_kind_name(kind), c->tile_m, c->tile_n, c->tile_k,
+           c->wpt_m, c->wpt_n);
+}
+
+/* ---- the search */
+
+static struct result *result_of(struct result *results, size_t base, enum gemm_kind kind)
+{
+    return &results[base + (kind == GEMM_KIND_BLOCK ? 0 : 1)];
+}
+
+static void candidate_run(struct problem *p, const struct candidate *cand, size_t i,
+                          size_t count, struct result *result)
+{
+    struct run_arg r = {p, cand};
+    char why[512];
+    bench_shape s = p->check.shape;
+    printf("[%zu/%zu] ", i + 1, count);
+    config_print(cand->kind, &cand->config);
+    fflush(stdout);
+    if (!candidate_check(&r, why, sizeof(why))) {
+        printf(": rejected: %s\n", why);
+        return;
+    }
+    double seconds = candidate_time(&r);
+    if (seconds <= 0) {
+        printf(": timing failed\n");
+        return;
+    }
+    double rate = 2.0 * s.m * s.n * s.k / seconds;
+    const struct gemm_config *table = table_config(p->ctx, cand->kind, s);
+    if (table != NULL && same_config(table, &cand->config))
+        result->table_rate = rate;
+    printf(": ");
+    rate_print(rate);
+    if (rate > result->best_rate) {
+        result->best_rate = rate;
+        result->best = cand->config;
+        printf(" (best so far)");
+    }
+    printf("\n");
+}
+
+/* Lists the kernel's candidates, or under --dry-run prints them. */
+static size_t kind_candidates(kiln_ctx *ctx, const struct options *o, enum gemm_kind kind,
+                              bench_shape s, struct candidate *list)
+{
+    size_t count = 0;
+    if (o->kinds[kind])
+        enumerate(ctx, kind, s, list, &count);
+    printf("%zux%zux%zu %s: %zu candidates\n", s.m, s.n, s.k, gemm_kind_name(kind), count);
+    for (size_t i = 0; o->dry_run && i < count; ++i) {
+        printf("  ");
+        config_print(list[i].kind, &list[i].config);
+        printf("\n");
+    }
+    return count;
+}
+
+/* Tunes one shape until its share of the budget runs out, shared between the kernels. */
+static void shape_tune(kiln_ctx *ctx, const struct options *o, bench_shape s,
+                       double deadline, struct result *results, size_t base,
+                       struct candidate *list)
+{
+    struct problem p;
+    bool ready = o->dry_run || problem_make(ctx, s, &p);
+    for (int kind = GEMM_KIND_BLOCK; ready && kind >= GEMM_KIND_PORTABLE; --kind) {
+        struct result *result = result_of(results, base, (enum gemm_kind)kind);
+        *result = (struct result){.shape = s, .kind = (enum gemm_kind)kind};
+        const struct gemm_config *table = table_config(ctx, (enum gemm_kind)kind, s);
+        if (table != NULL)
+            result->table = *table;
+        size_t count = kind_candidates(ctx, o, (enum gemm_kind)kind, s, list);
+        double now = bench_now(), share = kind == GEMM_KIND_BLOCK && o->kinds[0] ? 2 : 1;
+        double kind_deadline = count > 0 ? now + (deadline - now) / share : now;
+        for (size_t i = 0; !o->dry_run && i < count && bench_now() < kind_deadline; ++i)
+            candidate_run(&p, &list[i], i, count, result);
+        if (!o->dry_run && count > 0 && bench_now() >= kind_deadline)
+            printf("budget for %s at %zux%zux%zu spent: keeping the best so far\n",
+                   gemm_kind_name((enum gemm_kind)kind), s.m, s.n, s.k);
+    }
+    if (!o->dry_run)
+        problem_free(&p);
+}
+
+/* ---- winners */
+
+/* The winners, the faster kernel first: the library takes the first entry that matches. */
+static size_t winners_of(const struct result *results, size_t shape_count,
+                         struct tuned_entry *winners)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < shape_count; ++i) {
+        const struct result *pair = &results[2 * i];
+        int first = pair[0].best_rate >= pair[1].best_rate ? 0 : 1;
+        for (int j = 0; j < 2; ++j) {
+            const struct result *r = &pair[j == 0 ? first : 1 - first];
+            if (r->best_rate > 0)
+                winners[count++] = (struct tuned_entry){r->kind, r->shape.m, r->shape.n,
+                                                        r->shape.k, r->best, false};
+        }
+    }
+    return count;
+}
+
+static void table_print(const struct result *results, size_t count)
+{
+    printf("\n%-18s %-9s %-26s %-26s %s\n", "shape", "kernel", "table tile", "tuned tile",
+           "speed-up");
+    for (size_t i = 0; i < count; ++i) {
+        const struct result *r = &results[i];
+        if (r->best_rate <= 0)
+            continue;
+        char shape[64], table[64], best[64];
+        snprintf(shape, sizeof(shape), "%zux%zux%zu", r->shape.m, r->shape.n, r->shape.k);
+        snprintf(table, sizeof(table), "%ux%ux%u %ux%u %.1f GF", r->table.tile_m,
+                 r->table.tile_n, r->table.tile_k, r->table.wpt_m, r->table.wpt_n,
+                 r->table_rate * 1e-9);
+        snprintf(best, sizeof(best), "%ux%ux%u %ux%u %.1f GF", r->best.tile_m, r->best.tile_n,
+                 r->best.tile_k, r->best.wpt_m, r->best.wpt_n, r->best_rate * 1e-9);
+        printf("%-18s %-9s %-26s %-26s ", shape, gemm_kind_name(r->kind),
+               r->table_rate > 0 ? table : "-", best);
+        if (r->table_rate > 0)
+            printf("%.2fx\n", r->best_rate / r->table_rate);
+        else
+            printf("-\n");
+    }
+}
+
+static int store_winners(kiln_ctx *ctx, const struct result *results, size_t shape_count)
+{
+    struct tuned_entry winners[2 * MAX_SHAPES];
+    size_t count = winners_of(results, shape_count, winners);
+    char path[4096];
+    if (count == 0) {
+        printf("no candidate passed: nothing stored\n");
+        return 1;
+    }
+    if (!bench_report(ctx, tuning_store(ctx, winners, count, path, sizeof(path)),
+                      "storing the winners"))
+        return 1;
+    printf("stored %zu winner(s) in %s\n", count, path);
+    return 0;
+}
+
+static int tune(kiln_ctx *ctx, const struct options *o)
+{
+    static struct result results[2 * MAX_SHAPES];
+    struct candidate *list = malloc(MAX_CANDIDATES * sizeof(*list));
+    if (list == NULL)
+        return 1;
+    double start = bench_now();
+    for (size_t i = 0; i < o->shape_count; ++i) {
+        double deadline = start + o->budget * (double)(i + 1) / (double)o->shape_count;
+        shape_tune(ctx, o, o->shapes[i], deadline, results, 2 * i, list);
+    }
+    free(list);
+    if (o->dry_run)
+        return 0;
+    table_print(results, 2 * o->shape_count);
+    return store_winners(ctx, results, o->shape_count);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int parsed = parse_args(argc, argv, &o);
+    if (parsed != 0) {
+        usage(parsed == 2 ? stdout : stderr);
+        return parsed == 2 ? 0 : 2;
+    }
+    kiln_ctx *ctx;
+    if (!bench_report(NULL, kiln_ctx_create(&ctx, o.device), "kiln_ctx_create"))
+        return 1;
+    printf("device: %.*s (%s table), budget %.0f s\n",
+           (int)strcspn(ctx->device_identity, "\n"), ctx->device_identity,
+           gemm_block_table(&ctx->limits).family, o.budget);
+    int rc = tune(ctx, &o);
+    kiln_ctx_destroy(ctx);
+    return rc;
+}
