@@ -39,6 +39,9 @@
 #ifndef ACT
 #define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
 #endif
+#ifndef BATCHED
+#define BATCHED 0 /* 1: work-groups loop over the batch along the third dimension */
+#endif
 
 #define LX (TILE_N / WPT_N)
 #define LY (TILE_M / WPT_M)
@@ -192,8 +195,13 @@ void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
     /* float4 arrays, so the float views of them are 16-byte aligned */
     __local float4 a_store[2][TILE_K * TILE_M / 4];
     __local float4 b_store[2][TILE_K * TILE_N / 4];
+#if BATCHED
     for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
         gemm_block_one(k, alpha, a + a_offset + i * stride_a, lda, b + b_offset + i * stride_b,
                        ldb, beta, c + c_offset + i * stride_c, ldc, bias + bias_offset,
                        has_bias, a_store, b_store);
+#else
+    gemm_block_one(k, alpha, a + a_offset, lda, b + b_offset, ldb, beta, c + c_offset, ldc,
+                   bias + bias_offset, has_bias, a_store, b_store);
+#endif
 }

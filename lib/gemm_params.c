@@ -24,14 +24,14 @@ const size_t gemm_portable_config_count =
  * work-item ran 44.6 TFLOP/s at 4096 with TILE_K 8 against 31.3 with TILE_K 16 (127
  * against 141 registers and a 16 instead of 32 KiB double buffer: two work-groups per
  * SM instead of one); 64x64x16 ran 29.1 at 1024 (26.1 with TILE_K 8) and 32x64x8 13.2
- * at 512 (cuBLAS 8.4), keeping small products spread over the 132 SMs; 128x256 with
- * 512 work-items (125 registers) reads less per multiply-add and ran 4% faster than
- * 128x128 at 4096 and 8192, where a band of block rows sharing B in the cache changed
- * nothing (44.6 against 44.6-45.1). AMD rows are
- * not tuned yet: AMD GPUs take these. */
+ * at 512 (cuBLAS 8.4), keeping small products spread over the 132 SMs. Tried and
+ * left out: 128x256 with 512 work-items ran 46.3 before the kernel looped over batches
+ * and 42.7 after (capped at 128 registers it spills), where 128x128 ran 44.1 (168
+ * registers); banding block rows so they share B in the cache changed nothing. AMD
+ * GPUs take these too: no AMD row is tuned yet, and tools/check-amd compiles each for
+ * gfx90a and gfx1030. */
 static const struct gemm_config gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
-    {128, 256, 8, 8, 8}, /* 512 work-items, 24 KiB local: 46.0 at 4096 and 8192 */
     {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local */
     {64, 64, 16, 4, 4},  /* 256 work-items, 16 KiB local */
     {32, 64, 8, 4, 4},   /* 128 work-items, 6 KiB local */

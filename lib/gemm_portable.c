@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void gemm_options(const struct gemm_config *config, kiln_trans ta, kiln_trans tb,
                          kiln_act act, char *options, size_t size)
@@ -13,6 +14,16 @@ static void gemm_options(const struct gemm_config *config, kiln_trans ta, kiln_t
              "-DTRANS_B=%d -DACT=%d",
              config->tile_m, config->tile_n, config->tile_k, config->wpt_m, config->wpt_n,
              (int)ta, (int)tb, (int)act);
+}
+
+/* cl/gemm_block.cl's options: a batch loop only for batches, as the loop costs a
+ * single product registers (168 against 127 at 128x128 on the H100). */
+static void block_options(const struct gemm_config *config, const struct gemm_call *call,
+                          char *options, size_t size)
+{
+    gemm_options(config, call->ta, call->tb, call->act, options, size);
+    size_t used = strlen(options);
+    snprintf(options + used, size - used, " -DBATCHED=%d", call->batch > 1);
 }
 
 kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
@@ -52,6 +63,7 @@ static bool call_aligned(const struct gemm_call *call)
 /* The shape and alignment half of the decision: no OpenCL call. */
 static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
                                                  const struct gemm_call *call,
+                                                 size_t max_threads,
                                                  const struct gemm_config **config)
 {
     *config = NULL;
@@ -59,26 +71,35 @@ static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
         return GEMM_BLOCK_ALPHA_ZERO;
     if (!call_aligned(call))
         return GEMM_BLOCK_UNALIGNED;
-    *config = plan_gemm_block_config(&ctx->limits, ctx->limits.max_work_group_size, call->m,
-                                     call->n, call->k);
+    *config = plan_gemm_block_config(&ctx->limits, max_threads, call->m, call->n, call->k);
     return *config != NULL ? GEMM_BLOCK_USED : GEMM_BLOCK_NO_TILE;
 }
 
 kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                             struct gemm_kernel *out, enum gemm_block_verdict *verdict)
 {
-    const struct gemm_config *config;
-    *verdict = gemm_block_config(ctx, call, &config);
-    if (*verdict != GEMM_BLOCK_USED)
-        return KILN_OK;
-    struct gemm_kernel picked = {config, NULL, ctx->limits.max_work_group_size, ""};
-    gemm_options(config, call->ta, call->tb, call->act, picked.options, sizeof(picked.options));
-    CHECK(kernel_get(ctx, "gemm_block", picked.options, "gemm_block", &picked.kernel));
-    *out = picked;
-    /* A kernel allowing fewer work-items than its tile (registers) leaves it to gemm.cl. */
-    if (picked.kernel->limits.work_group_size < gemm_config_threads(config))
-        *verdict = GEMM_BLOCK_KERNEL_LIMIT;
-    return KILN_OK;
+    /* A built kernel may allow fewer work-items than its tile has (registers): then
+     * the next smaller tile is tried, and with none left the call goes to gemm.cl. */
+    size_t max_threads = ctx->limits.max_work_group_size;
+    bool limited = false;
+    for (;;) {
+        const struct gemm_config *config;
+        *verdict = gemm_block_config(ctx, call, max_threads, &config);
+        if (*verdict != GEMM_BLOCK_USED) {
+            if (limited && *verdict == GEMM_BLOCK_NO_TILE)
+                *verdict = GEMM_BLOCK_KERNEL_LIMIT;
+            return KILN_OK;
+        }
+        struct gemm_kernel picked = {config, NULL, max_threads, ""};
+        block_options(config, call, picked.options, sizeof(picked.options));
+        CHECK(kernel_get(ctx, "gemm_block", picked.options, "gemm_block", &picked.kernel));
+        *out = picked;
+        size_t threads = gemm_config_threads(config);
+        if (picked.kernel->limits.work_group_size >= threads)
+            return KILN_OK;
+        limited = true;
+        max_threads = threads - 1;
+    }
 }
 
 /* The kernel of this kind built with this tile for the call, or KILN_ERR_ARG when the
@@ -100,7 +121,11 @@ static kiln_status config_kernel(kiln_ctx *ctx, const struct gemm_call *call,
                     call->n, call->k);
     struct gemm_kernel picked = {config, NULL, limit, ""};
     const char *source = block ? "gemm_block" : "gemm";
-    gemm_options(config, call->ta, call->tb, call->act, picked.options, sizeof(picked.options));
+    if (block)
+        block_options(config, call, picked.options, sizeof(picked.options));
+    else
+        gemm_options(config, call->ta, call->tb, call->act, picked.options,
+                     sizeof(picked.options));
     CHECK(kernel_get(ctx, source, picked.options, source, &picked.kernel));
     if (picked.kernel->limits.work_group_size < gemm_config_threads(config))
         return fail(ctx, KILN_ERR_ARG, "the %s kernel of tile %ux%ux%u allows %zu work-items, "

@@ -193,7 +193,7 @@ static void block_tile_is(const struct device_limits *device, size_t m, size_t n
 static void block_tiles_are_the_largest_that_still_fill_the_compute_units(void **state)
 {
     (void)state;
-    block_tile_is(&nvidia_like, 4096, 4096, 4096, "128x256x8");
+    block_tile_is(&nvidia_like, 4096, 4096, 4096, "128x128x8");
     block_tile_is(&nvidia_like, 2048, 2048, 2048, "128x128x8");
     block_tile_is(&nvidia_like, 1024, 1024, 1024, "64x64x16");
     block_tile_is(&nvidia_like, 512, 512, 512, "32x64x8");
