@@ -8,7 +8,8 @@
  * suite runs this file once per table ($KILN_GEMM_TABLE). */
 static const size_t shapes[][3] = {{128, 256, 64}, {256, 128, 128}, {64, 192, 64},
                                    {192, 64, 128}, {64, 128, 64},   {384, 128, 128},
-                                   {32, 128, 32},  {96, 64, 32},    {256, 256, 64}};
+                                   {32, 128, 32},  {96, 64, 32},    {256, 256, 64},
+                                   {128, 128, 64}};
 #define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
 
 /* ld beyond the row and offsets, both in whole float4s, so the block kernel applies. */
