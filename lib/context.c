@@ -6,6 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The family whose tuned tiles fit the device; $KILN_GEMM_TABLE=gpu|cpu|amd overrides
+ * it, so the tests run every table's tiles on whatever device they have. */
+static enum device_family family_of(const kiln_device_info *info)
+{
+    const char *table = getenv("KILN_GEMM_TABLE");
+    if (table != NULL && *table != '\0')
+        return strcmp(table, "cpu") == 0   ? FAMILY_CPU
+               : strcmp(table, "amd") == 0 ? FAMILY_AMD
+                                           : FAMILY_GPU;
+    if (info->type == KILN_DEVICE_CPU)
+        return FAMILY_CPU;
+    bool amd = strstr(info->vendor, "Advanced Micro Devices") != NULL ||
+               strncmp(info->vendor, "AMD", 3) == 0;
+    return amd && info->type == KILN_DEVICE_GPU ? FAMILY_AMD : FAMILY_GPU;
+}
+
 static kiln_status read_limits(kiln_ctx *ctx)
 {
     struct device_entry entry = {NULL, ctx->device, 0, 0};
@@ -18,10 +34,7 @@ static kiln_status read_limits(kiln_ctx *ctx)
         ctx->limits.max_work_item_sizes[d] = info.max_work_item_sizes[d];
     ctx->limits.compute_units = info.compute_units;
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
-    /* $KILN_GEMM_TABLE=gpu|cpu overrides the family, so tests run every table's tiles. */
-    const char *table = getenv("KILN_GEMM_TABLE");
-    ctx->limits.cpu = table != NULL && *table != '\0' ? strcmp(table, "cpu") == 0
-                                                      : info.type == KILN_DEVICE_CPU;
+    ctx->limits.family = family_of(&info);
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */

@@ -222,7 +222,7 @@ struct gemv_config plan_gemv_config(const struct device_limits *device, size_t m
     size_t x_cap = min_size(threads, floor_pow2(device->max_work_item_sizes[0]));
     size_t y_cap = floor_pow2(device->max_work_item_sizes[1]);
     size_t lx;
-    if (row_major && device->cpu) {
+    if (row_major && device->family == FAMILY_CPU) {
         /* A row per work-item: PoCL runs a group's work-items in one thread, and its
          * cores stream rows best whole (measured, 4096²: 1×256 about 20 GB/s, 16×16 and
          * wider 6 to 14 GB/s: the reduction's barriers cost more than they share). */

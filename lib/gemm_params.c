@@ -28,9 +28,7 @@ const size_t gemm_portable_config_count =
  * then found 128x64x16 with 8x8 at 1024: 35.9 against 64x64x16's 29.2. Tried and
  * left out: 128x256 with 512 work-items ran 46.3 before the kernel looped over batches
  * and 42.7 after (capped at 128 registers it spills), where 128x128 ran 44.1 (168
- * registers); banding block rows so they share B in the cache changed nothing. AMD
- * GPUs take these too: no AMD row is tuned yet, and tools/check-amd compiles each for
- * gfx90a and gfx1030. */
+ * registers); banding block rows so they share B in the cache changed nothing. */
 static const struct gemm_config gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
     {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local */
@@ -47,10 +45,30 @@ static const struct gemm_config cpu_configs[] = {
     {32, 32, 32, 8, 8}, /* 16 work-items, 16 KiB local */
 };
 
+/* AMD GPUs (CDNA gfx90a, RDNA gfx1030). Not timed: there is no AMD hardware here.
+ * From the architecture: a CDNA compute unit has 64 KiB of LDS and 512 VGPRs per lane,
+ * so 256 work-items (four wave64s) with 8x8 register tiles fit, and a TILE_K 16 double
+ * buffer of 32 KiB leaves room for two work-groups per CU; an RDNA work-group processor
+ * has 128 KiB of LDS and runs the same 256 items as eight wave32s. Smaller tiles spread
+ * small products over the CUs as on NVIDIA. tools/check-amd compiles each row for
+ * gfx90a and gfx1030 in CI. */
+static const struct gemm_config amd_configs[] = {
+    {128, 128, 16, 8, 8}, /* 256 work-items, 32 KiB local */
+    {64, 64, 16, 4, 4},   /* 256 work-items, 16 KiB local */
+    {32, 64, 8, 4, 4},    /* 128 work-items, 6 KiB local */
+};
+
 #define TABLE(family, configs) {family, configs, sizeof(configs) / sizeof(configs[0])}
 
 struct gemm_table gemm_block_table(const struct device_limits *device)
 {
-    return device->cpu ? (struct gemm_table)TABLE("cpu", cpu_configs)
-                       : (struct gemm_table)TABLE("gpu", gpu_configs);
+    switch (device->family) {
+    case FAMILY_CPU:
+        return (struct gemm_table)TABLE("cpu", cpu_configs);
+    case FAMILY_AMD:
+        return (struct gemm_table)TABLE("amd", amd_configs);
+    case FAMILY_GPU:
+        break;
+    }
+    return (struct gemm_table)TABLE("gpu", gpu_configs);
 }

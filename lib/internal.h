@@ -64,13 +64,16 @@ kiln_status device_info_read(const kiln_ctx *ctx, const struct device_entry *ent
 
 /* ---------------------------------------------------------------- dispatch.c */
 
+/* Device families with tables of their own in gemm_params.c. */
+enum device_family { FAMILY_GPU = 0, FAMILY_CPU, FAMILY_AMD };
+
 /* What the dispatcher needs of a device. */
 struct device_limits {
     size_t max_work_group_size;
     size_t max_work_item_sizes[3];
     size_t compute_units;
     size_t local_mem_bytes;
-    bool cpu; /* picks the CPU family's tuned tiles (gemm_params.c) */
+    enum device_family family; /* picks the family's tuned tiles (gemm_params.c) */
 };
 
 /* What the dispatcher needs of one compiled kernel. */

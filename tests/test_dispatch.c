@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, false};
-static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, false};
-static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, true};
-static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, false};
-static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, false};
+static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, FAMILY_GPU};
+static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, FAMILY_AMD};
+static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, FAMILY_CPU};
+static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, FAMILY_GPU};
+static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, FAMILY_GPU};
 
 static const struct device_limits *const devices[] = {&nvidia_like, &amd_like, &pocl_like,
                                                       &tiny_one, &tiny_64};
@@ -203,6 +203,7 @@ static void block_tiles_are_the_largest_that_still_fill_most_compute_units(void 
     block_tile_is(&pocl_like, 1024, 1024, 1024, "64x64x64");
     block_tile_is(&pocl_like, 96, 64, 32, "32x32x32");
     block_tile_is(&tiny_64, 4096, 4096, 4096, "none");
+    block_tile_is(&amd_like, 4096, 4096, 4096, "128x128x16");
 }
 
 static bool is_pow2(size_t n)
@@ -275,7 +276,7 @@ static struct device_limits random_device(uint64_t *state)
         device.max_work_item_sizes[d] = 1 + random_below(state, device.max_work_group_size);
     device.compute_units = 1 + random_below(state, 256);
     device.local_mem_bytes = 512 + random_below(state, 1 << 20);
-    device.cpu = random_below(state, 2);
+    device.family = (enum device_family)random_below(state, 3);
     return device;
 }
 

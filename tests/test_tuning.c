@@ -203,14 +203,14 @@ static void every_portable_tile_of_the_table_on_edge_shapes(void **state)
     }
 }
 
-/* Both families' block tiles on the shapes of whole blocks among multiples of the tile. */
-static void every_block_tile_of_both_tables_on_its_shapes(void **state)
+/* Every family's block tiles on the shapes of whole blocks among multiples of the tile. */
+static void every_block_tile_of_every_table_on_its_shapes(void **state)
 {
     kiln_ctx *ctx = *state;
     const size_t multiples[][3] = {{1, 1, 1}, {2, 1, 1}, {1, 2, 2}, {3, 1, 1}, {1, 3, 3}};
-    for (int cpu = 0; cpu < 2; ++cpu) {
+    for (int f = FAMILY_GPU; f <= FAMILY_AMD; ++f) {
         struct device_limits family = ctx->limits;
-        family.cpu = cpu;
+        family.family = (enum device_family)f;
         struct gemm_table table = gemm_block_table(&family);
         for (size_t i = 0; i < table.count; ++i) {
             const struct gemm_config *t = &table.configs[i];
@@ -251,7 +251,7 @@ int main(void)
         cmocka_unit_test_teardown(store_written_by_the_tuner_is_read_back_first_entry_first,
                                   cache_restore),
         KILN_TEST(every_portable_tile_of_the_table_on_edge_shapes),
-        KILN_TEST(every_block_tile_of_both_tables_on_its_shapes),
+        KILN_TEST(every_block_tile_of_every_table_on_its_shapes),
         KILN_TEST(forced_tile_the_kernel_cannot_take_is_refused),
     };
     int failed = RUN_KILN_TESTS(tests);
