@@ -20,7 +20,11 @@
 #define TILE_ROWS 8
 #endif
 
+/* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
+ * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
+
 /* Stages the block of op(X) at (i0, j0), stored transposed (n×m), as tile[j][i]. */
+__attribute__((always_inline))
 inline void stage_transposed(__local float tile[TILE][TILE + 1], __global const float *x,
                              const ulong ld, const ulong m, const ulong n, const ulong i0,
                              const ulong j0)

@@ -60,8 +60,12 @@
 #define ACTIVATE(v) (v)
 #endif
 
+/* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
+ * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
+
 /* Copies op(A)[row0 .. row0+TILE_M, p0 .. p0+TILE_K] into tile[p][i], walking the
  * stored matrix along its contiguous dimension. */
+__attribute__((always_inline))
 inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const float *a,
                    const ulong lda, const ulong m, const ulong k, const ulong row0,
                    const ulong p0, const uint tid)
@@ -78,6 +82,7 @@ inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const floa
 }
 
 /* Copies op(B)[p0 .. p0+TILE_K, col0 .. col0+TILE_N] into tile[p][j]. */
+__attribute__((always_inline))
 inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const float *b,
                    const ulong ldb, const ulong n, const ulong k, const ulong col0,
                    const ulong p0, const uint tid)
@@ -94,6 +99,7 @@ inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const floa
 }
 
 /* One TILE_M×TILE_N block of C at (row0, col0). */
+__attribute__((always_inline))
 inline void gemm_tile(const ulong m, const ulong n, const ulong depth, const ulong k,
                       const float alpha, __global const float *a, const ulong lda,
                       __global const float *b, const ulong ldb, const float beta,

@@ -59,8 +59,12 @@
 #define ACTIVATE(v) (v)
 #endif
 
+/* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
+ * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
+
 /* Where float4 number e of a stored slice lies: along k (four k of one row) or along
  * the other dimension (four rows or columns of one k). */
+__attribute__((always_inline))
 inline void slice_place(const uint e, const uint along_k, const uint width, uint *outer,
                         uint *kk)
 {
@@ -103,6 +107,7 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
     }
 
 /* This work-group's block of one product: C = act(alpha·op(A)·op(B) + beta·C + bias). */
+__attribute__((always_inline))
 inline void gemm_block_one(const ulong k, const float alpha, __global const float *a,
                            const ulong lda, __global const float *b, const ulong ldb,
                            const float beta, __global float *c, const ulong ldc,

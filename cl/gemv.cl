@@ -62,7 +62,11 @@
 #error "VECTOR_ALIGNED needs ROW_MAJOR"
 #endif
 
+/* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
+ * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
+
 /* This work-item's share of M(row, ·)·x: elements lane, lane + LANES, ... */
+__attribute__((always_inline))
 inline float row_part(__global const float *a, const ulong ld, __global const float *x,
                       const ulong incx, const ulong depth, const ulong row, const ulong lane)
 {
@@ -100,6 +104,7 @@ inline float row_part(__global const float *a, const ulong ld, __global const fl
 }
 
 /* One product of the batch, by this work-group's blocks of rows. */
+__attribute__((always_inline))
 inline void gemv_one(const ulong rows, const ulong cols, const float alpha,
                      __global const float *a, const ulong ld, __global const float *x,
                      const ulong incx, const float beta, __global float *y, const ulong incy,
