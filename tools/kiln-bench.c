@@ -53,11 +53,11 @@ typedef struct {
 static const option_desc option_table[] = {
     {"-d", "--device", "SPEC", OPT_STRING, offsetof(options, device),
      "device: gpu, cpu, an index, P:D or part of its name\n"
-     "                      (default: $KILN_DEVICE, else the best GPU, else any)"},
+     "(default: $KILN_DEVICE, else the best GPU, else any)"},
     {"-o", "--op", "OP[,OP...]", OPT_OPS, 0, "operations to run (default: all)"},
     {"-s", "--sizes", "[OP:]LIST", OPT_SIZES, 0,
      "comma-separated sizes for every op, or with OP: for one op\n"
-     "                      (repeatable; the forms per op are below)"},
+     "(repeatable; the forms per op are below)"},
     {"-r", "--repeats", "R", OPT_COUNT, offsetof(options, repeats),
      "launches timed back to back (default: about 0.2 s worth, 3 to 100)"},
     {"-w", "--warmup", "N", OPT_COUNT, offsetof(options, warmup),
@@ -71,10 +71,12 @@ static const option_desc option_table[] = {
      "skip peer GPU libraries (CLBlast)"},
     {NULL, "--clblast-params", "LIST", OPT_STRING, offsetof(options, clblast_params),
      "override CLBlast's Xgemm parameters for this device\n"
-     "                      (CLBlastOverrideParameters: its tuner's results)"},
+     "(CLBlastOverrideParameters: its tuner's results)"},
     {"-h", "--help", NULL, OPT_FLAG, offsetof(options, help), "print this text"},
 };
 enum { OPTION_COUNT = sizeof(option_table) / sizeof(option_table[0]) };
+
+enum { HELP_COLUMN = 28 }; /* where the options' descriptions start */
 
 static void print_help(void)
 {
@@ -89,7 +91,14 @@ static void print_help(void)
         snprintf(left, sizeof(left), "%s%s%s %s", o->short_name ? o->short_name : "",
                  o->short_name ? ", " : "    ", o->long_name,
                  o->value_name ? o->value_name : "");
-        printf("  %-22s%s\n", left, o->help);
+        printf("  %-*s ", HELP_COLUMN - 3, left);
+        for (const char *c = o->help; *c != '\0'; ++c) { /* continuation lines line up */
+            if (*c == '\n')
+                printf("\n%*s", HELP_COLUMN, "");
+            else
+                putchar(*c);
+        }
+        printf("\n");
     }
     printf("\nsizes: a number is digits with an optional K, M or G (powers of 1024), or\n"
            "2^N. Operations, their sizes and defaults (GPU; CPU device):\n");
