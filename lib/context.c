@@ -34,6 +34,7 @@ static kiln_status read_limits(kiln_ctx *ctx)
         ctx->limits.max_work_item_sizes[d] = info.max_work_item_sizes[d];
     ctx->limits.compute_units = info.compute_units;
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
+    ctx->limits.vector_width = info.native_vector_width[KILN_SCALAR_FLOAT];
     ctx->limits.family = family_of(&info);
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;

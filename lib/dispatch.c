@@ -18,6 +18,10 @@ enum { ELEMENTWISE_MAX_GROUPS = 1 << 20 };
  * nothing. */
 enum { MAX_GROUPS_PER_DIM = 65535 };
 
+/* cl/gemm_cpu.cl: at most this many floats of register tile (AVX-512 has 512 in all),
+ * and blocks per compute unit its tile choice aims for. */
+enum { CPU_TILE_MAX = 512, CPU_BLOCKS_PER_UNIT = 4 };
+
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
@@ -110,8 +114,12 @@ bool gemm_config_valid(const struct gemm_config *config, enum gemm_kind kind)
     if (config->tile_m % config->wpt_m != 0 || config->tile_n % config->wpt_n != 0)
         return false;
     /* cl/gemm_block.cl moves float4 pieces: register tiles and k steps of whole ones. */
-    return kind != GEMM_KIND_BLOCK || (config->wpt_m % 4 == 0 && config->wpt_n % 4 == 0 &&
-                                       config->tile_k % 4 == 0);
+    if (kind == GEMM_KIND_BLOCK)
+        return config->wpt_m % 4 == 0 && config->wpt_n % 4 == 0 && config->tile_k % 4 == 0;
+    /* cl/gemm_cpu.cl's register tile is rows of whole vectors, and stays in registers. */
+    if (kind == GEMM_KIND_CPU)
+        return config->wpt_n % 4 == 0 && config->wpt_m * config->wpt_n <= CPU_TILE_MAX;
+    return true;
 }
 
 bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
@@ -185,6 +193,66 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
             break;
     }
     return chosen;
+}
+
+/* ---- cl/gemm_cpu.cl */
+
+/* Packed slices of op(A) (tile_m × tile_k) and op(B) (tile_k × tile_n). */
+static size_t gemm_cpu_local_bytes(const struct gemm_config *config)
+{
+    return sizeof(float) * config->tile_k * ((size_t)config->tile_m + config->tile_n);
+}
+
+bool gemm_cpu_fits(const struct device_limits *device, const struct gemm_config *config)
+{
+    return gemm_cpu_local_bytes(config) <= device->local_mem_bytes;
+}
+
+/* The device's native float vector, as the CPU kernel can use it: 4, 8 or 16. */
+static unsigned cpu_native_width(const struct device_limits *device)
+{
+    unsigned width = 16;
+    while (width > 4 && width > device->vector_width)
+        width /= 2;
+    return width;
+}
+
+unsigned gemm_cpu_vector_width(const struct device_limits *device,
+                               const struct gemm_config *config)
+{
+    unsigned width = cpu_native_width(device);
+    while (width > 4 && config->wpt_n % width != 0)
+        width /= 2;
+    return width;
+}
+
+const struct gemm_config *plan_gemm_cpu_config(const struct device_limits *device, size_t m,
+                                               size_t n)
+{
+    /* Two vectors a row keep MR·2 accumulators and the B row in the register file of
+     * either width (6 rows: 12 of AVX2's 16 ymm, of AVX-512's 32 zmm). Blocks are
+     * handed to PoCL's threads whole, so a few per compute unit balance the load. */
+    struct gemm_table table = gemm_cpu_table();
+    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    const struct gemm_config *chosen = NULL;
+    for (size_t i = 0; i < table.count; ++i) {
+        const struct gemm_config *config = &table.configs[i];
+        if (config->wpt_n != 2 * cpu_native_width(device) || !gemm_cpu_fits(device, config))
+            continue;
+        chosen = config;
+        if (ceil_div(m, config->tile_m) * ceil_div(n, config->tile_n) >=
+            CPU_BLOCKS_PER_UNIT * units)
+            break;
+    }
+    return chosen;
+}
+
+struct launch plan_gemm_cpu(const struct gemm_config *config, size_t m, size_t n,
+                            size_t batch)
+{
+    size_t gx = min_size(ceil_div(n > 0 ? n : 1, config->tile_n), MAX_GROUPS_PER_DIM);
+    size_t gy = min_size(ceil_div(m > 0 ? m : 1, config->tile_m), MAX_GROUPS_PER_DIM);
+    return batched((struct launch){2, {gx, gy}, {1, 1}}, batch);
 }
 
 /* GEMV work-groups: at most this many work-items (a reduction tree of 8 steps), and

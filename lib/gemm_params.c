@@ -37,14 +37,6 @@ static const struct gemm_config gpu_configs[] = {
     {32, 64, 8, 4, 4},   /* 128 work-items, 6 KiB local */
 };
 
-/* CPUs (PoCL). PoCL runs a work-group as loops over its items between barriers, so
- * deep k steps (few barriers) and few items win: on the 2-core CI machine 64x64x64
- * ran 38-41 GFLOP/s at 1024 where 128x128x8 ran 4.5. */
-static const struct gemm_config cpu_configs[] = {
-    {64, 64, 64, 8, 8}, /* 64 work-items, 64 KiB local */
-    {32, 32, 32, 8, 8}, /* 16 work-items, 16 KiB local */
-};
-
 /* AMD GPUs (CDNA gfx90a, RDNA gfx1030). Not timed: there is no AMD hardware here.
  * From the architecture: a CDNA compute unit has 64 KiB of LDS and 512 VGPRs per lane,
  * so 256 work-items (four wave64s) with 8x8 register tiles fit, and a TILE_K 16 double
@@ -63,12 +55,38 @@ static const struct gemm_config amd_configs[] = {
 struct gemm_table gemm_block_table(const struct device_limits *device)
 {
     switch (device->family) {
-    case FAMILY_CPU:
-        return (struct gemm_table)TABLE("cpu", cpu_configs);
     case FAMILY_AMD:
         return (struct gemm_table)TABLE("amd", amd_configs);
     case FAMILY_GPU:
+    case FAMILY_CPU: /* CPUs run cl/gemm_cpu.cl; this table serves forced block tiles */
         break;
     }
     return (struct gemm_table)TABLE("gpu", gpu_configs);
+}
+
+/* cl/gemm_cpu.cl's tiles: MC×NC blocks, KC-deep slices, MR×NR register tiles. The
+ * dispatcher takes the rows whose register tile is two of the device's native vectors
+ * wide (AVX-512, AVX2, 128-bit), the larger block where it gives every core a few.
+ * Measured on the 2-core EPYC CI machine (Zen 4 with AVX-512, PoCL 3.1; 2026-11-24,
+ * n×n×n, repeated runs; the machine is noisy, ±30%): at 1024 kiln-bench ran 6x32
+ * 96x256x256 at 108-174 GFLOP/s, 0.66-0.88 of OpenBLAS's 150-201 beside it and 6-9
+ * times CLBlast's 17-24 (cl/gemm_block.cl's 64x64x64, the table's row before: 28-33);
+ * 0.67-0.89 of OpenBLAS from 128 to 2048, 1000 and 1023 included. One launch at 1024 ran about 160 with
+ * every transpose's packing of B at 126-163. Alike within the noise there: KC 128 or
+ * 512, NC 512, MR 4, 8 or 12, NR 16 or 64; slower: MC 192 (92), MC 48 (134), and
+ * packing a transposed B a k at a time across its rows rather than along each row (80
+ * against 140). */
+static const struct gemm_config cpu_configs[] = {
+    /* tile_m tile_n tile_k wpt_m wpt_n */
+    {96, 256, 256, 6, 32}, /* AVX-512: 12 zmm accumulators; 352 KiB packed */
+    {48, 128, 256, 6, 32},
+    {96, 256, 256, 6, 16}, /* AVX2: 12 ymm accumulators, the classic 6x16 */
+    {48, 128, 256, 6, 16},
+    {96, 256, 256, 6, 8}, /* 128-bit vectors */
+    {48, 128, 256, 6, 8},
+};
+
+struct gemm_table gemm_cpu_table(void)
+{
+    return (struct gemm_table)TABLE("cpu", cpu_configs);
 }

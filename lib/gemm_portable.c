@@ -1,6 +1,6 @@
-/* The portable GEMM back end: cl/gemm_block.cl for shapes made of whole blocks with
- * float4-aligned matrices, cl/gemm.cl for everything else, each with a tile shape the
- * dispatcher picks. */
+/* The portable GEMM back end: on CPUs cl/gemm_cpu.cl (gemm_cpu.c), elsewhere
+ * cl/gemm_block.cl for shapes made of whole blocks with float4-aligned matrices, and
+ * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -29,6 +29,7 @@ static void block_options(const struct gemm_config *config, const struct gemm_ca
 kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
                                struct gemm_kernel *out)
 {
+    out->kind = GEMM_KIND_PORTABLE;
     out->max_threads = ctx->limits.max_work_group_size;
     for (;;) {
         out->config = plan_gemm_config(&ctx->limits, out->max_threads);
@@ -90,7 +91,7 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                 *verdict = GEMM_BLOCK_KERNEL_LIMIT;
             return KILN_OK;
         }
-        struct gemm_kernel picked = {config, NULL, max_threads, ""};
+        struct gemm_kernel picked = {GEMM_KIND_BLOCK, config, NULL, max_threads, ""};
         block_options(config, call, picked.options, sizeof(picked.options));
         CHECK(kernel_get(ctx, "gemm_block", picked.options, "gemm_block", &picked.kernel));
         *out = picked;
@@ -102,6 +103,24 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
     }
 }
 
+/* Whether the kernel of this kind can run the call with this tile on the device. */
+static bool config_suits(const kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
+                         const struct gemm_config *config)
+{
+    size_t limit = ctx->limits.max_work_group_size;
+    if (!gemm_config_valid(config, kind))
+        return false;
+    switch (kind) {
+    case GEMM_KIND_BLOCK:
+        return call->alpha != 0.0f && call_aligned(call) &&
+               gemm_block_fits(&ctx->limits, limit, config, call->m, call->n, call->k);
+    case GEMM_KIND_CPU:
+        return gemm_cpu_applies(call) && gemm_cpu_fits(&ctx->limits, config);
+    default:
+        return gemm_config_fits(&ctx->limits, limit, config);
+    }
+}
+
 /* The kernel of this kind built with this tile for the call, or KILN_ERR_ARG when the
  * tile does not suit the kernel, the device or the call, or the built kernel allows
  * fewer work-items than the tile has. */
@@ -109,17 +128,16 @@ static kiln_status config_kernel(kiln_ctx *ctx, const struct gemm_call *call,
                                  enum gemm_kind kind, const struct gemm_config *config,
                                  struct gemm_kernel *out)
 {
-    size_t limit = ctx->limits.max_work_group_size;
-    bool block = kind == GEMM_KIND_BLOCK;
-    if (!gemm_config_valid(config, kind) ||
-        !(block ? call->alpha != 0.0f && call_aligned(call) &&
-                      gemm_block_fits(&ctx->limits, limit, config, call->m, call->n, call->k)
-                : gemm_config_fits(&ctx->limits, limit, config)))
+    if (!config_suits(ctx, call, kind, config))
         return fail(ctx, KILN_ERR_ARG, "%s tile %ux%ux%u %ux%u does not suit this device "
                     "or a %zux%zux%zu call", gemm_kind_name(kind), config->tile_m,
                     config->tile_n, config->tile_k, config->wpt_m, config->wpt_n, call->m,
                     call->n, call->k);
-    struct gemm_kernel picked = {config, NULL, limit, ""};
+    if (kind == GEMM_KIND_CPU) /* one work-item per work-group: any kernel takes it */
+        return gemm_cpu_build(ctx, call, config, out);
+    size_t limit = ctx->limits.max_work_group_size;
+    bool block = kind == GEMM_KIND_BLOCK;
+    struct gemm_kernel picked = {kind, config, NULL, limit, ""};
     const char *source = block ? "gemm_block" : "gemm";
     if (block)
         block_options(config, call, picked.options, sizeof(picked.options));
@@ -143,8 +161,12 @@ static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_
 {
     struct tuned_entry entry;
     size_t index;
-    bool block_allowed = call->alpha != 0.0f && call_aligned(call);
-    if (!tuning_lookup(ctx, block_allowed, call->m, call->n, call->k, &entry, &index))
+    unsigned kinds = GEMM_KIND_BIT(GEMM_KIND_PORTABLE);
+    if (call->alpha != 0.0f && call_aligned(call))
+        kinds |= GEMM_KIND_BIT(GEMM_KIND_BLOCK);
+    if (gemm_cpu_applies(call))
+        kinds |= GEMM_KIND_BIT(GEMM_KIND_CPU);
+    if (!tuning_lookup(ctx, kinds, call->m, call->n, call->k, &entry, &index))
         return false;
     *tile = entry.config;
     if (config_kernel(ctx, call, entry.kind, tile, out) != KILN_OK) {
@@ -155,12 +177,19 @@ static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_
     return true;
 }
 
-/* A tuned tile, else the block kernel's table, else the portable kernel's. */
+/* A tuned tile, else on CPUs the CPU kernel's table, else the block kernel's, else the
+ * portable kernel's. */
 static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
                              struct gemm_config *tile, struct gemm_kernel *out)
 {
     if (tuned_pick(ctx, call, tile, out))
         return KILN_OK;
+    if (ctx->limits.family == FAMILY_CPU) {
+        bool used;
+        CHECK(gemm_cpu_pick(ctx, call, out, &used));
+        if (used)
+            return KILN_OK;
+    }
     enum gemm_block_verdict verdict;
     CHECK(gemm_block_pick(ctx, call, out, &verdict));
     if (verdict != GEMM_BLOCK_USED)
@@ -184,7 +213,9 @@ static kiln_status gemm_enqueue_with(kiln_ctx *ctx, const struct gemm_call *call
     struct gemm_kernel picked;
     CHECK(forced != NULL ? config_kernel(ctx, call, forced->kind, forced->config, &picked)
                          : gemm_pick(ctx, call, &tile, &picked));
-    struct launch plan = plan_gemm(picked.config, call->m, call->n, call->batch);
+    struct launch plan = picked.kind == GEMM_KIND_CPU
+                             ? plan_gemm_cpu(picked.config, call->m, call->n, call->batch)
+                             : plan_gemm(picked.config, call->m, call->n, call->batch);
 
     /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */
     const kiln_buf *bias = call->bias != NULL ? call->bias : call->c;

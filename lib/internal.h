@@ -74,6 +74,7 @@ struct device_limits {
     size_t compute_units;
     size_t local_mem_bytes;
     enum device_family family; /* picks the family's tuned tiles (gemm_params.c) */
+    unsigned vector_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the CPU kernel's vectors */
 };
 
 /* What the dispatcher needs of one compiled kernel. */
@@ -120,11 +121,12 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
                                                  size_t max_threads, size_t m, size_t n,
                                                  size_t k);
 size_t gemm_config_threads(const struct gemm_config *config);
-/* The two GEMM kernels a tile can be for. */
-enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK }; /* cl/gemm.cl, cl/gemm_block.cl */
+/* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
+enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */
 /* The kernel can be built with this tile at all: parameters in 1..GEMM_PARAM_MAX, register
- * tiles dividing the tile, float4 pieces for the block kernel. Check before the fits. */
+ * tiles dividing the tile, float4 pieces for the block kernel, register tiles of whole
+ * float4s for the CPU kernel. Check before the fits. */
 bool gemm_config_valid(const struct gemm_config *config, enum gemm_kind kind);
 /* cl/gemm.cl's tile fits the device's work-group, item sizes and local memory. */
 bool gemm_config_fits(const struct device_limits *device, size_t max_threads,
@@ -134,6 +136,24 @@ bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
                      const struct gemm_config *config, size_t m, size_t n, size_t k);
 /* Local memory of cl/gemm.cl's two tiles for this config. */
 size_t gemm_config_local_bytes(const struct gemm_config *config);
+
+/* cl/gemm_cpu.cl reads a gemm_config as its blocks and register tile: tile_m×tile_n
+ * blocks of C (MC×NC) over tile_k-deep packed slices (KC), a wpt_m×wpt_n register tile
+ * (MR×NR); a work-group is one work-item. */
+/* Its packed slices fit the device's local memory. */
+bool gemm_cpu_fits(const struct device_limits *device, const struct gemm_config *config);
+/* The vector width it is built with: the widest of 16, 8 and 4 floats within the
+ * device's native width that divides the register tile's row. */
+unsigned gemm_cpu_vector_width(const struct device_limits *device,
+                               const struct gemm_config *config);
+/* The tile of the CPU table for an m×n product: among the rows whose register tile is
+ * two of the device's vectors wide, the largest block giving every compute unit a few
+ * blocks, else the smallest; NULL when none fits. */
+const struct gemm_config *plan_gemm_cpu_config(const struct device_limits *device, size_t m,
+                                               size_t n);
+/* A work-group of one work-item per block of C, batches along the third dimension. */
+struct launch plan_gemm_cpu(const struct gemm_config *config, size_t m, size_t n,
+                            size_t batch);
 
 /* A work-group of cl/gemv.cl: LOCAL_X×LOCAL_Y work-items, powers of two. */
 struct gemv_config {
@@ -157,6 +177,8 @@ struct gemm_table {
     size_t count;
 };
 struct gemm_table gemm_block_table(const struct device_limits *device);
+/* The CPU kernel's tiles (cl/gemm_cpu.cl), one row per register width, largest first. */
+struct gemm_table gemm_cpu_table(void);
 
 /* ---------------------------------------------------------------- program.c */
 
@@ -237,11 +259,14 @@ struct tuning {
     atomic_ullong used, fallbacks; /* launches with a tuned tile; entries given up */
 };
 
-/* The tuned tile for an m×n×k call, block entries only where block_allowed (the call is
- * float4-aligned, alpha not 0): an entry of exactly this shape, else the nearest within
- * a factor of 2 in every dimension that the shape admits. *index names it for
- * tuning_mark_broken. Reads the file on a context's first call; takes ctx->lock. */
-bool tuning_lookup(kiln_ctx *ctx, bool block_allowed, size_t m, size_t n, size_t k,
+/* The bit of a kind in a set of kinds (tuning_lookup's `kinds`). */
+#define GEMM_KIND_BIT(kind) (1u << (unsigned)(kind))
+/* The tuned tile for an m×n×k call among entries of the kinds in the set (the block
+ * kernel only for float4-aligned calls, block and CPU kernels only for alpha not 0): an
+ * entry of exactly this shape, else the nearest within a factor of 2 in every dimension
+ * that the shape admits. *index names it for tuning_mark_broken. Reads the file on a
+ * context's first call; takes ctx->lock. */
+bool tuning_lookup(kiln_ctx *ctx, unsigned kinds, size_t m, size_t n, size_t k,
                    struct tuned_entry *found, size_t *index);
 /* Counts a fallback to the table and stops trying the entry in this context. */
 void tuning_mark_broken(kiln_ctx *ctx, size_t index);
@@ -251,7 +276,7 @@ void tuning_mark_broken(kiln_ctx *ctx, size_t index);
 kiln_status tuning_store(kiln_ctx *ctx, const struct tuned_entry *winners, size_t count,
                          char *path, size_t path_size);
 void tuning_free(struct tuning *tuning);
-/* "block" or "portable", as the file names kernels. */
+/* "block", "portable" or "cpu", as the file names kernels. */
 const char *gemm_kind_name(enum gemm_kind kind);
 
 /* ---------------------------------------------------------------- context.c */
@@ -376,6 +401,7 @@ struct gemm_call {
  * built kernel accepts its work-group (a kernel may allow fewer work-items than the
  * device, for its registers; smaller tiles are tried then). */
 struct gemm_kernel {
+    enum gemm_kind kind;
     const struct gemm_config *config;
     struct kernel *kernel;
     size_t max_threads; /* the work-item bound the search ended with */
@@ -399,13 +425,27 @@ enum gemm_block_verdict {
 kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                             struct gemm_kernel *out, enum gemm_block_verdict *verdict);
 
+/* ---------------------------------------------------------------- gemm_cpu.c */
+
+/* Whether cl/gemm_cpu.cl can run the call: alpha and k not 0 (else C is only scaled,
+ * without reading A or B). */
+bool gemm_cpu_applies(const struct gemm_call *call);
+/* cl/gemm_cpu.cl built with this tile for the call's transposes, epilogue and batching. */
+kiln_status gemm_cpu_build(kiln_ctx *ctx, const struct gemm_call *call,
+                           const struct gemm_config *config, struct gemm_kernel *out);
+/* The CPU kernel with the table's tile for the call; *used false (and *out left alone)
+ * where it does not apply or no tile fits the device. */
+kiln_status gemm_cpu_pick(kiln_ctx *ctx, const struct gemm_call *call,
+                          struct gemm_kernel *out, bool *used);
+
 /* Runs the call with kiln-tune's tile for its shape where one works (tuning.c), else
  * the dispatcher's; matrix-vector shapes go to cl/gemv.cl. */
 kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 /* Runs the call with this kernel and tile, whatever the dispatcher would pick (no GEMV
  * either): for kiln-tune and tests. KILN_ERR_ARG, nothing enqueued, when the tile does
  * not suit the kernel, the device or the call (the block kernel wants whole blocks,
- * float4-aligned matrices and alpha not 0), or its built kernel allows too few items. */
+ * float4-aligned matrices and alpha not 0; the CPU kernel alpha and k not 0), or its
+ * built kernel allows too few items. */
 kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
                             const struct gemm_config *config);
 

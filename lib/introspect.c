@@ -17,6 +17,7 @@ struct op_kind {
     const char *source;  /* embedded source and kernel name */
     const char *options; /* NULL: GEMM or geam, whose options carry the tile */
     const char *block_label; /* GEMM: of cl/gemm_block.cl's kernel */
+    const char *cpu_label;   /* GEMM: of cl/gemm_cpu.cl's kernel */
     kiln_act act;        /* GEMM epilogue */
     unsigned dims;
     const char *shape;   /* for messages */
@@ -28,14 +29,17 @@ struct op_kind {
  * own. */
 static const struct op_kind op_kinds[PLAN_OP_COUNT] = {
     [PLAN_VADD] = {"vadd", "elementwise (vadd)", "elementwise",
-                   "-DOP=1 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, KILN_ACT_NONE, 1, "N"},
+                   "-DOP=1 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, NULL, KILN_ACT_NONE, 1, "N"},
     [PLAN_SIGMOID] = {"sigmoid", "elementwise (sigmoid)", "elementwise",
-                      "-DOP=2 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, KILN_ACT_NONE, 1, "N"},
-    [PLAN_GEAM] = {"geam", "geam (A transposed)", "geam", NULL, NULL, KILN_ACT_NONE, 2, "MxN"},
-    [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, "gemm_block (sgemm)", KILN_ACT_NONE,
-                    3, "MxNxK"},
+                      "-DOP=2 -DVECTOR_ALIGNED=1 -DINDEX=uint", NULL, NULL, KILN_ACT_NONE, 1,
+                      "N"},
+    [PLAN_GEAM] = {"geam", "geam (A transposed)", "geam", NULL, NULL, NULL, KILN_ACT_NONE, 2,
+                   "MxN"},
+    [PLAN_SGEMM] = {"sgemm", "gemm (sgemm)", "gemm", NULL, "gemm_block (sgemm)",
+                    "gemm_cpu (sgemm)", KILN_ACT_NONE, 3, "MxNxK"},
     [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL,
-                    "gemm_block (dense, sigmoid)", KILN_ACT_SIGMOID, 3, "OUTxINxBATCH"},
+                    "gemm_block (dense, sigmoid)", "gemm_cpu (dense, sigmoid)",
+                    KILN_ACT_SIGMOID, 3, "OUTxINxBATCH"},
 };
 
 /* The --kernels entry of cl/gemm_block.cl, after one entry per plan_op. */
@@ -70,6 +74,7 @@ static size_t ceil_div(size_t a, size_t b)
  * the tile search ended with, and for a plan whether cl/gemm_block.cl took the shape. */
 struct built {
     const char *label;
+    enum gemm_kind kind; /* of a GEMM kernel */
     struct kernel *kernel; /* NULL: no tile of the block table fits the device */
     char options[192];
     const struct gemm_config *config;
@@ -95,6 +100,7 @@ static struct gemm_dims gemm_dims_of(const struct plan_request *request)
 static void take_gemm(const struct gemm_kernel *picked, const char *label, struct built *out)
 {
     out->label = label;
+    out->kind = picked->kind;
     out->kernel = picked->kernel;
     out->config = picked->config;
     out->max_threads = picked->max_threads;
@@ -109,15 +115,21 @@ static kiln_status build_gemm(kiln_ctx *ctx, enum plan_op op, struct built *out)
     return KILN_OK;
 }
 
-/* gemm_block_pick's verdict on the operation's product with tight matrices (ld the row
- * length) starting at offset 0, alpha 1; a stand-in buffer carries the offset. */
+/* The operation's product with tight matrices (ld the row length) starting at offset 0,
+ * alpha 1; a stand-in buffer carries the offset. */
+static struct gemm_call plan_call(enum plan_op op, struct gemm_dims dims, kiln_buf *standin)
+{
+    return (struct gemm_call){KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k, 1.0f,
+                              standin, dims.k, standin, dims.n, 0.0f, standin, dims.n, NULL,
+                              op_kinds[op].act, 1, 0, 0, 0};
+}
+
+/* gemm_block_pick's verdict on the operation's product. */
 static kiln_status block_pick(kiln_ctx *ctx, enum plan_op op, struct gemm_dims dims,
                               struct gemm_kernel *out, enum gemm_block_verdict *verdict)
 {
     kiln_buf standin = {0};
-    const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k,
-                                   1.0f, &standin, dims.k, &standin, dims.n, 0.0f,
-                                   &standin, dims.n, NULL, op_kinds[op].act, 1, 0, 0, 0};
+    const struct gemm_call call = plan_call(op, dims, &standin);
     return gemm_block_pick(ctx, &call, out, verdict);
 }
 
@@ -126,6 +138,16 @@ static kiln_status build_plan_gemm(kiln_ctx *ctx, const struct plan_request *req
                                    struct built *out)
 {
     struct gemm_kernel picked;
+    if (ctx->limits.family == FAMILY_CPU) {
+        kiln_buf standin = {0};
+        const struct gemm_call call = plan_call(request->op, gemm_dims_of(request), &standin);
+        bool used;
+        CHECK(gemm_cpu_pick(ctx, &call, &picked, &used));
+        if (used) {
+            take_gemm(&picked, op_kinds[request->op].cpu_label, out);
+            return KILN_OK;
+        }
+    }
     CHECK(block_pick(ctx, request->op, gemm_dims_of(request), &picked, &out->verdict));
     if (out->verdict == GEMM_BLOCK_USED) {
         take_gemm(&picked, op_kinds[request->op].block_label, out);
@@ -515,6 +537,30 @@ static void explain_gemm_block(const kiln_ctx *ctx, const struct built *built,
     explain_gemm_grid(config, dims, report);
 }
 
+/* cl/gemm_cpu.cl runs: its blocks, register tile and vectors. */
+static void explain_gemm_cpu(const kiln_ctx *ctx, const struct built *built,
+                             struct gemm_dims dims, struct plan_report *report)
+{
+    const struct gemm_config *config = built->config;
+    size_t blocks = ceil_div(dims.m, config->tile_m) * ceil_div(dims.n, config->tile_n);
+    why_add(report, "cl/gemm_cpu.cl: a CPU device, which runs a work-group as one thread; a "
+                    "work-group is one work-item that packs slices of op(A) and op(B) and "
+                    "runs a register tile over them\n");
+    why_add(report, "block %ux%u (M x N) over k slices of %u: %zu bytes of local memory "
+                    "(device: %zu); register tile %ux%u of %u-float vectors (device native "
+                    "%u)\n",
+            config->tile_m, config->tile_n, config->tile_k,
+            sizeof(float) * config->tile_k * ((size_t)config->tile_m + config->tile_n),
+            ctx->limits.local_mem_bytes, config->wpt_m, config->wpt_n,
+            gemm_cpu_vector_width(&ctx->limits, config), ctx->limits.vector_width);
+    why_add(report, "%zu blocks for %zu compute units: %s\n", blocks,
+            ctx->limits.compute_units,
+            config == plan_gemm_cpu_config(&ctx->limits, (size_t)-1 / 2, (size_t)-1 / 2)
+                ? "the largest block of the table for the device's vectors"
+                : "a smaller block, so every compute unit gets a few");
+    explain_gemm_grid(config, dims, report);
+}
+
 /* ---------------------------------------------------------------- plans */
 
 /* The launch, as the operation's code computes it, with its explanation. */
@@ -534,7 +580,9 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
     case PLAN_SGEMM:
     case PLAN_DENSE: {
         struct gemm_dims dims = gemm_dims_of(request);
-        report->launch = plan_gemm(built->config, dims.m, dims.n, 1);
+        report->launch = built->kind == GEMM_KIND_CPU
+                             ? plan_gemm_cpu(built->config, dims.m, dims.n, 1)
+                             : plan_gemm(built->config, dims.m, dims.n, 1);
         break;
     }
     case PLAN_OP_COUNT:
@@ -553,6 +601,8 @@ static void explain(const kiln_ctx *ctx, const struct plan_request *request,
         explain_elementwise(ctx, shape[0], report);
     else if (request->op == PLAN_GEAM)
         explain_geam(ctx, built, shape[0], shape[1], report);
+    else if (built->kind == GEMM_KIND_CPU)
+        explain_gemm_cpu(ctx, built, gemm_dims_of(request), report);
     else if (built->verdict == GEMM_BLOCK_USED)
         explain_gemm_block(ctx, built, gemm_dims_of(request), report);
     else

@@ -6,6 +6,7 @@
  *     # device: NVIDIA H100 80GB HBM3
  *     block 4096 4096 4096 128 256 8 8 8
  *     portable 1000 1000 1000 64 64 16 4 4
+ *     cpu 1024 1024 1024 96 256 256 6 32
  *
  * Each entry is kernel, m n k, then tile_m tile_n tile_k wpt_m wpt_n. The folder is
  * untrusted as for binaries: the file must be a regular file of this user's, small, and
@@ -28,9 +29,12 @@ enum { STORE_MAX_BYTES = 1 << 16, STORE_MAX_ENTRIES = 512 };
 /* No m, n or k beyond this is taken from the file (keeps the distance arithmetic sane). */
 static const size_t shape_max = (size_t)1 << 40;
 
+static const char *const kind_names[GEMM_KIND_COUNT] = {
+    [GEMM_KIND_PORTABLE] = "portable", [GEMM_KIND_BLOCK] = "block", [GEMM_KIND_CPU] = "cpu"};
+
 const char *gemm_kind_name(enum gemm_kind kind)
 {
-    return kind == GEMM_KIND_BLOCK ? "block" : "portable";
+    return (unsigned)kind < GEMM_KIND_COUNT ? kind_names[kind] : "portable";
 }
 
 /* ---- reading */
@@ -65,13 +69,16 @@ static bool entry_parse(const char *line, struct tuned_entry *out)
                &c.tile_n, &c.tile_k, &c.wpt_m, &c.wpt_n, &used) != 9 ||
         line[strspn(line + used, " \t") + used] != '\0')
         return false;
-    if (strcmp(kind, "block") != 0 && strcmp(kind, "portable") != 0)
+    int found = GEMM_KIND_COUNT;
+    for (int i = 0; i < GEMM_KIND_COUNT; ++i)
+        if (strcmp(kind, kind_names[i]) == 0)
+            found = i;
+    if (found == GEMM_KIND_COUNT)
         return false;
     if (m == 0 || n == 0 || k == 0 || m > shape_max || n > shape_max || k > shape_max)
         return false;
-    *out = (struct tuned_entry){strcmp(kind, "block") == 0 ? GEMM_KIND_BLOCK
-                                                            : GEMM_KIND_PORTABLE,
-                                (size_t)m, (size_t)n, (size_t)k, c, false};
+    *out = (struct tuned_entry){(enum gemm_kind)found, (size_t)m, (size_t)n, (size_t)k, c,
+                                false};
     /* A tile no kernel can be built with is kept, to be counted as a fallback at use. */
     return true;
 }
@@ -118,9 +125,9 @@ static double shape_ratio(size_t a, size_t b)
 /* How far an entry's shape is from m×n×k: the product of the ratios, each at least 1;
  * < 0 when one ratio is over 2 or the entry's tile does not serve the shape. */
 static double entry_distance(const kiln_ctx *ctx, const struct tuned_entry *entry,
-                             bool block_allowed, size_t m, size_t n, size_t k)
+                             unsigned kinds, size_t m, size_t n, size_t k)
 {
-    if (entry->broken || (entry->kind == GEMM_KIND_BLOCK && !block_allowed))
+    if (entry->broken || !(kinds & GEMM_KIND_BIT(entry->kind)))
         return -1.0;
     double dm = shape_ratio(entry->m, m), dn = shape_ratio(entry->n, n),
            dk = shape_ratio(entry->k, k);
@@ -134,10 +141,14 @@ static double entry_distance(const kiln_ctx *ctx, const struct tuned_entry *entr
          !gemm_block_fits(&ctx->limits, ctx->limits.max_work_group_size, &entry->config, m,
                           n, k)))
         return -1.0;
+    if (!exact && entry->kind == GEMM_KIND_CPU &&
+        (!gemm_config_valid(&entry->config, GEMM_KIND_CPU) ||
+         !gemm_cpu_fits(&ctx->limits, &entry->config)))
+        return -1.0;
     return dm * dn * dk;
 }
 
-bool tuning_lookup(kiln_ctx *ctx, bool block_allowed, size_t m, size_t n, size_t k,
+bool tuning_lookup(kiln_ctx *ctx, unsigned kinds, size_t m, size_t n, size_t k,
                    struct tuned_entry *found, size_t *index)
 {
     pthread_mutex_lock(&ctx->lock);
@@ -145,7 +156,7 @@ bool tuning_lookup(kiln_ctx *ctx, bool block_allowed, size_t m, size_t n, size_t
         tuning_load(ctx);
     double best = -1.0;
     for (size_t i = 0; i < ctx->tuning.count; ++i) {
-        double distance = entry_distance(ctx, &ctx->tuning.entries[i], block_allowed, m, n, k);
+        double distance = entry_distance(ctx, &ctx->tuning.entries[i], kinds, m, n, k);
         if (distance >= 0.0 && (best < 0.0 || distance < best)) {
             best = distance;
             *index = i;

@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, FAMILY_GPU};
-static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, FAMILY_AMD};
-static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, FAMILY_CPU};
-static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, FAMILY_GPU};
-static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, FAMILY_GPU};
+static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, FAMILY_GPU, 1};
+static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, FAMILY_AMD, 4};
+static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, FAMILY_CPU, 16};
+static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, FAMILY_GPU, 1};
+static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, FAMILY_GPU, 1};
 
 static const struct device_limits *const devices[] = {&nvidia_like, &amd_like, &pocl_like,
                                                       &tiny_one, &tiny_64};
@@ -200,10 +200,62 @@ static void block_tiles_are_the_largest_that_still_fill_most_compute_units(void 
     block_tile_is(&nvidia_like, 512, 512, 512, "32x64x8");
     block_tile_is(&nvidia_like, 1025, 1024, 1024, "none");
     block_tile_is(&nvidia_like, 1024, 1024, 0, "none");
-    block_tile_is(&pocl_like, 1024, 1024, 1024, "64x64x64");
-    block_tile_is(&pocl_like, 96, 64, 32, "32x32x32");
+    block_tile_is(&pocl_like, 1024, 1024, 1024, "128x128x8"); /* the GPU table's */
     block_tile_is(&tiny_64, 4096, 4096, 4096, "none");
     block_tile_is(&amd_like, 4096, 4096, 4096, "128x128x16");
+}
+
+/* The CPU kernel's tile for m×n, as "MxNxK RxC", or "none". */
+static void cpu_tile_is(const struct device_limits *device, size_t m, size_t n,
+                        const char *expected)
+{
+    const struct gemm_config *config = plan_gemm_cpu_config(device, m, n);
+    char got[48] = "none";
+    if (config != NULL)
+        snprintf(got, sizeof got, "%ux%ux%u %ux%u", config->tile_m, config->tile_n,
+                 config->tile_k, config->wpt_m, config->wpt_n);
+    assert_string_equal(got, expected);
+}
+
+static void cpu_tiles_are_two_native_vectors_wide_and_fill_every_core(void **state)
+{
+    (void)state;
+    struct device_limits avx2 = pocl_like, sse = pocl_like, small = pocl_like;
+    avx2.vector_width = 8;
+    sse.vector_width = 4;
+    small.local_mem_bytes = 64 << 10;
+    cpu_tile_is(&pocl_like, 1024, 1024, "96x256x256 6x32");
+    cpu_tile_is(&pocl_like, 1000, 1000, "96x256x256 6x32");
+    cpu_tile_is(&pocl_like, 256, 256, "48x128x256 6x32"); /* 3 large blocks for 2 cores */
+    cpu_tile_is(&pocl_like, 7, 9, "48x128x256 6x32");
+    cpu_tile_is(&avx2, 1024, 1024, "96x256x256 6x16");
+    cpu_tile_is(&sse, 1024, 1024, "96x256x256 6x8");
+    cpu_tile_is(&small, 1024, 1024, "none");
+    const struct gemm_config *config = plan_gemm_cpu_config(&pocl_like, 1024, 1024);
+    assert_int_equal(gemm_cpu_vector_width(&pocl_like, config), 16);
+    assert_int_equal(gemm_cpu_vector_width(&avx2, config), 8);
+    assert_int_equal(gemm_cpu_vector_width(&nvidia_like, config), 4);
+    struct launch plan = plan_gemm_cpu(config, 1000, 1000, 3);
+    assert_int_equal(plan.dims, 3);
+    assert_int_equal(plan.global[0], 4);
+    assert_int_equal(plan.global[1], 11);
+    assert_int_equal(plan.global[2], 3);
+    assert_int_equal(plan.local[0] * plan.local[1] * plan.local[2], 1);
+}
+
+/* The CPU kernel's tile fits the device, and its launch covers C or strides over it. */
+static void check_gemm_cpu(const struct device_limits *device, size_t m, size_t n)
+{
+    const struct gemm_config *config = plan_gemm_cpu_config(device, m, n);
+    if (config == NULL)
+        return;
+    assert_true(gemm_config_valid(config, GEMM_KIND_CPU));
+    assert_true(gemm_cpu_fits(device, config));
+    assert_int_equal(config->wpt_n % gemm_cpu_vector_width(device, config), 0);
+    struct launch plan = plan_gemm_cpu(config, m, n, 1);
+    assert_launch_fits(&plan, device, 1);
+    assert_true(plan.global[0] * config->tile_n >= n || plan.global[0] == 65535);
+    assert_true(plan.global[1] * config->tile_m >= m || plan.global[1] == 65535);
 }
 
 static bool is_pow2(size_t n)
@@ -277,6 +329,7 @@ static struct device_limits random_device(uint64_t *state)
     device.compute_units = 1 + random_below(state, 256);
     device.local_mem_bytes = 512 + random_below(state, 1 << 20);
     device.family = (enum device_family)random_below(state, 3);
+    device.vector_width = 1u << random_below(state, 6);
     return device;
 }
 
@@ -296,6 +349,7 @@ static void random_limits_and_shapes_keep_every_invariant(void **state)
         if (plan_gemm_config(&device, kernel.work_group_size) != NULL)
             check_gemm(&device, kernel.work_group_size, m, n);
         check_gemv(&device, kernel.work_group_size, random_below(&seed, 2), m, n);
+        check_gemm_cpu(&device, m, n);
     }
 }
 
@@ -311,6 +365,7 @@ int main(void)
         cmocka_unit_test(gemm_tile_falls_back_when_the_kernel_allows_fewer_work_items),
         cmocka_unit_test(gemm_tile_is_none_when_local_memory_holds_no_tile),
         cmocka_unit_test(block_tiles_are_the_largest_that_still_fill_most_compute_units),
+        cmocka_unit_test(cpu_tiles_are_two_native_vectors_wide_and_fill_every_core),
         cmocka_unit_test(gemv_groups_fit_every_device_for_both_layouts),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
     };

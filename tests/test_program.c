@@ -95,9 +95,9 @@ static void missing_kernel_file_is_a_build_error_naming_it(void **state)
     kiln_ctx *ctx = scratch_context(NULL);
     kiln_buf *x = scratch_buffer(ctx, 16 * sizeof(float));
     kiln_buf *c = scratch_buffer(ctx, 16 * sizeof(float));
-    /* No gemm.cl in the folder. */
+    /* No GEMM kernel in the folder: gemm.cl, or gemm_cpu.cl on a CPU. */
     assert_status(ctx, kiln_matmul(ctx, 4, 4, 4, x, x, c), KILN_ERR_BUILD);
-    assert_contains(kiln_last_error(ctx), "gemm.cl");
+    assert_contains(kiln_last_error(ctx), "/gemm");
 }
 
 int main(void)

@@ -384,15 +384,28 @@ static void assert_plan_kernel(const char *request, const char *kernel)
     run_free(&result);
 }
 
-/* Tight aligned matrices of whole blocks take cl/gemm_block.cl (its smallest tile has
- * 128 work-items, which PoCL's and every GPU's work-groups allow); an ld of 1025 is no
- * multiple of 4, so 1025 cubed takes the portable kernel. */
+/* With the GPU table, tight aligned matrices of whole blocks take cl/gemm_block.cl (its
+ * smallest tile has 128 work-items, which PoCL's and every GPU's work-groups allow); an
+ * ld of 1025 is no multiple of 4, so 1025 cubed takes the portable kernel. With the CPU
+ * table every shape takes cl/gemm_cpu.cl. */
 static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
 {
     (void)state;
+    const char *table = getenv("KILN_GEMM_TABLE");
+    char *saved = table != NULL ? strdup(table) : NULL;
+    setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_block");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm");
     assert_plan_kernel("dense 4096x1024x256", "gemm_block");
+    setenv("KILN_GEMM_TABLE", "cpu", 1);
+    assert_plan_kernel("sgemm 4096x4096x4096", "gemm_cpu");
+    assert_plan_kernel("sgemm 1025x1025x1025", "gemm_cpu");
+    assert_plan_kernel("dense 4096x1024x256", "gemm_cpu");
+    if (saved != NULL)
+        setenv("KILN_GEMM_TABLE", saved, 1);
+    else
+        unsetenv("KILN_GEMM_TABLE");
+    free(saved);
 }
 
 static void query_rejects_bad_options_as_usage_errors(void **state)

@@ -74,6 +74,8 @@ static int cache_restore(void **state)
     return 0;
 }
 
+#define BLOCK_OR_PORTABLE (GEMM_KIND_BIT(GEMM_KIND_BLOCK) | GEMM_KIND_BIT(GEMM_KIND_PORTABLE))
+
 static const size_t block_shape[3] = {64, 64, 32};   /* whole 32×32 and 64×64 blocks */
 static const size_t ragged_shape[3] = {37, 45, 13};  /* no block tile serves it */
 
@@ -87,6 +89,19 @@ static void tuned_block_tile_is_used_for_its_exact_shape(void **state)
     assert_int_equal(atomic_load(&ctx->tuning.used), 1);
     assert_int_equal(atomic_load(&ctx->tuning.fallbacks), 0);
     assert_int_equal(ctx->tuning.count, 1);
+}
+
+static void tuned_cpu_tile_is_used_for_its_shape_and_not_for_alpha_zero(void **state)
+{
+    (void)state;
+    /* 24x48x8 6x16 is in no table; a call with alpha 0 only scales C: not the CPU kernel. */
+    kiln_ctx *ctx = context_with_store("kiln-tune 1\ncpu 37 45 13 24 48 8 6 16\n");
+    check_gemm(ctx, KILN_TRANS, KILN_TRANS, ragged_shape, GEMM_KIND_CPU, NULL);
+    assert_int_equal(atomic_load(&ctx->tuning.used), 1);
+    struct tuned_entry found;
+    size_t index;
+    assert_false(tuning_lookup(ctx, BLOCK_OR_PORTABLE, 37, 45, 13, &found, &index));
+    assert_int_equal(atomic_load(&ctx->tuning.fallbacks), 0);
 }
 
 static void tuned_portable_tile_serves_nearby_shapes(void **state)
@@ -154,9 +169,10 @@ static void store_written_by_the_tuner_is_read_back_first_entry_first(void **sta
     assert_ok(ctx, tuning_store(ctx, winners, 2, path, sizeof(path)));
     struct tuned_entry found;
     size_t index;
-    assert_true(tuning_lookup(ctx, true, 64, 64, 32, &found, &index));
+    assert_true(tuning_lookup(ctx, BLOCK_OR_PORTABLE, 64, 64, 32, &found, &index));
     assert_int_equal(found.kind, GEMM_KIND_BLOCK);
-    assert_true(tuning_lookup(ctx, false, 64, 64, 32, &found, &index));
+    assert_true(tuning_lookup(ctx, GEMM_KIND_BIT(GEMM_KIND_PORTABLE), 64, 64, 32, &found,
+                              &index));
     assert_int_equal(found.config.wpt_m, 2); /* the old portable entry was replaced */
     assert_int_equal(ctx->tuning.count, 2);
 }
@@ -203,12 +219,15 @@ static void every_portable_tile_of_the_table_on_edge_shapes(void **state)
     }
 }
 
-/* Every family's block tiles on the shapes of whole blocks among multiples of the tile. */
+/* Every GPU family's block tiles on the shapes of whole blocks among multiples of the
+ * tile. */
 static void every_block_tile_of_every_table_on_its_shapes(void **state)
 {
     kiln_ctx *ctx = *state;
     const size_t multiples[][3] = {{1, 1, 1}, {2, 1, 1}, {1, 2, 2}, {3, 1, 1}, {1, 3, 3}};
     for (int f = FAMILY_GPU; f <= FAMILY_AMD; ++f) {
+        if (f == FAMILY_CPU) /* CPUs run cl/gemm_cpu.cl: the GPU table serves them */
+            continue;
         struct device_limits family = ctx->limits;
         family.family = (enum device_family)f;
         struct gemm_table table = gemm_block_table(&family);
@@ -236,6 +255,11 @@ static void forced_tile_the_kernel_cannot_take_is_refused(void **state)
                              .lda = a.ld, .b = a.view, .ldb = 36, .c = a.view, .ldc = a.ld,
                              .batch = 1};
     assert_arg_error(ctx, gemm_run_config(ctx, &call, GEMM_KIND_BLOCK, &odd));
+    const struct gemm_config ragged_rows = {96, 256, 256, 6, 30}; /* no whole float4s */
+    assert_arg_error(ctx, gemm_run_config(ctx, &call, GEMM_KIND_CPU, &ragged_rows));
+    call.alpha = 0.0f; /* C is only scaled: the CPU kernel leaves that to gemm.cl */
+    assert_arg_error(ctx, gemm_run_config(ctx, &call, GEMM_KIND_CPU,
+                                          &gemm_cpu_table().configs[0]));
     scratch_release_to(mark);
 }
 
@@ -245,6 +269,8 @@ int main(void)
         cmocka_unit_test_teardown(tuned_block_tile_is_used_for_its_exact_shape,
                                   cache_restore),
         cmocka_unit_test_teardown(tuned_portable_tile_serves_nearby_shapes, cache_restore),
+        cmocka_unit_test_teardown(tuned_cpu_tile_is_used_for_its_shape_and_not_for_alpha_zero,
+                                  cache_restore),
         cmocka_unit_test_teardown(tuned_tile_that_cannot_fit_falls_back_to_the_table,
                                   cache_restore),
         cmocka_unit_test_teardown(damaged_store_files_are_ignored, cache_restore),

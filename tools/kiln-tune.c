@@ -1,4 +1,4 @@
-/* kiln-tune: searches the GEMM tiles of both kernels on the present device for given
+/* kiln-tune: searches the GEMM tiles of kiln's kernels on the present device for given
  * shapes, checks each candidate's result against a double reference before timing it,
  * and stores the winners in the cache folder, where later processes' GEMMs of those
  * shapes find them (lib/tuning.c). Running one given tile is internal
@@ -22,7 +22,8 @@ struct options {
     bench_shape shapes[MAX_SHAPES];
     size_t shape_count;
     double budget;
-    bool kinds[2]; /* indexed by enum gemm_kind */
+    bool kinds[GEMM_KIND_COUNT]; /* indexed by enum gemm_kind */
+    bool kinds_given;            /* else the kernels the dispatcher picks from here */
     bool dry_run;
 };
 
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kiln-tune [-d SPEC] [--shapes 1024,4096,MxNxK...] [--budget SECONDS]\n"
-            "                 [--kernel block|portable|both] [--dry-run] [--help]\n"
+            "                 [--kernel block|portable|cpu|both|all] [--dry-run] [--help]\n"
             "Searches GEMM tiles for each shape (C = A·B, no transposes) on the device,\n"
             "checks and times each, and stores the winners in the cache folder\n"
             "($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln or ~/.cache/kiln), where kiln's\n"
@@ -59,7 +60,9 @@ static void usage(FILE *f)
             "  --shapes    N (N×N×N) or MxNxK, comma-separated (default 1024)\n"
             "  --budget    seconds for the whole search (default 300); the best so far\n"
             "              is kept when it runs out\n"
-            "  --kernel    cl/gemm_block.cl (whole blocks), cl/gemm.cl or both (default)\n"
+            "  --kernel    cl/gemm_block.cl (whole blocks), cl/gemm.cl, cl/gemm_cpu.cl,\n"
+            "              block and portable (both) or all three; default: the ones the\n"
+            "              library picks from on the device (cpu and portable on CPUs)\n"
             "  --dry-run   list the candidates; build, time and store nothing\n");
 }
 
@@ -97,16 +100,29 @@ static bool parse_shapes(const char *text, struct options *o)
 
 static bool parse_kernel(const char *text, struct options *o)
 {
-    bool both = strcmp(text, "both") == 0;
+    bool all = strcmp(text, "all") == 0, both = all || strcmp(text, "both") == 0;
     o->kinds[GEMM_KIND_BLOCK] = both || strcmp(text, "block") == 0;
     o->kinds[GEMM_KIND_PORTABLE] = both || strcmp(text, "portable") == 0;
-    return o->kinds[GEMM_KIND_BLOCK] || o->kinds[GEMM_KIND_PORTABLE];
+    o->kinds[GEMM_KIND_CPU] = all || strcmp(text, "cpu") == 0;
+    o->kinds_given = true;
+    return o->kinds[GEMM_KIND_BLOCK] || o->kinds[GEMM_KIND_PORTABLE] || o->kinds[GEMM_KIND_CPU];
+}
+
+/* Without --kernel: the kernels the dispatcher picks from on this device. */
+static void default_kinds(const kiln_ctx *ctx, struct options *o)
+{
+    if (o->kinds_given)
+        return;
+    bool cpu = ctx->limits.family == FAMILY_CPU;
+    o->kinds[GEMM_KIND_CPU] = cpu;
+    o->kinds[GEMM_KIND_BLOCK] = !cpu;
+    o->kinds[GEMM_KIND_PORTABLE] = true;
 }
 
 /* 0: run; 1: bad arguments; 2: --help. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.budget = 300.0, .kinds = {true, true}, .shape_count = 1,
+    *o = (struct options){.budget = 300.0, .shape_count = 1,
                           .shapes = {{1024, 1024, 1024}}};
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,28 +159,69 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* ---- the parameter space */
 
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+#define VALUES(array) {array, COUNT(array)}
+
+struct values {
+    const unsigned *value;
+    size_t count;
+};
+
+/* A kernel's candidates: every combination of these tile_m, tile_n, tile_k, wpt_m and
+ * wpt_n that fits. */
+struct space {
+    struct values tile_m, tile_n, tile_k, wpt_m, wpt_n;
+};
+
 static const unsigned tile_sizes[] = {32, 64, 128, 256};
 static const unsigned tile_ks[] = {4, 8, 16, 32, 64};
 static const unsigned block_wpts[] = {4, 8};
 static const unsigned portable_wpts[] = {1, 2, 4, 8};
-#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+/* cl/gemm_cpu.cl: cache blocks (L2-sized packed slices) and register tiles. */
+static const unsigned cpu_blocks_m[] = {48, 96, 192};
+static const unsigned cpu_blocks_n[] = {128, 256, 512};
+static const unsigned cpu_ks[] = {128, 256, 512};
+static const unsigned cpu_wpts_m[] = {4, 6, 8, 12};
+static const unsigned cpu_wpts_n[] = {16, 32, 64};
+
+static const struct space spaces[GEMM_KIND_COUNT] = {
+    [GEMM_KIND_PORTABLE] = {VALUES(tile_sizes), VALUES(tile_sizes), VALUES(tile_ks),
+                            VALUES(portable_wpts), VALUES(portable_wpts)},
+    [GEMM_KIND_BLOCK] = {VALUES(tile_sizes), VALUES(tile_sizes), VALUES(tile_ks),
+                         VALUES(block_wpts), VALUES(block_wpts)},
+    [GEMM_KIND_CPU] = {VALUES(cpu_blocks_m), VALUES(cpu_blocks_n), VALUES(cpu_ks),
+                       VALUES(cpu_wpts_m), VALUES(cpu_wpts_n)},
+};
 
 /* The tile the library's table picks for the shape (NULL: none serves it). */
 static const struct gemm_config *table_config(const kiln_ctx *ctx, enum gemm_kind kind,
                                               bench_shape s)
 {
     size_t limit = ctx->limits.max_work_group_size;
-    return kind == GEMM_KIND_BLOCK ? plan_gemm_block_config(&ctx->limits, limit, s.m, s.n, s.k)
-                                   : plan_gemm_config(&ctx->limits, limit);
+    switch (kind) {
+    case GEMM_KIND_BLOCK:
+        return plan_gemm_block_config(&ctx->limits, limit, s.m, s.n, s.k);
+    case GEMM_KIND_CPU:
+        return plan_gemm_cpu_config(&ctx->limits, s.m, s.n);
+    default:
+        return plan_gemm_config(&ctx->limits, limit);
+    }
 }
 
 static bool candidate_fits(const kiln_ctx *ctx, enum gemm_kind kind,
                            const struct gemm_config *c, bench_shape s)
 {
     size_t limit = ctx->limits.max_work_group_size;
-    return gemm_config_valid(c, kind) &&
-           (kind == GEMM_KIND_BLOCK ? gemm_block_fits(&ctx->limits, limit, c, s.m, s.n, s.k)
-                                    : gemm_config_fits(&ctx->limits, limit, c));
+    if (!gemm_config_valid(c, kind))
+        return false;
+    switch (kind) {
+    case GEMM_KIND_BLOCK:
+        return gemm_block_fits(&ctx->limits, limit, c, s.m, s.n, s.k);
+    case GEMM_KIND_CPU:
+        return gemm_cpu_fits(&ctx->limits, c);
+    default:
+        return gemm_config_fits(&ctx->limits, limit, c);
+    }
 }
 
 static bool same_config(const struct gemm_config *a, const struct gemm_config *b)
@@ -191,15 +248,15 @@ static void enumerate(const kiln_ctx *ctx, enum gemm_kind kind, bench_shape s,
     const struct gemm_config *table = table_config(ctx, kind, s);
     if (table != NULL)
         candidate_add(list, count, kind, table);
-    const unsigned *wpts = kind == GEMM_KIND_BLOCK ? block_wpts : portable_wpts;
-    size_t wpt_count = kind == GEMM_KIND_BLOCK ? COUNT(block_wpts) : COUNT(portable_wpts);
-    for (size_t tm = 0; tm < COUNT(tile_sizes); ++tm)
-        for (size_t tn = 0; tn < COUNT(tile_sizes); ++tn)
-            for (size_t tk = 0; tk < COUNT(tile_ks); ++tk)
-                for (size_t wm = 0; wm < wpt_count; ++wm)
-                    for (size_t wn = 0; wn < wpt_count; ++wn) {
-                        struct gemm_config c = {tile_sizes[tm], tile_sizes[tn], tile_ks[tk],
-                                                wpts[wm], wpts[wn]};
+    const struct space *sp = &spaces[kind];
+    for (size_t tm = 0; tm < sp->tile_m.count; ++tm)
+        for (size_t tn = 0; tn < sp->tile_n.count; ++tn)
+            for (size_t tk = 0; tk < sp->tile_k.count; ++tk)
+                for (size_t wm = 0; wm < sp->wpt_m.count; ++wm)
+                    for (size_t wn = 0; wn < sp->wpt_n.count; ++wn) {
+                        struct gemm_config c = {sp->tile_m.value[tm], sp->tile_n.value[tn],
+                                                sp->tile_k.value[tk], sp->wpt_m.value[wm],
+                                                sp->wpt_n.value[wn]};
                         if (candidate_fits(ctx, kind, &c, s))
                             candidate_add(list, count, kind, &c);
                     }
@@ -314,10 +371,6 @@ static void config_print(enum gemm_kind kind, const struct gemm_config *c)
 
 /* ---- the search */
 
-static struct result *result_of(struct result *results, size_t base, enum gemm_kind kind)
-{
-    return &results[base + (kind == GEMM_KIND_BLOCK ? 0 : 1)];
-}
 
 static void candidate_run(struct problem *p, const struct candidate *cand, size_t i,
                           size_t count, struct result *result)
@@ -367,6 +420,10 @@ static size_t kind_candidates(kiln_ctx *ctx, const struct options *o, enum gemm_
     return count;
 }
 
+/* The order kernels are tried in: the fast ones first. */
+static const enum gemm_kind kind_order[GEMM_KIND_COUNT] = {GEMM_KIND_CPU, GEMM_KIND_BLOCK,
+                                                           GEMM_KIND_PORTABLE};
+
 /* Tunes one shape until its share of the budget runs out, shared between the kernels. */
 static void shape_tune(kiln_ctx *ctx, const struct options *o, bench_shape s,
                        double deadline, struct result *results, size_t base,
@@ -374,20 +431,23 @@ static void shape_tune(kiln_ctx *ctx, const struct options *o, bench_shape s,
 {
     struct problem p;
     bool ready = o->dry_run || problem_make(ctx, s, &p);
-    for (int kind = GEMM_KIND_BLOCK; ready && kind >= GEMM_KIND_PORTABLE; --kind) {
-        struct result *result = result_of(results, base, (enum gemm_kind)kind);
-        *result = (struct result){.shape = s, .kind = (enum gemm_kind)kind};
-        const struct gemm_config *table = table_config(ctx, (enum gemm_kind)kind, s);
+    for (int order = 0; ready && order < GEMM_KIND_COUNT; ++order) {
+        enum gemm_kind kind = kind_order[order];
+        struct result *result = &results[base + (size_t)kind];
+        *result = (struct result){.shape = s, .kind = kind};
+        const struct gemm_config *table = table_config(ctx, kind, s);
         if (table != NULL)
             result->table = *table;
-        size_t count = kind_candidates(ctx, o, (enum gemm_kind)kind, s, list);
-        double now = bench_now(), share = kind == GEMM_KIND_BLOCK && o->kinds[0] ? 2 : 1;
+        size_t count = kind_candidates(ctx, o, kind, s, list);
+        double now = bench_now(), share = 0; /* this kernel and those after it */
+        for (int j = order; j < GEMM_KIND_COUNT; ++j)
+            share += o->kinds[kind_order[j]];
         double kind_deadline = count > 0 ? now + (deadline - now) / share : now;
         for (size_t i = 0; !o->dry_run && i < count && bench_now() < kind_deadline; ++i)
             candidate_run(&p, &list[i], i, count, result);
         if (!o->dry_run && count > 0 && bench_now() >= kind_deadline)
             printf("budget for %s at %zux%zux%zu spent: keeping the best so far\n",
-                   gemm_kind_name((enum gemm_kind)kind), s.m, s.n, s.k);
+                   gemm_kind_name(kind), s.m, s.n, s.k);
     }
     if (!o->dry_run)
         problem_free(&p);
@@ -401,13 +461,20 @@ static size_t winners_of(const struct result *results, size_t shape_count,
 {
     size_t count = 0;
     for (size_t i = 0; i < shape_count; ++i) {
-        const struct result *pair = &results[2 * i];
-        int first = pair[0].best_rate >= pair[1].best_rate ? 0 : 1;
-        for (int j = 0; j < 2; ++j) {
-            const struct result *r = &pair[j == 0 ? first : 1 - first];
-            if (r->best_rate > 0)
-                winners[count++] = (struct tuned_entry){r->kind, r->shape.m, r->shape.n,
-                                                        r->shape.k, r->best, false};
+        const struct result *shape = &results[GEMM_KIND_COUNT * i];
+        bool taken[GEMM_KIND_COUNT] = {false};
+        for (;;) { /* the fastest kernel not yet taken */
+            int best = -1;
+            for (int j = 0; j < GEMM_KIND_COUNT; ++j)
+                if (!taken[j] && shape[j].best_rate > 0 &&
+                    (best < 0 || shape[j].best_rate > shape[best].best_rate))
+                    best = j;
+            if (best < 0)
+                break;
+            taken[best] = true;
+            const struct result *r = &shape[best];
+            winners[count++] = (struct tuned_entry){r->kind, r->shape.m, r->shape.n,
+                                                    r->shape.k, r->best, false};
         }
     }
     return count;
@@ -439,7 +506,7 @@ static void table_print(const struct result *results, size_t count)
 
 static int store_winners(kiln_ctx *ctx, const struct result *results, size_t shape_count)
 {
-    struct tuned_entry winners[2 * MAX_SHAPES];
+    struct tuned_entry winners[GEMM_KIND_COUNT * MAX_SHAPES];
     size_t count = winners_of(results, shape_count, winners);
     char path[4096];
     if (count == 0) {
@@ -455,19 +522,19 @@ static int store_winners(kiln_ctx *ctx, const struct result *results, size_t sha
 
 static int tune(kiln_ctx *ctx, const struct options *o)
 {
-    static struct result results[2 * MAX_SHAPES];
+    static struct result results[GEMM_KIND_COUNT * MAX_SHAPES];
     struct candidate *list = malloc(MAX_CANDIDATES * sizeof(*list));
     if (list == NULL)
         return 1;
     double start = bench_now();
     for (size_t i = 0; i < o->shape_count; ++i) {
         double deadline = start + o->budget * (double)(i + 1) / (double)o->shape_count;
-        shape_tune(ctx, o, o->shapes[i], deadline, results, 2 * i, list);
+        shape_tune(ctx, o, o->shapes[i], deadline, results, GEMM_KIND_COUNT * i, list);
     }
     free(list);
     if (o->dry_run)
         return 0;
-    table_print(results, 2 * o->shape_count);
+    table_print(results, GEMM_KIND_COUNT * o->shape_count);
     return store_winners(ctx, results, o->shape_count);
 }
 
@@ -482,9 +549,12 @@ int main(int argc, char **argv)
     kiln_ctx *ctx;
     if (!bench_report(NULL, kiln_ctx_create(&ctx, o.device), "kiln_ctx_create"))
         return 1;
+    default_kinds(ctx, &o);
     printf("device: %.*s (%s table), budget %.0f s\n",
            (int)strcspn(ctx->device_identity, "\n"), ctx->device_identity,
-           gemm_block_table(&ctx->limits).family, o.budget);
+           ctx->limits.family == FAMILY_CPU ? gemm_cpu_table().family
+                                            : gemm_block_table(&ctx->limits).family,
+           o.budget);
     int rc = tune(ctx, &o);
     kiln_ctx_destroy(ctx);
     return rc;
