@@ -32,9 +32,6 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
-#ifndef ACT
-#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
-#endif
 
 #define LX (TILE_N / WPT_N)
 #define LY (TILE_M / WPT_M)
@@ -52,13 +49,7 @@
 #define B_AT(p, j) b[(p) * ldb + (j)]
 #endif
 
-#if ACT == 1
-#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
-#elif ACT == 2
-#define ACTIVATE(v) fmax((v), 0.0f)
-#else
-#define ACTIVATE(v) (v)
-#endif
+#include "activation.h" /* ACT, ACTIVATE */
 
 /* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
  * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */

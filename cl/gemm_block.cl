@@ -41,9 +41,6 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
-#ifndef ACT
-#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
-#endif
 #ifndef BATCHED
 #define BATCHED 0 /* 1: work-groups loop over the batch along the third dimension */
 #endif
@@ -59,13 +56,7 @@
 #define PATCH_COLS 8
 #define PATCHED (LX % PATCH_COLS == 0 && LY % PATCH_ROWS == 0)
 
-#if ACT == 1
-#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
-#elif ACT == 2
-#define ACTIVATE(v) fmax((v), 0.0f)
-#else
-#define ACTIVATE(v) (v)
-#endif
+#include "activation.h" /* ACT, ACTIVATE */
 
 /* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
  * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */

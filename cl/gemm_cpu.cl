@@ -37,9 +37,6 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
-#ifndef ACT
-#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
-#endif
 #ifndef BATCHED
 #define BATCHED 0 /* 1: work-groups loop over the batch along the third dimension */
 #endif
@@ -60,13 +57,7 @@ typedef float4 vec;
 
 #define NV (NR / VW) /* vectors per row of the register tile */
 
-#if ACT == 1
-#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
-#elif ACT == 2
-#define ACTIVATE(v) fmax((v), 0.0f)
-#else
-#define ACTIVATE(v) (v)
-#endif
+#include "activation.h" /* ACT, ACTIVATE */
 
 /* Lines of a matrix (rows of op(A), columns of op(B)) into panels `width` lines wide,
  * each k-major: panel q holds lines q·width.. as deep runs of `width` floats, zero

@@ -28,17 +28,8 @@
 #ifndef VECTOR_ALIGNED
 #define VECTOR_ALIGNED 0
 #endif
-#ifndef ACT
-#define ACT 0 /* 0 none, 1 sigmoid, 2 relu: the values of kiln_act */
-#endif
 
-#if ACT == 1
-#define ACTIVATE(v) (1.0f / (1.0f + exp(-(v))))
-#elif ACT == 2
-#define ACTIVATE(v) fmax((v), 0.0f)
-#else
-#define ACTIVATE(v) (v)
-#endif
+#include "activation.h" /* ACT, ACTIVATE */
 
 #if ROW_MAJOR
 #define BLOCK_ROWS LOCAL_Y

@@ -1,5 +1,6 @@
-/* Programs: the embedded OpenCL sources (or $KILN_CL_DIR's files), built once per
- * (context, source, options) and kept with their kernels for the context's life. */
+/* Programs: the embedded OpenCL sources (or $KILN_CL_DIR's files) with the headers they
+ * include put in place, built once per (context, source, options) and kept with their
+ * kernels for the context's life. */
 #include "internal.h"
 
 #include <errno.h>
@@ -24,12 +25,12 @@ struct program {
     struct program *next;
 };
 
-/* Reads $KILN_CL_DIR/<name>.cl into a malloc'd string. */
+/* Reads $KILN_CL_DIR/<file> into a malloc'd string. */
 static kiln_status read_source_file(const kiln_ctx *ctx, const char *dir, const char *name,
                                     char **out)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s.cl", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *file = fopen(path, "rb");
     if (file == NULL)
         return fail(ctx, KILN_ERR_BUILD, "cannot read kernel source %s ($KILN_CL_DIR): %s",
@@ -45,6 +46,85 @@ static kiln_status read_source_file(const kiln_ctx *ctx, const char *dir, const 
         return fail(ctx, KILN_ERR_BUILD, "cannot read kernel source %s", path);
     }
     text[length] = '\0';
+    *out = text;
+    return KILN_OK;
+}
+
+/* The text of source `stem` (a file stem of the cl folder, with its extension) in a
+ * malloc'd string: $KILN_CL_DIR's file when that is set, else the embedded copy. */
+static kiln_status source_own_text(const kiln_ctx *ctx, const char *stem,
+                                   const char *extension, char **out)
+{
+    const char *dir = getenv("KILN_CL_DIR");
+    if (dir != NULL && *dir != '\0') {
+        char file[256];
+        snprintf(file, sizeof(file), "%s%s", stem, extension);
+        return read_source_file(ctx, dir, file, out);
+    }
+    const struct embedded_source *known = embedded_sources;
+    while (known->name != NULL && strcmp(known->name, stem) != 0)
+        ++known;
+    if (known->name == NULL)
+        return fail(ctx, KILN_ERR_BUILD, "no kernel source named %s%s", stem, extension);
+    if ((*out = strdup(known->text)) == NULL)
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory reading %s%s", stem, extension);
+    return KILN_OK;
+}
+
+static const char include_directive[] = "#include \"";
+
+/* The next line of text that is `#include "<stem>.h"`, or NULL; *stem gets the stem. */
+static const char *include_find(const char *text, char *stem, size_t size)
+{
+    for (const char *line = text;; ++line) {
+        if (strncmp(line, include_directive, strlen(include_directive)) == 0) {
+            const char *name = line + strlen(include_directive);
+            size_t length = strcspn(name, "\"\n");
+            if (length > 2 && length < size && strncmp(name + length - 2, ".h\"", 3) == 0) {
+                memcpy(stem, name, length - 2);
+                stem[length - 2] = '\0';
+                return line;
+            }
+        }
+        if ((line = strchr(line, '\n')) == NULL)
+            return NULL;
+    }
+}
+
+/* text with its line at `line` replaced by `with`, in a new malloc'd string. */
+static char *line_replace(const char *text, const char *line, const char *with)
+{
+    const char *rest = line + strcspn(line, "\n");
+    size_t before = (size_t)(line - text), length = before + strlen(with) + strlen(rest) + 1;
+    char *joined = malloc(length);
+    if (joined != NULL)
+        snprintf(joined, length, "%.*s%s%s", (int)before, text, with, rest);
+    return joined;
+}
+
+/* Source `stem` with each `#include "<header>.h"` line replaced by the header's text, as
+ * the compiler would (the embedded copies have no files to include from); headers do not
+ * include others. The whole text is also what the binary cache keys on. */
+static kiln_status source_read(const kiln_ctx *ctx, const char *stem, const char *extension,
+                               char **out)
+{
+    char *text = NULL;
+    CHECK(source_own_text(ctx, stem, extension, &text));
+    char header[64];
+    const char *line;
+    while ((line = include_find(text, header, sizeof(header))) != NULL) {
+        char *included = NULL;
+        kiln_status status = source_own_text(ctx, header, ".h", &included);
+        char *joined = status == KILN_OK ? line_replace(text, line, included) : NULL;
+        free(included);
+        free(text);
+        if (status != KILN_OK) /* its message names the header */
+            return status;
+        if (joined == NULL)
+            return fail(ctx, KILN_ERR_NOMEM, "out of host memory reading %s%s", stem,
+                        extension);
+        text = joined;
+    }
     *out = text;
     return KILN_OK;
 }
@@ -92,11 +172,8 @@ static kiln_status program_compile(const kiln_ctx *ctx, const char *source, cons
 static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
                                  const char *options, cl_program *out)
 {
-    const char *dir = getenv("KILN_CL_DIR");
-    char *owned = NULL;
-    if (dir != NULL && *dir != '\0')
-        CHECK(read_source_file(ctx, dir, known->name, &owned));
-    const char *text = owned != NULL ? owned : known->text;
+    char *text = NULL;
+    CHECK(source_read(ctx, known->name, ".cl", &text));
     size_t length = strlen(base_options) + strlen(options) + 2;
     char *all_options = malloc(length);
     kiln_status status = KILN_OK;
@@ -110,7 +187,7 @@ static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_sour
             cache_store(ctx, text, all_options, *out);
     }
     free(all_options);
-    free(owned);
+    free(text);
     return status;
 }
 

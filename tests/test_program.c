@@ -1,6 +1,7 @@
 /*
  * Kernel sources from $KILN_CL_DIR: a broken kernel fails with the compiler's log and
- * leaves the other kernels working; a missing file is a build error naming it.
+ * leaves the other kernels working; a missing file is a build error naming it; headers
+ * that kernels include come from the folder too.
  */
 #include "common.h"
 
@@ -48,7 +49,7 @@ static int setup_kernel_dir(void **state)
 static int remove_kernel_dir(void **state)
 {
     char path[256];
-    const char *names[] = {"elementwise.cl", "geam.cl"};
+    const char *names[] = {"elementwise.cl", "geam.cl", "gemv.cl", "activation.h"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
         snprintf(path, sizeof(path), "%s/%s", kernel_dir, names[i]);
         unlink(path);
@@ -100,12 +101,51 @@ static void missing_kernel_file_is_a_build_error_naming_it(void **state)
     assert_contains(kiln_last_error(ctx), "/gemm");
 }
 
+/* y = act(W·x + bias) for one sample of 8 inputs: cl/gemv.cl's kernel, which includes
+ * activation.h. */
+static kiln_status dense_of_one_sample(kiln_ctx *ctx, float *y)
+{
+    float w[4 * 8], x[8];
+    for (int i = 0; i < 4 * 8; ++i)
+        w[i] = 0.125f * (float)(i % 5);
+    for (int i = 0; i < 8; ++i)
+        x[i] = 1.0f;
+    return kiln_dense_host(ctx, w, x, NULL, y, 4, 8, 1, KILN_ACT_SIGMOID);
+}
+
+static void included_header_comes_from_the_folder(void **state)
+{
+    (void)state;
+    copy_real_source("gemv.cl");
+    write_file("activation.h", "#define ACTIVATE(v) 42.0f\n");
+    kiln_ctx *ctx = scratch_context(NULL);
+    float y[4];
+    assert_ok(ctx, dense_of_one_sample(ctx, y));
+    for (int i = 0; i < 4; ++i)
+        assert_float_equal(y[i], 42.0f, 0.0f);
+}
+
+static void missing_included_header_is_a_build_error_naming_it(void **state)
+{
+    (void)state;
+    copy_real_source("gemv.cl");
+    char path[256];
+    snprintf(path, sizeof(path), "%s/activation.h", kernel_dir);
+    unlink(path);
+    kiln_ctx *ctx = scratch_context(NULL);
+    float y[4];
+    assert_status(ctx, dense_of_one_sample(ctx, y), KILN_ERR_BUILD);
+    assert_contains(kiln_last_error(ctx), "/activation.h");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         KILN_TEST(broken_kernel_fails_with_the_compiler_log),
         KILN_TEST(other_kernels_still_work_beside_a_broken_one),
         KILN_TEST(missing_kernel_file_is_a_build_error_naming_it),
+        KILN_TEST(included_header_comes_from_the_folder),
+        KILN_TEST(missing_included_header_is_a_build_error_naming_it),
     };
     return cmocka_run_group_tests(tests, setup_kernel_dir, remove_kernel_dir);
 }
