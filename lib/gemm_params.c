@@ -28,7 +28,11 @@ const size_t gemm_portable_config_count =
  * then found 128x64x16 with 8x8 at 1024: 35.9 against 64x64x16's 29.2. Tried and
  * left out: 128x256 with 512 work-items ran 46.3 before the kernel looped over batches
  * and 42.7 after (capped at 128 registers it spills), where 128x128 ran 44.1 (168
- * registers); banding block rows so they share B in the cache changed nothing. */
+ * registers); banding block rows so they share B in the cache changed nothing. With
+ * warps laid over 4x8 patches (cl/gemm_block.cl) 128x128x8 runs 47.4 at 4096 and 47.6
+ * at 8192 (128 registers, no spills); then 128x256 and 256x128 ran 44.5 and 43.7,
+ * 16x8 or 8x16 per work-item 35.5-37.8 (199-218 registers, one group per SM), TILE_K 16
+ * 40.1 (145 registers) and padded local rows 41.9. */
 static const struct gemm_config gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
     {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local */
