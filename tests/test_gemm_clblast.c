@@ -1,19 +1,13 @@
-/* The CLBlast GEMM back end (kiln_ctx_set_gemm_backend, $KILN_GEMM): kiln_sgemm through
- * CLBlast against the double reference with kiln's BLAS semantics, kiln's portable
- * kernels against CLBlast as a second reference, and the switch's errors. Skips (77)
- * when kiln was built without CLBlast. */
+/* The CLBlast GEMM back end (kiln_ctx_set_gemm_backend, $KILN_GEMM): kiln's portable
+ * kernels against CLBlast as a second reference, matmul and dense under the switch, and
+ * the switch's errors. kiln_sgemm's own cases (shapes, transposes, leading dimensions,
+ * alpha and beta) run through CLBlast in the sgemm-clblast run of test_sgemm.c. Skips
+ * (77) when kiln was built without CLBlast. */
 #include "common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* (m, n, k) from {1, 7, 17, 255, 1023, 1025}, with k small where the size is large. */
-static const size_t shapes[][3] = {{1, 1, 1},     {7, 7, 7},     {17, 17, 17},
-                                   {1025, 7, 17}, {1, 1023, 17}, {17, 1, 1025},
-                                   {255, 255, 7}, {7, 1025, 1},  {255, 1, 17},
-                                   {1, 1, 1025},  {17, 255, 1},  {1023, 17, 7}};
-#define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
 
 /* The test context, switched to CLBlast. */
 static int clblast_context_open(void **state)
@@ -53,71 +47,6 @@ static reference reference_of(matrix_case g, const gemm_operands *o)
     return reference_sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, operand_data(&o->a),
                            o->a.ld, operand_data(&o->b), o->b.ld, g.beta,
                            operand_data(&o->c), o->c.ld);
-}
-
-static void check_clblast(kiln_ctx *ctx, matrix_case g)
-{
-    size_t mark = scratch_mark();
-    gemm_operands o = operands_make(ctx, g);
-    assert_ok(ctx, sgemm_of(ctx, g, &o));
-    reference r = reference_of(g, &o);
-    assert_operand_near(&o.c, &r);
-    scratch_release_to(mark);
-}
-
-static void clblast_sgemm_multiplies_every_transpose_combination_and_shape(void **state)
-{
-    matrix_case g = {.alpha = 0.75f, .beta = -1.25f};
-    for_each_shape(*state, g, shapes, SHAPE_COUNT, check_clblast);
-}
-
-static void clblast_sgemm_honours_leading_dimensions_and_offsets(void **state)
-{
-    matrix_case g = {.alpha = 1.0f, .beta = 0.5f, .pad = 3, .offset = 5};
-    for_each_shape(*state, g, shapes, SHAPE_COUNT, check_clblast);
-}
-
-static void clblast_sgemm_with_alpha_zero_does_not_read_a_or_b(void **state)
-{
-    matrix_case g = {.m = 17, .n = 255, .k = 7, .alpha = 0.0f, .beta = 0.5f};
-    g.fill_a = FILL_NAN, g.fill_b = FILL_NAN;
-    for_each_transpose(*state, g, check_clblast);
-}
-
-static void clblast_sgemm_with_k_zero_scales_c_without_reading_a_or_b(void **state)
-{
-    matrix_case g = {.m = 255, .n = 17, .k = 0, .alpha = 2.0f, .beta = -3.0f};
-    g.fill_a = FILL_NAN, g.fill_b = FILL_NAN;
-    for_each_transpose(*state, g, check_clblast);
-    g.beta = 0.0f, g.fill_c = FILL_NAN;
-    for_each_transpose(*state, g, check_clblast);
-}
-
-/* Small and large shapes: CLBlast runs them with different kernels. */
-static void clblast_sgemm_with_beta_zero_does_not_read_c(void **state)
-{
-    matrix_case g = {.m = 7, .n = 1025, .k = 17, .alpha = 1.0f, .pad = 1};
-    g.fill_c = FILL_NAN;
-    for_each_transpose(*state, g, check_clblast);
-    g.m = 255, g.n = 257, g.k = 65, g.offset = 3;
-    for_each_transpose(*state, g, check_clblast);
-}
-
-static void clblast_sgemm_with_alpha_and_beta_zero_reads_no_input(void **state)
-{
-    matrix_case g = {.m = 17, .n = 7, .k = 255, .fill_a = FILL_NAN, .fill_b = FILL_NAN};
-    g.fill_c = FILL_NAN;
-    for_each_transpose(*state, g, check_clblast);
-}
-
-static void clblast_sgemm_scales_by_any_alpha_and_beta(void **state)
-{
-    const float scalars[][2] = {{0, 0}, {1, 1}, {-2, 0.25f}, {1e-3f, 1e3f}, {0, 1}};
-    matrix_case g = {.m = 17, .n = 7, .k = 255};
-    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
-        g.alpha = scalars[i][0], g.beta = scalars[i][1];
-        check_clblast(*state, g);
-    }
 }
 
 /* CLBlast as the second reference: the portable result must be within the sum of both
@@ -252,13 +181,6 @@ int main(void)
     if (availability != 0)
         return availability;
     const struct CMUnitTest tests[] = {
-        KILN_TEST(clblast_sgemm_multiplies_every_transpose_combination_and_shape),
-        KILN_TEST(clblast_sgemm_honours_leading_dimensions_and_offsets),
-        KILN_TEST(clblast_sgemm_with_alpha_zero_does_not_read_a_or_b),
-        KILN_TEST(clblast_sgemm_with_k_zero_scales_c_without_reading_a_or_b),
-        KILN_TEST(clblast_sgemm_with_beta_zero_does_not_read_c),
-        KILN_TEST(clblast_sgemm_with_alpha_and_beta_zero_reads_no_input),
-        KILN_TEST(clblast_sgemm_scales_by_any_alpha_and_beta),
         KILN_TEST(portable_sgemm_agrees_with_clblast),
         KILN_TEST(clblast_matmul_multiplies_tight_matrices),
         KILN_TEST(dense_still_applies_bias_and_activation),
