@@ -50,6 +50,15 @@ static kiln_status read_source_file(const kiln_ctx *ctx, const char *dir, const 
     return KILN_OK;
 }
 
+/* The embedded copy of the source with this file stem, or NULL. */
+static const struct embedded_source *embedded_find(const char *stem)
+{
+    const struct embedded_source *known = embedded_sources;
+    while (known->name != NULL && strcmp(known->name, stem) != 0)
+        ++known;
+    return known->name != NULL ? known : NULL;
+}
+
 /* The text of source `stem` (a file stem of the cl folder, with its extension) in a
  * malloc'd string: $KILN_CL_DIR's file when that is set, else the embedded copy. */
 static kiln_status source_own_text(const kiln_ctx *ctx, const char *stem,
@@ -61,10 +70,8 @@ static kiln_status source_own_text(const kiln_ctx *ctx, const char *stem,
         snprintf(file, sizeof(file), "%s%s", stem, extension);
         return read_source_file(ctx, dir, file, out);
     }
-    const struct embedded_source *known = embedded_sources;
-    while (known->name != NULL && strcmp(known->name, stem) != 0)
-        ++known;
-    if (known->name == NULL)
+    const struct embedded_source *known = embedded_find(stem);
+    if (known == NULL)
         return fail(ctx, KILN_ERR_BUILD, "no kernel source named %s%s", stem, extension);
     if ((*out = strdup(known->text)) == NULL)
         return fail(ctx, KILN_ERR_NOMEM, "out of host memory reading %s%s", stem, extension);
@@ -209,10 +216,8 @@ static kiln_status program_get(kiln_ctx *ctx, const char *source, const char *op
         *out = found;
         return KILN_OK;
     }
-    const struct embedded_source *known = embedded_sources;
-    while (known->name != NULL && strcmp(known->name, source) != 0)
-        ++known;
-    if (known->name == NULL)
+    const struct embedded_source *known = embedded_find(source);
+    if (known == NULL)
         return fail(ctx, KILN_ERR_BUILD, "no kernel source named %s", source);
     struct program *p = calloc(1, sizeof(*p));
     char *options_copy = strdup(options);
