@@ -64,7 +64,7 @@ kiln_status device_info_read(const kiln_ctx *ctx, const struct device_entry *ent
 
 /* ---------------------------------------------------------------- dispatch.c */
 
-/* Device families with tables of their own in gemm_params.c. */
+/* Device families with tables of their own in gemm/params.c. */
 enum device_family { FAMILY_GPU = 0, FAMILY_CPU, FAMILY_AMD };
 
 /* What the dispatcher needs of a device. */
@@ -73,7 +73,7 @@ struct device_limits {
     size_t max_work_item_sizes[3];
     size_t compute_units;
     size_t local_mem_bytes;
-    enum device_family family; /* picks the family's tuned tiles (gemm_params.c) */
+    enum device_family family; /* picks the family's tuned tiles (gemm/params.c) */
     unsigned vector_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the CPU kernel's vectors */
 };
 
@@ -166,7 +166,7 @@ struct gemv_config plan_gemv_config(const struct device_limits *device, size_t m
 struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows,
                         size_t batch);
 
-/* ---------------------------------------------------------------- gemm_params.c */
+/* ---------------------------------------------------------------- gemm/params.c */
 
 extern const struct gemm_config gemm_portable_configs[];
 extern const size_t gemm_portable_config_count;
@@ -241,7 +241,7 @@ void cache_store(const kiln_ctx *ctx, const char *source, const char *options,
  * folder is not safe. */
 bool cache_device_file(const kiln_ctx *ctx, const char *suffix, char *path, size_t size);
 
-/* ---------------------------------------------------------------- tuning.c */
+/* ---------------------------------------------------------------- gemm/tuning.c */
 
 /* A winner of kiln-tune: the kernel and tile to run an m×n×k product with. */
 struct tuned_entry {
@@ -375,7 +375,7 @@ struct geam_kernel {
 };
 kiln_status geam_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, struct geam_kernel *out);
 
-/* ---------------------------------------------------------------- gemm_portable.c */
+/* ---------------------------------------------------------------- gemm/portable.c */
 
 /* One GEMM as the kernels see it, arguments already checked. */
 struct gemm_call {
@@ -425,7 +425,7 @@ enum gemm_block_verdict {
 kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
                             struct gemm_kernel *out, enum gemm_block_verdict *verdict);
 
-/* ---------------------------------------------------------------- gemm_cpu.c */
+/* ---------------------------------------------------------------- gemm/cpu.c */
 
 /* Whether cl/gemm_cpu.cl can run the call: alpha and k not 0 (else C is only scaled,
  * without reading A or B). */
@@ -449,7 +449,7 @@ kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
                             const struct gemm_config *config);
 
-/* ---------------------------------------------------------------- gemv.c */
+/* ---------------------------------------------------------------- gemm/gemv.c */
 
 /* Whether a GEMM call is a matrix-vector product (n == 1 or m == 1) for cl/gemv.cl. */
 bool gemv_applies(const struct gemm_call *call);
@@ -457,7 +457,7 @@ bool gemv_applies(const struct gemm_call *call);
 kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
 
 /* ---------------------------------------------------------------- GEMM back ends */
-/* gemm_backend.c: the switch; gemm_clblast.c: CLBlast, built only where it was found. */
+/* gemm/backend.c: the switch; gemm/clblast.c: CLBlast, built only where it was found. */
 
 /* The back end a new context starts with: $KILN_GEMM, else KILN_GEMM_AUTO (a value it
  * cannot honour is reported with one line on stderr and ignored). */

@@ -3,7 +3,7 @@
  * offset and epilogue, checked against the double reference with canaries around C. */
 #include "op_case.h"
 
-/* (m, n, k): made of the tiles of the GPU families' tables (gemm_params.c); on a device
+/* (m, n, k): made of the tiles of the GPU families' tables (gemm/params.c); on a device
  * of two compute units each tile is the largest giving two blocks for some shape. The
  * suite runs this file once per GPU table ($KILN_GEMM_TABLE; CPUs run gemm_cpu.cl). */
 static const size_t shapes[][3] = {{128, 256, 64}, {256, 128, 128}, {64, 192, 64},

@@ -1,4 +1,4 @@
-/* Tuned GEMM tiles (lib/tuning.c): a stored winner is used for its shape, one that
+/* Tuned GEMM tiles (lib/gemm/tuning.c): a stored winner is used for its shape, one that
  * cannot fit or build falls back to the table, a damaged store file is ignored; and the
  * forced-tile entry point kiln-tune times with runs every tile of the tables on edge
  * shapes. It links kiln's objects and includes lib/internal.h on purpose, to force tiles

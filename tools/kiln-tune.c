@@ -1,7 +1,7 @@
 /* kiln-tune: searches the GEMM tiles of kiln's kernels on the present device for given
  * shapes, checks each candidate's result against a double reference before timing it,
  * and stores the winners in the cache folder, where later processes' GEMMs of those
- * shapes find them (lib/tuning.c). Running one given tile is internal
+ * shapes find them (lib/gemm/tuning.c). Running one given tile is internal
  * (gemm_run_config), so this tool links the library's objects and includes
  * lib/internal.h on purpose; checks and clocks are kiln-bench's (bench_verify.c,
  * bench_time.c). */

@@ -1,4 +1,4 @@
-/* The portable GEMM back end: on CPUs cl/gemm_cpu.cl (gemm_cpu.c), elsewhere
+/* The portable GEMM back end: on CPUs cl/gemm_cpu.cl (gemm/cpu.c), elsewhere
  * cl/gemm_block.cl for shapes made of whole blocks with float4-aligned matrices, and
  * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. */
 #include "internal.h"

@@ -12,7 +12,7 @@
  * untrusted as for binaries: the file must be a regular file of this user's, small, and
  * start with the format line; a line that does not parse, or does not end in a newline
  * (a torn write), is skipped. Tiles are checked again where they are used
- * (gemm_portable.c), and one that does not fit or build falls back to the table. */
+ * (gemm/portable.c), and one that does not fit or build falls back to the table. */
 #include "internal.h"
 
 #include <errno.h>

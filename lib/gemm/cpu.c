@@ -1,5 +1,5 @@
 /* The CPU GEMM back end: cl/gemm_cpu.cl, the packed-panel kernel written for PoCL, for
- * every shape, transpose and layout on devices of the CPU family (gemm_portable.c's
+ * every shape, transpose and layout on devices of the CPU family (gemm/portable.c's
  * pick asks here first). */
 #include "internal.h"
 
