@@ -20,8 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-enum { FORMAT_VERSION = 1 };
+/* Version 2: key and checksum are XXH3-128 (version 1 used a hash of our own); an entry
+ * of another version fails its check and is rebuilt. */
+enum { FORMAT_VERSION = 2 };
 static const char entry_magic[8] = "KILNBIN";
 static const char entry_suffix[] = ".kbin";
 static const unsigned long long default_limit_bytes = 256ull << 20;
@@ -32,7 +35,7 @@ struct entry_header {
     uint32_t reserved;
     uint64_t key[2];
     uint64_t length;
-    uint64_t checksum;
+    uint64_t checksum[2];
 };
 
 static atomic_ullong counter_hits, counter_misses, counter_stores, counter_rejected,
@@ -47,31 +50,26 @@ static void warn_once(const char *path, const char *why)
         fprintf(stderr, "kiln: kernel cache %s disabled: %s\n", path, why);
 }
 
-/* ---- hashing: two 64-bit lanes (FNV-1a and a multiply-rotate mix) */
+/* ---- hashing: XXH3-128 (libxxhash), high half first */
 
-struct hash {
-    uint64_t lane[2];
-};
-
-static struct hash hash_start(void)
+static void hash_split(XXH128_hash_t hash, uint64_t out[2])
 {
-    return (struct hash){{0xcbf29ce484222325ull, 0x9e3779b97f4a7c15ull}};
+    out[0] = hash.high64;
+    out[1] = hash.low64;
 }
 
-static void hash_bytes(struct hash *h, const void *data, size_t length)
+/* The hash of the strings, each with its terminating zero, so ("ab", "c") and ("a", "bc")
+ * differ; false when there is no memory for the hash state. */
+static bool hash_strings(const char *const *texts, size_t count, uint64_t out[2])
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < length; ++i) {
-        h->lane[0] = (h->lane[0] ^ p[i]) * 0x100000001b3ull;
-        h->lane[1] = (h->lane[1] + p[i] + 1) * 0xff51afd7ed558ccdull;
-        h->lane[1] ^= h->lane[1] >> 29;
-    }
-}
-
-/* Hashes a string with its terminating zero, so ("ab", "c") and ("a", "bc") differ. */
-static void hash_string(struct hash *h, const char *text)
-{
-    hash_bytes(h, text, strlen(text) + 1);
+    XXH3_state_t *state = XXH3_createState();
+    bool ok = state != NULL && XXH3_128bits_reset(state) == XXH_OK;
+    for (size_t i = 0; ok && i < count; ++i)
+        ok = XXH3_128bits_update(state, texts[i], strlen(texts[i]) + 1) == XXH_OK;
+    if (ok)
+        hash_split(XXH3_128bits_digest(state), out);
+    XXH3_freeState(state);
+    return ok;
 }
 
 /* ---- where the cache lives */
@@ -143,38 +141,32 @@ struct entry_key {
 static bool entry_locate(const kiln_ctx *ctx, const char *source, const char *options,
                          struct entry_key *entry)
 {
-    if (!cache_dir(entry->path, sizeof(entry->path)) || !dir_usable(entry->path))
+    const char *const keyed[] = {ctx->device_identity, source, options};
+    if (!cache_dir(entry->path, sizeof(entry->path)) || !dir_usable(entry->path) ||
+        !hash_strings(keyed, 3, entry->key))
         return false;
-    struct hash h = hash_start();
-    hash_string(&h, ctx->device_identity);
-    hash_string(&h, source);
-    hash_string(&h, options);
-    entry->key[0] = h.lane[0];
-    entry->key[1] = h.lane[1];
     size_t used = strlen(entry->path);
     int n = snprintf(entry->path + used, sizeof(entry->path) - used, "/%016llx%016llx%s",
-                     (unsigned long long)h.lane[0], (unsigned long long)h.lane[1],
+                     (unsigned long long)entry->key[0], (unsigned long long)entry->key[1],
                      entry_suffix);
     return n > 0 && (size_t)n < sizeof(entry->path) - used;
 }
 
 bool cache_device_file(const kiln_ctx *ctx, const char *suffix, char *path, size_t size)
 {
-    if (!cache_dir(path, size) || !dir_usable(path))
+    const char *const keyed[] = {ctx->device_identity};
+    uint64_t key[2];
+    if (!cache_dir(path, size) || !dir_usable(path) || !hash_strings(keyed, 1, key))
         return false;
-    struct hash h = hash_start();
-    hash_string(&h, ctx->device_identity);
     size_t used = strlen(path);
-    int n = snprintf(path + used, size - used, "/%016llx%016llx%s",
-                     (unsigned long long)h.lane[0], (unsigned long long)h.lane[1], suffix);
+    int n = snprintf(path + used, size - used, "/%016llx%016llx%s", (unsigned long long)key[0],
+                     (unsigned long long)key[1], suffix);
     return n > 0 && (size_t)n < size - used;
 }
 
-static uint64_t checksum_of(const void *data, size_t length)
+static void checksum_of(const void *data, size_t length, uint64_t out[2])
 {
-    struct hash h = hash_start();
-    hash_bytes(&h, data, length);
-    return h.lane[0] ^ h.lane[1];
+    hash_split(XXH3_128bits(data, length), out);
 }
 
 static bool read_all(int fd, void *data, size_t length)
@@ -208,8 +200,11 @@ static bool entry_read(const struct entry_key *entry, unsigned char **binary, si
               header.key[1] == entry->key[1] &&
               header.length == (uint64_t)st.st_size - sizeof(header);
     unsigned char *data = ok ? malloc(header.length) : NULL;
-    ok = data != NULL && read_all(fd, data, header.length) &&
-         checksum_of(data, header.length) == header.checksum;
+    uint64_t checksum[2] = {0, 0};
+    ok = data != NULL && read_all(fd, data, header.length);
+    if (ok)
+        checksum_of(data, header.length, checksum);
+    ok = ok && checksum[0] == header.checksum[0] && checksum[1] == header.checksum[1];
     if (ok)
         futimens(fd, NULL); /* recently used: last to be evicted */
     close(fd);
@@ -316,7 +311,7 @@ static bool entry_write(const struct entry_key *entry, const unsigned char *bina
     memcpy(header.magic, entry_magic, sizeof(entry_magic));
     header.key[0] = entry->key[0];
     header.key[1] = entry->key[1];
-    header.checksum = checksum_of(binary, length);
+    checksum_of(binary, length, header.checksum);
     bool ok = write_all(fd, &header, sizeof(header)) && write_all(fd, binary, length);
     ok = close(fd) == 0 && ok && rename(temp, entry->path) == 0;
     if (!ok)

@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,23 @@ static int cache_folder_remove(void **state)
     return folder_remove(getenv("KILN_CACHE_DIR"));
 }
 
-/* How cache_folder_spoil damages each entry. */
-static enum { SPOIL_OVERWRITE, SPOIL_TRUNCATE, SPOIL_EMPTY, SPOIL_FOREIGN } spoil_kind;
-static char first_entry[4096]; /* SPOIL_FOREIGN: every entry becomes a copy of this one */
+/* How cache_folder_spoil damages each entry. The SPOIL_PAYLOAD_* kinds keep the header
+ * whole and consistent (magic, format, key, and a length that matches the file), so
+ * only the payload's checksum can tell. */
+static enum {
+    SPOIL_OVERWRITE,
+    SPOIL_TRUNCATE,
+    SPOIL_EMPTY,
+    SPOIL_FOREIGN,
+    SPOIL_PAYLOAD_BYTE,    /* one byte in the middle of the payload flipped */
+    SPOIL_PAYLOAD_CUT,     /* the payload's second half cut off, the length made to match */
+    SPOIL_PAYLOAD_SWAPPED, /* the payload of another program's entry under this header */
+} spoil_kind;
+static char first_entry[4096]; /* SPOIL_FOREIGN, _SWAPPED: the entry others copy */
+
+/* The entry layout of lib/cache.c (format 2): a 56-byte header whose payload length is
+ * the little-endian uint64 at byte 32. payload_spoil checks that this still holds. */
+enum { HEADER_BYTES = 56, LENGTH_AT = 32 };
 
 static int copy_file(const char *from, const char *to)
 {
@@ -51,14 +66,84 @@ static int copy_file(const char *from, const char *to)
     return out != NULL ? fclose(out) | status : status;
 }
 
+/* The whole file in a malloc'd array. */
+static unsigned char *file_read(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    assert_int_equal(fseek(file, 0, SEEK_END), 0);
+    long end = ftell(file);
+    assert_true(end > HEADER_BYTES);
+    unsigned char *bytes = malloc((size_t)end);
+    assert_non_null(bytes);
+    rewind(file);
+    assert_int_equal(fread(bytes, 1, (size_t)end, file), (size_t)end);
+    fclose(file);
+    *size = (size_t)end;
+    return bytes;
+}
+
+static void file_write(const char *path, const unsigned char *bytes, size_t size)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(bytes, 1, size, file), size);
+    assert_int_equal(fclose(file), 0);
+}
+
+static uint64_t header_length(const unsigned char *header)
+{
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; i--)
+        length = length << 8 | header[LENGTH_AT + i];
+    return length;
+}
+
+static void header_length_set(unsigned char *header, uint64_t length)
+{
+    for (int i = 0; i < 8; i++, length >>= 8)
+        header[LENGTH_AT + i] = (unsigned char)length;
+}
+
+/* Damages the entry's payload as spoil_kind says, leaving a header that agrees with the
+ * file's new size. */
+static int payload_spoil(const char *path)
+{
+    size_t size, donor_size = 0;
+    unsigned char *entry = file_read(path, &size), *donor = NULL;
+    assert_int_equal(header_length(entry), size - HEADER_BYTES); /* the layout still holds */
+    if (spoil_kind == SPOIL_PAYLOAD_BYTE) {
+        entry[HEADER_BYTES + (size - HEADER_BYTES) / 2] ^= 0x01;
+    } else if (spoil_kind == SPOIL_PAYLOAD_CUT) {
+        size = HEADER_BYTES + (size - HEADER_BYTES) / 2;
+    } else if (first_entry[0] == '\0') {
+        snprintf(first_entry, sizeof first_entry, "%s", path); /* the donor stays whole */
+    } else {
+        donor = file_read(first_entry, &donor_size);
+        unsigned char *grown = realloc(entry, donor_size);
+        assert_non_null(grown);
+        entry = grown;
+        memcpy(entry + HEADER_BYTES, donor + HEADER_BYTES, donor_size - HEADER_BYTES);
+        size = donor_size;
+    }
+    header_length_set(entry, size - HEADER_BYTES);
+    file_write(path, entry, size);
+    free(entry);
+    free(donor);
+    return 0;
+}
+
 /* Overwrites the start with bytes no entry holds, cuts the file to half or to nothing,
- * or replaces it with another program's entry (valid, but for another key). */
+ * replaces it with another program's entry (valid, but for another key), or damages
+ * only its payload. */
 static int spoil_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)ftw;
     if (flag != FTW_F)
         return 0;
     files_seen++;
+    if (spoil_kind >= SPOIL_PAYLOAD_BYTE)
+        return payload_spoil(path);
     if (spoil_kind == SPOIL_TRUNCATE || spoil_kind == SPOIL_EMPTY)
         return truncate(path, spoil_kind == SPOIL_EMPTY ? 0 : sb->st_size / 2);
     if (spoil_kind == SPOIL_FOREIGN) {
@@ -109,7 +194,8 @@ static void check_rebuilt_after(int kind)
     spoil_kind = kind;
     vadd_on_a_new_context();
     assert_sgemm_works(scratch_context(NULL));
-    assert_true(cache_folder_spoil() > (kind == SPOIL_FOREIGN ? 1 : 0));
+    bool copies = kind == SPOIL_FOREIGN || kind == SPOIL_PAYLOAD_SWAPPED;
+    assert_true(cache_folder_spoil() > (copies ? 1 : 0));
     kiln_cache_stats before = stats_now();
     vadd_on_a_new_context();
     assert_sgemm_works(scratch_context(NULL));
@@ -140,6 +226,26 @@ static void cache_rebuilds_an_entry_of_another_program(void **state)
 {
     (void)state;
     check_rebuilt_after(SPOIL_FOREIGN);
+}
+
+static void cache_rebuilds_an_entry_with_a_flipped_payload_byte_under_its_header(void **state)
+{
+    (void)state;
+    check_rebuilt_after(SPOIL_PAYLOAD_BYTE);
+}
+
+static void cache_rebuilds_an_entry_with_a_cut_payload_under_a_matching_header(void **state)
+{
+    (void)state;
+    check_rebuilt_after(SPOIL_PAYLOAD_CUT);
+}
+
+/* The payload is a whole, loadable binary, but of another program: only the checksum
+ * keeps kiln from running the wrong kernels. */
+static void cache_rebuilds_an_entry_holding_another_programs_payload(void **state)
+{
+    (void)state;
+    check_rebuilt_after(SPOIL_PAYLOAD_SWAPPED);
 }
 
 /* Caching is off for a folder that cannot be made or is not safe, and kiln still runs. */
@@ -224,6 +330,15 @@ int main(void)
                                         cache_folder_remove),
         cmocka_unit_test_setup_teardown(cache_rebuilds_an_entry_of_another_program,
                                         cache_folder_make, cache_folder_remove),
+        cmocka_unit_test_setup_teardown(
+            cache_rebuilds_an_entry_with_a_flipped_payload_byte_under_its_header,
+            cache_folder_make, cache_folder_remove),
+        cmocka_unit_test_setup_teardown(
+            cache_rebuilds_an_entry_with_a_cut_payload_under_a_matching_header,
+            cache_folder_make, cache_folder_remove),
+        cmocka_unit_test_setup_teardown(
+            cache_rebuilds_an_entry_holding_another_programs_payload, cache_folder_make,
+            cache_folder_remove),
         cmocka_unit_test_setup_teardown(cache_turned_off_stores_nothing, cache_folder_make,
                                         cache_folder_remove),
         cmocka_unit_test_setup_teardown(cache_folder_that_cannot_be_made_only_disables_caching,
