@@ -1,0 +1,358 @@
+/* C = act(alpha·op(A)·op(B) + beta·C + bias) on Hopper tensor cores (sm_90a): wgmma on
+ * f16 or bf16 operands read from local memory through matrix descriptors, fp32
+ * accumulation in registers.
+ *
+ * The OpenCL compiler targets sm_90, where wgmma does not assemble: the Hopper-only lines
+ * are written as PTX comments that start with "// KILN: " (the compiler still puts the
+ * operands in), and the host uncomments them and retargets the PTX to sm_90a before
+ * building it from binary (lib/program.c). Built from source alone, the kernel computes
+ * nothing, so only that path may run it.
+ *
+ * A work-group is WARPGROUPS groups of 128 work-items; each owns TILE_M/WARPGROUPS rows of
+ * the TILE_M×TILE_N block of C, as m64nTILE_Nk16 products. Operands move global → local
+ * memory with cp.async (16 bytes a copy, zero-filled past the matrix's edge) through a
+ * ring of STAGES slices of TILE_K = 32, laid out as the 64-byte swizzle atoms wgmma
+ * reads: a K-major operand (A as stored, B transposed) as rows of 32 elements, chunk c of
+ * row r at c ^ ((r >> 1) & 3); an MN-major operand (B as stored, A transposed) as atoms
+ * of 8 k-rows × 32 elements, atoms along MN first.
+ *
+ * Needs 16-byte aligned rows: lda, ldb and the element offsets of A and B multiples of 8
+ * (the host checks). beta == 0 leaves C unread; alpha == 0 and k == 0 are the host's.
+ */
+#ifndef A_TYPE
+#define A_TYPE 2 /* kiln_dtype of A and B: 1 f16, 2 bf16 */
+#endif
+#ifndef C_TYPE
+#define C_TYPE 0 /* kiln_dtype of C: 0 f32, 1 f16, 2 bf16 */
+#endif
+#ifndef TILE_M
+#define TILE_M 128
+#endif
+#ifndef TILE_N
+#define TILE_N 128 /* the wgmma's N: 64, 128 or 256 */
+#endif
+#ifndef WARPGROUPS
+#define WARPGROUPS 1
+#endif
+#ifndef STAGES
+#define STAGES 3
+#endif
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef SWIZZLE
+#define SWIZZLE 64 /* 64: the 64-byte swizzle; 0: plain 8x8 core matrices */
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+
+#include "activation.h" /* ACT, ACTIVATE */
+
+#define TILE_K 32
+#define THREADS (128 * WARPGROUPS)
+#define GROUP_M (TILE_M / WARPGROUPS) /* rows of one warpgroup */
+#define BLOCKS_M (GROUP_M / 64)       /* its m64 products */
+#define ACC (TILE_N / 2)              /* accumulators of one m64 product per work-item */
+#define A_BYTES (TILE_M * TILE_K * 2)
+#define B_BYTES (TILE_N * TILE_K * 2)
+#define STAGE_BYTES (A_BYTES + B_BYTES)
+
+#if A_TYPE == 1
+#define WGMMA_TYPES "f16.f16"
+#else
+#define WGMMA_TYPES "bf16.bf16"
+#endif
+
+#if STAGES == 2
+#define WAIT_PENDING "cp.async.wait_group 0;"
+#elif STAGES == 3
+#define WAIT_PENDING "cp.async.wait_group 1;"
+#elif STAGES == 4
+#define WAIT_PENDING "cp.async.wait_group 2;"
+#else
+#error "STAGES must be 2, 3 or 4"
+#endif
+
+/* The accumulator operands of one wgmma, "{%0, ..., %(ACC-1)}", then its descriptors. */
+#define ACC_TEXT_32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define ACC_TEXT_64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define ACC_TEXT_128 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
+#define F4(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
+#define F16(d, i) F4(d, i), F4(d, i + 4), F4(d, i + 8), F4(d, i + 12)
+#define F32(d, i) F16(d, i), F16(d, i + 16)
+#if TILE_N == 64
+#define ACC_TEXT ACC_TEXT_32
+#define ACC_OPERANDS(d) F32(d, 0)
+#define DESC_TEXT "%32, %33, p"
+#define SCALE_TEXT "%34"
+#elif TILE_N == 128
+#define ACC_TEXT ACC_TEXT_64
+#define ACC_OPERANDS(d) F32(d, 0), F32(d, 32)
+#define DESC_TEXT "%64, %65, p"
+#define SCALE_TEXT "%66"
+#elif TILE_N == 256
+#define ACC_TEXT ACC_TEXT_128
+#define ACC_OPERANDS(d) F32(d, 0), F32(d, 32), F32(d, 64), F32(d, 96)
+#define DESC_TEXT "%128, %129, p"
+#define SCALE_TEXT "%130"
+#else
+#error "TILE_N must be 64, 128 or 256"
+#endif
+#define STR(x) #x
+#define XSTR(x) STR(x)
+/* wgmma's transpose flags say MN-major: A stored transposed, B stored as it is. */
+#if TRANS_A
+#define MN_MAJOR_A "1"
+#else
+#define MN_MAJOR_A "0"
+#endif
+#if TRANS_B
+#define MN_MAJOR_B "0"
+#else
+#define MN_MAJOR_B "1"
+#endif
+
+/* Helpers are always inlined (clang emits no body for an inline function it chooses not
+ * to inline). */
+
+/* Byte offset of 16-byte chunk c of row r of a K-major tile (rows of TILE_K elements). */
+__attribute__((always_inline))
+inline uint k_major_offset(const uint r, const uint c)
+{
+#if SWIZZLE
+    return r * (TILE_K * 2) + ((c ^ ((r >> 1) & 3)) << 4);
+#else
+    return ((r / 8) * (TILE_K / 8) + c) * 128 + (r % 8) * 16;
+#endif
+}
+
+/* Byte offset of chunk c (8 elements along MN) of k-row r of an MN-major tile `width`
+ * elements wide: atoms of 8 k-rows × 32 elements, 512 bytes, along MN first. */
+__attribute__((always_inline))
+inline uint mn_major_offset(const uint r, const uint c, const uint width)
+{
+#if SWIZZLE
+    const uint atom = (r / 8) * (width / 32) + c / 4;
+    return atom * 512 + (r % 8) * 64 + (((c % 4) ^ ((r % 8) >> 1)) << 4);
+#else
+    return ((r / 8) * (width / 8) + c) * 128 + (r % 8) * 16;
+#endif
+}
+
+/* Copies rows [row0, row0 + rows) × columns [col0, col0 + cols) of a stored matrix with
+ * `height`×`width` valid elements into local memory at base, MN-major when mn is set;
+ * bytes past the matrix's edge are zeros. */
+__attribute__((always_inline))
+inline void tile_load(const uint base, __global const ushort *matrix, const ulong ld,
+                      const ulong height, const ulong width, const ulong row0,
+                      const ulong col0, const uint rows, const uint cols, const int mn,
+                      const uint tid)
+{
+    for (uint e = tid; e < rows * cols / 8; e += THREADS) {
+        const uint r = e / (cols / 8), c = e % (cols / 8);
+        const ulong row = row0 + r, col = col0 + c * 8;
+        const ulong left = row < height && col < width ? width - col : 0;
+        const uint bytes = left >= 8 ? 16 : (uint)left * 2;
+        __global const ushort *source = bytes != 0 ? matrix + row * ld + col : matrix;
+        const uint target = base + (mn ? mn_major_offset(r, c, cols) : k_major_offset(r, c));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+                     :: "r"(target), "l"(source), "r"(bytes));
+    }
+}
+
+/* Slice `slice` of the k loop into its ring position. */
+__attribute__((always_inline))
+inline void stage_load(const uint ring, const ulong slice, __global const ushort *a,
+                       const ulong lda, __global const ushort *b, const ulong ldb,
+                       const ulong m, const ulong n, const ulong k, const ulong row0,
+                       const ulong col0, const uint tid)
+{
+    const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
+    const ulong p0 = slice * TILE_K;
+#if TRANS_A
+    tile_load(base, a, lda, k, m, p0, row0, TILE_K, TILE_M, 1, tid);
+#else
+    tile_load(base, a, lda, m, k, row0, p0, TILE_M, TILE_K, 0, tid);
+#endif
+#if TRANS_B
+    tile_load(base + A_BYTES, b, ldb, n, k, col0, p0, TILE_N, TILE_K, 0, tid);
+#else
+    tile_load(base + A_BYTES, b, ldb, k, n, p0, col0, TILE_K, TILE_N, 1, tid);
+#endif
+}
+
+/* A wgmma matrix descriptor: 64-byte swizzle, start address, leading and stride byte
+ * offsets. */
+__attribute__((always_inline))
+inline ulong descriptor(const uint address, const uint leading, const uint stride)
+{
+    return (ulong)((address & 0x3ffff) >> 4) | ((ulong)(leading >> 4) << 16) |
+           ((ulong)(stride >> 4) << 32) | ((ulong)(SWIZZLE == 64 ? 2 : 0) << 62);
+}
+
+/* The descriptor of A's m64 block `block` (of TILE_M) at k step kk. */
+__attribute__((always_inline))
+inline ulong a_descriptor(const uint base, const uint block, const uint kk)
+{
+#if TRANS_A && SWIZZLE /* MN-major: atoms 512 bytes apart along M, rows of them along K */
+    return descriptor(base + (block * 64 / 32) * 512 + (kk / 8) * (TILE_M / 32) * 512, 512,
+                      (TILE_M / 32) * 512);
+#elif TRANS_A
+    return descriptor(base + block * 8 * 128 + (kk / 8) * (TILE_M / 8) * 128,
+                      (TILE_M / 8) * 128, 128);
+#elif SWIZZLE /* K-major: 8-row groups 512 bytes apart */
+    return descriptor(base + block * 64 * (TILE_K * 2) + kk * 2, 16, 512);
+#else
+    return descriptor(base + block * 8 * (TILE_K / 8) * 128 + (kk / 8) * 128, 128,
+                      (TILE_K / 8) * 128);
+#endif
+}
+
+__attribute__((always_inline))
+inline ulong b_descriptor(const uint base, const uint kk)
+{
+#if TRANS_B && SWIZZLE
+    return descriptor(base + kk * 2, 16, 512);
+#elif TRANS_B
+    return descriptor(base + (kk / 8) * 128, 128, (TILE_K / 8) * 128);
+#elif SWIZZLE
+    return descriptor(base + (kk / 8) * (TILE_N / 32) * 512, 512, (TILE_N / 32) * 512);
+#else
+    return descriptor(base + (kk / 8) * (TILE_N / 8) * 128, (TILE_N / 8) * 128, 128);
+#endif
+}
+
+/* d += A·B for one m64×TILE_N×16 step. */
+__attribute__((always_inline))
+inline void wgmma(float d[ACC], const ulong a, const ulong b)
+{
+    asm volatile("// KILN: {\n"
+                 "// KILN: .reg .pred p;\n"
+                 "// KILN: setp.ne.b32 p, " SCALE_TEXT ", 0;\n"
+                 "// KILN: wgmma.mma_async.sync.aligned.m64n" XSTR(TILE_N) "k16.f32."
+                 WGMMA_TYPES " " ACC_TEXT ", " DESC_TEXT ", 1, 1, " MN_MAJOR_A ", "
+                 MN_MAJOR_B ";\n"
+                 "// KILN: }"
+                 : ACC_OPERANDS(d) : "l"(a), "l"(b), "r"(1) : "memory");
+}
+
+/* C's element type: loads widen, stores round to nearest even. */
+#if C_TYPE == 0
+typedef float c_elem;
+#define C_LOAD(p, i) ((p)[i])
+#define C_STORE(p, i, v) ((p)[i] = (v))
+#elif C_TYPE == 1
+typedef ushort c_elem;
+#define C_LOAD(p, i) vload_half((i), (__global const half *)(p))
+#define C_STORE(p, i, v) vstore_half_rte((v), (i), (__global half *)(p))
+#else
+typedef ushort c_elem;
+#define C_LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define C_STORE(p, i, v) ((p)[i] = bf16_round(v))
+#endif
+
+/* f32 → bf16, rounding to nearest even; NaN stays a quiet NaN of its sign. */
+__attribute__((always_inline))
+inline ushort bf16_round(const float v)
+{
+    const uint bits = as_uint(v);
+    if ((bits & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((bits >> 16) | 0x40u);
+    return (ushort)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+/* One TILE_M×TILE_N block of C at (row0, col0). */
+__attribute__((always_inline))
+inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const float alpha,
+                            __global const ushort *a, const ulong lda,
+                            __global const ushort *b, const ulong ldb, const float beta,
+                            __global c_elem *c, const ulong ldc, __global const float *bias,
+                            const int has_bias, const ulong row0, const ulong col0,
+                            const uint ring)
+{
+    const uint tid = get_local_id(0), group = tid / 128;
+    float acc[BLOCKS_M][ACC];
+    for (uint i = 0; i < BLOCKS_M; ++i)
+        for (uint e = 0; e < ACC; ++e)
+            acc[i][e] = 0.0f;
+
+    const ulong slices = (k + TILE_K - 1) / TILE_K;
+    for (uint s = 0; s < STAGES - 1; ++s) {
+        if (s < slices)
+            stage_load(ring, s, a, lda, b, ldb, m, n, k, row0, col0, tid);
+        asm volatile("cp.async.commit_group;");
+    }
+    for (ulong slice = 0; slice < slices; ++slice) {
+        asm volatile(WAIT_PENDING ::: "memory");
+        /* cp.async wrote through the generic proxy; wgmma reads through the async one. */
+        asm volatile("// KILN: fence.proxy.async.shared::cta;" ::: "memory");
+        barrier(CLK_LOCAL_MEM_FENCE); /* this slice is in; every wgmma of the last is done */
+        if (slice + STAGES - 1 < slices)
+            stage_load(ring, slice + STAGES - 1, a, lda, b, ldb, m, n, k, row0, col0, tid);
+        asm volatile("cp.async.commit_group;");
+
+        const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
+        asm volatile("// KILN: wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+        for (uint kk = 0; kk < TILE_K; kk += 16)
+#pragma unroll
+            for (uint i = 0; i < BLOCKS_M; ++i)
+                wgmma(acc[i], a_descriptor(base, group * BLOCKS_M + i, kk),
+                      b_descriptor(base + A_BYTES, kk));
+        asm volatile("// KILN: wgmma.commit_group.sync.aligned;" ::: "memory");
+#pragma unroll
+        for (uint i = 0; i < BLOCKS_M; ++i)
+            asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;"
+                         : ACC_OPERANDS(acc[i]) :: "memory");
+    }
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+    barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
+
+    /* Accumulator 4j+e of an m64 block: row 16·warp + lane/4 (+8 for e >= 2), column
+     * 8j + 2·(lane % 4) (+1 for odd e). */
+    const uint lane = tid % 32, warp = (tid / 32) % 4;
+    for (uint i = 0; i < BLOCKS_M; ++i)
+        for (uint half_rows = 0; half_rows < 2; ++half_rows) {
+            const ulong row = row0 + (group * BLOCKS_M + i) * 64 + warp * 16 + lane / 4 +
+                              half_rows * 8;
+            if (row >= m)
+                continue;
+            const float shift = has_bias ? bias[row] : 0.0f;
+            for (uint j = 0; j < TILE_N / 8; ++j)
+                for (uint odd = 0; odd < 2; ++odd) {
+                    const ulong col = col0 + j * 8 + 2 * (lane % 4) + odd;
+                    if (col >= n)
+                        continue;
+                    float v = alpha * acc[i][4 * j + 2 * half_rows + odd];
+                    if (beta != 0.0f)
+                        v += beta * C_LOAD(c, row * ldc + col);
+                    C_STORE(c, row * ldc + col, ACTIVATE(v + shift));
+                }
+        }
+}
+
+/* Work-groups stride over the blocks of C (dimensions 0 and 1, in blocks) and the batch
+ * (dimension 2): matrix i starts i·stride elements after the first; the bias is shared. */
+__kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
+void gemm_wgmma(const ulong m, const ulong n, const ulong k, const float alpha,
+                __global const ushort *a, const ulong a_offset, const ulong lda,
+                __global const ushort *b, const ulong b_offset, const ulong ldb,
+                const float beta, __global c_elem *c, const ulong c_offset, const ulong ldc,
+                __global const float *bias, const ulong bias_offset, const int has_bias,
+                const ulong batch, const ulong stride_a, const ulong stride_b,
+                const ulong stride_c)
+{
+    /* 512-byte aligned: the swizzle pattern repeats from the atoms' own addresses. */
+    __local uint4 ring[STAGES * STAGE_BYTES / 16] __attribute__((aligned(512)));
+    const uint ring_base = (uint)(size_t)ring;
+    for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
+        for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
+             row0 += (ulong)get_num_groups(1) * TILE_M)
+            for (ulong col0 = (ulong)get_group_id(0) * TILE_N; col0 < n;
+                 col0 += (ulong)get_num_groups(0) * TILE_N)
+                gemm_wgmma_tile(m, n, k, alpha, a + a_offset + i * stride_a, lda,
+                                b + b_offset + i * stride_b, ldb, beta,
+                                c + c_offset + i * stride_c, ldc, bias + bias_offset,
+                                has_bias, row0, col0, ring_base);
+}
