@@ -511,6 +511,13 @@ void assert_ld_rejected(const kiln_ctx *ctx, kiln_status status, size_t index, s
     assert_contains_either(kiln_last_error(ctx), names[which][0], names[which][1]);
 }
 
+size_t ld_wrapping(size_t cols, size_t which)
+{
+    const size_t lds[WRAPPING_LDS] = {SIZE_MAX - cols + 1, SIZE_MAX - 1, SIZE_MAX};
+    assert_true(cols >= 2 && which < WRAPPING_LDS);
+    return lds[which];
+}
+
 void assert_mentions_floats(const char *text, size_t elements)
 {
     char count[32], bytes[32];

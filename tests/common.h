@@ -202,4 +202,10 @@ void assert_contains(const char *text, const char *needle);
 /* Fails unless text names `elements` floats, as a count of elements or of bytes. */
 void assert_mentions_floats(const char *text, size_t elements);
 
+/* Leading dimension `which` (0 .. WRAPPING_LDS - 1) near SIZE_MAX for a stored matrix of
+ * 2 rows and `cols` columns: each passes the ld >= cols check, but (2 - 1)·ld + cols
+ * wraps past SIZE_MAX to a few floats, so only the overflow check can refuse it. */
+enum { WRAPPING_LDS = 3 };
+size_t ld_wrapping(size_t cols, size_t which);
+
 #endif /* KILN_TESTS_COMMON_H */

@@ -131,6 +131,32 @@ static void geam_rejects_ld_below_the_row_even_for_empty_matrices(void **state)
     assert_operand_unchanged(&c);
 }
 
+/* Shapes whose culprit is a stored matrix of 2 rows and 3 columns (the others fit the
+ * buffers with ld = their row); the culprit's ld comes from ld_wrapping. Columns: ta, tb,
+ * m, n, the culprit (0 lda, 1 ldb, 2 ldc). */
+static const size_t wrapping_lds[][5] = {
+    {0, 0, 2, 3, 0}, {0, 0, 2, 3, 1}, {0, 0, 2, 3, 2}, {1, 0, 3, 2, 0}, {0, 1, 3, 2, 1},
+};
+
+static void geam_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_buf *in = scratch_buffer(ctx, 4096 * sizeof(float));
+    operand c = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
+    for (size_t i = 0; i < sizeof wrapping_lds / sizeof wrapping_lds[0]; i++) {
+        const size_t *l = wrapping_lds[i];
+        kiln_trans ta = (kiln_trans)l[0], tb = (kiln_trans)l[1];
+        for (size_t w = 0; w < WRAPPING_LDS; w++) {
+            size_t ld[3] = {ta ? l[2] : l[3], tb ? l[2] : l[3], l[3]};
+            ld[l[4]] = ld_wrapping(3, w);
+            assert_status_of_case(ctx, kiln_geam(ctx, ta, tb, l[2], l[3], 1.0f, in, ld[0],
+                                                 1.0f, in, ld[1], c.view, ld[2]),
+                                  KILN_ERR_SIZE, i);
+        }
+    }
+    assert_operand_unchanged(&c);
+}
+
 static void geam_rejects_matrices_too_large_for_their_buffers(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -191,6 +217,7 @@ int main(void)
         KILN_TEST(geam_rejects_output_over_a_transposed_input),
         KILN_TEST(geam_rejects_an_output_partly_over_an_input),
         KILN_TEST(geam_rejects_ld_below_the_row_even_for_empty_matrices),
+        KILN_TEST(geam_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(geam_rejects_matrices_too_large_for_their_buffers),
         KILN_TEST(geam_of_an_empty_matrix_leaves_c),
         KILN_TEST(geam_rejects_null_arguments_and_bad_transposes),

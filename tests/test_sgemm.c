@@ -265,6 +265,34 @@ static void sgemm_rejects_sizes_that_overflow(void **state)
     assert_operand_unchanged(&c);
 }
 
+/* Shapes where every stored matrix has 2 rows; the culprit's ld comes from ld_wrapping,
+ * the others are their row (so they fit the buffers). Columns: ta, tb, m, n, k, the
+ * culprit (0 lda, 1 ldb, 2 ldc). */
+static const size_t wrapping_lds[][6] = {
+    {0, 0, 2, 3, 2, 0}, {0, 0, 2, 3, 2, 1}, {0, 0, 2, 3, 2, 2},
+    {1, 1, 3, 2, 2, 0}, {1, 1, 3, 2, 2, 1},
+};
+
+static void sgemm_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_buf *in = scratch_buffer(ctx, 4096 * sizeof(float));
+    operand c = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
+    for (size_t i = 0; i < sizeof wrapping_lds / sizeof wrapping_lds[0]; i++) {
+        const size_t *l = wrapping_lds[i];
+        kiln_trans ta = (kiln_trans)l[0], tb = (kiln_trans)l[1];
+        size_t m = l[2], n = l[3], k = l[4];
+        for (size_t w = 0; w < WRAPPING_LDS; w++) {
+            size_t ld[3] = {ta ? m : k, tb ? k : n, n};
+            ld[l[5]] = ld_wrapping(ld[l[5]], w);
+            assert_status_of_case(ctx, kiln_sgemm(ctx, ta, tb, m, n, k, 1.0f, in, ld[0], in,
+                                                  ld[1], 0.0f, c.view, ld[2]),
+                                  KILN_ERR_SIZE, i);
+        }
+    }
+    assert_operand_unchanged(&c);
+}
+
 static void sgemm_rejects_null_arguments_and_bad_transposes(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -318,6 +346,7 @@ int main(int argc, char **argv)
         KILN_TEST(sgemm_rejects_ld_below_its_row_even_for_empty_matrices),
         KILN_TEST(sgemm_rejects_buffers_too_small_naming_sizes),
         KILN_TEST(sgemm_rejects_sizes_that_overflow),
+        KILN_TEST(sgemm_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(sgemm_rejects_null_arguments_and_bad_transposes),
     };
     if (argc > 1 && strcmp(argv[1], "large") == 0)

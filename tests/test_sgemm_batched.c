@@ -369,6 +369,26 @@ static void sgemm_batched_rejects_strides_that_overflow(void **state)
     assert_stack_unchanged(&e.c);
 }
 
+/* 2×2 A, 2×3 B and C, so each ld from ld_wrapping makes its span wrap past SIZE_MAX. */
+static void sgemm_batched_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    kiln_ctx *ctx = *state;
+    error_operands e = error_operands_make(ctx);
+    call_args two_rows = e.valid;
+    two_rows.m = 2, two_rows.k = 2, two_rows.lda = 2;
+    for (size_t w = 0; w < WRAPPING_LDS; w++) {
+        call_args x = two_rows;
+        x.lda = ld_wrapping(2, w);
+        assert_status_of_case(ctx, call_run(ctx, x), KILN_ERR_SIZE, w);
+        x = two_rows, x.ldb = ld_wrapping(3, w);
+        assert_status_of_case(ctx, call_run(ctx, x), KILN_ERR_SIZE, w);
+        x = two_rows, x.ldc = ld_wrapping(3, w);
+        assert_status_of_case(ctx, call_run(ctx, x), KILN_ERR_SIZE, w);
+    }
+    assert_stack_unchanged(&e.c);
+    assert_ok(ctx, call_run(ctx, two_rows)); /* the shape itself is fine */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +408,7 @@ int main(void)
         KILN_TEST(sgemm_batched_rejects_c_sharing_memory_with_a_or_b),
         KILN_TEST(sgemm_batched_rejects_buffers_ending_before_the_last_matrix),
         KILN_TEST(sgemm_batched_rejects_strides_that_overflow),
+        KILN_TEST(sgemm_batched_rejects_ld_whose_span_wraps_past_size_max),
     };
     return RUN_KILN_TESTS(tests);
 }
