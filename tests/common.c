@@ -236,6 +236,13 @@ operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t
     return operand_make(ctx, stored_rows, stored_cols, ld, offset, 2, fill, seed);
 }
 
+operand output_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t pad, size_t offset,
+                    fill_kind fill, uint32_t seed)
+{
+    size_t ld = (cols > 0 ? cols : 1) + pad;
+    return operand_make(ctx, rows, cols, ld, offset, ld + 2, fill, seed);
+}
+
 operand tight_make(kiln_ctx *ctx, size_t rows, size_t cols, fill_kind fill, uint32_t seed)
 {
     return input_make(ctx, KILN_NO_TRANS, rows, cols, 0, 0, fill, seed);

@@ -88,6 +88,12 @@ operand operand_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t ld, size_t 
 operand vector_make(kiln_ctx *ctx, size_t n, size_t offset, size_t padding, fill_kind fill,
                     uint32_t seed);
 
+/* An output of rows×cols, stored untransposed like input_make's, with a guard row (ld + 2
+ * floats of CANARY) after it: a kernel writing one row or column too many hits a canary
+ * that assert_operand_near reads, not memory past the buffer. */
+operand output_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t pad, size_t offset,
+                    fill_kind fill, uint32_t seed);
+
 /* The operand op(X) of rows×cols: X stored as rows×cols, or cols×rows when t is
  * KILN_TRANS, with ld `pad` floats beyond its row and `offset` floats before it. */
 operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t pad,

@@ -23,8 +23,7 @@ static void check_dense(kiln_ctx *ctx, dense_case d)
     operand x =
         input_make(ctx, KILN_NO_TRANS, d.in, d.batch, 0, d.offset + 1, FILL_RANDOM, 2);
     operand bias = vector_make(ctx, d.out, d.offset + 2, 1, FILL_RANDOM, 3);
-    operand y =
-        input_make(ctx, KILN_NO_TRANS, d.out, d.batch, 0, d.offset + 3, FILL_NAN, 4);
+    operand y = output_make(ctx, d.out, d.batch, 0, d.offset + 3, FILL_NAN, 4);
     assert_ok(ctx, kiln_dense(ctx, w.view, x.view, d.with_bias ? bias.view : NULL, y.view,
                               d.out, d.in, d.batch, d.act));
     reference r = reference_dense(operand_data(&w), operand_data(&x),

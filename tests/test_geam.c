@@ -14,8 +14,7 @@ static void check_geam(kiln_ctx *ctx, matrix_case g)
     size_t mark = scratch_mark();
     operand a = input_make(ctx, g.ta, g.m, g.n, g.pad, g.offset, g.fill_a, 1);
     operand b = input_make(ctx, g.tb, g.m, g.n, g.pad, g.offset + 1, g.fill_b, 2);
-    operand c =
-        input_make(ctx, KILN_NO_TRANS, g.m, g.n, g.pad, g.offset + 2, FILL_CANARY, 3);
+    operand c = output_make(ctx, g.m, g.n, g.pad, g.offset + 2, FILL_CANARY, 3);
     assert_ok(ctx, kiln_geam(ctx, g.ta, g.tb, g.m, g.n, g.alpha, a.view, a.ld, g.beta,
                              b.view, b.ld, c.view, c.ld));
     reference r = reference_geam(g.ta, g.tb, g.m, g.n, g.alpha, operand_data(&a), a.ld,

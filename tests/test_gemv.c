@@ -14,7 +14,7 @@ static void check_gemv(kiln_ctx *ctx, matrix_case g)
     size_t mark = scratch_mark();
     operand a = input_make(ctx, g.ta, g.m, g.k, g.pad, g.offset, g.fill_a, 1);
     operand b = input_make(ctx, g.tb, g.k, g.n, g.pad, 2 * g.offset, g.fill_b, 2);
-    operand c = input_make(ctx, KILN_NO_TRANS, g.m, g.n, g.pad, 3 * g.offset, g.fill_c, 3);
+    operand c = output_make(ctx, g.m, g.n, g.pad, 3 * g.offset, g.fill_c, 3);
     assert_ok(ctx, kiln_sgemm(ctx, g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.view, a.ld, b.view,
                               b.ld, g.beta, c.view, c.ld));
     reference r = reference_sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, operand_data(&a), a.ld,
@@ -104,7 +104,7 @@ static void check_dense_vector(kiln_ctx *ctx, size_t out, size_t in, size_t batc
     operand w = input_make(ctx, KILN_NO_TRANS, out, in, 0, offset, FILL_RANDOM, 4);
     operand x = input_make(ctx, KILN_NO_TRANS, in, batch, 0, 2 * offset, FILL_RANDOM, 5);
     operand bias = vector_make(ctx, out, 3 * offset, 1, FILL_RANDOM, 6);
-    operand y = input_make(ctx, KILN_NO_TRANS, out, batch, 0, 4 * offset, FILL_NAN, 7);
+    operand y = output_make(ctx, out, batch, 0, 4 * offset, FILL_NAN, 7);
     const kiln_buf *bias_view = with_bias ? bias.view : NULL;
     assert_ok(ctx, kiln_dense(ctx, w.view, x.view, bias_view, y.view, out, in, batch, act));
     reference r = reference_dense(operand_data(&w), operand_data(&x),

@@ -16,7 +16,7 @@ static void check_sgemm(kiln_ctx *ctx, matrix_case g)
     size_t mark = scratch_mark();
     operand a = input_make(ctx, g.ta, g.m, g.k, g.pad, g.offset, g.fill_a, 1);
     operand b = input_make(ctx, g.tb, g.k, g.n, g.pad, g.offset + 1, g.fill_b, 2);
-    operand c = input_make(ctx, KILN_NO_TRANS, g.m, g.n, g.pad, g.offset + 2, g.fill_c, 3);
+    operand c = output_make(ctx, g.m, g.n, g.pad, g.offset + 2, g.fill_c, 3);
     assert_ok(ctx, kiln_sgemm(ctx, g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.view, a.ld, b.view,
                               b.ld, g.beta, c.view, c.ld));
     reference r =
@@ -121,7 +121,7 @@ static void matmul_multiplies_tight_matrices(void **state)
     enum { m = 255, n = 17, k = 1023 };
     operand a = tight_make(ctx, m, k, FILL_RANDOM, 6);
     operand b = input_make(ctx, KILN_NO_TRANS, k, n, 0, 1, FILL_RANDOM, 7);
-    operand c = input_make(ctx, KILN_NO_TRANS, m, n, 0, 3, FILL_NAN, 8);
+    operand c = output_make(ctx, m, n, 0, 3, FILL_NAN, 8);
     assert_ok(ctx, kiln_matmul(ctx, m, n, k, a.view, b.view, c.view));
     reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, m, n, k, 1.0f,
                                   operand_data(&a), k, operand_data(&b), n, 0.0f, NULL, n);

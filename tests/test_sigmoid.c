@@ -4,20 +4,33 @@
 #include <float.h>
 #include <math.h>
 
-/* y = sigmoid(x) for x in [-8, 8], each vector `offset + i` floats into its buffer. */
-static void check_sigmoid(kiln_ctx *ctx, size_t n, size_t offset)
+/* y = sigmoid(x) for x in [-8, 8], x `offset` and y `offset + step` floats into their
+ * buffers, and canaries after each. */
+static void check_sigmoid_stepped(kiln_ctx *ctx, size_t n, size_t offset, size_t step)
 {
     size_t mark = scratch_mark();
     operand x = vector_make(ctx, n, offset, 3, FILL_RANDOM, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         x.host[x.offset + i] *= 8;
     assert_ok(ctx, kiln_buf_write(x.buffer, 0, x.host, x.total * sizeof(float)));
-    operand y = vector_make(ctx, n, offset + 1, 5, FILL_CANARY, 0);
+    operand y = vector_make(ctx, n, offset + step, 5, FILL_CANARY, 0);
     assert_ok(ctx, kiln_sigmoid(ctx, x.view, y.view, n));
     reference r = reference_sigmoid(operand_data(&x), n);
     assert_operand_near(&y, &r);
     assert_operand_unchanged(&x);
     scratch_release_to(mark);
+}
+
+/* Offsets apart: never both on a float4, so the scalar loop does everything. */
+static void check_sigmoid(kiln_ctx *ctx, size_t n, size_t offset)
+{
+    check_sigmoid_stepped(ctx, n, offset, 1);
+}
+
+/* The same offset for both: on a float4 when it is a multiple of 4 (the vector loop). */
+static void check_sigmoid_together(kiln_ctx *ctx, size_t n, size_t offset)
+{
+    check_sigmoid_stepped(ctx, n, offset, 0);
 }
 
 static void sigmoid_maps_vectors_of_every_edge_size(void **state)
@@ -28,6 +41,12 @@ static void sigmoid_maps_vectors_of_every_edge_size(void **state)
 static void sigmoid_maps_views_at_odd_element_offsets(void **state)
 {
     for_each_edge_size(*state, 3, check_sigmoid);
+}
+
+static void sigmoid_of_float4_aligned_views_writes_nothing_past_n(void **state)
+{
+    for_each_edge_size(*state, 0, check_sigmoid_together);
+    for_each_edge_size(*state, 4, check_sigmoid_together);
 }
 
 static void sigmoid_handles_n_beyond_one_workgroup(void **state)
@@ -140,6 +159,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KILN_TEST(sigmoid_maps_vectors_of_every_edge_size),
         KILN_TEST(sigmoid_maps_views_at_odd_element_offsets),
+        KILN_TEST(sigmoid_of_float4_aligned_views_writes_nothing_past_n),
         KILN_TEST(sigmoid_handles_n_beyond_one_workgroup),
         KILN_TEST(sigmoid_is_exact_at_extremes_and_keeps_nan),
         KILN_TEST(sigmoid_is_within_1e6_across_its_range),

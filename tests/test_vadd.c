@@ -1,19 +1,32 @@
 /* kiln_vadd and kiln_vadd_host: c = a + b. */
 #include "common.h"
 
-/* c = a + b with each vector `offset + i` floats into its buffer and canaries after. */
-static void check_vadd(kiln_ctx *ctx, size_t n, size_t offset)
+/* c = a + b with a `offset`, b `offset + step` and c `offset + 2·step` floats into their
+ * buffers, and canaries after each. */
+static void check_vadd_stepped(kiln_ctx *ctx, size_t n, size_t offset, size_t step)
 {
     size_t mark = scratch_mark();
     operand a = vector_make(ctx, n, offset, 3, FILL_RANDOM, (uint32_t)n);
-    operand b = vector_make(ctx, n, offset + 1, 5, FILL_RANDOM, (uint32_t)n + 1);
-    operand c = vector_make(ctx, n, offset + 2, 7, FILL_CANARY, 0);
+    operand b = vector_make(ctx, n, offset + step, 5, FILL_RANDOM, (uint32_t)n + 1);
+    operand c = vector_make(ctx, n, offset + 2 * step, 7, FILL_CANARY, 0);
     assert_ok(ctx, kiln_vadd(ctx, a.view, b.view, c.view, n));
     reference r = reference_vadd(operand_data(&a), operand_data(&b), n);
     assert_operand_near(&c, &r);
     assert_operand_unchanged(&a);
     assert_operand_unchanged(&b);
     scratch_release_to(mark);
+}
+
+/* Offsets apart: never all on a float4, so the scalar loop does everything. */
+static void check_vadd(kiln_ctx *ctx, size_t n, size_t offset)
+{
+    check_vadd_stepped(ctx, n, offset, 1);
+}
+
+/* The same offset for all: on a float4 when it is a multiple of 4 (the vector loop). */
+static void check_vadd_together(kiln_ctx *ctx, size_t n, size_t offset)
+{
+    check_vadd_stepped(ctx, n, offset, 0);
 }
 
 static void vadd_adds_vectors_of_every_edge_size(void **state)
@@ -24,6 +37,12 @@ static void vadd_adds_vectors_of_every_edge_size(void **state)
 static void vadd_adds_views_at_odd_element_offsets(void **state)
 {
     for_each_edge_size(*state, 3, check_vadd);
+}
+
+static void vadd_of_float4_aligned_views_writes_nothing_past_n(void **state)
+{
+    for_each_edge_size(*state, 0, check_vadd_together);
+    for_each_edge_size(*state, 4, check_vadd_together);
 }
 
 static void vadd_handles_n_beyond_one_workgroup(void **state)
@@ -169,6 +188,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KILN_TEST(vadd_adds_vectors_of_every_edge_size),
         KILN_TEST(vadd_adds_views_at_odd_element_offsets),
+        KILN_TEST(vadd_of_float4_aligned_views_writes_nothing_past_n),
         KILN_TEST(vadd_handles_n_beyond_one_workgroup),
         KILN_TEST(vadd_into_an_input_gives_the_sum),
         KILN_TEST(vadd_into_the_same_range_through_another_view_gives_the_sum),
