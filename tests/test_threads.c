@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,7 @@ static kiln_status job_run(kiln_ctx *ctx, job *j)
 
 typedef struct {
     kiln_ctx *shared; /* NULL: the worker opens and closes a context of its own */
+    pthread_barrier_t *start; /* NULL, or where the workers wait for each other */
     job jobs[JOBS];
     kiln_status status;
     size_t failed_job;
@@ -230,6 +232,8 @@ typedef struct {
 static void *worker_run(void *arg)
 {
     worker *w = arg;
+    if (w->start != NULL)
+        pthread_barrier_wait(w->start);
     kiln_ctx *ctx = w->shared;
     w->status = ctx != NULL ? KILN_OK : kiln_ctx_create(&ctx, NULL);
     for (w->failed_job = 0; w->status == KILN_OK && w->failed_job < JOBS; w->failed_job++)
@@ -240,21 +244,27 @@ static void *worker_run(void *arg)
     return NULL;
 }
 
-/* WORKERS threads run JOBS mixed operations each, on `shared` or on contexts of their
- * own; every result is then checked against its double reference. */
-static void run_workers(kiln_ctx *shared)
+static worker workers[WORKERS];
+
+/* WORKERS threads, started together, run JOBS mixed operations each (the same ones in
+ * every thread when same_jobs), on `shared` or on contexts of their own; every result
+ * is then checked against its double reference. */
+static void run_workers(kiln_ctx *shared, bool same_jobs)
 {
-    static worker workers[WORKERS];
     pthread_t threads[WORKERS];
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, WORKERS), 0);
     for (size_t t = 0; t < WORKERS; t++) {
-        workers[t] = (worker){.shared = shared};
+        size_t u = same_jobs ? 0 : t;
+        workers[t] = (worker){.shared = shared, .start = &start};
         for (size_t i = 0; i < JOBS; i++)
-            workers[t].jobs[i] = job_make(i + t, (uint32_t)(1000 * t + 37 * i));
+            workers[t].jobs[i] = job_make(i + u, (uint32_t)(1000 * u + 37 * i));
     }
     for (size_t t = 0; t < WORKERS; t++)
         assert_int_equal(pthread_create(&threads[t], NULL, worker_run, &workers[t]), 0);
     for (size_t t = 0; t < WORKERS; t++)
         assert_int_equal(pthread_join(threads[t], NULL), 0);
+    pthread_barrier_destroy(&start);
     for (size_t t = 0; t < WORKERS; t++) {
         if (workers[t].status != KILN_OK)
             fail_msg("worker %zu, job %zu: %s: %s", t, workers[t].failed_job,
@@ -267,13 +277,47 @@ static void run_workers(kiln_ctx *shared)
 
 static void mixed_ops_from_eight_threads_on_one_context_are_correct(void **state)
 {
-    run_workers(*state);
+    run_workers(*state, false);
 }
 
 static void mixed_ops_from_eight_threads_on_their_own_contexts_are_correct(void **state)
 {
     (void)state;
-    run_workers(NULL);
+    run_workers(NULL, false);
+}
+
+/* Programs made for a context so far: each is a cache hit or a miss (then compiled). */
+static unsigned long long programs_made(void)
+{
+    kiln_cache_stats stats = {.struct_size = sizeof stats};
+    assert_ok(NULL, kiln_cache_stats_get(&stats));
+    return stats.hits + stats.misses;
+}
+
+/* Eight threads ask a new context for the same programs at the same moment; it must make
+ * each once, as many as one thread alone makes on another new context. A race there
+ * builds a program twice or loses one from the context's list (then built again). */
+static void each_distinct_program_is_built_once_by_eight_threads_at_once(void **state)
+{
+    (void)state;
+    char folder[] = "/tmp/kiln-threads-cache-XXXXXX", saved[4096] = "";
+    const char *was = getenv("KILN_CACHE_DIR");
+    snprintf(saved, sizeof saved, "%s", was != NULL ? was : "");
+    assert_non_null(mkdtemp(folder));
+    assert_int_equal(setenv("KILN_CACHE_DIR", folder, 1), 0); /* caching on, empty */
+    unsigned long long before = programs_made();
+    run_workers(scratch_context(NULL), true);
+    unsigned long long by_eight = programs_made() - before;
+    workers[0].shared = scratch_context(NULL), workers[0].start = NULL;
+    before = programs_made();
+    worker_run(&workers[0]);
+    unsigned long long by_one = programs_made() - before;
+    assert_int_equal(was != NULL ? setenv("KILN_CACHE_DIR", saved, 1)
+                                 : unsetenv("KILN_CACHE_DIR"), 0);
+    assert_int_equal(folder_remove(folder), 0);
+    assert_int_equal(workers[0].status, KILN_OK);
+    assert_true(by_one > 0);
+    assert_int_equal(by_eight, by_one);
 }
 
 /* ---------------------------------------------------------------- errors per thread */
@@ -324,6 +368,7 @@ int main(void)
         KILN_TEST(last_error_belongs_to_the_thread_that_failed),
         KILN_TEST(mixed_ops_from_eight_threads_on_one_context_are_correct),
         KILN_TEST(mixed_ops_from_eight_threads_on_their_own_contexts_are_correct),
+        KILN_TEST(each_distinct_program_is_built_once_by_eight_threads_at_once),
         KILN_TEST(errors_of_threads_failing_at_once_on_one_context_stay_apart),
     };
     return RUN_KILN_TESTS(tests);
