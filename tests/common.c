@@ -525,6 +525,21 @@ size_t ld_wrapping(size_t cols, size_t which)
     return lds[which];
 }
 
+void assert_wrapping_lds_refused(kiln_ctx *ctx, const wrapping_case *cases, size_t count,
+                                 wrapping_call call)
+{
+    kiln_buf *in = scratch_buffer(ctx, 4096 * sizeof(float));
+    operand out = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
+    for (size_t i = 0; i < count * WRAPPING_LDS; i++) { /* each case with each wrapping ld */
+        const size_t *c = cases[i / WRAPPING_LDS], culprit = c[8];
+        size_t ld[3] = {c[5], c[6], c[7]};
+        ld[culprit] = ld_wrapping(ld[culprit], i % WRAPPING_LDS);
+        assert_status_of_case(ctx, call(ctx, c, ld, in, out.view), KILN_ERR_SIZE,
+                              i / WRAPPING_LDS);
+    }
+    assert_operand_unchanged(&out);
+}
+
 void assert_mentions_floats(const char *text, size_t elements)
 {
     char count[32], bytes[32];

@@ -214,4 +214,18 @@ void assert_mentions_floats(const char *text, size_t elements);
 enum { WRAPPING_LDS = 3 };
 size_t ld_wrapping(size_t cols, size_t which);
 
+/* A case of assert_wrapping_lds_refused: ta, tb, m, n, k, then lda, ldb, ldc (each its
+ * stored matrix's row), then the culprit (0 lda, 1 ldb, 2 ldc), a matrix of 2 rows. */
+typedef size_t wrapping_case[9];
+
+/* One call of an operation on case c with leading dimensions ld, its inputs in `in`
+ * (4096 floats) and its output in `out`. */
+typedef kiln_status (*wrapping_call)(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                     kiln_buf *in, kiln_buf *out);
+
+/* Fails unless call refuses each case with KILN_ERR_SIZE for each ld_wrapping value of
+ * its culprit, writing nothing. */
+void assert_wrapping_lds_refused(kiln_ctx *ctx, const wrapping_case *cases, size_t count,
+                                 wrapping_call call);
+
 #endif /* KILN_TESTS_COMMON_H */

@@ -130,30 +130,23 @@ static void geam_rejects_ld_below_the_row_even_for_empty_matrices(void **state)
     assert_operand_unchanged(&c);
 }
 
-/* Shapes whose culprit is a stored matrix of 2 rows and 3 columns (the others fit the
- * buffers with ld = their row); the culprit's ld comes from ld_wrapping. Columns: ta, tb,
- * m, n, the culprit (0 lda, 1 ldb, 2 ldc). */
-static const size_t wrapping_lds[][5] = {
-    {0, 0, 2, 3, 0}, {0, 0, 2, 3, 1}, {0, 0, 2, 3, 2}, {1, 0, 3, 2, 0}, {0, 1, 3, 2, 1},
+/* The culprit of each case is a stored matrix of 2 rows and 3 columns (k unused). */
+static const wrapping_case wrapping_cases[] = {
+    {0, 0, 2, 3, 0, 3, 3, 3, 0}, {0, 0, 2, 3, 0, 3, 3, 3, 1}, {0, 0, 2, 3, 0, 3, 3, 3, 2},
+    {1, 0, 3, 2, 0, 3, 2, 2, 0}, {0, 1, 3, 2, 0, 2, 3, 2, 1},
 };
+
+static kiln_status geam_with_lds(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                 kiln_buf *in, kiln_buf *out)
+{
+    return kiln_geam(ctx, (kiln_trans)c[0], (kiln_trans)c[1], c[2], c[3], 1.0f, in, ld[0],
+                     1.0f, in, ld[1], out, ld[2]);
+}
 
 static void geam_rejects_ld_whose_span_wraps_past_size_max(void **state)
 {
-    kiln_ctx *ctx = *state;
-    kiln_buf *in = scratch_buffer(ctx, 4096 * sizeof(float));
-    operand c = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
-    for (size_t i = 0; i < sizeof wrapping_lds / sizeof wrapping_lds[0]; i++) {
-        const size_t *l = wrapping_lds[i];
-        kiln_trans ta = (kiln_trans)l[0], tb = (kiln_trans)l[1];
-        for (size_t w = 0; w < WRAPPING_LDS; w++) {
-            size_t ld[3] = {ta ? l[2] : l[3], tb ? l[2] : l[3], l[3]};
-            ld[l[4]] = ld_wrapping(3, w);
-            assert_status_of_case(ctx, kiln_geam(ctx, ta, tb, l[2], l[3], 1.0f, in, ld[0],
-                                                 1.0f, in, ld[1], c.view, ld[2]),
-                                  KILN_ERR_SIZE, i);
-        }
-    }
-    assert_operand_unchanged(&c);
+    assert_wrapping_lds_refused(*state, wrapping_cases,
+                                sizeof wrapping_cases / sizeof wrapping_cases[0], geam_with_lds);
 }
 
 static void geam_rejects_matrices_too_large_for_their_buffers(void **state)
