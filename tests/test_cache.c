@@ -311,6 +311,36 @@ static void cache_turned_off_stores_nothing(void **state)
     assert_int_equal(after.hits, before.hits);
 }
 
+/* Counts the folder's files (cache_folder_spoil's walk, damaging nothing). */
+static int count_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path, (void)sb, (void)ftw;
+    files_seen += flag == FTW_F;
+    return 0;
+}
+
+static size_t cache_folder_count(void)
+{
+    files_seen = 0;
+    assert_int_equal(nftw(getenv("KILN_CACHE_DIR"), count_file, 16, FTW_PHYS), 0);
+    return files_seen;
+}
+
+/* A limit below any entry's size: each store evicts what is there, itself included. */
+static void cache_evicts_entries_beyond_its_size_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("KILN_CACHE_MAX_BYTES", "1", 1), 0);
+    kiln_cache_stats before = stats_now();
+    vadd_on_a_new_context();
+    assert_sgemm_works(scratch_context(NULL));
+    kiln_cache_stats after = stats_now();
+    assert_int_equal(unsetenv("KILN_CACHE_MAX_BYTES"), 0);
+    assert_true(after.stores > before.stores);
+    assert_int_equal(after.evicted - before.evicted, after.stores - before.stores);
+    assert_int_equal(cache_folder_count(), 0);
+}
+
 static void cache_stats_get_rejects_null(void **state)
 {
     (void)state;
@@ -346,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cache_folder_others_can_write_is_not_used,
                                         cache_folder_make, cache_folder_remove),
         cmocka_unit_test_setup_teardown(cache_folder_that_is_missing_is_made,
+                                        cache_folder_make, cache_folder_remove),
+        cmocka_unit_test_setup_teardown(cache_evicts_entries_beyond_its_size_limit,
                                         cache_folder_make, cache_folder_remove),
         cmocka_unit_test(cache_stats_get_rejects_null),
     };
