@@ -8,9 +8,8 @@
  * of TILE_K, so the loads of later slices overlap the products of this one; local →
  * registers with ldmatrix (.trans where the stored layout is the other way round).
  *
- * Local tiles keep each operand as it is stored (rows along its leading dimension) in
- * 16-byte chunks, and chunk c of row r sits at c ^ swizzle(r): the eight rows one
- * ldmatrix reads then fall on eight different bank groups.
+ * Local tiles are laid out as cl/tc_tiles.h says (wgmma's layouts): the eight rows one
+ * ldmatrix reads fall on eight different bank groups.
  *
  * Needs 16-byte aligned rows: lda, ldb and the element offsets of A and B multiples of
  * 8 (the host checks). BLAS rules: alpha == 0 or k == 0 are the host's (another
@@ -27,9 +26,6 @@
 #endif
 #ifndef TILE_N
 #define TILE_N 128
-#endif
-#ifndef TILE_K
-#define TILE_K 32
 #endif
 #ifndef WARPS_M
 #define WARPS_M 2
@@ -48,6 +44,7 @@
 #endif
 
 #include "activation.h" /* ACT, ACTIVATE */
+#include "dtype.h"      /* ELEM, LOAD, STORE */
 
 #define THREADS (32 * WARPS_M * WARPS_N)
 #define WARP_M (TILE_M / WARPS_M)
@@ -61,68 +58,10 @@
 #define MMA_TYPES "bf16.bf16"
 #endif
 
-/* Each operand's tile as stored: ROWS rows of COLS contiguous 16-bit elements. */
-#if TRANS_A
-#define A_ROWS TILE_K
-#define A_COLS TILE_M
-#else
-#define A_ROWS TILE_M
-#define A_COLS TILE_K
-#endif
-#if TRANS_B
-#define B_ROWS TILE_N
-#define B_COLS TILE_K
-#else
-#define B_ROWS TILE_K
-#define B_COLS TILE_N
-#endif
-#define A_BYTES (A_ROWS * A_COLS * 2)
-#define B_BYTES (B_ROWS * B_COLS * 2)
-#define STAGE_BYTES (A_BYTES + B_BYTES)
-
-#if STAGES == 2
-#define WAIT_PENDING "cp.async.wait_group 0;"
-#elif STAGES == 3
-#define WAIT_PENDING "cp.async.wait_group 1;"
-#elif STAGES == 4
-#define WAIT_PENDING "cp.async.wait_group 2;"
-#else
-#error "STAGES must be 2, 3 or 4"
-#endif
+#include "tc_tiles.h" /* TILE_K, the ring's slices and their loads */
 
 /* Helpers are always inlined (clang emits no body for an inline function it chooses not
  * to inline). */
-
-/* Byte offset of chunk c of row r in a tile of `cols` 16-bit elements a row. Rows of
- * fewer than 8 chunks share a 128-byte line: the swizzle then counts lines. */
-__attribute__((always_inline))
-inline uint chunk_offset(const uint r, const uint c, const uint cols)
-{
-    const uint chunks = cols / 8;
-    const uint swizzle = chunks >= 8 ? (r & 7) : ((r / (8 / chunks)) & (chunks - 1));
-    return r * cols * 2 + ((c ^ swizzle) << 4);
-}
-
-/* Copies one stored tile, rows [row0, row0 + ROWS) and columns [col0, col0 + COLS) of a
- * matrix with `rows`×`cols` valid elements, into local memory at `base`; bytes past the
- * matrix's edge are zeros. */
-__attribute__((always_inline))
-inline void tile_load(const uint base, __global const ushort *matrix, const ulong ld,
-                      const ulong rows, const ulong cols, const ulong row0, const ulong col0,
-                      const uint tile_rows, const uint tile_cols, const uint tid)
-{
-    const uint chunks = tile_rows * tile_cols / 8;
-    for (uint e = tid; e < chunks; e += THREADS) {
-        const uint r = e / (tile_cols / 8), c = e % (tile_cols / 8);
-        const ulong row = row0 + r, col = col0 + c * 8;
-        const ulong left = row < rows && col < cols ? cols - col : 0;
-        const uint bytes = left >= 8 ? 16 : (uint)left * 2;
-        __global const ushort *source = bytes != 0 ? matrix + row * ld + col : matrix;
-        const uint target = base + chunk_offset(r, c, tile_cols);
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
-                     :: "r"(target), "l"(source), "r"(bytes));
-    }
-}
 
 __attribute__((always_inline))
 inline void ldmatrix_x4(uint out[4], const uint address)
@@ -157,10 +96,10 @@ inline void load_a_fragments(uint frag[FRAGS_M][4], const uint base, const uint 
 #if TRANS_A
         const uint r = kk + (lane & 7) + ((lane >> 4) & 1) * 8;
         const uint col = m0 + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4_trans(frag[i], base + chunk_offset(r, col / 8, A_COLS));
+        ldmatrix_x4_trans(frag[i], base + mn_major_offset(r, col / 8, TILE_M));
 #else
         const uint r = m0 + (lane & 15), col = kk + (lane >> 4) * 8;
-        ldmatrix_x4(frag[i], base + chunk_offset(r, col / 8, A_COLS));
+        ldmatrix_x4(frag[i], base + k_major_offset(r, col / 8));
 #endif
     }
 }
@@ -176,10 +115,10 @@ inline void load_b_fragments(uint frag[FRAGS_N][2], const uint base, const uint 
 #if TRANS_B
         const uint r = n0 + (lane & 7) + ((lane >> 4) & 1) * 8;
         const uint col = kk + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4(pair, base + chunk_offset(r, col / 8, B_COLS));
+        ldmatrix_x4(pair, base + k_major_offset(r, col / 8));
 #else
         const uint r = kk + (lane & 15), col = n0 + (lane >> 4) * 8;
-        ldmatrix_x4_trans(pair, base + chunk_offset(r, col / 8, B_COLS));
+        ldmatrix_x4_trans(pair, base + mn_major_offset(r, col / 8, TILE_N));
 #endif
         frag[j][0] = pair[0];
         frag[j][1] = pair[1];
@@ -188,58 +127,12 @@ inline void load_b_fragments(uint frag[FRAGS_N][2], const uint base, const uint 
     }
 }
 
-/* Stage `slice` of the k loop: its A and B tiles into ring position slice % STAGES. */
-__attribute__((always_inline))
-inline void stage_load(const uint ring, const ulong slice, __global const ushort *a,
-                       const ulong lda, __global const ushort *b, const ulong ldb,
-                       const ulong m, const ulong n, const ulong k, const ulong row0,
-                       const ulong col0, const uint tid)
-{
-    const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
-    const ulong p0 = slice * TILE_K;
-#if TRANS_A
-    tile_load(base, a, lda, k, m, p0, row0, A_ROWS, A_COLS, tid);
-#else
-    tile_load(base, a, lda, m, k, row0, p0, A_ROWS, A_COLS, tid);
-#endif
-#if TRANS_B
-    tile_load(base + A_BYTES, b, ldb, n, k, col0, p0, B_ROWS, B_COLS, tid);
-#else
-    tile_load(base + A_BYTES, b, ldb, k, n, p0, col0, B_ROWS, B_COLS, tid);
-#endif
-}
-
-/* C's element type: loads widen, stores round to nearest even. */
-#if C_TYPE == 0
-typedef float c_elem;
-#define C_LOAD(p, i) ((p)[i])
-#define C_STORE(p, i, v) ((p)[i] = (v))
-#elif C_TYPE == 1
-typedef ushort c_elem;
-#define C_LOAD(p, i) vload_half((i), (__global const half *)(p))
-#define C_STORE(p, i, v) vstore_half_rte((v), (i), (__global half *)(p))
-#else
-typedef ushort c_elem;
-#define C_LOAD(p, i) as_float((uint)(p)[i] << 16)
-#define C_STORE(p, i, v) ((p)[i] = bf16_round(v))
-#endif
-
-/* f32 → bf16, rounding to nearest even; NaN stays a quiet NaN of its sign. */
-__attribute__((always_inline))
-inline ushort bf16_round(const float v)
-{
-    const uint bits = as_uint(v);
-    if ((bits & 0x7fffffffu) > 0x7f800000u)
-        return (ushort)((bits >> 16) | 0x40u);
-    return (ushort)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
 inline void gemm_mma_tile(const ulong m, const ulong n, const ulong k, const float alpha,
                           __global const ushort *a, const ulong lda,
                           __global const ushort *b, const ulong ldb, const float beta,
-                          __global c_elem *c, const ulong ldc, __global const float *bias,
+                          __global ELEM(C_TYPE) *c, const ulong ldc, __global const float *bias,
                           const int has_bias, const ulong row0, const ulong col0,
                           const uint ring)
 {
@@ -251,17 +144,19 @@ inline void gemm_mma_tile(const ulong m, const ulong n, const ulong k, const flo
             for (uint e = 0; e < 4; ++e)
                 acc[i][j][e] = 0.0f;
 
+    const struct share a_share = A_SHARE(a, lda, m, k, row0, tid);
+    const struct share b_share = B_SHARE(b, ldb, n, k, col0, tid);
     const ulong slices = (k + TILE_K - 1) / TILE_K;
     for (uint s = 0; s < STAGES - 1; ++s) {
         if (s < slices)
-            stage_load(ring, s, a, lda, b, ldb, m, n, k, row0, col0, tid);
+            stage_load(ring, s, &a_share, &b_share, k, tid);
         asm volatile("cp.async.commit_group;");
     }
     for (ulong slice = 0; slice < slices; ++slice) {
         asm volatile(WAIT_PENDING ::: "memory");
         barrier(CLK_LOCAL_MEM_FENCE); /* this slice is in; the ring's oldest is free */
         if (slice + STAGES - 1 < slices)
-            stage_load(ring, slice + STAGES - 1, a, lda, b, ldb, m, n, k, row0, col0, tid);
+            stage_load(ring, slice + STAGES - 1, &a_share, &b_share, k, tid);
         asm volatile("cp.async.commit_group;");
 
         const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
@@ -292,8 +187,8 @@ inline void gemm_mma_tile(const ulong m, const ulong n, const ulong k, const flo
                         continue;
                     float v = alpha * acc[i][j][half_rows * 2 + odd];
                     if (beta != 0.0f)
-                        v += beta * C_LOAD(c, row * ldc + col);
-                    C_STORE(c, row * ldc + col, ACTIVATE(v + shift));
+                        v += beta * LOAD(C_TYPE, c, row * ldc + col);
+                    STORE(C_TYPE, ACTIVATE(v + shift), c, row * ldc + col);
                 }
         }
 }
@@ -304,12 +199,12 @@ __kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
 void gemm_mma(const ulong m, const ulong n, const ulong k, const float alpha,
               __global const ushort *a, const ulong a_offset, const ulong lda,
               __global const ushort *b, const ulong b_offset, const ulong ldb,
-              const float beta, __global c_elem *c, const ulong c_offset, const ulong ldc,
+              const float beta, __global ELEM(C_TYPE) *c, const ulong c_offset, const ulong ldc,
               __global const float *bias, const ulong bias_offset, const int has_bias,
               const ulong batch, const ulong stride_a, const ulong stride_b,
               const ulong stride_c)
 {
-    __local uint4 ring[STAGES * STAGE_BYTES / 16];
+    __local uint4 ring[STAGES * STAGE_BYTES / 16] __attribute__((aligned(128)));
     const uint ring_base = (uint)(size_t)ring;
     for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
         for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
