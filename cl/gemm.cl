@@ -10,6 +10,11 @@
  *
  * BLAS rules: alpha == 0 skips the product (A and B unread); beta == 0 leaves C unread.
  * ACT and the bias make the dense layer's epilogue; sgemm builds with ACT 0 and no bias.
+ *
+ * A_TYPE (A and B) and C_TYPE are cl/dtype.h's element types: f16 and bf16 are widened
+ * as they are staged, products accumulate in float, C is read in its type and rounded to
+ * nearest even on store. Offsets, leading dimensions and strides are in elements. The
+ * bias is always float.
  */
 #ifndef TILE_M
 #define TILE_M 64
@@ -39,17 +44,18 @@
 #define PAD 1
 
 #if TRANS_A
-#define A_AT(i, p) a[(p) * lda + (i)]
+#define A_AT(i, p) LOAD(A_TYPE, a, (p) * lda + (i))
 #else
-#define A_AT(i, p) a[(i) * lda + (p)]
+#define A_AT(i, p) LOAD(A_TYPE, a, (i) * lda + (p))
 #endif
 #if TRANS_B
-#define B_AT(p, j) b[(j) * ldb + (p)]
+#define B_AT(p, j) LOAD(A_TYPE, b, (j) * ldb + (p))
 #else
-#define B_AT(p, j) b[(p) * ldb + (j)]
+#define B_AT(p, j) LOAD(A_TYPE, b, (p) * ldb + (j))
 #endif
 
 #include "activation.h" /* ACT, ACTIVATE */
+#include "dtype.h"      /* A_TYPE, C_TYPE, a_elem, c_elem, LOAD, STORE */
 
 /* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
  * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
@@ -57,7 +63,7 @@
 /* Copies op(A)[row0 .. row0+TILE_M, p0 .. p0+TILE_K] into tile[p][i], walking the
  * stored matrix along its contiguous dimension. */
 __attribute__((always_inline))
-inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const float *a,
+inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const a_elem *a,
                    const ulong lda, const ulong m, const ulong k, const ulong row0,
                    const ulong p0, const uint tid)
 {
@@ -74,7 +80,7 @@ inline void load_a(__local float tile[TILE_K][TILE_M + PAD], __global const floa
 
 /* Copies op(B)[p0 .. p0+TILE_K, col0 .. col0+TILE_N] into tile[p][j]. */
 __attribute__((always_inline))
-inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const float *b,
+inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const a_elem *b,
                    const ulong ldb, const ulong n, const ulong k, const ulong col0,
                    const ulong p0, const uint tid)
 {
@@ -92,9 +98,9 @@ inline void load_b(__local float tile[TILE_K][TILE_N + PAD], __global const floa
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
 inline void gemm_tile(const ulong m, const ulong n, const ulong depth, const ulong k,
-                      const float alpha, __global const float *a, const ulong lda,
-                      __global const float *b, const ulong ldb, const float beta,
-                      __global float *c, const ulong ldc, __global const float *bias,
+                      const float alpha, __global const a_elem *a, const ulong lda,
+                      __global const a_elem *b, const ulong ldb, const float beta,
+                      __global c_elem *c, const ulong ldc, __global const float *bias,
                       const int has_bias, const ulong row0, const ulong col0,
                       __local float a_tile[TILE_K][TILE_M + PAD],
                       __local float b_tile[TILE_K][TILE_N + PAD])
@@ -134,20 +140,20 @@ inline void gemm_tile(const ulong m, const ulong n, const ulong depth, const ulo
                 break;
             float v = alpha * acc[r][s];
             if (beta != 0.0f)
-                v += beta * c[row * ldc + col];
-            c[row * ldc + col] = ACTIVATE(v + shift);
+                v += beta * LOAD(C_TYPE, c, row * ldc + col);
+            STORE(C_TYPE, ACTIVATE(v + shift), c, row * ldc + col);
         }
     }
 }
 
 /* Work-groups stride over the tiles, so a grid capped by the device's limit on groups
  * per dimension still covers any m and n; and over the batch in dimension 2 (matrix i
- * of A, B and C starts i·stride floats after the first; the bias is shared). */
+ * of A, B and C starts i·stride elements after the first; the bias is shared). */
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void gemm(const ulong m, const ulong n, const ulong k, const float alpha,
-          __global const float *a, const ulong a_offset, const ulong lda,
-          __global const float *b, const ulong b_offset, const ulong ldb,
-          const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+          __global const a_elem *a, const ulong a_offset, const ulong lda,
+          __global const a_elem *b, const ulong b_offset, const ulong ldb,
+          const float beta, __global c_elem *c, const ulong c_offset, const ulong ldc,
           __global const float *bias, const ulong bias_offset, const int has_bias,
           const ulong batch, const ulong stride_a, const ulong stride_b,
           const ulong stride_c)

@@ -15,6 +15,10 @@
  *
  * BLAS rules: alpha == 0 skips the product (M and x unread); beta == 0 leaves y unread.
  * Work-groups stride over blocks of rows, so a capped grid covers any rows.
+ *
+ * A_TYPE (M and x) and C_TYPE (y) are cl/dtype.h's element types, as in cl/gemm.cl:
+ * widened on load, summed in float, y read in its type and rounded on store. The float4
+ * body is for float M and x only.
  */
 #ifndef ROW_MAJOR
 #define ROW_MAJOR 1
@@ -30,6 +34,7 @@
 #endif
 
 #include "activation.h" /* ACT, ACTIVATE */
+#include "dtype.h"      /* A_TYPE, C_TYPE, a_elem, c_elem, LOAD, STORE */
 
 #if ROW_MAJOR
 #define BLOCK_ROWS LOCAL_Y
@@ -49,8 +54,8 @@
 #define PARTNER(tx, ty, s) partial[(ty) + (s)][tx]
 #endif
 
-#if VECTOR_ALIGNED && !ROW_MAJOR
-#error "VECTOR_ALIGNED needs ROW_MAJOR"
+#if VECTOR_ALIGNED && (!ROW_MAJOR || A_TYPE != 0)
+#error "VECTOR_ALIGNED needs ROW_MAJOR and float M and x"
 #endif
 
 /* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
@@ -58,12 +63,12 @@
 
 /* This work-item's share of M(row, ·)·x: elements lane, lane + LANES, ... */
 __attribute__((always_inline))
-inline float row_part(__global const float *a, const ulong ld, __global const float *x,
+inline float row_part(__global const a_elem *a, const ulong ld, __global const a_elem *x,
                       const ulong incx, const ulong depth, const ulong row, const ulong lane)
 {
     float sum = 0.0f;
 #if ROW_MAJOR
-    __global const float *r = a + row * ld;
+    __global const a_elem *r = a + row * ld;
     ulong first = lane;
 #if VECTOR_ALIGNED
     __global const float4 *r4 = (__global const float4 *)r;
@@ -86,10 +91,10 @@ inline float row_part(__global const float *a, const ulong ld, __global const fl
     first += quads * 4;
 #endif
     for (ulong p = first; p < depth; p += LANES)
-        sum += r[p] * x[p * incx];
+        sum += LOAD(A_TYPE, r, p) * LOAD(A_TYPE, x, p * incx);
 #else
     for (ulong p = lane; p < depth; p += LANES)
-        sum += a[p * ld + row] * x[p * incx];
+        sum += LOAD(A_TYPE, a, p * ld + row) * LOAD(A_TYPE, x, p * incx);
 #endif
     return sum;
 }
@@ -97,8 +102,8 @@ inline float row_part(__global const float *a, const ulong ld, __global const fl
 /* One product of the batch, by this work-group's blocks of rows. */
 __attribute__((always_inline))
 inline void gemv_one(const ulong rows, const ulong cols, const float alpha,
-                     __global const float *a, const ulong ld, __global const float *x,
-                     const ulong incx, const float beta, __global float *y, const ulong incy,
+                     __global const a_elem *a, const ulong ld, __global const a_elem *x,
+                     const ulong incx, const float beta, __global c_elem *y, const ulong incy,
                      __global const float *bias, const ulong bias_inc, const int has_bias,
                      __local float partial[LOCAL_Y][LOCAL_X])
 {
@@ -118,21 +123,21 @@ inline void gemv_one(const ulong rows, const ulong cols, const float alpha,
         if (LANE == 0 && row < rows) {
             float v = alpha * partial[ty][tx];
             if (beta != 0.0f)
-                v += beta * y[row * incy];
+                v += beta * LOAD(C_TYPE, y, row * incy);
             if (has_bias)
                 v += bias[row * bias_inc];
-            y[row * incy] = ACTIVATE(v);
+            STORE(C_TYPE, ACTIVATE(v), y, row * incy);
         }
     }
 }
 
 /* Work-groups stride over the batch in dimension 2: matrix i of M, x and y starts
- * i·stride floats after the first (the bias is shared). */
+ * i·stride elements after the first (the bias is shared). */
 __kernel __attribute__((reqd_work_group_size(LOCAL_X, LOCAL_Y, 1)))
 void gemv(const ulong rows, const ulong cols, const float alpha,
-          __global const float *a, const ulong a_offset, const ulong ld,
-          __global const float *x, const ulong x_offset, const ulong incx,
-          const float beta, __global float *y, const ulong y_offset, const ulong incy,
+          __global const a_elem *a, const ulong a_offset, const ulong ld,
+          __global const a_elem *x, const ulong x_offset, const ulong incx,
+          const float beta, __global c_elem *y, const ulong y_offset, const ulong incy,
           __global const float *bias, const ulong bias_offset, const ulong bias_inc,
           const int has_bias, const ulong batch, const ulong stride_a,
           const ulong stride_x, const ulong stride_y)

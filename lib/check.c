@@ -10,16 +10,69 @@ kiln_status check_ctx(const kiln_ctx *ctx)
     return ctx != NULL ? KILN_OK : fail(NULL, KILN_ERR_ARG, "ctx is NULL");
 }
 
-kiln_status check_buf(const kiln_ctx *ctx, const kiln_buf *buf, const char *name)
+size_t dtype_size(kiln_dtype type)
+{
+    return type == KILN_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+}
+
+const char *dtype_name(kiln_dtype type)
+{
+    switch (type) {
+    case KILN_DTYPE_F32: return "f32";
+    case KILN_DTYPE_F16: return "f16";
+    case KILN_DTYPE_BF16: return "bf16";
+    default: return "unknown";
+    }
+}
+
+/* What a count of elements of type is called in messages: "floats" keeps the words of
+ * the float-only operations. */
+static const char *elements_name(kiln_dtype type)
+{
+    switch (type) {
+    case KILN_DTYPE_F16: return "f16 elements";
+    case KILN_DTYPE_BF16: return "bf16 elements";
+    default: return "floats";
+    }
+}
+
+kiln_status check_dtype(const kiln_ctx *ctx, kiln_dtype type, const char *what)
+{
+    if (type != KILN_DTYPE_F32 && type != KILN_DTYPE_F16 && type != KILN_DTYPE_BF16)
+        return fail(ctx, KILN_ERR_ARG,
+                    "%s is %d, not a kiln_dtype (KILN_DTYPE_F32, _F16 or _BF16)", what,
+                    (int)type);
+    return KILN_OK;
+}
+
+kiln_status check_math(const kiln_ctx *ctx, kiln_math math)
+{
+    if (math < KILN_MATH_STRICT || math > KILN_MATH_FAST)
+        return fail(ctx, KILN_ERR_ARG,
+                    "math is %d, not a kiln_math (KILN_MATH_STRICT, _TF32X3, _TF32 or _FAST)",
+                    (int)math);
+    return KILN_OK;
+}
+
+kiln_status check_buf_of(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         kiln_dtype type)
 {
     if (buf == NULL)
         return fail(ctx, KILN_ERR_ARG, "%s is NULL", name);
     if (buf->ctx != ctx)
         return fail(ctx, KILN_ERR_ARG, "%s belongs to another context", name);
-    if (buf->offset % sizeof(float) != 0)
+    if (buf->offset % dtype_size(type) != 0 && type == KILN_DTYPE_F32)
         return fail(ctx, KILN_ERR_ARG, "%s starts at byte %zu, not on a float boundary", name,
                     buf->offset);
+    if (buf->offset % dtype_size(type) != 0)
+        return fail(ctx, KILN_ERR_ARG, "%s starts at byte %zu, not on the 2-byte boundary of "
+                    "%s", name, buf->offset, elements_name(type));
     return KILN_OK;
+}
+
+kiln_status check_buf(const kiln_ctx *ctx, const kiln_buf *buf, const char *name)
+{
+    return check_buf_of(ctx, buf, name, KILN_DTYPE_F32);
 }
 
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name)
@@ -45,22 +98,28 @@ kiln_status size_mul(const kiln_ctx *ctx, size_t a, size_t b, size_t *out, const
     return KILN_OK;
 }
 
-/* The buffer holds `floats` floats. */
+/* The buffer holds `count` elements of type. */
 static kiln_status check_holds(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
-                               size_t floats, const char *shape)
+                               kiln_dtype type, size_t count, const char *shape)
 {
     size_t bytes = 0;
-    CHECK(size_mul(ctx, floats, sizeof(float), &bytes, name));
+    CHECK(size_mul(ctx, count, dtype_size(type), &bytes, name));
     if (bytes > buf->size)
         return fail(ctx, KILN_ERR_SIZE,
-                    "%s%s needs %zu floats (%zu bytes) but its buffer holds %zu bytes", name,
-                    shape, floats, bytes, buf->size);
+                    "%s%s needs %zu %s (%zu bytes) but its buffer holds %zu bytes", name,
+                    shape, count, elements_name(type), bytes, buf->size);
     return KILN_OK;
 }
 
 kiln_status check_vector(const kiln_ctx *ctx, const kiln_buf *buf, const char *name, size_t n)
 {
-    return check_holds(ctx, buf, name, n, "");
+    return check_holds(ctx, buf, name, KILN_DTYPE_F32, n, "");
+}
+
+kiln_status check_vector_of(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                            kiln_dtype type, size_t n)
+{
+    return check_holds(ctx, buf, name, type, n, "");
 }
 
 /* The stored matrix of op(X) rows×cols: transposed, it is cols×rows. */
@@ -100,15 +159,12 @@ static kiln_status matrix_span(const kiln_ctx *ctx, const char *name, size_t sto
     return KILN_OK;
 }
 
-kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
-                         kiln_trans trans, size_t rows, size_t cols, size_t ld)
-{
-    return check_matrices(ctx, buf, name, trans, rows, cols, ld, 0, 1);
-}
-
-kiln_status check_matrices(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
-                           kiln_trans trans, size_t rows, size_t cols, size_t ld,
-                           size_t stride, size_t batch)
+/* buf holds batch matrices of elements of type, each stride elements after the one
+ * before (batch 0: none, nothing to hold); the stored shape of op(X) rows×cols. */
+static kiln_status check_matrices_of(const kiln_ctx *ctx, const kiln_buf *buf,
+                                     const char *name, kiln_dtype type, kiln_trans trans,
+                                     size_t rows, size_t cols, size_t ld, size_t stride,
+                                     size_t batch)
 {
     size_t stored_rows, stored_cols, span = 0, last = 0;
     stored_shape(trans, rows, cols, &stored_rows, &stored_cols);
@@ -126,8 +182,15 @@ kiln_status check_matrices(const kiln_ctx *ctx, const kiln_buf *buf, const char 
     else
         snprintf(shape, sizeof(shape), " (%zu of %zux%zu stored, ld %zu, stride %zu)", batch,
                  stored_rows, stored_cols, ld, stride);
-    return check_holds(ctx, buf, name, last + span, shape);
+    return check_holds(ctx, buf, name, type, last + span, shape);
 }
+
+kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         kiln_trans trans, size_t rows, size_t cols, size_t ld)
+{
+    return check_matrices_of(ctx, buf, name, KILN_DTYPE_F32, trans, rows, cols, ld, 0, 1);
+}
+
 
 kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t rows,
                                 size_t cols, size_t ld, size_t stride, size_t batch)
@@ -141,6 +204,28 @@ kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t ro
         return fail(ctx, KILN_ERR_ARG, "stride_%s %zu is below the %zu floats one %s spans: "
                     "consecutive outputs overlap", name, stride, span, name);
     return KILN_OK;
+}
+
+kiln_status check_gemm_call(const kiln_ctx *ctx, const struct gemm_call *call)
+{
+    size_t m = call->m, n = call->n, k = call->k, batch = call->batch;
+    CHECK(check_trans(ctx, call->ta, "ta"));
+    CHECK(check_trans(ctx, call->tb, "tb"));
+    CHECK(check_buf_of(ctx, call->a, "a", call->a_type));
+    CHECK(check_buf_of(ctx, call->b, "b", call->a_type));
+    CHECK(check_buf_of(ctx, call->c, "c", call->c_type));
+    CHECK(check_ld(ctx, "a", call->ta, m, k, call->lda));
+    CHECK(check_ld(ctx, "b", call->tb, k, n, call->ldb));
+    CHECK(check_ld(ctx, "c", KILN_NO_TRANS, m, n, call->ldc));
+    CHECK(check_matrices_of(ctx, call->a, "a", call->a_type, call->ta, m, k, call->lda,
+                            call->stride_a, batch));
+    CHECK(check_matrices_of(ctx, call->b, "b", call->a_type, call->tb, k, n, call->ldb,
+                            call->stride_b, batch));
+    CHECK(check_matrices_of(ctx, call->c, "c", call->c_type, KILN_NO_TRANS, m, n, call->ldc,
+                            call->stride_c, batch));
+    CHECK(check_output_stride(ctx, "c", m, n, call->ldc, call->stride_c, batch));
+    CHECK(check_apart(ctx, call->c, "c", call->a, "a"));
+    return check_apart(ctx, call->c, "c", call->b, "b");
 }
 
 bool ranges_overlap(const kiln_buf *a, const kiln_buf *b)

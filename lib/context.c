@@ -69,6 +69,7 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
     atomic_init(&ctx->clblast_used, false);
     *out = ctx;
+    atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     return KILN_OK;
 }
 

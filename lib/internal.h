@@ -296,6 +296,7 @@ struct kiln_ctx {
     pthread_mutex_t error_lock;
     struct error_slot *errors; /* kiln_last_error, one slot per thread */
     atomic_int gemm_backend; /* a kiln_gemm_backend: what kiln_sgemm runs on */
+    atomic_int math;         /* a kiln_math: what GEMM-based operations may give up */
     atomic_bool clblast_used; /* CLBlast's cache holds programs of this context */
     struct tuning tuning;     /* kiln-tune's winners for this device, under lock */
 };
@@ -317,26 +318,38 @@ struct kiln_buf {
 kiln_status check_ctx(const kiln_ctx *ctx);
 /* buf is not NULL, belongs to ctx and starts on a float boundary. */
 kiln_status check_buf(const kiln_ctx *ctx, const kiln_buf *buf, const char *name);
+/* The same for a buffer of elements of `type` (checked first): on their boundary. */
+kiln_status check_buf_of(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                         kiln_dtype type);
+/* type is a kiln_dtype; what names the argument. */
+kiln_status check_dtype(const kiln_ctx *ctx, kiln_dtype type, const char *what);
+kiln_status check_math(const kiln_ctx *ctx, kiln_math math);
+/* Bytes of one element: 4 for F32, 2 for F16 and BF16. */
+size_t dtype_size(kiln_dtype type);
+/* "f32", "f16", "bf16"; "unknown" for other values. */
+const char *dtype_name(kiln_dtype type);
 /* buf holds n floats. */
 kiln_status check_vector(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                          size_t n);
+/* buf holds n elements of type. */
+kiln_status check_vector_of(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                            kiln_dtype type, size_t n);
 /* ld >= max(1, cols) for the stored matrix: op(X) is rows×cols. */
 kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, size_t rows,
                      size_t cols, size_t ld);
 /* buf holds op(X), rows×cols with leading dimension ld. */
 kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                          kiln_trans trans, size_t rows, size_t cols, size_t ld);
-/* buf holds batch such matrices, each stride floats after the one before (batch 0:
- * none, nothing to hold). */
-kiln_status check_matrices(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
-                           kiln_trans trans, size_t rows, size_t cols, size_t ld,
-                           size_t stride, size_t batch);
 /* Outputs of a batch do not overlap: stride is not 0 and not below one rows×cols
  * matrix's span (batch 1 allows anything). */
 kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t rows,
                                 size_t cols, size_t ld, size_t stride, size_t batch);
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
+struct gemm_call;
+/* The checks of a GEMM's transposes, buffers (of the call's element types), leading
+ * dimensions, sizes, batch strides and aliasing, in that order (ctx already checked). */
+kiln_status check_gemm_call(const kiln_ctx *ctx, const struct gemm_call *call);
 /* out and in share no byte. */
 kiln_status check_apart(const kiln_ctx *ctx, const kiln_buf *out, const char *out_name,
                         const kiln_buf *in, const char *in_name);
@@ -352,6 +365,12 @@ bool ranges_overlap(const kiln_buf *a, const kiln_buf *b);
 static inline cl_ulong buf_elements_offset(const kiln_buf *buf)
 {
     return (cl_ulong)(buf->offset / sizeof(float));
+}
+
+/* Element offset of a buffer of type (check_buf_of has made sure it is whole). */
+static inline cl_ulong buf_offset_of(const kiln_buf *buf, kiln_dtype type)
+{
+    return (cl_ulong)(buf->offset / dtype_size(type));
 }
 
 /* ---------------------------------------------------------------- elementwise.c */
@@ -395,11 +414,16 @@ struct gemm_call {
      * matrix for all); the bias is every product's. Plain calls: 1, 0, 0, 0. */
     size_t batch;
     size_t stride_a, stride_b, stride_c;
+    /* Element types of A and B (one type) and of C, and the precision the call may give
+     * up. Last, so initialisers that stop before them mean F32, F32, STRICT (all 0). The
+     * bias is always float. */
+    kiln_dtype a_type, c_type;
+    kiln_math math;
 };
 
-/* The GEMM kernel for these transposes and epilogue: the largest tile of the table whose
- * built kernel accepts its work-group (a kernel may allow fewer work-items than the
- * device, for its registers; smaller tiles are tried then). */
+/* cl/gemm.cl for the call's transposes, epilogue and element types: the largest tile of
+ * the table whose built kernel accepts its work-group (a kernel may allow fewer work-items
+ * than the device, for its registers; smaller tiles are tried then). */
 struct gemm_kernel {
     enum gemm_kind kind;
     const struct gemm_config *config;
@@ -407,12 +431,13 @@ struct gemm_kernel {
     size_t max_threads; /* the work-item bound the search ended with */
     char options[192];
 };
-kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
+kiln_status gemm_portable_pick(kiln_ctx *ctx, const struct gemm_call *call,
                                struct gemm_kernel *out);
 
 /* Whether cl/gemm_block.cl runs a call, or why not. */
 enum gemm_block_verdict {
     GEMM_BLOCK_USED,
+    GEMM_BLOCK_NOT_F32,      /* f16 or bf16 operands: the block kernel is float-only */
     GEMM_BLOCK_ALPHA_ZERO,   /* alpha is 0: gemm.cl only scales C */
     GEMM_BLOCK_UNALIGNED,    /* a matrix's offset or ld is not float4-aligned */
     GEMM_BLOCK_NO_TILE,      /* plan_gemm_block_config: no tile divides it and fits */
@@ -448,6 +473,20 @@ kiln_status gemm_portable_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
  * built kernel allows too few items. */
 kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum gemm_kind kind,
                             const struct gemm_config *config);
+
+/* ---------------------------------------------------------------- gemm/plan.c */
+
+/* Runs a checked call on the family that suits it; every GEMM-based operation (sgemm,
+ * matmul, dense, gemm_ex) enqueues through here. Today every call goes to the portable
+ * families (gemm_portable_enqueue); a tensor-core family is tried first where the call's
+ * math allows it. */
+kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+/* The call's element types are float throughout (what cl/gemm_block.cl, cl/gemm_cpu.cl
+ * and CLBlast take). */
+bool gemm_call_is_f32(const struct gemm_call *call);
+/* Appends the -D element types of cl/gemm.cl and cl/gemv.cl for the call to options
+ * (nothing for f32 calls, the kernels' defaults). */
+void gemm_type_options(const struct gemm_call *call, char *options, size_t size);
 
 /* ---------------------------------------------------------------- gemm/gemv.c */
 

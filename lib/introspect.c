@@ -110,7 +110,9 @@ static void take_gemm(const struct gemm_kernel *picked, const char *label, struc
 static kiln_status build_gemm(kiln_ctx *ctx, enum plan_op op, struct built *out)
 {
     struct gemm_kernel picked;
-    CHECK(gemm_portable_pick(ctx, KILN_NO_TRANS, KILN_NO_TRANS, op_kinds[op].act, &picked));
+    const struct gemm_call call = {.ta = KILN_NO_TRANS, .tb = KILN_NO_TRANS,
+                                   .act = op_kinds[op].act};
+    CHECK(gemm_portable_pick(ctx, &call, &picked));
     take_gemm(&picked, op_kinds[op].label, out);
     return KILN_OK;
 }
@@ -121,7 +123,8 @@ static struct gemm_call plan_call(enum plan_op op, struct gemm_dims dims, kiln_b
 {
     return (struct gemm_call){KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k, 1.0f,
                               standin, dims.k, standin, dims.n, 0.0f, standin, dims.n, NULL,
-                              op_kinds[op].act, 1, 0, 0, 0};
+                              op_kinds[op].act, 1, 0, 0, 0, KILN_DTYPE_F32, KILN_DTYPE_F32,
+                              KILN_MATH_STRICT};
 }
 
 /* gemm_block_pick's verdict on the operation's product. */
@@ -474,7 +477,9 @@ static void explain_no_block(const kiln_ctx *ctx, const struct built *built,
                              struct gemm_dims dims, struct plan_report *report)
 {
     const char *intro = "not cl/gemm_block.cl: ";
-    if (built->verdict == GEMM_BLOCK_ALPHA_ZERO)
+    if (built->verdict == GEMM_BLOCK_NOT_F32)
+        why_add(report, "%sit is float-only, and the operands are f16 or bf16\n", intro);
+    else if (built->verdict == GEMM_BLOCK_ALPHA_ZERO)
         why_add(report, "%salpha is 0\n", intro);
     else if (built->verdict == GEMM_BLOCK_UNALIGNED)
         why_add(report, "%sit needs every ld a multiple of 4 (float4 rows); lda = %zu, "

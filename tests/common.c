@@ -4,6 +4,7 @@
 #include <float.h>
 #include <ftw.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,87 @@ float *scratch_filled(size_t n, float value)
     return x;
 }
 
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* q = x >> shift rounded to nearest, ties to even (0 < shift < 32). */
+static uint32_t shift_rounded(uint32_t x, unsigned shift)
+{
+    uint32_t q = x >> shift, rest = x & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return q + (rest > half || (rest == half && (q & 1)));
+}
+
+float f16_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f,
+             mantissa = h & 0x3ff;
+    if (exponent == 0x1f) /* Inf, or NaN made quiet */
+        return bits_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0));
+    double magnitude = exponent == 0 ? ldexp(mantissa, -24)
+                                     : ldexp(mantissa | 0x400, (int)exponent - 25);
+    return sign ? -(float)magnitude : (float)magnitude;
+}
+
+uint16_t f16_from_float(float f)
+{
+    uint32_t u = float_bits(f), magnitude = u & 0x7fffffffu;
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    if (magnitude > 0x7f800000u) /* NaN: quiet, top payload kept */
+        return (uint16_t)(sign | 0x7e00 | ((magnitude >> 13) & 0x3ff));
+    if (magnitude >= 0x477ff000u) /* 65520 and above (Inf too) round to Inf */
+        return sign | 0x7c00;
+    if (magnitude <= 0x33000000u) /* 2^-25 and below round to 0 (2^-25 is a tie) */
+        return sign;
+    int exponent = (int)(magnitude >> 23) - 127; /* from -25: f16's range, normal floats */
+    uint32_t significand = (magnitude & 0x7fffff) | 0x800000;
+    if (exponent >= -14) /* normal: a carry into bit 10 steps the exponent, as it should */
+        return (uint16_t)(sign + ((uint32_t)(exponent + 14) << 10) +
+                          shift_rounded(significand, 13));
+    return (uint16_t)(sign + shift_rounded(significand, (unsigned)(13 - 14 - exponent)));
+}
+
+float bf16_to_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        u |= 0x400000u;
+    return bits_float(u);
+}
+
+uint16_t bf16_from_float(float f)
+{
+    uint32_t u = float_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    uint32_t sign = u & 0x80000000u;
+    return (uint16_t)((sign | shift_rounded(u & 0x7fffffffu, 16) << 16) >> 16);
+}
+
+float dtype_round(kiln_dtype type, float x)
+{
+    switch (type) {
+    case KILN_DTYPE_F16: return f16_to_float(f16_from_float(x));
+    case KILN_DTYPE_BF16: return bf16_to_float(bf16_from_float(x));
+    default: return x;
+    }
+}
+
+size_t dtype_bytes(kiln_dtype type)
+{
+    return type == KILN_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+}
+
 /* ---------------------------------------------------------------- operands */
 
 static size_t matrix_span(size_t rows, size_t cols, size_t ld)
@@ -209,7 +291,7 @@ static void operand_fill(operand *o, fill_kind fill, uint32_t seed)
 operand operand_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t ld, size_t offset,
                      size_t padding, fill_kind fill, uint32_t seed)
 {
-    operand o = {rows, cols, ld, offset, padding, 0, NULL, NULL, NULL};
+    operand o = {rows, cols, ld, offset, padding, 0, NULL, NULL, NULL, KILN_DTYPE_F32};
     o.total = offset + matrix_span(rows, cols, ld) + padding;
     assert_true(o.total > 0);
     o.host = scratch_floats(o.total);
@@ -227,20 +309,58 @@ operand vector_make(kiln_ctx *ctx, size_t n, size_t offset, size_t padding, fill
     return operand_make(ctx, 1, n, n > 0 ? n : 1, offset, padding, fill, seed);
 }
 
-operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t pad,
-                   size_t offset, fill_kind fill, uint32_t seed)
+/* operand_make for a buffer of elements of type: host holds the values rounded to it. */
+static operand typed_operand_make(kiln_ctx *ctx, kiln_dtype type, size_t rows, size_t cols,
+                                  size_t ld, size_t offset, size_t padding, fill_kind fill,
+                                  uint32_t seed)
+{
+    if (type == KILN_DTYPE_F32)
+        return operand_make(ctx, rows, cols, ld, offset, padding, fill, seed);
+    operand o = {rows, cols, ld, offset, padding, 0, NULL, NULL, NULL, type};
+    o.total = offset + matrix_span(rows, cols, ld) + padding;
+    o.host = scratch_floats(o.total);
+    operand_fill(&o, fill, seed);
+    uint16_t *words = scratch_keep(SCRATCH_HOST, calloc(o.total, sizeof(uint16_t)));
+    for (size_t i = 0; i < o.total; i++) {
+        words[i] = type == KILN_DTYPE_F16 ? f16_from_float(o.host[i])
+                                          : bf16_from_float(o.host[i]);
+        o.host[i] = type == KILN_DTYPE_F16 ? f16_to_float(words[i]) : bf16_to_float(words[i]);
+    }
+    o.buffer = scratch_buffer(ctx, o.total * sizeof(uint16_t));
+    assert_ok(ctx, kiln_buf_write(o.buffer, 0, words, o.total * sizeof(uint16_t)));
+    o.view = offset == 0 ? o.buffer
+                         : scratch_view(o.buffer, offset * sizeof(uint16_t),
+                                        (o.total - offset) * sizeof(uint16_t));
+    return o;
+}
+
+operand typed_input_make(kiln_ctx *ctx, kiln_dtype type, kiln_trans t, size_t rows,
+                         size_t cols, size_t pad, size_t offset, fill_kind fill,
+                         uint32_t seed)
 {
     size_t stored_rows = t == KILN_TRANS ? cols : rows;
     size_t stored_cols = t == KILN_TRANS ? rows : cols;
     size_t ld = (stored_cols > 0 ? stored_cols : 1) + pad;
-    return operand_make(ctx, stored_rows, stored_cols, ld, offset, 2, fill, seed);
+    return typed_operand_make(ctx, type, stored_rows, stored_cols, ld, offset, 2, fill, seed);
+}
+
+operand typed_output_make(kiln_ctx *ctx, kiln_dtype type, size_t rows, size_t cols,
+                          size_t pad, size_t offset, fill_kind fill, uint32_t seed)
+{
+    size_t ld = (cols > 0 ? cols : 1) + pad;
+    return typed_operand_make(ctx, type, rows, cols, ld, offset, ld + 2, fill, seed);
+}
+
+operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t pad,
+                   size_t offset, fill_kind fill, uint32_t seed)
+{
+    return typed_input_make(ctx, KILN_DTYPE_F32, t, rows, cols, pad, offset, fill, seed);
 }
 
 operand output_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t pad, size_t offset,
                     fill_kind fill, uint32_t seed)
 {
-    size_t ld = (cols > 0 ? cols : 1) + pad;
-    return operand_make(ctx, rows, cols, ld, offset, ld + 2, fill, seed);
+    return typed_output_make(ctx, KILN_DTYPE_F32, rows, cols, pad, offset, fill, seed);
 }
 
 operand tight_make(kiln_ctx *ctx, size_t rows, size_t cols, fill_kind fill, uint32_t seed)
@@ -255,7 +375,15 @@ const float *operand_data(const operand *o)
 
 float *operand_download(const operand *o)
 {
-    return scratch_download(o->buffer, o->total);
+    if (o->type == KILN_DTYPE_F32)
+        return scratch_download(o->buffer, o->total);
+    uint16_t *words = scratch_keep(SCRATCH_HOST, calloc(o->total, sizeof(uint16_t)));
+    assert_ok(NULL, kiln_buf_read(o->buffer, 0, words, o->total * sizeof(uint16_t)));
+    float *values = scratch_floats(o->total);
+    for (size_t i = 0; i < o->total; i++)
+        values[i] = o->type == KILN_DTYPE_F16 ? f16_to_float(words[i])
+                                              : bf16_to_float(words[i]);
+    return values;
 }
 
 void assert_operand_unchanged(const operand *o)
@@ -271,7 +399,7 @@ void assert_operand_unchanged(const operand *o)
 void assert_canaries_intact(const operand *o, const float *downloaded)
 {
     for (size_t i = 0; i < o->total; i++) {
-        if (!operand_holds(o, i) && downloaded[i] != CANARY)
+        if (!operand_holds(o, i) && downloaded[i] != dtype_round(o->type, CANARY))
             fail_msg("float %zu of the buffer, outside the %zux%zu matrix (ld %zu, "
                      "offset %zu), was written: %.9g",
                      i, o->rows, o->cols, o->ld, o->offset, (double)downloaded[i]);
@@ -305,7 +433,7 @@ void for_each_shape(kiln_ctx *ctx, matrix_case c, const size_t (*shapes)[3], siz
 
 static reference reference_new(size_t rows, size_t cols, size_t terms, double absolute)
 {
-    reference r = {rows, cols, terms, absolute, NULL, NULL};
+    reference r = {rows, cols, terms, absolute, NULL, NULL, 0, 0};
     size_t n = rows * cols > 0 ? rows * cols : 1;
     r.value = scratch_keep(SCRATCH_HOST, calloc(n, sizeof(double)));
     r.scale = scratch_keep(SCRATCH_HOST, calloc(n, sizeof(double)));
@@ -422,9 +550,26 @@ reference reference_vadd(const float *a, const float *b, size_t n)
     return r;
 }
 
-static double tolerance(const reference *r, double scale)
+void reference_allow(reference *r, kiln_dtype inputs, kiln_math math, kiln_dtype result)
 {
-    return (double)(r->terms + 2) * 2.0 * FLT_EPSILON * scale + r->absolute + 1e-30;
+    bool f32 = inputs == KILN_DTYPE_F32;
+    r->inputs = !f32 || math == KILN_MATH_STRICT ? 0
+                : math == KILN_MATH_TF32X3       ? ldexp(1, -22)
+                                                 : ldexp(1, -10);
+    r->relative = result == KILN_DTYPE_F16    ? ldexp(1, -11)
+                  : result == KILN_DTYPE_BF16 ? ldexp(1, -8)
+                                              : 0;
+    if (result == KILN_DTYPE_F16)
+        r->absolute += ldexp(1, -25);
+}
+
+/* The fp32 computation's bound (with the inputs' own rounding), then the result's
+ * rounding of a value that large. */
+static double tolerance(const reference *r, double scale, double value)
+{
+    double computed = ((double)(r->terms + 2) * 2.0 * FLT_EPSILON + r->inputs) * scale +
+                      r->absolute + 1e-30;
+    return computed + r->relative * (fabs(value) + computed);
 }
 
 static int near(float got, double expected, double allowed)
@@ -439,7 +584,7 @@ void assert_matrix_near(const float *got, size_t ld, const reference *r)
     for (size_t i = 0; i < r->rows; i++) {
         for (size_t j = 0; j < r->cols; j++) {
             size_t at = i * r->cols + j;
-            double allowed = tolerance(r, r->scale[at]);
+            double allowed = tolerance(r, r->scale[at], r->value[at]);
             if (!near(got[i * ld + j], r->value[at], allowed))
                 fail_msg("element (%zu, %zu) of %zux%zu: got %.9g, expected %.9g "
                          "(allowed error %.3g)",

@@ -63,6 +63,18 @@ void floats_set(float *x, size_t n, float value);
 float *scratch_random(size_t n, uint32_t seed);
 float *scratch_filled(size_t n, float value);
 
+/* C references of the 16-bit types: widening is exact (a NaN comes back quiet, with its
+ * sign and top payload); narrowing rounds to nearest even, overflows to ±Inf and makes a
+ * NaN quiet, keeping its sign and top payload. */
+float f16_to_float(uint16_t h);
+uint16_t f16_from_float(float f);
+float bf16_to_float(uint16_t h);
+uint16_t bf16_from_float(float f);
+/* x as stored in type and read back: rounded to it (F32: x itself). */
+float dtype_round(kiln_dtype type, float x);
+/* Bytes of one element of type. */
+size_t dtype_bytes(kiln_dtype type);
+
 /* check(ctx, n, offset) for every elementwise size that straddles work-group edges:
  * 0, 1, 7, 17, 255, 1023, 1025, 4096 (PoCL's largest work-group) and 4097. */
 void for_each_edge_size(kiln_ctx *ctx, size_t offset,
@@ -81,6 +93,7 @@ typedef struct {
     size_t rows, cols, ld, offset, padding, total;
     float *host;
     kiln_buf *buffer, *view;
+    kiln_dtype type; /* the buffer's elements; host holds their values as floats */
 } operand;
 
 operand operand_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t ld, size_t offset,
@@ -99,19 +112,29 @@ operand output_make(kiln_ctx *ctx, size_t rows, size_t cols, size_t pad, size_t 
 operand input_make(kiln_ctx *ctx, kiln_trans t, size_t rows, size_t cols, size_t pad,
                    size_t offset, fill_kind fill, uint32_t seed);
 
+/* input_make and output_make with the buffer holding elements of type: host holds the
+ * values rounded to it (CANARY included), which is what the device reads; offset and pad
+ * count elements. */
+operand typed_input_make(kiln_ctx *ctx, kiln_dtype type, kiln_trans t, size_t rows,
+                         size_t cols, size_t pad, size_t offset, fill_kind fill,
+                         uint32_t seed);
+operand typed_output_make(kiln_ctx *ctx, kiln_dtype type, size_t rows, size_t cols,
+                          size_t pad, size_t offset, fill_kind fill, uint32_t seed);
+
 /* A tightly packed rows×cols matrix at the start of its buffer, with 2 floats after. */
 operand tight_make(kiln_ctx *ctx, size_t rows, size_t cols, fill_kind fill, uint32_t seed);
 
 /* The matrix as uploaded: its first element in host. */
 const float *operand_data(const operand *o);
 
-/* Reads the whole buffer back (new scratch memory). */
+/* Reads the whole buffer back as floats (new scratch memory). */
 float *operand_download(const operand *o);
 
 /* Fails unless the buffer still holds exactly what was uploaded. */
 void assert_operand_unchanged(const operand *o);
 
-/* Fails unless every float of the buffer outside the matrix is still CANARY. */
+/* Fails unless every element of the buffer outside the matrix is still CANARY (as
+ * rounded to the operand's type). */
 void assert_canaries_intact(const operand *o, const float *downloaded);
 
 /* ---------------------------------------------------------------- matrix cases */
@@ -145,7 +168,18 @@ typedef struct {
     size_t terms;    /* products summed per element (k); sets the rounding bound */
     double absolute; /* extra absolute error allowed (sigmoid's 1e-6) */
     double *value, *scale;
+    double inputs;   /* rounding of each input before its product, times the scale */
+    double relative; /* the result's own rounding, times its size */
 } reference;
+
+/* The tolerance of a GEMM whose inputs are of type `inputs`, computed at `math` and
+ * stored as `result` (reference_allow sets what reference_sgemm left at 0):
+ * - f32 inputs at TF32 or FAST are rounded to tf32 (10-bit mantissa, a relative error
+ *   up to 2^-11 each, so 2^-10 per product), at TF32X3 split into two tf32 parts (the
+ *   dropped lo·lo term is below 2^-22 of the product); f16/bf16 products are exact;
+ * - the result is rounded once to its type: half an ulp, 2^-11 of the value for f16
+ *   and 2^-8 for bf16, and for f16 half its smallest subnormal (2^-25) near zero. */
+void reference_allow(reference *r, kiln_dtype inputs, kiln_math math, kiln_dtype result);
 
 /* C = α·op(A)·op(B) + β·C as BLAS: A and B are not read when α or k is 0, C not when β
  * is 0. c may be NULL when beta is 0. */

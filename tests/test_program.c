@@ -117,6 +117,7 @@ static void included_header_comes_from_the_folder(void **state)
 {
     (void)state;
     copy_real_source("gemv.cl");
+    copy_real_source("dtype.h"); /* gemv.cl's other header */
     write_file("activation.h", "#define ACTIVATE(v) 42.0f\n");
     kiln_ctx *ctx = scratch_context(NULL);
     float y[4];

@@ -354,6 +354,69 @@ KILN_API kiln_status kiln_ctx_set_gemm_backend(kiln_ctx *ctx, kiln_gemm_backend 
 /* ctx's GEMM back end as last set (AUTO stays AUTO); KILN_GEMM_AUTO for NULL. */
 KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx);
 
+/* ---------------------------------------------------------------- mixed precision */
+
+/* Element types of buffers. F16 (IEEE binary16) and BF16 (the top 16 bits of a float)
+ * are stored as 16-bit words, and a buffer or view holding them must start on a 2-byte
+ * boundary (F32: 4 bytes); no device needs cl_khr_fp16. Sizes, leading dimensions and
+ * offsets of such operands count elements of their own type. */
+typedef enum { KILN_DTYPE_F32 = 0, KILN_DTYPE_F16, KILN_DTYPE_BF16 } kiln_dtype;
+
+/* The most precision a GEMM may give up, never a demand: a device without the units for
+ * a level computes at a stricter one, which is always allowed.
+ * STRICT  IEEE fp32 multiply-adds (f16/bf16 inputs widened exactly): today's kernels.
+ * TF32X3  f32 inputs as three tf32 products on tensor cores: each input is split as
+ *         a = hi + lo with hi and lo tf32 (10-bit mantissa) values, and hi·hi + hi·lo +
+ *         lo·hi accumulate in fp32; on finite data of normal range the error is no larger
+ *         than STRICT's. Inf and NaN inputs give Inf or NaN as IEEE would only where hi
+ *         carries them (lo = a - hi is NaN for an infinite a, so a product with an
+ *         infinite input may come out NaN instead of Inf); a lo part below the normal
+ *         range may be flushed to zero, so tiny inputs and products near the underflow
+ *         threshold may lose the accuracy that STRICT keeps. f16/bf16 inputs: tensor
+ *         cores with fp32 accumulation (exact products).
+ * TF32    f32 inputs rounded to tf32 for the products, fp32 accumulation (about 3 decimal
+ *         digits per product); f16/bf16 as TF32X3.
+ * FAST    as TF32: f32 inputs are never narrowed to f16 or bf16.
+ * Where no tensor-core path exists (every device but NVIDIA sm_80 and later) every level
+ * runs the STRICT kernels. */
+typedef enum {
+    KILN_MATH_STRICT = 0,
+    KILN_MATH_TF32X3,
+    KILN_MATH_TF32,
+    KILN_MATH_FAST
+} kiln_math;
+
+/* dst[i] = src[i] converted from src_type to dst_type for i < n, on the queue (does not
+ * wait). Narrowing rounds to nearest even, once (f16 <-> bf16 included), overflowing to
+ * ±Inf; NaN stays NaN with its sign and comes out quiet; the same type copies the bits.
+ * KILN_ERR_ARG for an unknown type or src and dst sharing memory, KILN_ERR_SIZE when n
+ * elements of its type do not fit either buffer. */
+KILN_API kiln_status kiln_convert(kiln_ctx *ctx, const kiln_buf *src, kiln_dtype src_type,
+                                  kiln_buf *dst, kiln_dtype dst_type, size_t n);
+
+/* C = α·op(A)·op(B) + β·C as kiln_sgemm, with A and B of one type (a_type != b_type:
+ * KILN_ERR_ARG) and C of any type, each buffer counted in its own type's elements.
+ * Products accumulate in fp32 at least; C is read in c_type (β = 0: not read) and the
+ * result rounded to nearest even into it. k = 0 or α = 0 gives C = β·C without reading
+ * A or B; C must not share memory with A or B (KILN_ERR_ARG). `math` is the most
+ * precision the call lets kiln give up (kiln_math), regardless of kiln_ctx_math; an
+ * unknown value is KILN_ERR_ARG. Always runs kiln's kernels, whatever the back end. */
+KILN_API kiln_status kiln_gemm_ex(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,
+                                  size_t n, size_t k, float alpha, const kiln_buf *a,
+                                  kiln_dtype a_type, size_t lda, const kiln_buf *b,
+                                  kiln_dtype b_type, size_t ldb, float beta, kiln_buf *c,
+                                  kiln_dtype c_type, size_t ldc, kiln_math math);
+
+/* Sets the math level of kiln_sgemm, kiln_sgemm_batched, kiln_matmul, kiln_dense and
+ * every later operation built on GEMM, for calls that start after it; safe while other
+ * threads use ctx. Contexts start at KILN_MATH_STRICT, so results do not change unless
+ * asked. The CLBlast back end stays fp32 STRICT. An unknown value: KILN_ERR_ARG, and the
+ * level stays as it was. */
+KILN_API kiln_status kiln_ctx_set_math(kiln_ctx *ctx, kiln_math math);
+
+/* ctx's math level as last set; KILN_MATH_STRICT for NULL. */
+KILN_API kiln_math kiln_ctx_math(const kiln_ctx *ctx);
+
 /* ---------------------------------------------------------------- conveniences */
 
 /* The same operations over plain host arrays: copy in, run, copy out, wait. Device

@@ -1,5 +1,6 @@
-/* The GEMM back-end switch: $KILN_GEMM at context creation, kiln_ctx_set_gemm_backend
- * after. kiln_sgemm reads it once per call. */
+/* The GEMM switches of a context: the back end ($KILN_GEMM at context creation,
+ * kiln_ctx_set_gemm_backend after) and the math level (kiln_ctx_set_math). kiln_sgemm
+ * reads each once per call. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -67,4 +68,19 @@ KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx)
     if (ctx == NULL)
         return KILN_GEMM_AUTO;
     return (kiln_gemm_backend)atomic_load(&ctx->gemm_backend);
+}
+
+KILN_API kiln_status kiln_ctx_set_math(kiln_ctx *ctx, kiln_math math)
+{
+    CHECK(check_ctx(ctx));
+    CHECK(check_math(ctx, math));
+    atomic_store(&ctx->math, (int)math);
+    return KILN_OK;
+}
+
+KILN_API kiln_math kiln_ctx_math(const kiln_ctx *ctx)
+{
+    if (ctx == NULL)
+        return KILN_MATH_STRICT;
+    return (kiln_math)atomic_load(&ctx->math);
 }

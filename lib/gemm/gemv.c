@@ -14,6 +14,7 @@ struct gemv_shape {
     const kiln_buf *x;
     size_t incx, incy, bias_inc;
     size_t matrix_stride, x_stride; /* from one product of the batch to the next */
+    bool f32;                       /* M and x are float */
 };
 
 bool gemv_applies(const struct gemm_call *call)
@@ -29,11 +30,12 @@ static struct gemv_shape gemv_shape_of(const struct gemm_call *call)
                                    call->lda, call->b,
                                    call->tb == KILN_NO_TRANS ? call->ldb : 1,
                                    call->ldc, 1,
-                                   call->stride_a, call->stride_b};
+                                   call->stride_a, call->stride_b,
+                                   call->a_type == KILN_DTYPE_F32};
     /* M = op(B)^T; x = op(A)'s row; y = C's row; the one bias value is every element's. */
     return (struct gemv_shape){call->n, call->k, call->tb == KILN_TRANS, call->b, call->ldb,
                                call->a, call->ta == KILN_TRANS ? call->lda : 1, 1, 0,
-                               call->stride_b, call->stride_a};
+                               call->stride_b, call->stride_a, call->a_type == KILN_DTYPE_F32};
 }
 
 static bool starts_on_float4(const kiln_buf *buf)
@@ -45,25 +47,28 @@ static bool starts_on_float4(const kiln_buf *buf)
  * of the batch. */
 static bool gemv_vector_aligned(const struct gemv_shape *shape)
 {
-    return shape->row_major && starts_on_float4(shape->matrix) && shape->ld % 4 == 0 &&
+    return shape->f32 && shape->row_major && starts_on_float4(shape->matrix) &&
+           shape->ld % 4 == 0 &&
            starts_on_float4(shape->x) && shape->incx == 1 && shape->matrix_stride % 4 == 0 &&
            shape->x_stride % 4 == 0;
 }
 
 /* The largest work-group of the plan whose built kernel accepts it (a kernel may allow
  * fewer work-items than the device, for its registers). */
-static kiln_status gemv_pick(kiln_ctx *ctx, const struct gemv_shape *shape, kiln_act act,
-                             struct gemv_config *config, struct kernel **kernel)
+static kiln_status gemv_pick(kiln_ctx *ctx, const struct gemv_shape *shape,
+                             const struct gemm_call *call, struct gemv_config *config,
+                             struct kernel **kernel)
 {
     size_t max_threads = ctx->limits.max_work_group_size;
     for (;;) {
         *config = plan_gemv_config(&ctx->limits, max_threads, shape->row_major, shape->rows,
                                    shape->cols);
-        char options[128];
+        char options[160];
         snprintf(options, sizeof(options),
                  "-DROW_MAJOR=%d -DLOCAL_X=%u -DLOCAL_Y=%u -DVECTOR_ALIGNED=%d -DACT=%d",
                  shape->row_major, config->local_x, config->local_y,
-                 gemv_vector_aligned(shape), (int)act);
+                 gemv_vector_aligned(shape), (int)call->act);
+        gemm_type_options(call, options, sizeof(options));
         CHECK(kernel_get(ctx, "gemv", options, "gemv", kernel));
         size_t threads = (size_t)config->local_x * config->local_y;
         if ((*kernel)->limits.work_group_size >= threads || threads == 1)
@@ -77,7 +82,7 @@ kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
     const struct gemv_shape shape = gemv_shape_of(call);
     struct gemv_config config;
     struct kernel *kernel;
-    CHECK(gemv_pick(ctx, &shape, call->act, &config, &kernel));
+    CHECK(gemv_pick(ctx, &shape, call, &config, &kernel));
     struct launch plan = plan_gemv(&config, shape.row_major, shape.rows, call->batch);
 
     /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */
@@ -85,8 +90,9 @@ kiln_status gemv_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
     cl_int has_bias = call->bias != NULL;
     cl_ulong rows = shape.rows, cols = shape.cols, ld = shape.ld, incx = shape.incx,
              incy = shape.incy, bias_inc = shape.bias_inc,
-             a_offset = buf_elements_offset(shape.matrix),
-             x_offset = buf_elements_offset(shape.x), y_offset = buf_elements_offset(call->c),
+             a_offset = buf_offset_of(shape.matrix, call->a_type),
+             x_offset = buf_offset_of(shape.x, call->a_type),
+             y_offset = buf_offset_of(call->c, call->c_type),
              bias_offset = buf_elements_offset(bias), batch = call->batch,
              matrix_stride = shape.matrix_stride, x_stride = shape.x_stride,
              y_stride = call->stride_c;

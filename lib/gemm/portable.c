@@ -1,6 +1,8 @@
 /* The portable GEMM back end: on CPUs cl/gemm_cpu.cl (gemm/cpu.c), elsewhere
  * cl/gemm_block.cl for shapes made of whole blocks with float4-aligned matrices, and
- * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. */
+ * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. Calls
+ * with f16 or bf16 operands always take cl/gemm.cl (or cl/gemv.cl): the CPU and block
+ * kernels are float-only. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -16,6 +18,14 @@ static void gemm_options(const struct gemm_config *config, kiln_trans ta, kiln_t
              (int)ta, (int)tb, (int)act);
 }
 
+/* cl/gemm.cl's options for the call: the tile, transposes, epilogue and element types. */
+static void portable_options(const struct gemm_config *config, const struct gemm_call *call,
+                             char *options, size_t size)
+{
+    gemm_options(config, call->ta, call->tb, call->act, options, size);
+    gemm_type_options(call, options, size);
+}
+
 /* cl/gemm_block.cl's options: a batch loop only for batches, as the loop costs a
  * single product registers (168 against 127 at 128x128 on the H100). */
 static void block_options(const struct gemm_config *config, const struct gemm_call *call,
@@ -26,7 +36,7 @@ static void block_options(const struct gemm_config *config, const struct gemm_ca
     snprintf(options + used, size - used, " -DBATCHED=%d", call->batch > 1);
 }
 
-kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln_act act,
+kiln_status gemm_portable_pick(kiln_ctx *ctx, const struct gemm_call *call,
                                struct gemm_kernel *out)
 {
     out->kind = GEMM_KIND_PORTABLE;
@@ -39,7 +49,7 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, kiln
                         "%zu bytes)",
                         ctx->limits.max_work_group_size, ctx->limits.local_mem_bytes);
         const struct gemm_config *config = out->config;
-        gemm_options(config, ta, tb, act, out->options, sizeof(out->options));
+        portable_options(config, call, out->options, sizeof(out->options));
         CHECK(kernel_get(ctx, "gemm", out->options, "gemm", &out->kernel));
         size_t threads = gemm_config_threads(config);
         if (out->kernel->limits.work_group_size >= threads)
@@ -68,6 +78,8 @@ static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
                                                  const struct gemm_config **config)
 {
     *config = NULL;
+    if (!gemm_call_is_f32(call))
+        return GEMM_BLOCK_NOT_F32;
     if (call->alpha == 0.0f)
         return GEMM_BLOCK_ALPHA_ZERO;
     if (!call_aligned(call))
@@ -110,6 +122,8 @@ static bool config_suits(const kiln_ctx *ctx, const struct gemm_call *call, enum
     size_t limit = ctx->limits.max_work_group_size;
     if (!gemm_config_valid(config, kind))
         return false;
+    if (kind != GEMM_KIND_PORTABLE && !gemm_call_is_f32(call))
+        return false; /* the block and CPU kernels are float-only */
     switch (kind) {
     case GEMM_KIND_BLOCK:
         return call->alpha != 0.0f && call_aligned(call) &&
@@ -142,8 +156,7 @@ static kiln_status config_kernel(kiln_ctx *ctx, const struct gemm_call *call,
     if (block)
         block_options(config, call, picked.options, sizeof(picked.options));
     else
-        gemm_options(config, call->ta, call->tb, call->act, picked.options,
-                     sizeof(picked.options));
+        portable_options(config, call, picked.options, sizeof(picked.options));
     CHECK(kernel_get(ctx, source, picked.options, source, &picked.kernel));
     if (picked.kernel->limits.work_group_size < gemm_config_threads(config))
         return fail(ctx, KILN_ERR_ARG, "the %s kernel of tile %ux%ux%u allows %zu work-items, "
@@ -161,6 +174,8 @@ static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_
 {
     struct tuned_entry entry;
     size_t index;
+    if (!gemm_call_is_f32(call)) /* kiln-tune times float calls only */
+        return false;
     unsigned kinds = GEMM_KIND_BIT(GEMM_KIND_PORTABLE);
     if (call->alpha != 0.0f && call_aligned(call))
         kinds |= GEMM_KIND_BIT(GEMM_KIND_BLOCK);
@@ -178,13 +193,13 @@ static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_
 }
 
 /* A tuned tile, else on CPUs the CPU kernel's table, else the block kernel's, else the
- * portable kernel's. */
+ * portable kernel's (f16 and bf16 calls: the portable kernel's). */
 static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
                              struct gemm_config *tile, struct gemm_kernel *out)
 {
     if (tuned_pick(ctx, call, tile, out))
         return KILN_OK;
-    if (ctx->limits.family == FAMILY_CPU) {
+    if (ctx->limits.family == FAMILY_CPU && gemm_call_is_f32(call)) {
         bool used;
         CHECK(gemm_cpu_pick(ctx, call, out, &used));
         if (used)
@@ -193,7 +208,7 @@ static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
     enum gemm_block_verdict verdict;
     CHECK(gemm_block_pick(ctx, call, out, &verdict));
     if (verdict != GEMM_BLOCK_USED)
-        CHECK(gemm_portable_pick(ctx, call->ta, call->tb, call->act, out));
+        CHECK(gemm_portable_pick(ctx, call, out));
     return KILN_OK;
 }
 
@@ -221,8 +236,9 @@ static kiln_status gemm_enqueue_with(kiln_ctx *ctx, const struct gemm_call *call
     const kiln_buf *bias = call->bias != NULL ? call->bias : call->c;
     cl_int has_bias = call->bias != NULL;
     cl_ulong m = call->m, n = call->n, k = call->k, lda = call->lda, ldb = call->ldb,
-             ldc = call->ldc, a_offset = buf_elements_offset(call->a),
-             b_offset = buf_elements_offset(call->b), c_offset = buf_elements_offset(call->c),
+             ldc = call->ldc, a_offset = buf_offset_of(call->a, call->a_type),
+             b_offset = buf_offset_of(call->b, call->a_type),
+             c_offset = buf_offset_of(call->c, call->c_type),
              bias_offset = buf_elements_offset(bias), batch = call->batch,
              stride_a = call->stride_a, stride_b = call->stride_b, stride_c = call->stride_c;
     const struct kernel_arg args[] = {

@@ -26,7 +26,9 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
         return KILN_OK;
 
     const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, out, batch, in, 1.0f, w, ldw,
-                                   x, ldx, 0.0f, y, ldx, bias, act, 1, 0, 0, 0};
+                                   x, ldx, 0.0f, y, ldx, bias, act, 1, 0, 0, 0,
+                                   KILN_DTYPE_F32, KILN_DTYPE_F32,
+                                   (kiln_math)atomic_load(&ctx->math)};
     /* The bias and activation are not CLBlast's: dense ignores the GEMM back end. */
-    return gemm_portable_enqueue(ctx, &call);
+    return gemm_enqueue(ctx, &call);
 }

@@ -8,29 +8,18 @@ KILN_API kiln_status kiln_sgemm_batched(kiln_ctx *ctx, kiln_trans ta, kiln_trans
                                         size_t ldc, size_t stride_c, size_t batch)
 {
     CHECK(check_ctx(ctx));
-    CHECK(check_trans(ctx, ta, "ta"));
-    CHECK(check_trans(ctx, tb, "tb"));
-    CHECK(check_buf(ctx, a, "a"));
-    CHECK(check_buf(ctx, b, "b"));
-    CHECK(check_buf(ctx, c, "c"));
-    CHECK(check_ld(ctx, "a", ta, m, k, lda));
-    CHECK(check_ld(ctx, "b", tb, k, n, ldb));
-    CHECK(check_ld(ctx, "c", KILN_NO_TRANS, m, n, ldc));
-    CHECK(check_matrices(ctx, a, "a", ta, m, k, lda, stride_a, batch));
-    CHECK(check_matrices(ctx, b, "b", tb, k, n, ldb, stride_b, batch));
-    CHECK(check_matrices(ctx, c, "c", KILN_NO_TRANS, m, n, ldc, stride_c, batch));
-    CHECK(check_output_stride(ctx, "c", m, n, ldc, stride_c, batch));
-    CHECK(check_apart(ctx, c, "c", a, "a"));
-    CHECK(check_apart(ctx, c, "c", b, "b"));
+    const struct gemm_call call = {ta,   tb,   m,    n,     k,    alpha, a,
+                                   lda,  b,    ldb,  beta,  c,    ldc,   NULL,
+                                   KILN_ACT_NONE,    batch, stride_a, stride_b, stride_c,
+                                   KILN_DTYPE_F32, KILN_DTYPE_F32,
+                                   (kiln_math)atomic_load(&ctx->math)};
+    CHECK(check_gemm_call(ctx, &call));
     if (m == 0 || n == 0 || batch == 0)
         return KILN_OK;
 
-    const struct gemm_call call = {ta,   tb,   m,    n,     k,    alpha, a,
-                                   lda,  b,    ldb,  beta,  c,    ldc,   NULL,
-                                   KILN_ACT_NONE,    batch, stride_a, stride_b, stride_c};
-    if (atomic_load(&ctx->gemm_backend) == KILN_GEMM_CLBLAST)
+    if (atomic_load(&ctx->gemm_backend) == KILN_GEMM_CLBLAST) /* fp32 STRICT, always */
         return gemm_clblast_enqueue(ctx, &call);
-    return gemm_portable_enqueue(ctx, &call);
+    return gemm_enqueue(ctx, &call);
 }
 
 KILN_API kiln_status kiln_sgemm(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, size_t m,

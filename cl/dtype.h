@@ -1,0 +1,62 @@
+/* The element types of buffers (the values of kiln_dtype): 0 f32, 1 f16, 2 bf16.
+ * Kernels include it; lib/program.c puts its text in their place. f16 and bf16 live in
+ * buffers as 16-bit words (ushort), so no kernel needs cl_khr_fp16: f16 goes through
+ * vload_half and vstore_half_rte (OpenCL 1.2 core), bf16 through bit manipulation.
+ * Arithmetic is always in float; a store rounds to nearest even.
+ *
+ * ELEM(t) is the type a buffer of type t is declared with, LOAD(t, p, i) element i of
+ * it as a float, STORE(t, v, p, i) writes float v there. t is a -D value (A_TYPE, ...).
+ */
+#define ELEM_0 float
+#define ELEM_1 ushort
+#define ELEM_2 ushort
+#define ELEM_(t) ELEM_##t
+#define ELEM(t) ELEM_(t)
+
+#define LOAD_0(p, i) ((p)[i])
+#define LOAD_1(p, i) vload_half(0, (__global const half *)((p) + (i)))
+#define LOAD_2(p, i) bf16_to_float((p)[i])
+#define LOAD_(t, p, i) LOAD_##t(p, i)
+#define LOAD(t, p, i) LOAD_(t, p, i)
+
+#define STORE_0(v, p, i) ((p)[i] = (v))
+#define STORE_1(v, p, i) vstore_half_rte((v), 0, (__global half *)((p) + (i)))
+#define STORE_2(v, p, i) ((p)[i] = float_to_bf16(v))
+#define STORE_(t, v, p, i) STORE_##t(v, p, i)
+#define STORE(t, v, p, i) STORE_(t, v, p, i)
+
+/* The GEMM kernels' operands (cl/gemm.cl, cl/gemv.cl): A_TYPE is A's and B's type, C_TYPE
+ * C's, f32 unless a kernel or -D says otherwise; a_elem and c_elem their buffers'. */
+#ifndef A_TYPE
+#define A_TYPE 0
+#endif
+#ifndef C_TYPE
+#define C_TYPE 0
+#endif
+typedef ELEM(A_TYPE) a_elem;
+typedef ELEM(C_TYPE) c_elem;
+
+/* bf16 is the top half of a float: widening is exact; a signalling NaN comes back
+ * quiet, as IEEE conversions do. */
+__attribute__((always_inline))
+inline float bf16_to_float(const ushort h)
+{
+    uint u = (uint)h << 16;
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        u |= 0x00400000u;
+    return as_float(u);
+}
+
+/* Rounds to nearest, ties to even, on the bits (no float arithmetic, so nothing is
+ * flushed): adding 0x7fff plus the kept part's lowest bit carries exactly when the
+ * dropped half is above a tie, or a tie with an odd kept part; a carry out of the
+ * largest finite value gives Inf. NaN keeps its sign and top payload and is made quiet
+ * (the carry would otherwise turn a small payload into Inf). */
+__attribute__((always_inline))
+inline ushort float_to_bf16(const float v)
+{
+    const uint u = as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((u >> 16) | 0x0040u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}

@@ -1,0 +1,31 @@
+/* Which family runs a GEMM call: the one place every GEMM-based operation enqueues
+ * through, so a faster family is added by one test here.
+ *
+ * Today: the portable families (gemm/portable.c picks among a tuned tile, the CPU
+ * kernel, the whole-block kernel, the tiled kernel and GEMV). cl/gemm_cpu.cl and
+ * cl/gemm_block.cl are float-only, so calls with f16 or bf16 operands run cl/gemm.cl
+ * (or cl/gemv.cl), which convert as they load. A tensor-core family is tried first,
+ * where the device has one and the call's math allows it. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool gemm_call_is_f32(const struct gemm_call *call)
+{
+    return call->a_type == KILN_DTYPE_F32 && call->c_type == KILN_DTYPE_F32;
+}
+
+void gemm_type_options(const struct gemm_call *call, char *options, size_t size)
+{
+    if (gemm_call_is_f32(call)) /* the defaults: f32 kernels keep their options */
+        return;
+    size_t used = strlen(options);
+    snprintf(options + used, size - used, " -DA_TYPE=%d -DC_TYPE=%d", (int)call->a_type,
+             (int)call->c_type);
+}
+
+kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
+{
+    return gemm_portable_enqueue(ctx, call);
+}
