@@ -36,6 +36,8 @@ static kiln_status read_limits(kiln_ctx *ctx)
     ctx->limits.local_mem_bytes = (size_t)info.local_mem_bytes;
     ctx->limits.vector_width = info.native_vector_width[KILN_SCALAR_FLOAT];
     ctx->limits.family = family_of(&info);
+    ctx->limits.nv_compute_capability =
+        info.nv_compute_capability_major * 10 + info.nv_compute_capability_minor;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */
@@ -67,9 +69,9 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->error_lock, NULL);
     atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
+    atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     atomic_init(&ctx->clblast_used, false);
     *out = ctx;
-    atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     return KILN_OK;
 }
 
@@ -151,6 +153,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     clReleaseContext(ctx->context);
     error_slots_free(ctx->errors);
     tuning_free(&ctx->tuning);
+    free(ctx->wgmma_refusal);
     free(ctx->device_identity);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->error_lock);

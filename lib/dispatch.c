@@ -158,6 +158,14 @@ struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n, si
     return batched((struct launch){2, {gx * lx, gy * ly}, {lx, ly}}, batch);
 }
 
+struct launch plan_gemm_tc(size_t threads, size_t tile_m, size_t tile_n, size_t m, size_t n,
+                          size_t batch)
+{
+    size_t gx = min_size(ceil_div(n > 0 ? n : 1, tile_n), MAX_GROUPS_PER_DIM);
+    size_t gy = min_size(ceil_div(m > 0 ? m : 1, tile_m), MAX_GROUPS_PER_DIM);
+    return batched((struct launch){2, {gx * threads, gy}, {threads, 1}}, batch);
+}
+
 /* Local memory of cl/gemm_block.cl: two k-major slices of A and B, double-buffered. */
 static size_t gemm_block_local_bytes(const struct gemm_config *config)
 {

@@ -75,6 +75,7 @@ struct device_limits {
     size_t local_mem_bytes;
     enum device_family family; /* picks the family's tuned tiles (gemm/params.c) */
     unsigned vector_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the CPU kernel's vectors */
+    unsigned nv_compute_capability; /* NVIDIA: major·10 + minor (90 for Hopper); else 0 */
 };
 
 /* What the dispatcher needs of one compiled kernel. */
@@ -115,6 +116,10 @@ const struct gemm_config *plan_gemm_config(const struct device_limits *device,
 /* A batch of more than one adds a third dimension of one work-item per group, a group
  * per matrix up to the cap (the kernels stride over the rest); batch 1 stays 2-D. */
 struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n, size_t batch);
+/* The tensor-core kernels' launch: one work-group of `threads` items (along dimension 0)
+ * per tile_m×tile_n block of C, up to the cap (the kernels stride over the rest). */
+struct launch plan_gemm_tc(size_t threads, size_t tile_m, size_t tile_n, size_t m, size_t n,
+                          size_t batch);
 /* The tile of cl/gemm_block.cl for an m×n×k product made of whole blocks, or NULL when
  * no tile divides the shape or fits the device. */
 const struct gemm_config *plan_gemm_block_config(const struct device_limits *device,
@@ -299,6 +304,9 @@ struct kiln_ctx {
     atomic_int math;         /* a kiln_math: what GEMM-based operations may give up */
     atomic_bool clblast_used; /* CLBlast's cache holds programs of this context */
     struct tuning tuning;     /* kiln-tune's winners for this device, under lock */
+    /* The driver's refusal of the sm_90a wgmma kernel (malloc'd, set once under lock):
+     * calls then take the mma.sync kernel. */
+    char *wgmma_refusal;
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -487,6 +495,27 @@ bool gemm_call_is_f32(const struct gemm_call *call);
 /* Appends the -D element types of cl/gemm.cl and cl/gemv.cl for the call to options
  * (nothing for f32 calls, the kernels' defaults). */
 void gemm_type_options(const struct gemm_call *call, char *options, size_t size);
+
+/* ---------------------------------------------------------------- gemm/tensor.c */
+
+/* The tensor-core kernels of NVIDIA GPUs: cl/gemm_wgmma.cl (sm_90, built for sm_90a),
+ * cl/gemm_mma.cl (sm_80 and later). */
+enum gemm_tc_path { GEMM_TC_NONE, GEMM_TC_MMA, GEMM_TC_WGMMA };
+
+/* The tensor-core kernel for the call, or GEMM_TC_NONE with *why saying what rules them
+ * out (a static sentence). $KILN_GEMM_TC=mma|wgmma|off forces a path where the call and
+ * device allow it; a wgmma build the driver refused leaves mma. */
+enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *call,
+                                   const char **why);
+/* Runs the call on that path; KILN_ERR_BUILD when its kernel does not build (for wgmma
+ * the context then stops trying it, keeping the reason for gemm_tc_refusal). */
+kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
+                            enum gemm_tc_path path);
+/* Why this context's driver refused the sm_90a kernel, or NULL while it has not. */
+const char *gemm_tc_refusal(const kiln_ctx *ctx);
+/* The tile and options a path runs a call with (for kiln-query --plan). */
+void gemm_tc_options(const kiln_ctx *ctx, const struct gemm_call *call,
+                     enum gemm_tc_path path, char *options, size_t size);
 
 /* ---------------------------------------------------------------- gemm/gemv.c */
 

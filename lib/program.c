@@ -174,6 +174,85 @@ static kiln_status program_compile(const kiln_ctx *ctx, const char *source, cons
     return KILN_OK;
 }
 
+/* Hopper-only PTX lines (wgmma) are written in kernels as comments with this prefix:
+ * NVIDIA's OpenCL compiler targets sm_90, where they would not assemble. */
+static const char hopper_marker[] = "// KILN: ";
+static const char sm90_target[] = ".target sm_90";
+
+/* text with every `from` replaced by `to` (not longer than from), in place. */
+static void text_replace(char *text, const char *from, const char *to)
+{
+    size_t from_length = strlen(from), to_length = strlen(to);
+    char *write = text;
+    for (const char *read = text; *read != '\0';) {
+        if (strncmp(read, from, from_length) == 0) {
+            memcpy(write, to, to_length);
+            write += to_length;
+            read += from_length;
+        } else {
+            *write++ = *read++;
+        }
+    }
+    *write = '\0';
+}
+
+/* The program's PTX (NVIDIA's binaries are PTX text) with the marked lines uncommented
+ * and the target raised to sm_90a, in a malloc'd string; NULL when the binary is not PTX
+ * for sm_90. */
+static char *ptx_for_sm90a(cl_program program)
+{
+    size_t size = 0;
+    if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, NULL) !=
+            CL_SUCCESS ||
+        size == 0)
+        return NULL;
+    char *ptx = calloc(1, size + 2); /* room for the target's extra "a" */
+    unsigned char *binaries[1] = {(unsigned char *)ptx};
+    char *target;
+    if (ptx == NULL ||
+        clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof(binaries), binaries, NULL) !=
+            CL_SUCCESS ||
+        (target = strstr(ptx, sm90_target)) == NULL ||
+        (target[strlen(sm90_target)] != ',' && target[strlen(sm90_target)] != '\n')) {
+        free(ptx);
+        return NULL;
+    }
+    target += strlen(sm90_target);
+    memmove(target + 1, target, strlen(target) + 1);
+    *target = 'a';
+    text_replace(ptx, hopper_marker, "");
+    return ptx;
+}
+
+/* A program whose source marks Hopper-only lines, rebuilt from its PTX for sm_90a
+ * (clCreateProgramWithBinary takes PTX); *program is replaced. A device or driver that
+ * gives no sm_90 PTX, or refuses the result, is KILN_ERR_BUILD with the reason. */
+static kiln_status program_retarget(const kiln_ctx *ctx, const char *source,
+                                    const char *options, cl_program *program)
+{
+    char *ptx = ptx_for_sm90a(*program);
+    if (ptx == NULL)
+        return fail(ctx, KILN_ERR_BUILD, "%s.cl needs sm_90a: the driver gave no sm_90 PTX "
+                    "to retarget", source);
+    size_t length = strlen(ptx) + 1;
+    const unsigned char *binary = (const unsigned char *)ptx;
+    cl_int err, binary_status;
+    cl_program retargeted = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &length,
+                                                      &binary, &binary_status, &err);
+    free(ptx);
+    if (err != CL_SUCCESS)
+        return fail_cl(ctx, "clCreateProgramWithBinary (sm_90a PTX)", err);
+    err = clBuildProgram(retargeted, 1, &ctx->device, "", NULL, NULL);
+    if (err != CL_SUCCESS) {
+        kiln_status status = fail_build(ctx, retargeted, source, options, err);
+        clReleaseProgram(retargeted);
+        return status;
+    }
+    clReleaseProgram(*program);
+    *program = retargeted;
+    return KILN_OK;
+}
+
 /* The program of `source` with `options`: from the on-disk cache when it has a good
  * entry, else compiled (and then cached). */
 static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
@@ -190,6 +269,9 @@ static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_sour
         snprintf(all_options, length, "%s %s", base_options, options);
     if (status == KILN_OK && !cache_load(ctx, text, all_options, out)) {
         status = program_compile(ctx, known->name, text, options, all_options, out);
+        if (status == KILN_OK && strstr(text, hopper_marker) != NULL &&
+            (status = program_retarget(ctx, known->name, options, out)) != KILN_OK)
+            clReleaseProgram(*out);
         if (status == KILN_OK)
             cache_store(ctx, text, all_options, *out);
     }

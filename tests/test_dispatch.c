@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, FAMILY_GPU, 1};
-static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, FAMILY_AMD, 4};
-static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, FAMILY_CPU, 16};
-static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, FAMILY_GPU, 1};
-static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, FAMILY_GPU, 1};
+static const struct device_limits nvidia_like = {1024, {1024, 1024, 64}, 132, 48 << 10, FAMILY_GPU, 1, 90};
+static const struct device_limits amd_like = {256, {1024, 1024, 1024}, 104, 64 << 10, FAMILY_AMD, 4, 0};
+static const struct device_limits pocl_like = {4096, {4096, 4096, 4096}, 2, 1 << 20, FAMILY_CPU, 16, 0};
+static const struct device_limits tiny_one = {1, {1, 1, 1}, 1, 1 << 10, FAMILY_GPU, 1, 0};
+static const struct device_limits tiny_64 = {64, {64, 64, 64}, 1, 1 << 10, FAMILY_GPU, 1, 0};
 
 static const struct device_limits *const devices[] = {&nvidia_like, &amd_like, &pocl_like,
                                                       &tiny_one, &tiny_64};

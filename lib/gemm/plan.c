@@ -4,8 +4,8 @@
  * Today: the portable families (gemm/portable.c picks among a tuned tile, the CPU
  * kernel, the whole-block kernel, the tiled kernel and GEMV). cl/gemm_cpu.cl and
  * cl/gemm_block.cl are float-only, so calls with f16 or bf16 operands run cl/gemm.cl
- * (or cl/gemv.cl), which convert as they load. A tensor-core family is tried first,
- * where the device has one and the call's math allows it. */
+ * (or cl/gemv.cl), which convert as they load. The tensor-core family (gemm/tensor.c)
+ * is tried first, where the device has one and the call's math allows it. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -27,5 +27,14 @@ void gemm_type_options(const struct gemm_call *call, char *options, size_t size)
 
 kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
-    return gemm_portable_enqueue(ctx, call);
+    for (;;) {
+        const char *why;
+        enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
+        if (path == GEMM_TC_NONE)
+            return gemm_portable_enqueue(ctx, call);
+        kiln_status status = gemm_tc_enqueue(ctx, call, path);
+        /* A refused sm_90a build is remembered, and the next pass takes mma.sync. */
+        if (status != KILN_ERR_BUILD || path != GEMM_TC_WGMMA)
+            return status;
+    }
 }

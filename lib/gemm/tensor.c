@@ -1,0 +1,163 @@
+/* The tensor-core GEMM family of NVIDIA GPUs, for f16 and bf16 operands where the call's
+ * math allows tensor cores (anything but STRICT): cl/gemm_wgmma.cl on Hopper (sm_90,
+ * built for sm_90a through lib/program.c's retarget), cl/gemm_mma.cl (mma.sync) on
+ * sm_80 and later, or where the driver refuses the sm_90a binary. Both accumulate in
+ * fp32 and keep the portable kernels' epilogue, argument list and BLAS rules. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A kernel's tile: -D values and the work-items a group has. */
+struct tc_tile {
+    const char *source;
+    unsigned tile_m, tile_n, threads;
+    const char *options;
+};
+
+/* Each path's tiles, largest first: a call takes the first that gives every compute unit
+ * a block, else the last. Measured on the H200 in bf16 (build-tc harness, 2026-12-01):
+ * - wgmma 128×128, one warpgroup, 3 stages: 408.5 TFLOP/s at 8192³, 374.2 at 4096³,
+ *   258.1 at 2048³, 83.5 at 1024³ (64 blocks for 132 units); 156 registers, so three
+ *   groups an SM. 64×128 with 4 stages: 251.9 at 8192³; 256×128 and 128×256 with two
+ *   warpgroups: 200.2 and 207.3 (one group an SM).
+ * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³; 2×4 warps
+ *   290.8, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
+static const struct tc_tile wgmma_tiles[] = {
+    {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=3"},
+    {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
+};
+static const struct tc_tile mma_tiles[] = {
+    {"gemm_mma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPS_M=2 -DWARPS_N=2 -DSTAGES=3"},
+    {"gemm_mma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPS_M=1 -DWARPS_N=4 -DSTAGES=4"},
+};
+
+/* The path's tile for an m×n product (a batch counts as more blocks). */
+static const struct tc_tile *tc_tile_for(const kiln_ctx *ctx, const struct gemm_call *call,
+                                         enum gemm_tc_path path)
+{
+    const struct tc_tile *tiles = path == GEMM_TC_WGMMA ? wgmma_tiles : mma_tiles;
+    size_t count = path == GEMM_TC_WGMMA ? sizeof wgmma_tiles / sizeof wgmma_tiles[0]
+                                         : sizeof mma_tiles / sizeof mma_tiles[0];
+    for (size_t i = 0; i + 1 < count; i++) {
+        size_t blocks = ((call->m + tiles[i].tile_m - 1) / tiles[i].tile_m) *
+                        ((call->n + tiles[i].tile_n - 1) / tiles[i].tile_n) * call->batch;
+        if (blocks >= ctx->limits.compute_units)
+            return &tiles[i];
+    }
+    return &tiles[count - 1];
+}
+
+/* $KILN_GEMM_TC: the path a test or measurement forces (GEMM_TC_NONE for "off"), or -1. */
+static int tc_forced(void)
+{
+    const char *value = getenv("KILN_GEMM_TC");
+    if (value == NULL || *value == '\0')
+        return -1;
+    return strcmp(value, "mma") == 0     ? GEMM_TC_MMA
+           : strcmp(value, "wgmma") == 0 ? GEMM_TC_WGMMA
+           : strcmp(value, "off") == 0   ? GEMM_TC_NONE
+                                         : -1;
+}
+
+/* Every A and B matrix starts, and has its rows, on 16 bytes (cp.async's copies). */
+static bool operands_aligned(const struct gemm_call *call)
+{
+    size_t size = dtype_size(call->a_type), per_copy = 16 / size;
+    return buf_offset_of(call->a, call->a_type) % per_copy == 0 &&
+           buf_offset_of(call->b, call->a_type) % per_copy == 0 && call->lda % per_copy == 0 &&
+           call->ldb % per_copy == 0 && call->stride_a % per_copy == 0 &&
+           call->stride_b % per_copy == 0;
+}
+
+const char *gemm_tc_refusal(const kiln_ctx *ctx)
+{
+    return ctx->wgmma_refusal;
+}
+
+enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *call,
+                                   const char **why)
+{
+    int forced = tc_forced();
+    unsigned capability = ctx->limits.nv_compute_capability;
+    *why = NULL;
+    if (forced == GEMM_TC_NONE)
+        *why = "KILN_GEMM_TC=off";
+    else if (call->math == KILN_MATH_STRICT)
+        *why = "math is STRICT: f16 and bf16 are widened for fp32 FMA kernels";
+    else if (call->a_type == KILN_DTYPE_F32)
+        *why = "f32 operands: tf32 tensor-core kernels are not written yet";
+    else if (capability < 80)
+        *why = "no mma.sync tensor cores (NVIDIA sm_80 or later)";
+    else if (call->alpha == 0.0f || call->k == 0)
+        *why = "alpha or k is 0: C is only scaled";
+    else if (gemv_applies(call))
+        *why = "a matrix-vector product: GEMV reads the matrix once";
+    else if (!operands_aligned(call))
+        *why = "A or B is not 16-byte aligned (offsets, ld and strides multiples of 8)";
+    if (*why != NULL)
+        return GEMM_TC_NONE;
+    bool wgmma = capability == 90 && ctx->wgmma_refusal == NULL;
+    if (forced == GEMM_TC_MMA || (forced != GEMM_TC_WGMMA && !wgmma))
+        return GEMM_TC_MMA;
+    if (!wgmma) {
+        *why = ctx->wgmma_refusal != NULL ? "the driver refused the sm_90a kernel"
+                                          : "wgmma needs sm_90 (Hopper)";
+        return GEMM_TC_NONE;
+    }
+    return GEMM_TC_WGMMA;
+}
+
+void gemm_tc_options(const kiln_ctx *ctx, const struct gemm_call *call,
+                     enum gemm_tc_path path, char *options, size_t size)
+{
+    snprintf(options, size, "%s -DA_TYPE=%d -DC_TYPE=%d -DTRANS_A=%d -DTRANS_B=%d -DACT=%d",
+             tc_tile_for(ctx, call, path)->options, (int)call->a_type, (int)call->c_type,
+             (int)call->ta, (int)call->tb, (int)call->act);
+}
+
+/* Keeps the first refusal of the sm_90a kernel; later calls take mma.sync. Lock held. */
+static void wgmma_refused(kiln_ctx *ctx)
+{
+    if (ctx->wgmma_refusal == NULL)
+        ctx->wgmma_refusal = strdup(kiln_last_error(ctx));
+}
+
+kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
+                            enum gemm_tc_path path)
+{
+    const struct tc_tile *tile = tc_tile_for(ctx, call, path);
+    char options[256];
+    gemm_tc_options(ctx, call, path, options, sizeof(options));
+    struct kernel *kernel;
+    kiln_status status = kernel_get(ctx, tile->source, options, tile->source, &kernel);
+    if (status != KILN_OK) {
+        if (path == GEMM_TC_WGMMA && status == KILN_ERR_BUILD) {
+            pthread_mutex_lock(&ctx->lock);
+            wgmma_refused(ctx);
+            pthread_mutex_unlock(&ctx->lock);
+        }
+        return status;
+    }
+    struct launch plan = plan_gemm_tc(tile->threads, tile->tile_m, tile->tile_n, call->m,
+                                      call->n, call->batch);
+    const kiln_buf *bias = call->bias != NULL ? call->bias : call->c; /* unread stand-in */
+    cl_int has_bias = call->bias != NULL;
+    cl_ulong m = call->m, n = call->n, k = call->k, lda = call->lda, ldb = call->ldb,
+             ldc = call->ldc, a_offset = buf_offset_of(call->a, call->a_type),
+             b_offset = buf_offset_of(call->b, call->a_type),
+             c_offset = buf_offset_of(call->c, call->c_type),
+             bias_offset = buf_elements_offset(bias), batch = call->batch,
+             stride_a = call->stride_a, stride_b = call->stride_b, stride_c = call->stride_c;
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(m),           KERNEL_ARG(n),           KERNEL_ARG(k),
+        KERNEL_ARG(call->alpha), KERNEL_ARG_BUF(call->a), KERNEL_ARG(a_offset),
+        KERNEL_ARG(lda),         KERNEL_ARG_BUF(call->b), KERNEL_ARG(b_offset),
+        KERNEL_ARG(ldb),         KERNEL_ARG(call->beta),  KERNEL_ARG_BUF(call->c),
+        KERNEL_ARG(c_offset),    KERNEL_ARG(ldc),         KERNEL_ARG_BUF(bias),
+        KERNEL_ARG(bias_offset), KERNEL_ARG(has_bias),    KERNEL_ARG(batch),
+        KERNEL_ARG(stride_a),    KERNEL_ARG(stride_b),    KERNEL_ARG(stride_c),
+    };
+    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}

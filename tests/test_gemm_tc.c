@@ -1,0 +1,222 @@
+/* The tensor-core GEMM family (lib/gemm/tensor.c): which calls it takes and, on an NVIDIA
+ * GPU of sm_80 or later, its kernels (cl/gemm_mma.cl, and cl/gemm_wgmma.cl on sm_90)
+ * against the double reference and the portable kernels. Includes lib/internal.h on
+ * purpose: the choice is made on a context whose device facts the tests set. */
+#include "internal.h" /* first: cmocka's fail() macro would rename kiln's fail() */
+
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A call of the shape the family takes (f16, FAST, 16-byte aligned), on buffers large
+ * enough for any ld the tests try. */
+static struct gemm_call tc_call(kiln_ctx *ctx)
+{
+    kiln_buf *a = scratch_buffer(ctx, 4096), *b = scratch_buffer(ctx, 4096);
+    kiln_buf *c = scratch_buffer(ctx, 4096);
+    struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, 16, 16, 16, 1.0f, a, 16, b, 16,
+                             0.0f, c, 16, NULL, KILN_ACT_NONE, 1, 0, 0, 0,
+                             KILN_DTYPE_F16, KILN_DTYPE_F32, KILN_MATH_FAST};
+    return call;
+}
+
+static enum gemm_tc_path path_on(kiln_ctx *ctx, unsigned capability,
+                                 const struct gemm_call *call)
+{
+    unsigned real = ctx->limits.nv_compute_capability;
+    const char *why;
+    ctx->limits.nv_compute_capability = capability;
+    enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
+    ctx->limits.nv_compute_capability = real;
+    assert_true((path == GEMM_TC_NONE) == (why != NULL));
+    return path;
+}
+
+static void tensor_cores_take_16_bit_operands_below_strict_math(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    assert_int_equal(path_on(ctx, 89, &call), GEMM_TC_MMA);
+    assert_int_equal(path_on(ctx, 80, &call), GEMM_TC_MMA);
+    assert_int_equal(path_on(ctx, 75, &call), GEMM_TC_NONE);
+    assert_int_equal(path_on(ctx, 0, &call), GEMM_TC_NONE);
+    call.a_type = KILN_DTYPE_BF16, call.c_type = KILN_DTYPE_BF16, call.math = KILN_MATH_TF32X3;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    call.math = KILN_MATH_STRICT; /* widened exactly for the fp32 kernels */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.math = KILN_MATH_FAST, call.a_type = KILN_DTYPE_F32; /* no tf32 kernel yet */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+}
+
+static void tensor_cores_leave_unaligned_scaling_and_vector_calls_alone(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    call.lda = 20; /* rows 40 bytes apart */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call = tc_call(ctx);
+    call.ldb = 12;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call = tc_call(ctx);
+    call.a = scratch_view((kiln_buf *)call.a, 2, 2048); /* one f16 element in */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call = tc_call(ctx);
+    call.b = scratch_view((kiln_buf *)call.b, 16, 2048); /* eight elements in: aligned */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    call.batch = 2, call.stride_a = 260;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call = tc_call(ctx);
+    call.alpha = 0.0f;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.alpha = 1.0f, call.k = 0;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.k = 16, call.n = 1;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+}
+
+static void kiln_gemm_tc_forces_a_path_or_turns_them_off(void **state)
+{
+    kiln_ctx *ctx = *state;
+    struct gemm_call call = tc_call(ctx);
+    setenv("KILN_GEMM_TC", "mma", 1);
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_MMA);
+    setenv("KILN_GEMM_TC", "wgmma", 1);
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    assert_int_equal(path_on(ctx, 80, &call), GEMM_TC_NONE); /* not there to force */
+    setenv("KILN_GEMM_TC", "off", 1);
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    unsetenv("KILN_GEMM_TC");
+}
+
+static void a_refused_sm90a_build_leaves_mma_sync(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    assert_null(gemm_tc_refusal(ctx));
+    ctx->wgmma_refusal = strdup("refused");
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_MMA);
+    assert_string_equal(gemm_tc_refusal(ctx), "refused");
+    free(ctx->wgmma_refusal);
+    ctx->wgmma_refusal = NULL;
+}
+
+/* ---- the kernels, on a GPU that has them */
+
+/* The paths this device runs: mma.sync from sm_80, wgmma on sm_90. */
+static size_t device_paths(const kiln_ctx *ctx, const char *paths[2])
+{
+    unsigned capability = ctx->limits.nv_compute_capability;
+    size_t count = 0;
+    if (capability >= 80)
+        paths[count++] = "mma";
+    if (capability == 90)
+        paths[count++] = "wgmma";
+    return count;
+}
+
+/* Floats of padding that make a row of `cols` 16-bit elements a multiple of 8 long. */
+static size_t pad_to_8(size_t cols)
+{
+    return (8 - cols % 8) % 8;
+}
+
+static void check_tc(kiln_ctx *ctx, matrix_case g, kiln_dtype ab, kiln_dtype c_type)
+{
+    size_t mark = scratch_mark();
+    size_t a_cols = g.ta ? g.m : g.k, b_cols = g.tb ? g.k : g.n;
+    operand a = typed_input_make(ctx, ab, g.ta, g.m, g.k, pad_to_8(a_cols) + g.pad, g.offset,
+                                 g.fill_a, 11);
+    operand b = typed_input_make(ctx, ab, g.tb, g.k, g.n, pad_to_8(b_cols) + g.pad, g.offset,
+                                 g.fill_b, 12);
+    operand c = typed_output_make(ctx, c_type, g.m, g.n, 1, 3, g.fill_c, 13);
+    assert_ok(ctx, kiln_gemm_ex(ctx, g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.view, ab, a.ld,
+                                b.view, ab, b.ld, g.beta, c.view, c_type, c.ld,
+                                KILN_MATH_FAST));
+    reference r = reference_sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, operand_data(&a), a.ld,
+                                  operand_data(&b), b.ld, g.beta, operand_data(&c), c.ld);
+    reference_allow(&r, ab, KILN_MATH_FAST, c_type);
+    assert_operand_near(&c, &r);
+    assert_operand_unchanged(&a);
+    assert_operand_unchanged(&b);
+    scratch_release_to(mark);
+}
+
+static const kiln_trans transposes[4][2] = {{KILN_NO_TRANS, KILN_NO_TRANS},
+                                            {KILN_NO_TRANS, KILN_TRANS},
+                                            {KILN_TRANS, KILN_NO_TRANS},
+                                            {KILN_TRANS, KILN_TRANS}};
+static const kiln_dtype types[3] = {KILN_DTYPE_F32, KILN_DTYPE_F16, KILN_DTYPE_BF16};
+
+/* Blocks cut at every edge (m, n not multiples of 128, k not of 32), k of one slice and
+ * of one element, one shape of whole blocks, and one of enough blocks for every compute
+ * unit of an H200 (132), which takes the larger tile (the others take the smaller). */
+static const size_t shapes[][3] = {{255, 257, 130}, {1025, 17, 64}, {7, 1023, 33},
+                                   {17, 7, 1},      {128, 256, 96}, {1536, 1544, 40}};
+
+static void tensor_core_gemm_matches_the_reference_on_every_type_and_transpose(void **state)
+{
+    kiln_ctx *ctx = *state;
+    const char *paths[2];
+    size_t count = device_paths(ctx, paths);
+    if (count == 0)
+        skip(); /* no NVIDIA tensor cores: the portable kernels run these calls */
+    matrix_case g = {.alpha = 0.75f, .beta = -0.5f, .offset = 8};
+    for (size_t p = 0; p < count; p++) {
+        setenv("KILN_GEMM_TC", paths[p], 1);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (size_t t = 0; t < 4; t++)
+                for (size_t ab = 1; ab < 3; ab++) {
+                    g.m = shapes[s][0], g.n = shapes[s][1], g.k = shapes[s][2];
+                    g.ta = transposes[t][0], g.tb = transposes[t][1];
+                    check_tc(ctx, g, types[ab], types[(ab + t + s) % 3]);
+                }
+    }
+    unsetenv("KILN_GEMM_TC");
+}
+
+static void tensor_core_gemm_with_beta_zero_does_not_read_c(void **state)
+{
+    kiln_ctx *ctx = *state;
+    const char *paths[2];
+    size_t count = device_paths(ctx, paths);
+    if (count == 0)
+        skip();
+    matrix_case g = {.m = 300, .n = 200, .k = 72, .alpha = 1.0f, .fill_c = FILL_NAN};
+    for (size_t p = 0; p < count; p++) {
+        setenv("KILN_GEMM_TC", paths[p], 1);
+        for (size_t c = 0; c < 3; c++)
+            check_tc(ctx, g, KILN_DTYPE_BF16, types[c]);
+    }
+    unsetenv("KILN_GEMM_TC");
+}
+
+/* Operands off 16 bytes (an odd ld, an odd offset) take the portable kernels: still right. */
+static void unaligned_operands_still_multiply_right(void **state)
+{
+    kiln_ctx *ctx = *state;
+    if (ctx->limits.nv_compute_capability < 80)
+        skip();
+    matrix_case g = {.m = 200, .n = 136, .k = 40, .alpha = 1.0f, .beta = 1.0f, .pad = 1};
+    check_tc(ctx, g, KILN_DTYPE_F16, KILN_DTYPE_F16);
+    g.pad = 0, g.offset = 3;
+    check_tc(ctx, g, KILN_DTYPE_BF16, KILN_DTYPE_F32);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        KILN_TEST(tensor_cores_take_16_bit_operands_below_strict_math),
+        KILN_TEST(tensor_cores_leave_unaligned_scaling_and_vector_calls_alone),
+        KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
+        KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),
+        KILN_TEST(tensor_core_gemm_matches_the_reference_on_every_type_and_transpose),
+        KILN_TEST(tensor_core_gemm_with_beta_zero_does_not_read_c),
+        KILN_TEST(unaligned_operands_still_multiply_right),
+    };
+    return RUN_KILN_TESTS(tests);
+}
