@@ -378,7 +378,12 @@ typedef enum { KILN_DTYPE_F32 = 0, KILN_DTYPE_F16, KILN_DTYPE_BF16 } kiln_dtype;
  *         digits per product); f16/bf16 as TF32X3.
  * FAST    as TF32: f32 inputs are never narrowed to f16 or bf16.
  * Where no tensor-core path exists (every device but NVIDIA sm_80 and later) every level
- * runs the STRICT kernels. */
+ * runs the STRICT kernels. Tensor cores run today f16 and bf16 inputs below STRICT on
+ * NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before), when A's and B's element
+ * offsets, leading dimensions and batch strides are multiples of 8 (16-byte rows),
+ * alpha and k are not 0 and neither m nor n is 1; f32 inputs run the STRICT kernels at
+ * every level until the tf32 kernels come. $KILN_GEMM_TC=mma|wgmma|off forces a path
+ * where the device has it, or none (for tests and measurements). */
 typedef enum {
     KILN_MATH_STRICT = 0,
     KILN_MATH_TF32X3,
