@@ -223,8 +223,9 @@ inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const f
         }
 }
 
-/* Work-groups stride over the blocks of C (dimensions 0 and 1, in blocks) and the batch
- * (dimension 2): matrix i starts i·stride elements after the first; the bias is shared. */
+/* Work-groups stride over the blocks of C in block_origin's order (dimensions 0 and 1)
+ * and the batch (dimension 2): matrix i starts i·stride elements after the first; the
+ * bias is shared. */
 __kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
 void gemm_wgmma(const ulong m, const ulong n, const ulong k, const float alpha,
                 __global const ushort *a, const ulong a_offset, const ulong lda,
@@ -237,13 +238,15 @@ void gemm_wgmma(const ulong m, const ulong n, const ulong k, const float alpha,
     /* 512-byte aligned: the swizzle pattern repeats from the atoms' own addresses. */
     __local uint4 ring[STAGES * STAGE_BYTES / 16] __attribute__((aligned(512)));
     const uint ring_base = (uint)(size_t)ring;
+    const ulong groups = (ulong)get_num_groups(0) * get_num_groups(1);
+    const ulong first = (ulong)get_group_id(1) * get_num_groups(0) + get_group_id(0);
     for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
-        for (ulong row0 = (ulong)get_group_id(1) * TILE_M; row0 < m;
-             row0 += (ulong)get_num_groups(1) * TILE_M)
-            for (ulong col0 = (ulong)get_group_id(0) * TILE_N; col0 < n;
-                 col0 += (ulong)get_num_groups(0) * TILE_N)
-                gemm_wgmma_tile(m, n, k, alpha, a + a_offset + i * stride_a, lda,
-                                b + b_offset + i * stride_b, ldb, beta,
-                                c + c_offset + i * stride_c, ldc, bias + bias_offset,
-                                has_bias, row0, col0, ring_base);
+        for (ulong t = first; t < BLOCKS(m, n); t += groups) {
+            ulong row0, col0;
+            block_origin(t, m, n, &row0, &col0);
+            gemm_wgmma_tile(m, n, k, alpha, a + a_offset + i * stride_a, lda,
+                            b + b_offset + i * stride_b, ldb, beta,
+                            c + c_offset + i * stride_c, ldc, bias + bias_offset, has_bias,
+                            row0, col0, ring_base);
+        }
 }

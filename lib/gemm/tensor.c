@@ -18,12 +18,14 @@ struct tc_tile {
 
 /* Each path's tiles, largest first: a call takes the first that gives every compute unit
  * a block, else the last. Measured on the H200 in bf16 (build-tc harness, 2026-12-01):
- * - wgmma 128×128, one warpgroup, 3 stages: 408.5 TFLOP/s at 8192³, 374.2 at 4096³,
- *   258.1 at 2048³, 83.5 at 1024³ (64 blocks for 132 units); 156 registers, so three
- *   groups an SM. 64×128 with 4 stages: 251.9 at 8192³; 256×128 and 128×256 with two
- *   warpgroups: 200.2 and 207.3 (one group an SM).
- * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³; 2×4 warps
- *   290.8, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
+ * - wgmma 128×128, one warpgroup, 3 stages: 447.8 TFLOP/s at 8192³ and 394.8 at 4096³
+ *   with blocks walked 8 rows a band (415.0 and 394.2 in plain row order), 258.1 at
+ *   2048³, 82.6 at 1024³ (64 blocks for 132 units; 64×128 with 4 stages: 109.6, and 251.3
+ *   at 2048³); 156 registers, three groups an SM. Two warpgroups at 256×128 or 128×256:
+ *   200.2 and 207.3 at 8192³ (one group an SM).
+ * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³, 242.0 at
+ *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
+ *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
 static const struct tc_tile wgmma_tiles[] = {
     {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=3"},
     {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
