@@ -9,18 +9,25 @@ static const size_t shapes[][3] = {{1, 1, 0},     {7, 7, 0},     {17, 17, 0},
                                    {1025, 17, 0}, {255, 255, 0}, {1023, 1025, 0}};
 #define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
 
-static void check_geam(kiln_ctx *ctx, matrix_case g)
+/* g with A, B and C each padded by its own entry of pads (floats of ld beyond the row). */
+static void check_geam_padded(kiln_ctx *ctx, matrix_case g, const size_t pads[3])
 {
     size_t mark = scratch_mark();
-    operand a = input_make(ctx, g.ta, g.m, g.n, g.pad, g.offset, g.fill_a, 1);
-    operand b = input_make(ctx, g.tb, g.m, g.n, g.pad, g.offset + 1, g.fill_b, 2);
-    operand c = output_make(ctx, g.m, g.n, g.pad, g.offset + 2, FILL_CANARY, 3);
+    operand a = input_make(ctx, g.ta, g.m, g.n, pads[0], g.offset, g.fill_a, 1);
+    operand b = input_make(ctx, g.tb, g.m, g.n, pads[1], g.offset + 1, g.fill_b, 2);
+    operand c = output_make(ctx, g.m, g.n, pads[2], g.offset + 2, FILL_CANARY, 3);
     assert_ok(ctx, kiln_geam(ctx, g.ta, g.tb, g.m, g.n, g.alpha, a.view, a.ld, g.beta,
                              b.view, b.ld, c.view, c.ld));
     reference r = reference_geam(g.ta, g.tb, g.m, g.n, g.alpha, operand_data(&a), a.ld,
                                  g.beta, operand_data(&b), b.ld);
     assert_operand_near(&c, &r);
     scratch_release_to(mark);
+}
+
+static void check_geam(kiln_ctx *ctx, matrix_case g)
+{
+    const size_t pads[3] = {g.pad, g.pad, g.pad};
+    check_geam_padded(ctx, g, pads);
 }
 
 static void geam_adds_every_transpose_combination_and_shape(void **state)
@@ -33,6 +40,18 @@ static void geam_honours_leading_dimensions_beyond_the_row_and_offsets(void **st
 {
     matrix_case g = {.alpha = 0.5f, .beta = 2.0f, .pad = 3, .offset = 5};
     for_each_shape(*state, g, shapes, SHAPE_COUNT, check_geam);
+}
+
+/* Without transposes and with the other two tight, C is not one vector: the padded
+ * matrix must still be read or written by its rows. */
+static void geam_honours_the_leading_dimension_of_the_one_padded_matrix(void **state)
+{
+    matrix_case g = {.m = 7, .n = 9, .alpha = 0.5f, .beta = -2.0f};
+    for (size_t padded = 0; padded < 3; padded++) {
+        size_t pads[3] = {0, 0, 0};
+        pads[padded] = 3;
+        check_geam_padded(*state, g, pads);
+    }
 }
 
 static void geam_with_alpha_zero_does_not_read_a(void **state)
@@ -201,6 +220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KILN_TEST(geam_adds_every_transpose_combination_and_shape),
         KILN_TEST(geam_honours_leading_dimensions_beyond_the_row_and_offsets),
+        KILN_TEST(geam_honours_the_leading_dimension_of_the_one_padded_matrix),
         KILN_TEST(geam_with_alpha_zero_does_not_read_a),
         KILN_TEST(geam_with_beta_zero_does_not_read_b),
         KILN_TEST(geam_with_alpha_and_beta_zero_reads_neither_input),
