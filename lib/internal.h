@@ -460,8 +460,8 @@ kiln_status gemm_block_pick(kiln_ctx *ctx, const struct gemm_call *call,
 
 /* ---------------------------------------------------------------- gemm/cpu.c */
 
-/* Whether cl/gemm_cpu.cl can run the call: alpha and k not 0 (else C is only scaled,
- * without reading A or B). */
+/* Whether cl/gemm_cpu.cl can run the call: float operands (it is float-only), alpha and k
+ * not 0 (else C is only scaled, without reading A or B). */
 bool gemm_cpu_applies(const struct gemm_call *call);
 /* cl/gemm_cpu.cl built with this tile for the call's transposes, epilogue and batching. */
 kiln_status gemm_cpu_build(kiln_ctx *ctx, const struct gemm_call *call,

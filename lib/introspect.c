@@ -40,12 +40,15 @@ static const struct op_kind op_kinds[PLAN_OP_COUNT] = {
     [PLAN_DENSE] = {"dense", "gemm (dense, sigmoid)", "gemm", NULL,
                     "gemm_block (dense, sigmoid)", "gemm_cpu (dense, sigmoid)",
                     KILN_ACT_SIGMOID, 3, "OUTxINxBATCH"},
+    [PLAN_GEMM_EX] = {"gemm_ex", "gemm (gemm_ex)", "gemm", NULL, "gemm_block (gemm_ex)",
+                      "gemm_cpu (gemm_ex)", KILN_ACT_NONE, 3, "MxNxK"},
 };
 
 /* The --kernels entry of cl/gemm_block.cl, after one entry per plan_op. */
 static const char block_kernel_label[] = "gemm_block (sgemm, largest tile)";
 
-const char plan_usage[] = "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH";
+const char plan_usage[] =
+    "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH, gemm_ex MxNxK";
 
 static struct gemm_table block_table(const kiln_ctx *ctx)
 {
@@ -107,32 +110,44 @@ static void take_gemm(const struct gemm_kernel *picked, const char *label, struc
     snprintf(out->options, sizeof(out->options), "%s", picked->options);
 }
 
-static kiln_status build_gemm(kiln_ctx *ctx, enum plan_op op, struct built *out)
+/* The operation's product with tight matrices (ld the row length) starting at offset 0,
+ * alpha 1; a stand-in buffer carries the offset. */
+static struct gemm_call plan_call(const struct plan_request *request, kiln_buf *standin)
+{
+    const struct gemm_dims dims = gemm_dims_of(request);
+    return (struct gemm_call){KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k, 1.0f,
+                              standin, dims.k, standin, dims.n, 0.0f, standin, dims.n, NULL,
+                              op_kinds[request->op].act, 1, 0, 0, 0, request->dtype,
+                              request->dtype, request->math};
+}
+
+static kiln_status build_gemm(kiln_ctx *ctx, const struct plan_request *request,
+                              struct built *out)
 {
     struct gemm_kernel picked;
-    const struct gemm_call call = {.ta = KILN_NO_TRANS, .tb = KILN_NO_TRANS,
-                                   .act = op_kinds[op].act};
+    kiln_buf standin = {0};
+    const struct gemm_call call = plan_call(request, &standin);
     CHECK(gemm_portable_pick(ctx, &call, &picked));
-    take_gemm(&picked, op_kinds[op].label, out);
+    take_gemm(&picked, op_kinds[request->op].label, out);
     return KILN_OK;
 }
 
-/* The operation's product with tight matrices (ld the row length) starting at offset 0,
- * alpha 1; a stand-in buffer carries the offset. */
-static struct gemm_call plan_call(enum plan_op op, struct gemm_dims dims, kiln_buf *standin)
+/* The request of --kernels for a GEMM operation: gemm_ex's in bf16, so the list shows
+ * a kernel that converts. */
+static struct plan_request kernel_request(enum plan_op op)
 {
-    return (struct gemm_call){KILN_NO_TRANS, KILN_NO_TRANS, dims.m, dims.n, dims.k, 1.0f,
-                              standin, dims.k, standin, dims.n, 0.0f, standin, dims.n, NULL,
-                              op_kinds[op].act, 1, 0, 0, 0, KILN_DTYPE_F32, KILN_DTYPE_F32,
-                              KILN_MATH_STRICT};
+    struct plan_request request = {op, 3, {1, 1, 1}, KILN_DTYPE_F32, KILN_MATH_STRICT};
+    if (op == PLAN_GEMM_EX)
+        request.dtype = KILN_DTYPE_BF16;
+    return request;
 }
 
-/* gemm_block_pick's verdict on the operation's product. */
-static kiln_status block_pick(kiln_ctx *ctx, enum plan_op op, struct gemm_dims dims,
+/* gemm_block_pick's verdict on the request's product. */
+static kiln_status block_pick(kiln_ctx *ctx, const struct plan_request *request,
                               struct gemm_kernel *out, enum gemm_block_verdict *verdict)
 {
     kiln_buf standin = {0};
-    const struct gemm_call call = plan_call(op, dims, &standin);
+    const struct gemm_call call = plan_call(request, &standin);
     return gemm_block_pick(ctx, &call, out, verdict);
 }
 
@@ -143,7 +158,7 @@ static kiln_status build_plan_gemm(kiln_ctx *ctx, const struct plan_request *req
     struct gemm_kernel picked;
     if (ctx->limits.family == FAMILY_CPU) {
         kiln_buf standin = {0};
-        const struct gemm_call call = plan_call(request->op, gemm_dims_of(request), &standin);
+        const struct gemm_call call = plan_call(request, &standin);
         bool used;
         CHECK(gemm_cpu_pick(ctx, &call, &picked, &used));
         if (used) {
@@ -151,14 +166,14 @@ static kiln_status build_plan_gemm(kiln_ctx *ctx, const struct plan_request *req
             return KILN_OK;
         }
     }
-    CHECK(block_pick(ctx, request->op, gemm_dims_of(request), &picked, &out->verdict));
+    CHECK(block_pick(ctx, request, &picked, &out->verdict));
     if (out->verdict == GEMM_BLOCK_USED) {
         take_gemm(&picked, op_kinds[request->op].block_label, out);
         return KILN_OK;
     }
     if (out->verdict == GEMM_BLOCK_KERNEL_LIMIT)
         out->block = picked;
-    return build_gemm(ctx, request->op, out);
+    return build_gemm(ctx, request, out);
 }
 
 /* m x n x k of compute-units blocks of the tile: plan_gemm_block_config takes the first
@@ -192,7 +207,10 @@ static kiln_status build_block(kiln_ctx *ctx, struct built *out)
             continue;
         struct gemm_kernel picked;
         enum gemm_block_verdict verdict;
-        CHECK(block_pick(ctx, PLAN_SGEMM, block_tile_dims(ctx, tile), &picked, &verdict));
+        const struct gemm_dims dims = block_tile_dims(ctx, tile);
+        const struct plan_request request = {PLAN_SGEMM, 3, {dims.m, dims.n, dims.k},
+                                             KILN_DTYPE_F32, KILN_MATH_STRICT};
+        CHECK(block_pick(ctx, &request, &picked, &verdict));
         if (verdict == GEMM_BLOCK_USED || verdict == GEMM_BLOCK_KERNEL_LIMIT)
             take_gemm(&picked, block_kernel_label, out);
         return KILN_OK;
@@ -220,8 +238,10 @@ static kiln_status build_kernel(kiln_ctx *ctx, unsigned which, struct built *out
     const struct op_kind *kind = &op_kinds[which];
     if (which == PLAN_GEAM)
         return build_geam(ctx, out);
-    if (kind->options == NULL)
-        return build_gemm(ctx, (enum plan_op)which, out);
+    if (kind->options == NULL) {
+        const struct plan_request request = kernel_request((enum plan_op)which);
+        return build_gemm(ctx, &request, out);
+    }
     out->label = kind->label;
     snprintf(out->options, sizeof(out->options), "%s", kind->options);
     return kernel_get(ctx, kind->source, kind->options, kind->source, &out->kernel);
@@ -231,7 +251,7 @@ static kiln_status build_kernel(kiln_ctx *ctx, unsigned which, struct built *out
 static kiln_status build_plan(kiln_ctx *ctx, const struct plan_request *request,
                               struct built *out)
 {
-    if (request->op != PLAN_SGEMM && request->op != PLAN_DENSE)
+    if (request->op != PLAN_SGEMM && request->op != PLAN_DENSE && request->op != PLAN_GEMM_EX)
         return build_kernel(ctx, request->op, out);
     memset(out, 0, sizeof(*out));
     return build_plan_gemm(ctx, request, out);
@@ -311,6 +331,33 @@ static kiln_status parse_shape(const struct op_kind *kind, const char *shape,
     return fail(NULL, KILN_ERR_ARG,
                 "bad shape \"%s\" for %s: expected %s, sizes of at least 1 (%s)", shape,
                 kind->name, kind->shape, plan_usage);
+}
+
+static const char *const dtype_names[] = {"f32", "f16", "bf16"};
+static const char *const math_names[] = {"strict", "tf32x3", "tf32", "fast"};
+
+/* The index of name in names[count], or -1. */
+static int name_index(const char *name, const char *const *names, int count)
+{
+    for (int i = 0; i < count; ++i)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+kiln_status plan_request_types(struct plan_request *request, const char *dtype,
+                               const char *math)
+{
+    int type = dtype != NULL ? name_index(dtype, dtype_names, 3) : (int)request->dtype;
+    int level = math != NULL ? name_index(math, math_names, 4) : (int)request->math;
+    if (type < 0)
+        return fail(NULL, KILN_ERR_ARG, "unknown type \"%s\": f32, f16 or bf16", dtype);
+    if (level < 0)
+        return fail(NULL, KILN_ERR_ARG,
+                    "unknown math level \"%s\": strict, tf32x3, tf32 or fast", math);
+    request->dtype = (kiln_dtype)type;
+    request->math = (kiln_math)level;
+    return KILN_OK;
 }
 
 kiln_status plan_request_parse(const char *op, const char *shape, struct plan_request *out)
@@ -583,7 +630,8 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
         report->launch = plan_geam(&ctx->limits, built->geam, shape[0], shape[1]);
         break;
     case PLAN_SGEMM:
-    case PLAN_DENSE: {
+    case PLAN_DENSE:
+    case PLAN_GEMM_EX: {
         struct gemm_dims dims = gemm_dims_of(request);
         report->launch = built->kind == GEMM_KIND_CPU
                              ? plan_gemm_cpu(built->config, dims.m, dims.n, 1)
@@ -597,11 +645,38 @@ static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
         report->groups[d] = report->launch.global[d] / report->launch.local[d];
 }
 
+/* gemm_ex's types and math, and whether the tensor-core family (gemm/tensor.c), which
+ * gemm_enqueue tries first, takes the call; the kernel reported is the portable one. */
+static void explain_gemm_ex(const kiln_ctx *ctx, const struct plan_request *request,
+                            struct plan_report *report)
+{
+    kiln_buf standin = {0};
+    const struct gemm_call call = plan_call(request, &standin);
+    why_add(report, "gemm_ex: A, B and C %s, math %s (the most precision it may give up)\n",
+            dtype_name(request->dtype), math_names[request->math]);
+    const char *why;
+    enum gemm_tc_path path = gemm_tc_path_for(ctx, &call, &why);
+    char options[192];
+    if (path == GEMM_TC_NONE) {
+        why_add(report, "no tensor-core kernel: %s; the portable kernel below runs it%s\n",
+                why, request->dtype == KILN_DTYPE_F32 ? ""
+                                                     : ", widening on load, fp32 accumulation");
+        return;
+    }
+    gemm_tc_options(ctx, &call, path, options, sizeof(options));
+    why_add(report, "tensor cores run it: %s with \"%s\"; the portable kernel below is "
+                    "what runs where they cannot\n",
+            path == GEMM_TC_WGMMA ? "cl/gemm_wgmma.cl (wgmma)" : "cl/gemm_mma.cl (mma.sync)",
+            options);
+}
+
 static void explain(const kiln_ctx *ctx, const struct plan_request *request,
                     const struct built *built, struct plan_report *report)
 {
     const size_t *shape = request->shape;
     explain_limits(ctx, &report->kernel, report);
+    if (request->op == PLAN_GEMM_EX)
+        explain_gemm_ex(ctx, request, report);
     if (request->op == PLAN_VADD || request->op == PLAN_SIGMOID)
         explain_elementwise(ctx, shape[0], report);
     else if (request->op == PLAN_GEAM)

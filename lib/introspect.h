@@ -18,12 +18,20 @@ struct kernel_report {
 };
 
 /* The operations a plan can be asked for, in this order. */
-enum plan_op { PLAN_VADD, PLAN_SIGMOID, PLAN_GEAM, PLAN_SGEMM, PLAN_DENSE, PLAN_OP_COUNT };
+enum plan_op {
+    PLAN_VADD,
+    PLAN_SIGMOID,
+    PLAN_GEAM,
+    PLAN_SGEMM,
+    PLAN_DENSE,
+    PLAN_GEMM_EX,
+    PLAN_OP_COUNT
+};
 
 /* The kernels kiln has: one per plan_op, as that operation builds it for the portable
- * path (no transposes, no activation but dense's), then cl/gemm_block.cl as sgemm
- * builds it with the largest tile of its table that fits the device (no tile fitting:
- * only its label, the rest zero). */
+ * path (no transposes, no activation but dense's, gemm_ex in bf16), then
+ * cl/gemm_block.cl as sgemm builds it with the largest tile of its table that fits the
+ * device (no tile fitting: only its label, the rest zero). */
 enum { KERNEL_GEMM_BLOCK = PLAN_OP_COUNT, KERNEL_COUNT };
 
 /* Builds every kiln kernel and reads its limits into reports[KERNEL_COUNT]. */
@@ -35,15 +43,26 @@ kiln_status introspect_kernel(kiln_ctx *ctx, unsigned which, struct kernel_repor
 struct plan_request {
     enum plan_op op;
     unsigned dims;   /* how many numbers the shape has: 1, 2 or 3 */
-    size_t shape[3]; /* vadd, sigmoid: N; geam: M N; sgemm: M N K; dense: OUT IN BATCH */
+    size_t shape[3]; /* vadd, sigmoid: N; geam: M N; sgemm, gemm_ex: M N K; dense: OUT IN
+                      * BATCH */
+    kiln_dtype dtype; /* gemm_ex: the type of A, B and C */
+    kiln_math math;   /* gemm_ex: its math level */
 };
 
-/* "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH": for usage messages. */
+/* "vadd N, sigmoid N, geam MxN, sgemm MxNxK, dense OUTxINxBATCH, gemm_ex MxNxK": for
+ * usage messages. */
 extern const char plan_usage[];
 
-/* Parses an operation name and its shape ("4096x4096x4096"). KILN_ERR_ARG, with
- * kiln_last_error(NULL) saying why, for an unknown operation or a malformed shape. */
+/* Parses an operation name and its shape ("4096x4096x4096"), for gemm_ex in f32 at
+ * STRICT. KILN_ERR_ARG, with kiln_last_error(NULL) saying why, for an unknown operation
+ * or a malformed shape. */
 kiln_status plan_request_parse(const char *op, const char *shape, struct plan_request *out);
+
+/* Sets gemm_ex's type ("f32", "f16", "bf16") and math level ("strict", "tf32x3", "tf32",
+ * "fast"); NULL leaves one as it is. KILN_ERR_ARG, with kiln_last_error(NULL) saying
+ * why, for another name. */
+kiln_status plan_request_types(struct plan_request *request, const char *dtype,
+                               const char *math);
 
 struct plan_report {
     struct kernel_report kernel; /* the kernel the operation would launch */
@@ -55,9 +74,9 @@ struct plan_report {
 };
 
 /* What the dispatcher chooses for the request on ctx's device, and why. Builds the
- * kernel (its limits are part of the choice) but launches nothing. sgemm and dense
- * assume tight matrices (ld the row length) at offset 0 and alpha 1, and report
- * cl/gemm_block.cl where the library would launch it. */
+ * kernel (its limits are part of the choice) but launches nothing. sgemm, dense and
+ * gemm_ex assume tight matrices (ld the row length) at offset 0 and alpha 1, and report
+ * cl/gemm_block.cl or cl/gemm_cpu.cl where the library would launch it. */
 kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
                             struct plan_report *report);
 

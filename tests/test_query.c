@@ -363,7 +363,7 @@ static void query_kernels_reports_every_kiln_kernel(void **state)
     assert_json_evaluates(result.out,
                           "\" \".join(k[\"kernel\"].split()[0] for k in "
                           "d[\"devices\"][0][\"kernels\"])",
-                          "elementwise elementwise geam gemm gemm gemm_block\n");
+                          "elementwise elementwise geam gemm gemm gemm gemm_block\n");
     assert_json_evaluates(result.out,
                           "all(k[\"work_group_size\"] >= 1 for k in "
                           "d[\"devices\"][0][\"kernels\"])",
@@ -384,6 +384,22 @@ static void assert_plan_kernel(const char *request, const char *kernel)
     run_free(&result);
 }
 
+/* The KILN_GEMM_TABLE the test started with (malloc'd, NULL when unset), and back. */
+static char *gemm_table_saved(void)
+{
+    const char *table = getenv("KILN_GEMM_TABLE");
+    return table != NULL ? strdup(table) : NULL;
+}
+
+static void gemm_table_restore(char *saved)
+{
+    if (saved != NULL)
+        setenv("KILN_GEMM_TABLE", saved, 1);
+    else
+        unsetenv("KILN_GEMM_TABLE");
+    free(saved);
+}
+
 /* With the GPU table, tight aligned matrices of whole blocks take cl/gemm_block.cl (its
  * smallest tile has 128 work-items, which PoCL's and every GPU's work-groups allow); an
  * ld of 1025 is no multiple of 4, so 1025 cubed takes the portable kernel. With the CPU
@@ -391,8 +407,7 @@ static void assert_plan_kernel(const char *request, const char *kernel)
 static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
 {
     (void)state;
-    const char *table = getenv("KILN_GEMM_TABLE");
-    char *saved = table != NULL ? strdup(table) : NULL;
+    char *saved = gemm_table_saved();
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_block");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm");
@@ -401,11 +416,22 @@ static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_cpu");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm_cpu");
     assert_plan_kernel("dense 4096x1024x256", "gemm_cpu");
-    if (saved != NULL)
-        setenv("KILN_GEMM_TABLE", saved, 1);
-    else
-        unsetenv("KILN_GEMM_TABLE");
-    free(saved);
+    gemm_table_restore(saved);
+}
+
+/* gemm_ex in f32 takes sgemm's kernels; in f16 or bf16 the portable one, which converts
+ * (cl/gemm_block.cl and cl/gemm_cpu.cl are float-only). */
+static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
+{
+    (void)state;
+    char *saved = gemm_table_saved();
+    setenv("KILN_GEMM_TABLE", "gpu", 1);
+    assert_plan_kernel("gemm_ex 4096x4096x4096", "gemm_block");
+    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast", "gemm");
+    setenv("KILN_GEMM_TABLE", "cpu", 1);
+    assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f32 --math tf32", "gemm_cpu");
+    assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f16", "gemm");
+    gemm_table_restore(saved);
 }
 
 static void query_rejects_bad_options_as_usage_errors(void **state)
@@ -413,7 +439,11 @@ static void query_rejects_bad_options_as_usage_errors(void **state)
     (void)state;
     static const char *const bad[] = {"--bogus", "-x", "-d", "--plan vadd",
                                       "--plan sgemm 4x4", "--plan vadd 0",
-                                      "--plan nosuchop 3", "-l --kernels"};
+                                      "--plan nosuchop 3", "-l --kernels",
+                                      "--plan gemm_ex 4x4x4 --dtype f8",
+                                      "--plan gemm_ex 4x4x4 --math exact",
+                                      "--plan sgemm 4x4x4 --math fast", "--dtype f16 -l",
+                                      "--plan gemm_ex 4x4x4 --math"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         run_result result = run_query(NULL, bad[i]);
         if (result.status != 2)
@@ -663,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_plan_for_vadd_stays_within_the_device),
         cmocka_unit_test(query_plan_for_sgemm_fits_the_device),
         cmocka_unit_test(query_plan_for_sgemm_names_the_kernel_it_launches),
+        cmocka_unit_test(query_plan_for_gemm_ex_names_the_kernel_of_its_types),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),

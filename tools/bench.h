@@ -28,6 +28,8 @@ typedef struct {
     float alpha, beta;
     bool bias;
     kiln_act act;
+    kiln_dtype dtype; /* gemm_ex: the type of A, B and C (the inputs stay f32 on the host) */
+    kiln_math math;   /* gemm_ex: the math level it runs at */
 } bench_expect;
 
 /* One operation at one size, with host arrays and device buffers. Every
@@ -42,6 +44,7 @@ typedef struct {
     float *out;
     kiln_buf *dev_in[BENCH_MAX_INPUTS];
     kiln_buf *dev_out;
+    kiln_buf *dev_typed[3]; /* gemm_ex in f16 or bf16: A, B and C in expect.dtype */
 } bench_case;
 
 typedef enum {
@@ -77,6 +80,7 @@ typedef struct {
     bench_expect expect;
     const char *gpu_sizes, *cpu_sizes; /* defaults */
     const bench_impl *impls;           /* ends with a NULL name */
+    bool typed; /* runs once per --dtype and --math (gemm_ex), expect.dtype and .math */
 } bench_op;
 
 extern const bench_op bench_ops[];
@@ -91,6 +95,9 @@ extern const double bench_cpu_max_flops;
 bool bench_verify_add(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_gemm(const bench_case *c, char *why, size_t why_len);
+/* bench_verify_gemm for gemm_ex: reads a 16-bit C first, and allows for the rounding
+ * of the inputs to expect.dtype (or tf32) and of the result to expect.dtype. */
+bool bench_verify_gemm_ex(const bench_case *c, char *why, size_t why_len);
 /* Uniform floats in [-1, 1) from a fixed seed, so runs are repeatable. */
 void bench_random_fill(float *x, size_t n, unsigned long long seed);
 

@@ -6,6 +6,7 @@
 #include "bench.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -228,6 +229,51 @@ static bool dense_kiln(bench_case *c)
                                  s.k, s.n, c->expect.act), "kiln_dense");
 }
 
+/* gemm_ex in f16 or bf16: A and B converted on the device from the f32 inputs (the
+ * conversion is not timed), C poisoned with NaN in both 16-bit halves of each word. */
+static bool gemm_ex_prepare(bench_case *c)
+{
+    const kiln_dtype type = c->expect.dtype;
+    if (type == KILN_DTYPE_F32)
+        return true;
+    const size_t lengths[3] = {c->in_len[0], c->in_len[1], c->out_len};
+    for (size_t i = 0; i < 3; ++i)
+        if (!c->dev_typed[i] &&
+            !kiln_ok(c, kiln_buf_create(c->ctx, lengths[i] / 2 * 4 + 4, &c->dev_typed[i]),
+                     "kiln_buf_create"))
+            return false;
+    const uint32_t nan_pair = 0x7fc07fc0u; /* a quiet NaN in f16 and in bf16 */
+    float poison;
+    memcpy(&poison, &nan_pair, sizeof poison);
+    return kiln_ok(c, kiln_convert(c->ctx, c->dev_in[0], KILN_DTYPE_F32, c->dev_typed[0], type,
+                                   c->in_len[0]), "kiln_convert") &&
+           kiln_ok(c, kiln_convert(c->ctx, c->dev_in[1], KILN_DTYPE_F32, c->dev_typed[1], type,
+                                   c->in_len[1]), "kiln_convert") &&
+           kiln_ok(c, kiln_buf_fill(c->dev_typed[2], poison), "kiln_buf_fill");
+}
+
+/* The CPU baseline of gemm_ex multiplies the f32 inputs in f32. */
+static bool gemm_ex_cpu_prepare(bench_case *c)
+{
+    c->expect.dtype = KILN_DTYPE_F32;
+    c->expect.math = KILN_MATH_STRICT;
+    return true;
+}
+
+/* C = A·B with A, B and C of expect.dtype (f32: the plain buffers) at expect.math. */
+static bool gemm_ex_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    const kiln_dtype type = c->expect.dtype;
+    const bool f32 = type == KILN_DTYPE_F32;
+    return kiln_ok(c, kiln_gemm_ex(c->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s.m, s.n, s.k, 1.0f,
+                                   f32 ? c->dev_in[0] : c->dev_typed[0], type, s.k,
+                                   f32 ? c->dev_in[1] : c->dev_typed[1], type, s.n, 0.0f,
+                                   f32 ? c->dev_out : c->dev_typed[2], type, s.n,
+                                   c->expect.math),
+                   "kiln_gemm_ex");
+}
+
 static bool dense_transfers(bench_case *c)
 {
     const bench_shape s = c->shape;
@@ -333,10 +379,13 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 /* ---------------------------------------------------------------- the table */
 
 #ifdef KILN_BENCH_CBLAS
-#define CPU_GEMM(run) {"OpenBLAS (cpu)", BENCH_ROLE_CPU, BENCH_ON_HOST, true, NULL, run},
+#define CPU_GEMM_PREPARED(prepare, run) \
+    {"OpenBLAS (cpu)", BENCH_ROLE_CPU, BENCH_ON_HOST, true, prepare, run},
 #else
-#define CPU_GEMM(run) {"cpu blocked loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
+#define CPU_GEMM_PREPARED(prepare, run) \
+    {"cpu blocked loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, prepare, run},
 #endif
+#define CPU_GEMM(run) CPU_GEMM_PREPARED(NULL, run)
 #define CPU_LOOP(run) {"cpu C loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
 #define KILN(run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, NULL, run},
 #define KILN_TRANSFERS(run) {"kiln+transfers", BENCH_ROLE_TRANSFERS, BENCH_WAITS, false, NULL, run},
@@ -351,29 +400,36 @@ static const bench_impl geam_impls[] = {
 static const bench_impl sgemm_impls[] = {
     CPU_GEMM(sgemm_cpu) KILN(sgemm_kiln) KILN_TRANSFERS(sgemm_transfers)
     PEER_SGEMM("CLBlast sgemm") END};
+static const bench_impl gemm_ex_impls[] = {
+    CPU_GEMM_PREPARED(gemm_ex_cpu_prepare, sgemm_cpu)
+    {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, gemm_ex_prepare, gemm_ex_kiln}, END};
 static const bench_impl dense_impls[] = {
     CPU_GEMM(dense_cpu) KILN(dense_kiln) KILN_TRANSFERS(dense_transfers)
     PEER_SGEMM("CLBlast sgemm only") END};
 
-#define NO_ACT(alpha, beta) {alpha, beta, false, KILN_ACT_NONE}
+#define NO_ACT(alpha, beta) {alpha, beta, false, KILN_ACT_NONE, KILN_DTYPE_F32, KILN_MATH_STRICT}
 
 const bench_op bench_ops[] = {
     {"vadd", "n", "N elements (2^24, 16M, 16777216)", BENCH_RATE_BYTES, add_bytes,
      binary_lengths, bench_verify_add, NO_ACT(1.0f, 1.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
-     vadd_impls},
+     vadd_impls, false},
     {"sigmoid", "n", "N elements", BENCH_RATE_BYTES, sigmoid_bytes, unary_lengths,
      bench_verify_sigmoid, NO_ACT(1.0f, 0.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
-     sigmoid_impls},
+     sigmoid_impls, false},
     {"geam", "mn", "MxN, or N for NxN; C = 1.5*A - 0.75*B", BENCH_RATE_BYTES, add_bytes,
      binary_lengths, bench_verify_add, NO_ACT(1.5f, -0.75f), "1024,4096,16384",
-     "1024,2048,4096", geam_impls},
+     "1024,2048,4096", geam_impls, false},
     {"sgemm", "mnk", "MxNxK, or N for NxNxN", BENCH_RATE_FLOPS, gemm_flops, gemm_lengths,
      bench_verify_gemm, NO_ACT(1.0f, 0.0f), "512,1024,2048,4096", "256,512,1024",
-     sgemm_impls},
+     sgemm_impls, false},
+    {"gemm_ex", "mnk", "MxNxK, or N for NxNxN; C = A*B, all of --dtype, at --math",
+     BENCH_RATE_FLOPS, gemm_flops, gemm_lengths, bench_verify_gemm_ex, NO_ACT(1.0f, 0.0f),
+     "1024,2048,4096,8192", "256,512", gemm_ex_impls, true},
     {"dense", "mkn", "OUTxINxBATCH, or N for NxNxN; y = sigmoid(W*x + bias)",
      BENCH_RATE_FLOPS, gemm_flops, dense_lengths, bench_verify_gemm,
-     {1.0f, 0.0f, true, KILN_ACT_SIGMOID}, "1024x1024x256,4096x4096x1024,8192x8192x4096",
-     "256x256x64,512x512x256,1024x1024x256", dense_impls},
+     {1.0f, 0.0f, true, KILN_ACT_SIGMOID, KILN_DTYPE_F32, KILN_MATH_STRICT},
+     "1024x1024x256,4096x4096x1024,8192x8192x4096", "256x256x64,512x512x256,1024x1024x256",
+     dense_impls, false},
 };
 
 const size_t bench_op_count = sizeof(bench_ops) / sizeof(bench_ops[0]);

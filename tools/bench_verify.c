@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { GEMM_FULL_CHECK_MACS = 1 << 26, GEMM_SAMPLES = 256 };
 
@@ -85,17 +86,36 @@ bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len)
 }
 
 /* Error of an fp32 dot product of length k, relative to Σ|a·b|: rounding errors of
- * random sign grow like √k; the factor leaves a wide margin for any summation order. */
-static double gemm_tolerance(size_t k)
+ * random sign grow like √k; the factor leaves a wide margin for any summation order.
+ * gemm_ex adds the rounding of each input (to f16 or bf16, or to tf32 at TF32 and FAST;
+ * TF32X3 keeps all but 2^-21 of a product) and of the result to its type. */
+static double gemm_tolerance(const bench_case *c)
 {
-    return 4.0 * sqrt((double)k) * FLT_EPSILON;
+    const kiln_dtype type = c->expect.dtype;
+    const kiln_math math = c->expect.math;
+    const double unit = type == KILN_DTYPE_F16    ? ldexp(1, -11)
+                        : type == KILN_DTYPE_BF16 ? ldexp(1, -8)
+                                                  : 0;
+    const double inputs = type != KILN_DTYPE_F32        ? 2 * unit
+                          : math == KILN_MATH_STRICT    ? 0
+                          : math == KILN_MATH_TF32X3    ? ldexp(1, -21)
+                                                        : ldexp(1, -10);
+    return 4.0 * sqrt((double)c->shape.k) * FLT_EPSILON + inputs + unit;
+}
+
+/* The absolute part: f16 holds inputs below 2^-14 with an error of up to 2^-25 each,
+ * and results near 0 to 2^-25. */
+static double gemm_floor(const bench_case *c)
+{
+    return c->expect.dtype == KILN_DTYPE_F16 ? ((double)c->shape.k + 1) * ldexp(1, -24)
+                                             : FLT_MIN;
 }
 
 /* The expected output for pre-activation z with Σ|terms| = magnitude, and its
  * tolerance. */
 static double activate(const bench_case *c, double z, double magnitude, double *tolerance)
 {
-    double tol = gemm_tolerance(c->shape.k) * magnitude + FLT_MIN;
+    double tol = gemm_tolerance(c) * magnitude + gemm_floor(c);
     switch (c->expect.act) {
     case KILN_ACT_SIGMOID:
         *tolerance = 0.25 * tol + 1e-6; /* sigmoid's slope is at most 1/4 */
@@ -204,10 +224,45 @@ static bool check_gemm_freivalds(const bench_case *c, char *why, size_t why_len)
             a_squares += a * a;
         }
         double spread = sqrt(a_squares * weighted) + fabs(bias_of(c, i)) * sqrt(r_squares);
-        note(&bad, i, cr, abr, gemm_tolerance(k) * spread + FLT_MIN);
+        note(&bad, i, cr, abr, gemm_tolerance(c) * spread + gemm_floor(c) * (double)n);
     }
     free(r);
     return judge(&bad, m, "rows of C·r (Freivalds) are", why, why_len);
+}
+
+/* A 16-bit word widened to float: exact. */
+static float widened(kiln_dtype type, uint16_t h)
+{
+    if (type == KILN_DTYPE_BF16) {
+        uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+    int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    double magnitude = exponent == 0x1f ? (mantissa ? NAN : INFINITY)
+                       : exponent == 0  ? ldexp(mantissa, -24)
+                                        : ldexp(mantissa | 0x400, exponent - 25);
+    return (float)((h & 0x8000) ? -magnitude : magnitude);
+}
+
+bool bench_verify_gemm_ex(const bench_case *c, char *why, size_t why_len)
+{
+    if (c->expect.dtype != KILN_DTYPE_F32) {
+        uint16_t *words = malloc(c->out_len * sizeof(uint16_t));
+        kiln_status status = words ? kiln_buf_read(c->dev_typed[2], 0, words,
+                                                   c->out_len * sizeof(uint16_t))
+                                   : KILN_ERR_NOMEM;
+        if (status != KILN_OK) {
+            snprintf(why, why_len, "reading C back failed: %s", kiln_status_str(status));
+            free(words);
+            return false;
+        }
+        for (size_t i = 0; i < c->out_len; ++i)
+            c->out[i] = widened(c->expect.dtype, words[i]);
+        free(words);
+    }
+    return bench_verify_gemm(c, why, why_len);
 }
 
 bool bench_verify_gemm(const bench_case *c, char *why, size_t why_len)

@@ -38,6 +38,7 @@ typedef struct {
     int warmup;
     const char *csv, *plot;
     const char *clblast_params;
+    const char *dtypes, *maths; /* gemm_ex's lists, NULL: the defaults */
     bool no_cpu, no_peers, help;
 } options;
 
@@ -66,6 +67,10 @@ static const option_desc option_table[] = {
      "write every figure to FILE, one row per op, size and implementation"},
     {NULL, "--plot", "FILE.png", OPT_STRING, offsetof(options, plot),
      "draw rate against size with gnuplot (skipped with a note if absent)"},
+    {NULL, "--dtype", "T[,T...]", OPT_STRING, offsetof(options, dtypes),
+     "gemm_ex's types of A, B and C: f32, f16, bf16 (default: all)"},
+    {NULL, "--math", "M[,M...]", OPT_STRING, offsetof(options, maths),
+     "gemm_ex's math levels: strict, tf32x3, tf32, fast\n(default: strict)"},
     {NULL, "--no-cpu", NULL, OPT_FLAG, offsetof(options, no_cpu), "skip the CPU baseline"},
     {NULL, "--no-peers", NULL, OPT_FLAG, offsetof(options, no_peers),
      "skip peer GPU libraries (CLBlast)"},
@@ -315,6 +320,8 @@ static void size_label(const bench_op *op, bench_shape s, char *label, size_t le
 typedef struct {
     const bench_op *op;
     bench_shape shape;
+    kiln_dtype dtype; /* of a typed op (gemm_ex) */
+    kiln_math math;
 } plan_item;
 
 typedef struct {
@@ -334,6 +341,56 @@ static bool gpu_like(const kiln_device_info *info)
     return info->type == KILN_DEVICE_GPU || info->type == KILN_DEVICE_ACCELERATOR;
 }
 
+static const char *const dtype_names[] = {"f32", "f16", "bf16"};
+static const char *const math_names[] = {"strict", "tf32x3", "tf32", "fast"};
+enum { DTYPE_COUNT = 3, MATH_COUNT = 4 };
+
+/* The indices into names[] of a comma-separated list, in its order; false (with a
+ * message) for a name not there. */
+static bool parse_names(const char *list, const char *const *names, size_t count,
+                        const char *option, int *picked, size_t *picked_count)
+{
+    *picked_count = 0;
+    for (const char *p = list; *p;) {
+        size_t length = strcspn(p, ","), i = 0;
+        while (i < count && (strlen(names[i]) != length || strncmp(names[i], p, length) != 0))
+            ++i;
+        if (i == count || *picked_count == count) {
+            fprintf(stderr, "kiln-bench: %s: '%.*s' is not one of", option, (int)length, p);
+            for (size_t j = 0; j < count; ++j)
+                fprintf(stderr, " %s", names[j]);
+            fprintf(stderr, " (each once)\n");
+            return false;
+        }
+        picked[(*picked_count)++] = (int)i;
+        p += length + (p[length] == ',');
+    }
+    return true;
+}
+
+/* Plan items of op at shape: one, or for a typed op one per type and math level. */
+static bool plan_shape(bench *b, const bench_op *op, bench_shape shape)
+{
+    int dtypes[DTYPE_COUNT] = {0}, maths[MATH_COUNT] = {0};
+    size_t dtype_count = 1, math_count = 1;
+    if (op->typed &&
+        (!parse_names(b->opt.dtypes ? b->opt.dtypes : "f32,f16,bf16", dtype_names,
+                      DTYPE_COUNT, "--dtype", dtypes, &dtype_count) ||
+         !parse_names(b->opt.maths ? b->opt.maths : "strict", math_names, MATH_COUNT,
+                      "--math", maths, &math_count)))
+        return false;
+    for (size_t t = 0; t < dtype_count; ++t)
+        for (size_t m = 0; m < math_count; ++m) {
+            if (b->plan_count == MAX_OPS * MAX_SIZES) {
+                fprintf(stderr, "kiln-bench: more than %d cases\n", MAX_OPS * MAX_SIZES);
+                return false;
+            }
+            b->plan[b->plan_count++] =
+                (plan_item){op, shape, (kiln_dtype)dtypes[t], (kiln_math)maths[m]};
+        }
+    return true;
+}
+
 static bool make_plan(bench *b)
 {
     for (size_t i = 0; i < b->opt.op_count; ++i) {
@@ -348,9 +405,21 @@ static bool make_plan(bench *b)
         if (!parse_size_list(op, list, shapes, &count))
             return false;
         for (size_t s = 0; s < count; ++s)
-            b->plan[b->plan_count++] = (plan_item){op, shapes[s]};
+            if (!plan_shape(b, op, shapes[s]))
+                return false;
     }
     return true;
+}
+
+/* The size of case `index`, and for a typed op its type and math ("4096 bf16 fast"). */
+static void case_label(const bench *b, size_t index, char *label, size_t length)
+{
+    const plan_item *item = &b->plan[index];
+    size_label(item->op, item->shape, label, length);
+    size_t used = strlen(label);
+    if (item->op->typed)
+        snprintf(label + used, length - used, " %s %s", dtype_names[item->dtype],
+                 math_names[item->math]);
 }
 
 /* A zeroed row of case `index`, or NULL when out of memory. */
@@ -450,6 +519,8 @@ static void case_free(bench_case *c)
     }
     free(c->out);
     kiln_buf_destroy(c->dev_out);
+    for (size_t i = 0; i < 3; ++i)
+        kiln_buf_destroy(c->dev_typed[i]);
 }
 
 /* ---------------------------------------------------------------- one implementation */
@@ -557,8 +628,16 @@ static bool skipped_impl(const bench *b, const bench_op *op, const bench_case *c
 static void run_impl(bench *b, const bench_op *op, bench_case *c, const bench_impl *impl,
                      bench_row *row)
 {
+    /* kiln's rows of a typed op are named for their type and math: the plot draws a line
+     * for each */
+    static const char *const variants[DTYPE_COUNT][MATH_COUNT] = {
+        {"kiln f32 strict", "kiln f32 tf32x3", "kiln f32 tf32", "kiln f32 fast"},
+        {"kiln f16 strict", "kiln f16 tf32x3", "kiln f16 tf32", "kiln f16 fast"},
+        {"kiln bf16 strict", "kiln bf16 tf32x3", "kiln bf16 tf32", "kiln bf16 fast"}};
     const bench_expect expect = c->expect;
-    row->impl = impl->name;
+    row->impl = op->typed && impl->role == BENCH_ROLE_KILN
+                    ? variants[expect.dtype][expect.math]
+                    : impl->name;
     row->role = impl->role;
     row->library = impl->library;
     if (skipped_impl(b, op, c, impl, row->note, sizeof(row->note))) {
@@ -638,7 +717,7 @@ static double seconds_of(const bench_row *r)
 }
 
 static const char table_format[] =
-    "%-8s %-18s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
+    "%-8s %-24s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
 
 static void print_table_header(void)
 {
@@ -688,7 +767,7 @@ static void print_peer_line(const bench *b, const bench_row *peer)
     cell_rate(rate, peer->op, peer->rate);
     cell_percent(percent, on_device ? peer->rate : 0, peak_of(b, peer->op));
     cell_ratio(versus, kiln ? kiln->rate : 0, peer->rate);
-    printf("%-27s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
+    printf("%-33s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
            kernel_ms, kernel_x, "", "", rate, percent, versus);
 }
 
@@ -709,8 +788,10 @@ static void run_case(bench *b, size_t index)
 {
     const plan_item *item = &b->plan[index];
     bench_case c = {.ctx = b->ctx, .shape = item->shape, .expect = item->op->expect};
+    c.expect.dtype = item->dtype;
+    c.expect.math = item->math;
     char label[64];
-    size_label(item->op, item->shape, label, sizeof(label));
+    case_label(b, index, label, sizeof(label));
     fprintf(stderr, "[%zu/%zu] %s %s ...\n", index + 1, b->plan_count, item->op->name, label);
     fflush(stderr);
     item->op->lengths(&c);
@@ -724,11 +805,11 @@ static void run_case(bench *b, size_t index)
             row->state = "skipped";
             snprintf(row->note, sizeof(row->note), "%s", why);
         }
-        printf("%-8s %-18s skipped: %s\n", item->op->name, label, why);
+        printf("%-8s %-24s skipped: %s\n", item->op->name, label, why);
         return;
     }
     if (!case_alloc(&c)) {
-        printf("%-8s %-18s failed: could not set up the buffers (see above)\n", item->op->name,
+        printf("%-8s %-24s failed: could not set up the buffers (see above)\n", item->op->name,
                label);
         ++b->failures;
     } else {
@@ -776,7 +857,7 @@ static void csv_row(FILE *f, const bench *b, const bench_row *r)
     const bool on_device = r->role == BENCH_ROLE_KILN || r->role == BENCH_ROLE_PEER;
     const double peak = peak_of(b, r->op);
     char label[64];
-    size_label(r->op, r->shape, label, sizeof(label));
+    case_label(b, r->case_index, label, sizeof(label));
     fprintf(f, "%s,%s,%zu,%zu,%zu,", r->op->name, label, r->shape.m, r->shape.n, r->shape.k);
     csv_text(f, r->impl);
     fprintf(f, ",%s,%s,", role_name(r->role), r->state);

@@ -24,11 +24,13 @@ typedef struct {
     bool json;
     const char *device; /* a spec as KILN_DEVICE takes it; NULL: every device */
     const char *plan_text[2];
+    const char *dtype, *math; /* --plan gemm_ex's type and math level; NULL: f32, strict */
     struct plan_request plan;
 } options;
 
 static const char usage_text[] =
-    "Usage: kiln-query [-d SPEC] [-l | --kernels | --plan OP SHAPE] [--json]\n"
+    "Usage: kiln-query [-d SPEC] [-l | --kernels | --plan OP SHAPE [--dtype T] [--math M]]\n"
+    "                  [--json]\n"
     "\n"
     "Reports every OpenCL device as kiln sees it, max work-group size first.\n"
     "\n"
@@ -39,6 +41,9 @@ static const char usage_text[] =
     "      --plan OP SHAPE\n"
     "                     the global and local sizes the dispatcher chooses, and why;\n"
     "                     OP SHAPE is one of: %s\n"
+    "      --dtype T      for --plan gemm_ex: the type of A, B and C: f32 (default),\n"
+    "                     f16 or bf16\n"
+    "      --math M       for --plan gemm_ex: strict (default), tf32x3, tf32 or fast\n"
     "      --json         the same facts as one JSON document\n"
     "  -h, --help         this text\n"
     "      --version      kiln's version\n"
@@ -621,6 +626,10 @@ static void describe_request(emitter *e, const options *opts)
         return;
     emit_text(e, "op", "plan for", opts->plan_text[0]);
     emit_sizes(e, "shape", "shape", opts->plan.shape, opts->plan.dims);
+    if (opts->plan.op == PLAN_GEMM_EX) {
+        emit_text(e, "dtype", "type", opts->dtype != NULL ? opts->dtype : "f32");
+        emit_text(e, "math", "math", opts->math != NULL ? opts->math : "strict");
+    }
 }
 
 static int run(const options *opts, size_t first, size_t end)
@@ -710,8 +719,18 @@ static int parse_option(int argc, char **argv, int *i, options *opts)
             return usage_error("%s", kiln_last_error(NULL));
         return set_mode(opts, MODE_PLAN, arg);
     }
+    if (is_option(arg, NULL, "--dtype") && left >= 1) {
+        opts->dtype = argv[++*i];
+        return CONTINUE;
+    }
+    if (is_option(arg, NULL, "--math") && left >= 1) {
+        opts->math = argv[++*i];
+        return CONTINUE;
+    }
     if (is_option(arg, "-d", "--device"))
         return usage_error("%s needs a device spec", arg);
+    if (is_option(arg, NULL, "--dtype") || is_option(arg, NULL, "--math"))
+        return usage_error("%s needs a value", arg);
     if (is_option(arg, NULL, "--plan"))
         return usage_error("%s needs OP and SHAPE: one of %s", arg, plan_usage);
     return usage_error("unknown option \"%s\"", arg);
@@ -724,6 +743,11 @@ static int parse_arguments(int argc, char **argv, options *opts)
         if (status != CONTINUE)
             return status;
     }
+    if ((opts->dtype != NULL || opts->math != NULL) &&
+        (opts->mode != MODE_PLAN || opts->plan.op != PLAN_GEMM_EX))
+        return usage_error("--dtype and --math are for --plan gemm_ex");
+    if (plan_request_types(&opts->plan, opts->dtype, opts->math) != KILN_OK)
+        return usage_error("%s", kiln_last_error(NULL));
     return CONTINUE;
 }
 

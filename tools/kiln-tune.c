@@ -277,7 +277,7 @@ static void problem_free(struct problem *p)
 static bool problem_make(kiln_ctx *ctx, bench_shape s, struct problem *p)
 {
     *p = (struct problem){.ctx = ctx, .check = {.ctx = ctx, .shape = s,
-                                                .expect = {1.0f, 0.0f, false, KILN_ACT_NONE}}};
+                                                .expect = {.alpha = 1.0f, .act = KILN_ACT_NONE}}};
     size_t lengths[3] = {s.m * s.k, s.k * s.n, s.m * s.n};
     kiln_buf **bufs[3] = {&p->a, &p->b, &p->c};
     for (int i = 0; i < 3; ++i)

@@ -7,7 +7,7 @@
 
 bool gemm_cpu_applies(const struct gemm_call *call)
 {
-    return call->alpha != 0.0f && call->k > 0;
+    return gemm_call_is_f32(call) && call->alpha != 0.0f && call->k > 0;
 }
 
 kiln_status gemm_cpu_build(kiln_ctx *ctx, const struct gemm_call *call,

@@ -199,7 +199,7 @@ static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
 {
     if (tuned_pick(ctx, call, tile, out))
         return KILN_OK;
-    if (ctx->limits.family == FAMILY_CPU && gemm_call_is_f32(call)) {
+    if (ctx->limits.family == FAMILY_CPU) {
         bool used;
         CHECK(gemm_cpu_pick(ctx, call, out, &used));
         if (used)
