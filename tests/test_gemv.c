@@ -70,6 +70,17 @@ static void sgemm_vector_reads_float4_rows_at_aligned_offsets(void **state)
     for_each_transpose(*state, g, check_gemv);
 }
 
+/* (m, n, k) one step from a vector: two columns or two rows, which are not matrix-vector
+ * products and must not be run as one. */
+static const size_t near_vector_shapes[][3] = {{255, 2, 1023}, {2, 255, 17}, {2, 2, 7}};
+
+static void sgemm_with_n_or_m_two_multiplies_as_a_matrix(void **state)
+{
+    matrix_case g = {.alpha = 0.75f, .beta = -1.25f, .pad = 1};
+    for_each_shape(*state, g, near_vector_shapes,
+                   sizeof near_vector_shapes / sizeof near_vector_shapes[0], check_gemv);
+}
+
 static void sgemm_vector_with_alpha_zero_does_not_read_a_or_b(void **state)
 {
     matrix_case g = {.alpha = 0.0f, .beta = 0.5f, .fill_a = FILL_NAN, .fill_b = FILL_NAN};
@@ -140,6 +151,7 @@ int main(void)
         KILN_TEST(sgemm_with_m_one_multiplies_every_shape_and_transpose),
         KILN_TEST(sgemm_vector_honours_odd_offsets_and_leading_dimensions),
         KILN_TEST(sgemm_vector_reads_float4_rows_at_aligned_offsets),
+        KILN_TEST(sgemm_with_n_or_m_two_multiplies_as_a_matrix),
         KILN_TEST(sgemm_vector_with_alpha_zero_does_not_read_a_or_b),
         KILN_TEST(sgemm_vector_with_k_zero_scales_c_without_reading_a_or_b),
         KILN_TEST(sgemm_vector_with_beta_zero_does_not_read_c),
