@@ -172,7 +172,8 @@ inline void gemm_mma_tile(const ulong m, const ulong n, const ulong k, const flo
     asm volatile("cp.async.wait_group 0;" ::: "memory");
     barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
 
-    /* Fragment element e of (i, j) is row g (+8 for e >= 2), column 2t (+1 for odd e). */
+    /* Fragment elements e and e+1 of (i, j) (e 0 or 2) are row g (+8 for e 2), columns
+     * 2t and 2t + 1. */
     const uint g = lane >> 2, t = lane & 3;
     for (uint i = 0; i < FRAGS_M; ++i)
         for (uint half_rows = 0; half_rows < 2; ++half_rows) {
@@ -180,16 +181,13 @@ inline void gemm_mma_tile(const ulong m, const ulong n, const ulong k, const flo
             if (row >= m)
                 continue;
             const float shift = has_bias ? bias[row] : 0.0f;
-            for (uint j = 0; j < FRAGS_N; ++j)
-                for (uint odd = 0; odd < 2; ++odd) {
-                    const ulong col = col0 + warp_n0 + j * 8 + 2 * t + odd;
-                    if (col >= n)
-                        continue;
-                    float v = alpha * acc[i][j][half_rows * 2 + odd];
-                    if (beta != 0.0f)
-                        v += beta * LOAD(C_TYPE, c, row * ldc + col);
-                    STORE(C_TYPE, ACTIVATE(v + shift), c, row * ldc + col);
-                }
+            for (uint j = 0; j < FRAGS_N; ++j) {
+                const ulong col = col0 + warp_n0 + j * 8 + 2 * t;
+                const uint e = half_rows * 2;
+                if (col < n)
+                    c_store_pair(c, ldc, n, row, col, (float2)(acc[i][j][e], acc[i][j][e + 1]),
+                                 alpha, beta, shift);
+            }
         }
 }
 

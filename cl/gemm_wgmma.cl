@@ -200,8 +200,8 @@ inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const f
     asm volatile("cp.async.wait_group 0;" ::: "memory");
     barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
 
-    /* Accumulator 4j+e of an m64 block: row 16·warp + lane/4 (+8 for e >= 2), column
-     * 8j + 2·(lane % 4) (+1 for odd e). */
+    /* Accumulators 4j+e and 4j+e+1 of an m64 block (e 0 or 2): row 16·warp + lane/4 (+8
+     * for e 2), columns 8j + 2·(lane % 4) and the next. */
     const uint lane = tid % 32, warp = (tid / 32) % 4;
     for (uint i = 0; i < BLOCKS_M; ++i)
         for (uint half_rows = 0; half_rows < 2; ++half_rows) {
@@ -210,16 +210,13 @@ inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const f
             if (row >= m)
                 continue;
             const float shift = has_bias ? bias[row] : 0.0f;
-            for (uint j = 0; j < TILE_N / 8; ++j)
-                for (uint odd = 0; odd < 2; ++odd) {
-                    const ulong col = col0 + j * 8 + 2 * (lane % 4) + odd;
-                    if (col >= n)
-                        continue;
-                    float v = alpha * acc[i][4 * j + 2 * half_rows + odd];
-                    if (beta != 0.0f)
-                        v += beta * LOAD(C_TYPE, c, row * ldc + col);
-                    STORE(C_TYPE, ACTIVATE(v + shift), c, row * ldc + col);
-                }
+            for (uint j = 0; j < TILE_N / 8; ++j) {
+                const ulong col = col0 + j * 8 + 2 * (lane % 4);
+                const uint e = 4 * j + 2 * half_rows;
+                if (col < n)
+                    c_store_pair(c, ldc, n, row, col, (float2)(acc[i][e], acc[i][e + 1]),
+                                 alpha, beta, shift);
+            }
         }
 }
 
