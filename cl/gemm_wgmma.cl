@@ -150,12 +150,12 @@ inline void wgmma(float d[ACC], const ulong a, const ulong b)
 
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
-inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const float alpha,
-                            __global const ushort *a, const ulong lda,
-                            __global const ushort *b, const ulong ldb, const float beta,
-                            __global ELEM(C_TYPE) *c, const ulong ldc, __global const float *bias,
-                            const int has_bias, const ulong row0, const ulong col0,
-                            const uint ring)
+inline void block_multiply(const ulong m, const ulong n, const ulong k, const float alpha,
+                           __global const ushort *a, const ulong lda,
+                           __global const ushort *b, const ulong ldb, const float beta,
+                           __global ELEM(C_TYPE) *c, const ulong ldc, __global const float *bias,
+                           const int has_bias, const ulong row0, const ulong col0,
+                           const uint ring)
 {
     const uint tid = get_local_id(0), group = tid / 128;
     float acc[BLOCKS_M][ACC];
@@ -220,30 +220,5 @@ inline void gemm_wgmma_tile(const ulong m, const ulong n, const ulong k, const f
         }
 }
 
-/* Work-groups stride over the blocks of C in block_origin's order (dimensions 0 and 1)
- * and the batch (dimension 2): matrix i starts i·stride elements after the first; the
- * bias is shared. */
-__kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
-void gemm_wgmma(const ulong m, const ulong n, const ulong k, const float alpha,
-                __global const ushort *a, const ulong a_offset, const ulong lda,
-                __global const ushort *b, const ulong b_offset, const ulong ldb,
-                const float beta, __global ELEM(C_TYPE) *c, const ulong c_offset, const ulong ldc,
-                __global const float *bias, const ulong bias_offset, const int has_bias,
-                const ulong batch, const ulong stride_a, const ulong stride_b,
-                const ulong stride_c)
-{
-    /* 512-byte aligned: the swizzle pattern repeats from the atoms' own addresses. */
-    __local uint4 ring[STAGES * STAGE_BYTES / 16] __attribute__((aligned(512)));
-    const uint ring_base = (uint)(size_t)ring;
-    const ulong groups = (ulong)get_num_groups(0) * get_num_groups(1);
-    const ulong first = (ulong)get_group_id(1) * get_num_groups(0) + get_group_id(0);
-    for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))
-        for (ulong t = first; t < BLOCKS(m, n); t += groups) {
-            ulong row0, col0;
-            block_origin(t, m, n, &row0, &col0);
-            gemm_wgmma_tile(m, n, k, alpha, a + a_offset + i * stride_a, lda,
-                            b + b_offset + i * stride_b, ldb, beta,
-                            c + c_offset + i * stride_c, ldc, bias + bias_offset, has_bias,
-                            row0, col0, ring_base);
-        }
-}
+#define KERNEL gemm_wgmma
+#include "tc_kernel.h" /* the kernel: block_multiply over the blocks and the batch */
