@@ -85,8 +85,11 @@ kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name)
 
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act)
 {
-    if (act != KILN_ACT_NONE && act != KILN_ACT_SIGMOID && act != KILN_ACT_RELU)
-        return fail(ctx, KILN_ERR_ARG, "act is %d, not a kiln_act", (int)act);
+    if (act != KILN_ACT_NONE && act != KILN_ACT_SIGMOID && act != KILN_ACT_RELU &&
+        act != KILN_ACT_TANH)
+        return fail(ctx, KILN_ERR_ARG,
+                    "act is %d, not a kiln_act (KILN_ACT_NONE, _SIGMOID, _RELU or _TANH)",
+                    (int)act);
     return KILN_OK;
 }
 

@@ -514,6 +514,7 @@ static double activate(kiln_act act, double x)
     switch (act) {
     case KILN_ACT_SIGMOID: return sigmoid_exact(x);
     case KILN_ACT_RELU: return x > 0 ? x : 0;
+    case KILN_ACT_TANH: return tanh(x);
     default: return x;
     }
 }
@@ -523,7 +524,7 @@ reference reference_dense(const float *w, const float *x, const float *bias, siz
 {
     reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, out, batch, in, 1.0f, w,
                                   in > 0 ? in : 1, x, batch > 0 ? batch : 1, 0.0f, NULL, 1);
-    r.absolute = act == KILN_ACT_SIGMOID ? 1e-6 : 0;
+    r.absolute = act == KILN_ACT_SIGMOID || act == KILN_ACT_TANH ? 1e-6 : 0;
     for (size_t i = 0; i < out * batch; i++) {
         double added = bias != NULL ? bias[i / batch] : 0;
         r.value[i] = activate(act, r.value[i] + added);

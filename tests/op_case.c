@@ -101,7 +101,7 @@ bool op_case_valid(const op_case *c)
     bool trans_ok = (c->ta == KILN_NO_TRANS || c->ta == KILN_TRANS) &&
                     (c->tb == KILN_NO_TRANS || c->tb == KILN_TRANS);
     bool act_ok = c->act == KILN_ACT_NONE || c->act == KILN_ACT_SIGMOID ||
-                  c->act == KILN_ACT_RELU;
+                  c->act == KILN_ACT_RELU || c->act == KILN_ACT_TANH;
     bool ok = c->op < CASE_OPS && c->misalign == 0 && c->huge == HUGE_NONE && (c->op != CASE_DENSE || act_ok) &&
               ((c->op != CASE_GEAM && c->op != CASE_SGEMM) || trans_ok);
     for (int i = 0; i < OPERANDS && ok; i++)

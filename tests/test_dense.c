@@ -8,7 +8,8 @@ typedef struct {
     size_t offset; /* floats before each matrix in its buffer */
 } dense_case;
 
-static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU};
+static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU,
+                                       KILN_ACT_TANH};
 
 /* (out, in, batch) from {1, 7, 17, 255, 1023, 1025}. */
 static const size_t shapes[][3] = {{1, 1, 1},       {7, 17, 1},    {17, 7, 7},
@@ -173,6 +174,8 @@ static void dense_rejects_null_buffers_and_bad_activations(void **state)
     assert_arg_error(ctx, kiln_dense(ctx, wv, wv, NULL, NULL, 0, 0, 0, none));
     assert_arg_error(ctx, kiln_dense(ctx, wv, wv, NULL, yv, 3, 3, 3, (kiln_act)42));
     assert_arg_error(ctx, kiln_dense(ctx, wv, wv, NULL, yv, 3, 3, 3, (kiln_act)-1));
+    assert_arg_error(ctx, kiln_dense(ctx, wv, wv, NULL, yv, 3, 3, 3, (kiln_act)4));
+    assert_contains(kiln_last_error(ctx), "act is 4, not a kiln_act");
     assert_operand_unchanged(&y);
 }
 

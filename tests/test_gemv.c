@@ -104,7 +104,8 @@ static void sgemm_vector_with_beta_zero_does_not_read_c(void **state)
 
 /* ---------------------------------------------------------------- dense */
 
-static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU};
+static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU,
+                                       KILN_ACT_TANH};
 
 /* y = act(W·x + bias) with W out×in and x in×batch, each operand `offset` floats
  * further into its buffer than the one before; y starts as NaN (dense never reads it). */

@@ -123,6 +123,9 @@ static double activate(const bench_case *c, double z, double magnitude, double *
     case KILN_ACT_RELU:
         *tolerance = tol;
         return z > 0 ? z : 0;
+    case KILN_ACT_TANH:
+        *tolerance = tol + 1e-6; /* tanh's slope is at most 1 */
+        return tanh(z);
     default:
         *tolerance = tol;
         return z;

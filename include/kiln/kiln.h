@@ -286,7 +286,9 @@ KILN_API void kiln_buf_destroy(kiln_buf *buf);
 /* ---------------------------------------------------------------- operations */
 
 typedef enum { KILN_NO_TRANS = 0, KILN_TRANS = 1 } kiln_trans;
-typedef enum { KILN_ACT_NONE = 0, KILN_ACT_SIGMOID, KILN_ACT_RELU } kiln_act;
+/* An activation: none, 1 / (1 + exp(-v)), max(v, 0), tanh(v) (sigmoid and tanh within
+ * 1e-6 of the exact value). */
+typedef enum { KILN_ACT_NONE = 0, KILN_ACT_SIGMOID, KILN_ACT_RELU, KILN_ACT_TANH } kiln_act;
 
 /* All operations are enqueued and return at once. Their buffers must belong to ctx
  * and hold what the sizes need; sizes of 0 are no-ops (after the argument checks). */
