@@ -81,3 +81,38 @@ inline ushort float_to_bf16(const float v)
         return (ushort)((u >> 16) | 0x0040u);
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+
+/* Four consecutive elements at p as a float4, and a float4 stored there, for kernels
+ * that move vectors (cl/gemm_block.cl): f32 needs p on 16 bytes, f16 and bf16 only on
+ * their own 2. A NaN read this way may lose its payload; arithmetic on it gives NaN all
+ * the same. */
+#define LOAD4_0(p) (*(__global const float4 *)(p))
+#define LOAD4_1(p) vload_half4(0, (__global const half *)(p))
+#define LOAD4_2(p) as_float4(convert_uint4(vload4(0, (p))) << 16)
+#define LOAD4_(t, p) LOAD4_##t(p)
+#define LOAD4(t, p) LOAD4_(t, p)
+
+#define STORE4_0(v, p) (*(__global float4 *)(p) = (v))
+#define STORE4_1(v, p) store4_by_element_1((v), (p))
+#define STORE4_2(v, p) store4_by_element_2((v), (p))
+#define STORE4_(t, v, p) STORE4_##t(v, p)
+#define STORE4(t, v, p) STORE4_(t, v, p)
+
+/* Each element through STORE: the same rounding and NaN as a single store. */
+__attribute__((always_inline))
+inline void store4_by_element_1(const float4 v, __global ushort *p)
+{
+    STORE_1(v.x, p, 0);
+    STORE_1(v.y, p, 1);
+    STORE_1(v.z, p, 2);
+    STORE_1(v.w, p, 3);
+}
+
+__attribute__((always_inline))
+inline void store4_by_element_2(const float4 v, __global ushort *p)
+{
+    STORE_2(v.x, p, 0);
+    STORE_2(v.y, p, 1);
+    STORE_2(v.z, p, 2);
+    STORE_2(v.w, p, 3);
+}

@@ -1,8 +1,10 @@
 /* C = act(alpha·op(A)·op(B) + beta·C + bias) for whole blocks: the fast GEMM.
  *
- * Used when m and n are multiples of TILE_M and TILE_N, k of TILE_K, and every matrix
- * starts and has its rows on a float4 boundary, so no access needs a bounds check and
- * every global access moves a float4. (Other shapes take cl/gemm.cl.)
+ * Used when m and n are multiples of TILE_M and TILE_N, k of TILE_K, and every f32
+ * matrix starts and has its rows on a float4 boundary, so no access needs a bounds check
+ * and every global access moves four elements. (Other shapes take cl/gemm.cl.) A_TYPE
+ * and C_TYPE are cl/dtype.h's types: f16 and bf16 are widened as they are loaded (four at
+ * a time, needing no alignment beyond their own) and C is rounded to nearest even.
  *
  * A work-group of LX×LY work-items computes a TILE_M×TILE_N block of C; each work-item
  * a WPT_M×WPT_N register tile made of float4 pieces spread LY·4 rows and LX·4 columns
@@ -57,6 +59,7 @@
 #define PATCHED (LX % PATCH_COLS == 0 && LY % PATCH_ROWS == 0)
 
 #include "activation.h" /* ACT, ACTIVATE */
+#include "dtype.h"      /* A_TYPE, C_TYPE, a_elem, c_elem, LOAD4, STORE4 */
 
 /* Helpers are always inlined: PoCL needs a kernel's barriers in its own body, and clang
  * (AMD's compiler) emits no body for a C99 inline function it chooses not to inline. */
@@ -84,8 +87,8 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
         if (tid + s * THREADS >= width * TILE_K / 4)                                      \
             break; /* a slice smaller than the work-group: the first items load it */     \
         slice_place(tid + s * THREADS, along_k, width, &outer, &kk);                      \
-        regs[s] = *(__global const float4 *)(along_k ? x + (outer0 + outer) * ld + p0 + kk \
-                                                     : x + (p0 + kk) * ld + outer0 + outer); \
+        regs[s] = LOAD4(A_TYPE, along_k ? x + (outer0 + outer) * ld + p0 + kk            \
+                                        : x + (p0 + kk) * ld + outer0 + outer);           \
     }
 
 /* Writes them k-major into a local slice of `width` columns. */
@@ -116,9 +119,9 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
 
 /* This work-group's block of one product: C = act(alpha·op(A)·op(B) + beta·C + bias). */
 __attribute__((always_inline))
-inline void gemm_block_one(const ulong k, const float alpha, __global const float *a,
-                           const ulong lda, __global const float *b, const ulong ldb,
-                           const float beta, __global float *c, const ulong ldc,
+inline void gemm_block_one(const ulong k, const float alpha, __global const a_elem *a,
+                           const ulong lda, __global const a_elem *b, const ulong ldb,
+                           const float beta, __global c_elem *c, const ulong ldc,
                            __global const float *bias, const int has_bias,
                            __local float4 a_store[2][TILE_K * TILE_M / 4],
                            __local float4 b_store[2][TILE_K * TILE_N / 4])
@@ -189,26 +192,27 @@ inline void gemm_block_one(const ulong k, const float alpha, __global const floa
 #pragma unroll
         for (uint s = 0; s < WPT_N / 4; ++s) {
             const ulong col = col0 + s * LX * 4 + tx * 4;
-            __global float4 *out = (__global float4 *)(c + row * ldc + col);
+            __global c_elem *out = c + row * ldc + col;
             /* Built from named elements: taking acc's address would put it on the stack. */
             float4 v = alpha * (float4)(acc[r][s * 4], acc[r][s * 4 + 1], acc[r][s * 4 + 2],
                                         acc[r][s * 4 + 3]);
             if (beta != 0.0f)
-                v += beta * *out;
+                v += beta * LOAD4(C_TYPE, out);
             v += shift;
-            *out = (float4)(ACTIVATE(v.x), ACTIVATE(v.y), ACTIVATE(v.z), ACTIVATE(v.w));
+            STORE4(C_TYPE, (float4)(ACTIVATE(v.x), ACTIVATE(v.y), ACTIVATE(v.z), ACTIVATE(v.w)),
+                   out);
         }
     }
 }
 
 /* Work-groups stride over the batch in dimension 2: matrix i of A, B and C starts
- * i·stride floats after the first (the bias is shared). The last barrier of a block
+ * i·stride elements after the first (the bias is shared). The last barrier of a block
  * ends every read of local memory before the next block stores into it. */
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void gemm_block(const ulong m, const ulong n, const ulong k, const float alpha,
-                __global const float *a, const ulong a_offset, const ulong lda,
-                __global const float *b, const ulong b_offset, const ulong ldb,
-                const float beta, __global float *c, const ulong c_offset, const ulong ldc,
+                __global const a_elem *a, const ulong a_offset, const ulong lda,
+                __global const a_elem *b, const ulong b_offset, const ulong ldb,
+                const float beta, __global c_elem *c, const ulong c_offset, const ulong ldc,
                 __global const float *bias, const ulong bias_offset, const int has_bias,
                 const ulong batch, const ulong stride_a, const ulong stride_b,
                 const ulong stride_c)

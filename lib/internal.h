@@ -445,9 +445,9 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, const struct gemm_call *call,
 /* Whether cl/gemm_block.cl runs a call, or why not. */
 enum gemm_block_verdict {
     GEMM_BLOCK_USED,
-    GEMM_BLOCK_NOT_F32,      /* f16 or bf16 operands: the block kernel is float-only */
+    GEMM_BLOCK_ON_CPU,       /* f16 or bf16 on a CPU: gemm.cl is 3x faster there */
     GEMM_BLOCK_ALPHA_ZERO,   /* alpha is 0: gemm.cl only scales C */
-    GEMM_BLOCK_UNALIGNED,    /* a matrix's offset or ld is not float4-aligned */
+    GEMM_BLOCK_UNALIGNED,    /* an f32 matrix's offset or ld is not float4-aligned */
     GEMM_BLOCK_NO_TILE,      /* plan_gemm_block_config: no tile divides it and fits */
     GEMM_BLOCK_KERNEL_LIMIT, /* the built kernel allows fewer work-items than its tile */
 };

@@ -419,18 +419,20 @@ static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
     gemm_table_restore(saved);
 }
 
-/* gemm_ex in f32 takes sgemm's kernels; in f16 or bf16 the portable one, which converts
- * (cl/gemm_block.cl and cl/gemm_cpu.cl are float-only). */
+/* gemm_ex in f32 takes sgemm's kernels; in f16 or bf16 cl/gemm_block.cl for whole
+ * blocks on GPUs, else cl/gemm.cl (cl/gemm_cpu.cl is float-only). */
 static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
 {
     (void)state;
     char *saved = gemm_table_saved();
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("gemm_ex 4096x4096x4096", "gemm_block");
-    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast", "gemm");
+    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast", "gemm_block");
+    assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype bf16", "gemm");
     setenv("KILN_GEMM_TABLE", "cpu", 1);
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f32 --math tf32", "gemm_cpu");
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f16", "gemm");
+    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype f16", "gemm");
     gemm_table_restore(saved);
 }
 

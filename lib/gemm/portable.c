@@ -1,8 +1,8 @@
 /* The portable GEMM back end: on CPUs cl/gemm_cpu.cl (gemm/cpu.c), elsewhere
- * cl/gemm_block.cl for shapes made of whole blocks with float4-aligned matrices, and
- * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. Calls
- * with f16 or bf16 operands always take cl/gemm.cl (or cl/gemv.cl): the CPU and block
- * kernels are float-only. */
+ * cl/gemm_block.cl for shapes made of whole blocks with float4-aligned f32 matrices, and
+ * cl/gemm.cl for everything else, each with a tile shape the dispatcher picks. The CPU
+ * kernel is float-only (it keeps partial sums in C), so on CPUs calls with f16 or bf16
+ * operands take cl/gemm.cl. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -34,6 +34,7 @@ static void block_options(const struct gemm_config *config, const struct gemm_ca
     gemm_options(config, call->ta, call->tb, call->act, options, size);
     size_t used = strlen(options);
     snprintf(options + used, size - used, " -DBATCHED=%d", call->batch > 1);
+    gemm_type_options(call, options, size);
 }
 
 kiln_status gemm_portable_pick(kiln_ctx *ctx, const struct gemm_call *call,
@@ -58,17 +59,20 @@ kiln_status gemm_portable_pick(kiln_ctx *ctx, const struct gemm_call *call,
     }
 }
 
-/* Every matrix of the batch starts, and has its rows, on a float4 boundary. */
-static bool float4_aligned(const kiln_buf *buf, size_t ld, size_t stride)
+/* Every matrix of the batch starts, and has its rows, where cl/gemm_block.cl can move
+ * four elements at once: f32 on a float4 boundary; f16 and bf16 anywhere (vload_half4
+ * and vload4 need only their own alignment, and C's 16-bit stores go one by one). */
+static bool float4_aligned(const kiln_buf *buf, kiln_dtype type, size_t ld, size_t stride)
 {
-    return buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0 && stride % 4 == 0;
+    return type != KILN_DTYPE_F32 ||
+           (buf->offset % (4 * sizeof(float)) == 0 && ld % 4 == 0 && stride % 4 == 0);
 }
 
 static bool call_aligned(const struct gemm_call *call)
 {
-    return float4_aligned(call->a, call->lda, call->stride_a) &&
-           float4_aligned(call->b, call->ldb, call->stride_b) &&
-           float4_aligned(call->c, call->ldc, call->stride_c);
+    return float4_aligned(call->a, call->a_type, call->lda, call->stride_a) &&
+           float4_aligned(call->b, call->a_type, call->ldb, call->stride_b) &&
+           float4_aligned(call->c, call->c_type, call->ldc, call->stride_c);
 }
 
 /* The shape and alignment half of the decision: no OpenCL call. */
@@ -78,8 +82,8 @@ static enum gemm_block_verdict gemm_block_config(const kiln_ctx *ctx,
                                                  const struct gemm_config **config)
 {
     *config = NULL;
-    if (!gemm_call_is_f32(call))
-        return GEMM_BLOCK_NOT_F32;
+    if (ctx->limits.family == FAMILY_CPU && !gemm_call_is_f32(call))
+        return GEMM_BLOCK_ON_CPU;
     if (call->alpha == 0.0f)
         return GEMM_BLOCK_ALPHA_ZERO;
     if (!call_aligned(call))
@@ -122,8 +126,6 @@ static bool config_suits(const kiln_ctx *ctx, const struct gemm_call *call, enum
     size_t limit = ctx->limits.max_work_group_size;
     if (!gemm_config_valid(config, kind))
         return false;
-    if (kind != GEMM_KIND_PORTABLE && !gemm_call_is_f32(call))
-        return false; /* the block and CPU kernels are float-only */
     switch (kind) {
     case GEMM_KIND_BLOCK:
         return call->alpha != 0.0f && call_aligned(call) &&
@@ -193,7 +195,7 @@ static bool tuned_pick(kiln_ctx *ctx, const struct gemm_call *call, struct gemm_
 }
 
 /* A tuned tile, else on CPUs the CPU kernel's table, else the block kernel's, else the
- * portable kernel's (f16 and bf16 calls: the portable kernel's). */
+ * portable kernel's. */
 static kiln_status gemm_pick(kiln_ctx *ctx, const struct gemm_call *call,
                              struct gemm_config *tile, struct gemm_kernel *out)
 {
