@@ -5,7 +5,11 @@
  * OP 2, sigmoid: z = 1 / (1 + exp(-x)); exp(-x) overflows to inf for x < -88, which
  *                correctly gives 0 (built without relaxed math: within 1e-6)
  * OP 3, axpby:   z = alpha·x + beta·y, geam on contiguous matrices; alpha == 0 leaves
- *                x unread and beta == 0 leaves y unread (BLAS: NaN there is ignored)
+ *                x unread and beta == 0 leaves y unread (BLAS: NaN there is ignored);
+ *                also axpy (beta 1, z = y) and scale (beta 0, z = x)
+ * OP 4-6, act_backward: z = y·act'(x) through the activation's output x, with y the
+ *                incoming gradient: 4 sigmoid x(1 - x), 5 relu (x > 0 ? y : 0, so a
+ *                NaN or Inf of y where x <= 0 gives 0), 6 tanh 1 - x²
  *
  * VECTOR_ALIGNED 1 when every operand starts on a 16-byte boundary: the body then moves
  * float4s (a 128-bit access per operand) and the n % 4 tail is done after it.
@@ -28,8 +32,15 @@
 #elif OP == 3
 #define ELEMENT(xs, ys, zs, i)                                                           \
     zs[i] = (alpha != 0.0f ? alpha * xs[i] : 0.0f) + (beta != 0.0f ? beta * ys[i] : 0.0f)
+#elif OP == 4
+#define ELEMENT(xs, ys, zs, i) zs[i] = ys[i] * (xs[i] * (1.0f - xs[i]))
+#elif OP == 5
+/* The condition is an int4 for float4 operands: a per-lane select. */
+#define ELEMENT(xs, ys, zs, i) zs[i] = xs[i] > 0.0f ? ys[i] : 0.0f
+#elif OP == 6
+#define ELEMENT(xs, ys, zs, i) zs[i] = ys[i] * (1.0f - xs[i] * xs[i])
 #else
-#error "OP must be 1 (vadd), 2 (sigmoid) or 3 (axpby)"
+#error "OP must be 1 (vadd), 2 (sigmoid), 3 (axpby) or 4-6 (act_backward)"
 #endif
 
 __kernel void elementwise(const ulong n, const float alpha, const float beta,

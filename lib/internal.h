@@ -384,7 +384,14 @@ static inline cl_ulong buf_offset_of(const kiln_buf *buf, kiln_dtype type)
 /* ---------------------------------------------------------------- elementwise.c */
 
 /* The OP values of cl/elementwise.cl. */
-enum elementwise_op { ELEMENTWISE_VADD = 1, ELEMENTWISE_SIGMOID = 2, ELEMENTWISE_AXPBY = 3 };
+enum elementwise_op {
+    ELEMENTWISE_VADD = 1,
+    ELEMENTWISE_SIGMOID = 2,
+    ELEMENTWISE_AXPBY = 3,
+    ELEMENTWISE_SIGMOID_BACKWARD = 4, /* x the sigmoid's output, y the gradient */
+    ELEMENTWISE_RELU_BACKWARD = 5,
+    ELEMENTWISE_TANH_BACKWARD = 6,
+};
 
 /* z = f(x, y) over n floats, arguments already checked (y is ignored by sigmoid, x by
  * axpby when alpha is 0, y when beta is 0; pass any valid buffer). */

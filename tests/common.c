@@ -551,6 +551,11 @@ reference reference_vadd(const float *a, const float *b, size_t n)
     return r;
 }
 
+reference reference_blank(size_t rows, size_t cols, size_t terms, double absolute)
+{
+    return reference_new(rows, cols, terms, absolute);
+}
+
 void reference_allow(reference *r, kiln_dtype inputs, kiln_math math, kiln_dtype result)
 {
     bool f32 = inputs == KILN_DTYPE_F32;

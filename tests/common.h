@@ -201,6 +201,8 @@ reference reference_sigmoid(const float *x, size_t n);
 
 /* c = a + b, allowing float rounding. */
 reference reference_vadd(const float *a, const float *b, size_t n);
+/* A rows×cols reference of zero values and scales, for a test to fill in. */
+reference reference_blank(size_t rows, size_t cols, size_t terms, double absolute);
 
 /* Fails at the first element of got (leading dimension ld) that is not within
  * tolerance of r, naming its row, column and both values. NaN expected: NaN required. */

@@ -336,6 +336,22 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
                                 const kiln_buf *bias, kiln_buf *y, size_t out, size_t in,
                                 size_t batch, kiln_act act);
 
+/* y[i] += α·x[i] for i < n (BLAS's saxpy). α = 0 leaves y as it is without reading x.
+ * y may be x (the very same range), else must not overlap it. */
+KILN_API kiln_status kiln_axpy(kiln_ctx *ctx, float alpha, const kiln_buf *x, kiln_buf *y,
+                               size_t n);
+
+/* x[i] *= α for i < n (BLAS's sscal). α = 0 writes zeros without reading x, so NaN and
+ * Inf there become 0 too. */
+KILN_API kiln_status kiln_scale(kiln_ctx *ctx, float alpha, kiln_buf *x, size_t n);
+
+/* The backward pass of an activation, through its output y = act(z): dx[i] = dy[i]·act'
+ * for i < n, with act' = y(1 - y) for SIGMOID, 1 where y > 0 else 0 for RELU (so NaN or
+ * Inf in dy gives 0 there), 1 - y² for TANH and 1 for NONE. dx may be dy or y (the very
+ * same range), else must not overlap them. */
+KILN_API kiln_status kiln_act_backward(kiln_ctx *ctx, kiln_act act, const kiln_buf *y,
+                                       const kiln_buf *dy, kiln_buf *dx, size_t n);
+
 /* Which code runs kiln_sgemm, kiln_sgemm_batched and kiln_matmul (kiln_dense, with its
  * bias and activation, always runs kiln's own kernels). AUTO: kiln's choice, today its
  * portable kernels. CLBLAST: CLBlast's SGEMM (strided batched for a batch) on the same
