@@ -93,6 +93,15 @@ kiln_status check_act(const kiln_ctx *ctx, kiln_act act)
     return KILN_OK;
 }
 
+kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                       size_t rows, size_t cols, size_t ld)
+{
+    if (ld < (cols > 0 ? cols : 1))
+        return fail(ctx, KILN_ERR_ARG, "ld is %zu, below the row length %zu of %s (%zux%zu)",
+                    ld, cols > 0 ? cols : 1, name, rows, cols);
+    return check_matrix(ctx, buf, name, KILN_NO_TRANS, rows, cols, ld);
+}
+
 kiln_status size_mul(const kiln_ctx *ctx, size_t a, size_t b, size_t *out, const char *what)
 {
     if (a != 0 && b > SIZE_MAX / a)

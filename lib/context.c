@@ -68,6 +68,7 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     }
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->error_lock, NULL);
+    pthread_mutex_init(&ctx->sum_lock, NULL);
     atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
     atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     atomic_init(&ctx->clblast_used, false);
@@ -147,6 +148,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     if (ctx == NULL)
         return;
     clFinish(ctx->queue);
+    kiln_buf_destroy(ctx->sum_partials);
     programs_free(ctx->programs);
     gemm_clblast_release(ctx);
     clReleaseCommandQueue(ctx->queue);
@@ -157,6 +159,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     free(ctx->device_identity);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->error_lock);
+    pthread_mutex_destroy(&ctx->sum_lock);
     free(ctx);
 }
 

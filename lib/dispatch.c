@@ -330,3 +330,43 @@ struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t
                                    {config->local_x, config->local_y}},
                    batch);
 }
+
+/* ---- row-wise kernels: cl/reduce.cl, cl/softmax.cl, cl/norm.cl */
+
+/* Work-items of a row group: enough for a wide row's float4s, few enough that the tree
+ * stays 8 steps; the kernels loop for the rest. */
+enum { ROW_LOCAL = 256, ROW_MAX_GROUPS = 1 << 20, COLUMN_LANES = 32 };
+
+size_t plan_row_local(const struct device_limits *device, size_t max_threads,
+                      size_t bytes_per_item)
+{
+    size_t limit = min_size(min_size(max_threads, device->max_work_group_size), ROW_LOCAL);
+    limit = min_size(limit, device->max_work_item_sizes[0]);
+    if (bytes_per_item > 0)
+        limit = min_size(limit, device->local_mem_bytes / bytes_per_item);
+    return floor_pow2(limit > 0 ? limit : 1);
+}
+
+struct launch plan_rows(size_t local, size_t rows)
+{
+    size_t groups = min_size(rows > 0 ? rows : 1, ROW_MAX_GROUPS);
+    return (struct launch){1, {groups * local, 1}, {local, 1}};
+}
+
+struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols)
+{
+    size_t width = min_size(min_size(ceil_pow2(cols > 0 ? cols : 1), COLUMN_LANES), local);
+    width = min_size(width, floor_pow2(device->max_work_item_sizes[0]));
+    size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
+    size_t groups = min_size(ceil_div(cols > 0 ? cols : 1, width), ROW_MAX_GROUPS);
+    return (struct launch){2, {groups * width, lanes}, {width, lanes}};
+}
+
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n)
+{
+    /* A float4 per work-item per step, a few waves per compute unit, and never more
+     * groups than the context's partials hold. */
+    size_t groups = ceil_div(ceil_div(n > 0 ? n : 1, 4), local);
+    groups = min_size(min_size(groups, group_cap(device)), SUM_MAX_PARTIALS);
+    return (struct launch){1, {groups * local, 1}, {local, 1}};
+}

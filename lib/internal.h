@@ -171,6 +171,21 @@ struct gemv_config plan_gemv_config(const struct device_limits *device, size_t m
 struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t rows,
                         size_t batch);
 
+/* Row-wise kernels (cl/reduce.cl, cl/softmax.cl, cl/norm.cl): the work-items of a group,
+ * a power of two up to 256 within the device, the kernel's max_threads and the local
+ * memory of bytes_per_item each. */
+size_t plan_row_local(const struct device_limits *device, size_t max_threads,
+                      size_t bytes_per_item);
+/* One group of `local` items per row, up to 2^20 groups (the kernels stride over rows). */
+struct launch plan_rows(size_t local, size_t rows);
+/* Per-column reductions: groups of up to 32 consecutive columns (coalesced reads) by
+ * local / width slices of the rows, both powers of two; groups stride over columns. */
+struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols);
+/* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
+ * never more than SUM_MAX_PARTIALS groups (one partial each). */
+enum { SUM_MAX_PARTIALS = 1024 };
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n);
+
 /* ---------------------------------------------------------------- gemm/params.c */
 
 extern const struct gemm_config gemm_portable_configs[];
@@ -307,6 +322,10 @@ struct kiln_ctx {
     /* The driver's refusal of the sm_90a wgmma kernel (malloc'd, set once under lock):
      * calls then take the mma.sync kernel. */
     char *wgmma_refusal;
+    /* kiln_sum's partials (SUM_MAX_PARTIALS floats, made at first use) and the lock
+     * that keeps one sum's two passes together on them. */
+    pthread_mutex_t sum_lock;
+    kiln_buf *sum_partials;
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -354,6 +373,10 @@ kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t ro
                                 size_t cols, size_t ld, size_t stride, size_t batch);
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
+/* The row-wise operations' rows×cols x with leading dimension `ld`: ld >= max(1, cols)
+ * (checked even when sizes are 0), and buf holds the matrix. */
+kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
+                       size_t rows, size_t cols, size_t ld);
 struct gemm_call;
 /* The checks of a GEMM's transposes, buffers (of the call's element types), leading
  * dimensions, sizes, batch strides and aliasing, in that order (ctx already checked). */
@@ -397,6 +420,17 @@ enum elementwise_op {
  * axpby when alpha is 0, y when beta is 0; pass any valid buffer). */
 kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n, float alpha,
                                 float beta, const kiln_buf *x, const kiln_buf *y, kiln_buf *z);
+
+/* ---------------------------------------------------------------- ops/reduce.c */
+
+/* A row-wise kernel (cl/reduce.cl, cl/softmax.cl, cl/norm.cl) built with `options` plus
+ * -DLOCAL_SIZE: the dispatcher's group size, smaller when the built kernel allows fewer
+ * work-items. */
+kiln_status row_kernel_get(kiln_ctx *ctx, const char *source, const char *options,
+                           const char *name, size_t bytes_per_item, struct kernel **kernel,
+                           size_t *local);
+/* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
+const char *row_index_type(size_t count);
 
 /* ---------------------------------------------------------------- ops/geam.c */
 

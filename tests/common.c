@@ -700,3 +700,17 @@ void assert_mentions_floats(const char *text, size_t elements)
     if (strstr(text, count) == NULL && strstr(text, bytes) == NULL)
         fail_msg("\"%s\" names neither %s floats nor %s bytes", text, count, bytes);
 }
+
+/* ---------------------------------------------------------------- row-wise results */
+
+void assert_each_near(const float *got, const double *expected, const double *allowed,
+                      size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool ok = isinf(expected[i]) ? (double)got[i] == expected[i]
+                                     : near(got[i], expected[i], allowed[i]);
+        if (!ok)
+            fail_msg("%s %zu: got %.9g, expected %.9g (allowed error %.3g)", what, i,
+                     (double)got[i], expected[i], allowed[i]);
+    }
+}

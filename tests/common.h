@@ -264,4 +264,11 @@ typedef kiln_status (*wrapping_call)(kiln_ctx *ctx, const size_t *c, const size_
 void assert_wrapping_lds_refused(kiln_ctx *ctx, const wrapping_case *cases, size_t count,
                                  wrapping_call call);
 
+/* ---------------------------------------------------------------- row-wise results */
+
+/* Fails at the first of n floats of got farther than allowed[i] from expected[i] (a NaN
+ * expected requires a NaN, an infinity the same infinity), naming `what` and i. */
+void assert_each_near(const float *got, const double *expected, const double *allowed,
+                      size_t n, const char *what);
+
 #endif /* KILN_TESTS_COMMON_H */

@@ -353,6 +353,63 @@ static void random_limits_and_shapes_keep_every_invariant(void **state)
     }
 }
 
+/* Row groups: a power of two within the device, the kernel and the local memory. */
+static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
+        const struct device_limits *device = devices[d];
+        for (size_t kernel = 1; kernel <= 2048; kernel = kernel * 3 + 1) {
+            size_t local = plan_row_local(device, kernel, 12);
+            assert_true(is_pow2(local));
+            assert_true(local <= 256 && local <= kernel);
+            assert_true(local <= device->max_work_group_size);
+            assert_true(local * 12 <= device->local_mem_bytes || local == 1);
+            for (unsigned bits = 0; bits <= 40; bits += 5) {
+                size_t count = ((size_t)1 << bits) + 1;
+                struct launch rows = plan_rows(local, count);
+                assert_launch_fits(&rows, device, kernel);
+                assert_true(rows.global[0] / local <= ((size_t)1 << 20));
+                assert_true(rows.global[0] / local <= count);
+                struct launch columns = plan_columns(device, local, count);
+                assert_launch_fits(&columns, device, kernel);
+                assert_int_equal(columns.local[0] * columns.local[1], local);
+                assert_true(is_pow2(columns.local[0]) && columns.local[0] <= 32);
+            }
+        }
+    }
+}
+
+/* Columns: a coalesced run of up to 32, the rest of the group down the rows. */
+static void column_groups_read_32_columns_and_split_the_rows(void **state)
+{
+    (void)state;
+    struct launch wide = plan_columns(&nvidia_like, 256, 4096);
+    assert_int_equal(wide.local[0], 32);
+    assert_int_equal(wide.local[1], 8);
+    assert_int_equal(wide.global[0], 4096);
+    struct launch one = plan_columns(&nvidia_like, 256, 1);
+    assert_int_equal(one.local[0], 1);
+    assert_int_equal(one.local[1], 256);
+}
+
+/* kiln_sum's partials never outgrow SUM_MAX_PARTIALS, whatever n. */
+static void sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
+        size_t local = plan_row_local(devices[d], devices[d]->max_work_group_size, 8);
+        for (unsigned bits = 0; bits <= 40; ++bits) {
+            struct launch plan = plan_sum(devices[d], local, (size_t)1 << bits);
+            assert_launch_fits(&plan, devices[d], local);
+            size_t groups = plan.global[0] / local;
+            assert_true(groups >= 1 && groups <= SUM_MAX_PARTIALS);
+            /* no group without a float4 to read */
+            assert_true(groups == 1 || (groups - 1) * local * 4 < ((size_t)1 << bits));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +425,9 @@ int main(void)
         cmocka_unit_test(cpu_tiles_are_two_native_vectors_wide_and_fill_every_core),
         cmocka_unit_test(gemv_groups_fit_every_device_for_both_layouts),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
+        cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
+        cmocka_unit_test(column_groups_read_32_columns_and_split_the_rows),
+        cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -372,6 +372,67 @@ KILN_API kiln_status kiln_ctx_set_gemm_backend(kiln_ctx *ctx, kiln_gemm_backend 
 /* ctx's GEMM back end as last set (AUTO stays AUTO); KILN_GEMM_AUTO for NULL. */
 KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx);
 
+/* ---------------------------------------------------------------- reductions and norms */
+
+/* Matrices here are rows×cols float32, row-major with leading dimension ld >= max(1,
+ * cols), as everywhere; outputs go to tight vectors unless said otherwise. A call with no
+ * output (rows = 0 for per-row results, cols = 0 for per-column ones) is a no-op after
+ * the checks. Sums (SUM, MEAN, SUMSQ, kiln_sum, and inside softmax and the norms) are
+ * compensated (Kahan) within each work-item and pairwise across work-items: a sum ŝ of n
+ * terms is within 4·max(1, log2 n)·u·Σ|tᵢ| of the exact s, u = 2^-24 (MEAN adds one
+ * rounding of the quotient). NaN propagates: a set holding a NaN sums, maxes and mins
+ * to NaN; Inf follows IEEE (Inf + -Inf is NaN). */
+
+/* One result per row or per column. */
+typedef enum { KILN_PER_ROW = 0, KILN_PER_COL } kiln_axis;
+
+/* SUM, MAX, MIN, MEAN (the sum over the count), SUMSQ (Σx²), ARGMAX (uint32 index of the
+ * first maximum; a NaN counts as above every number, so the first NaN wins). */
+typedef enum {
+    KILN_REDUCE_SUM = 0,
+    KILN_REDUCE_MAX,
+    KILN_REDUCE_MIN,
+    KILN_REDUCE_MEAN,
+    KILN_REDUCE_SUMSQ,
+    KILN_REDUCE_ARGMAX
+} kiln_reduce_op;
+
+/* y = op over each row (PER_ROW: `rows` results) or each column (PER_COL: `cols`) of x.
+ * ARGMAX writes uint32 column (PER_ROW) or row (PER_COL) indices into y. Empty sets: SUM
+ * and SUMSQ 0, MAX -Inf, MIN +Inf, MEAN NaN; ARGMAX of an empty set, or over more than
+ * 2^32 - 1 elements, is KILN_ERR_ARG. y overlapping x is KILN_ERR_ARG. */
+KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axis,
+                                 const kiln_buf *x, kiln_buf *y, size_t rows, size_t cols,
+                                 size_t ld);
+
+/* y[0] = the sum of the n floats of x (0 for n = 0), in two passes whose partials live in
+ * scratch the context keeps (a few KiB, bounded by the device, not by n). y overlapping x
+ * is KILN_ERR_ARG. */
+KILN_API kiln_status kiln_sum(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n);
+
+/* Per row: y = exp(x - max) / Σ exp(x - max), the row's max subtracted so no exp
+ * overflows. x and y share ld; y may be x (the very same range), else must not overlap
+ * it. A row holding NaN or +Inf, or only -Inf, becomes NaN; a -Inf element gives 0. */
+KILN_API kiln_status kiln_softmax(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t rows,
+                                  size_t cols, size_t ld);
+
+/* Per row: y = x - max - log Σ exp(x - max). As kiln_softmax; a -Inf element gives -Inf. */
+KILN_API kiln_status kiln_log_softmax(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y,
+                                      size_t rows, size_t cols, size_t ld);
+
+/* Per row: y = (x - mean) / sqrt(var + eps) · gamma + beta with the biased variance (as
+ * PyTorch); gamma and beta hold `cols` floats, NULL meaning 1 and 0. x and y share ld; y
+ * may be x (the very same range), else must not overlap x, gamma or beta. eps must be
+ * finite and >= 0. A row holding NaN or ±Inf becomes NaN. */
+KILN_API kiln_status kiln_layernorm(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *gamma,
+                                    const kiln_buf *beta, kiln_buf *y, size_t rows,
+                                    size_t cols, size_t ld, float eps);
+
+/* Per row: y = x / sqrt(mean(x²) + eps) · gamma; gamma as kiln_layernorm's. A NaN makes
+ * its row NaN; an Inf makes its own element NaN and the rest of its row 0 (x · 0). */
+KILN_API kiln_status kiln_rmsnorm(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *gamma,
+                                  kiln_buf *y, size_t rows, size_t cols, size_t ld, float eps);
+
 /* ---------------------------------------------------------------- mixed precision */
 
 /* Element types of buffers. F16 (IEEE binary16) and BF16 (the top 16 bits of a float)

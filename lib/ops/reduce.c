@@ -1,0 +1,154 @@
+/* kiln_reduce and kiln_sum (cl/reduce.cl), and the group-size choice every row-wise
+ * kernel shares. */
+#include "../internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+kiln_status row_kernel_get(kiln_ctx *ctx, const char *source, const char *options,
+                           const char *name, size_t bytes_per_item, struct kernel **kernel,
+                           size_t *local)
+{
+    size_t items = plan_row_local(&ctx->limits, SIZE_MAX, bytes_per_item);
+    for (;;) {
+        char all[160];
+        snprintf(all, sizeof(all), "%s -DLOCAL_SIZE=%zu", options, items);
+        CHECK(kernel_get(ctx, source, all, name, kernel));
+        if ((*kernel)->limits.work_group_size >= items || items == 1)
+            break;
+        /* The kernel's registers allow fewer items: rebuild with its limit. */
+        items = plan_row_local(&ctx->limits, (*kernel)->limits.work_group_size,
+                               bytes_per_item);
+    }
+    *local = items;
+    return KILN_OK;
+}
+
+const char *row_index_type(size_t count)
+{
+    return count <= (size_t)INT_MAX ? "uint" : "ulong";
+}
+
+/* The local arrays hold a float and an index per work-item. */
+enum { REDUCE_BYTES_PER_ITEM = 2 * sizeof(float) };
+
+static kiln_status check_reduce_op(const kiln_ctx *ctx, kiln_reduce_op op)
+{
+    if (op < KILN_REDUCE_SUM || op > KILN_REDUCE_ARGMAX)
+        return fail(ctx, KILN_ERR_ARG,
+                    "op is %d, not a kiln_reduce_op (KILN_REDUCE_SUM, _MAX, _MIN, _MEAN, "
+                    "_SUMSQ or _ARGMAX)",
+                    (int)op);
+    return KILN_OK;
+}
+
+static kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis)
+{
+    if (axis != KILN_PER_ROW && axis != KILN_PER_COL)
+        return fail(ctx, KILN_ERR_ARG, "axis is %d, neither KILN_PER_ROW nor KILN_PER_COL",
+                    (int)axis);
+    return KILN_OK;
+}
+
+/* ARGMAX needs an element to point at, and indices that fit uint32 below its "none". */
+static kiln_status check_argmax_length(const kiln_ctx *ctx, kiln_axis axis, size_t length)
+{
+    const char *what = axis == KILN_PER_ROW ? "cols" : "rows";
+    if (length == 0)
+        return fail(ctx, KILN_ERR_ARG,
+                    "ARGMAX of an empty set: %s is 0, so there is no index to give", what);
+    if (length > (size_t)UINT32_MAX - 1)
+        return fail(ctx, KILN_ERR_ARG,
+                    "ARGMAX over %s = %zu elements: its uint32 indices reach only %u", what,
+                    length, UINT32_MAX - 2);
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axis,
+                                 const kiln_buf *x, kiln_buf *y, size_t rows, size_t cols,
+                                 size_t ld)
+{
+    CHECK(check_ctx(ctx));
+    CHECK(check_reduce_op(ctx, op));
+    CHECK(check_axis(ctx, axis));
+    CHECK(check_buf(ctx, x, "x"));
+    CHECK(check_buf(ctx, y, "y"));
+    size_t results = axis == KILN_PER_ROW ? rows : cols;
+    size_t length = axis == KILN_PER_ROW ? cols : rows;
+    if (op == KILN_REDUCE_ARGMAX && results > 0)
+        CHECK(check_argmax_length(ctx, axis, length));
+    CHECK(check_rows(ctx, x, "x", rows, cols, ld));
+    CHECK(check_vector(ctx, y, "y", results));
+    CHECK(check_apart(ctx, y, "y", x, "x"));
+    if (results == 0)
+        return KILN_OK;
+
+    const char *name = axis == KILN_PER_ROW ? "reduce_rows" : "reduce_columns";
+    char options[64];
+    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s", (int)op, row_index_type(length));
+    struct kernel *kernel;
+    size_t local;
+    CHECK(row_kernel_get(ctx, "reduce", options, name, REDUCE_BYTES_PER_ITEM, &kernel, &local));
+    struct launch plan = axis == KILN_PER_ROW ? plan_rows(local, rows)
+                                              : plan_columns(&ctx->limits, local, cols);
+    cl_ulong rows_arg = rows, cols_arg = cols, ld_arg = ld, x_offset = buf_elements_offset(x),
+             y_offset = buf_elements_offset(y);
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(rows_arg), KERNEL_ARG(cols_arg), KERNEL_ARG(ld_arg),   KERNEL_ARG_BUF(x),
+        KERNEL_ARG(x_offset), KERNEL_ARG_BUF(y),    KERNEL_ARG(y_offset),
+    };
+    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}
+
+/* Both passes on the context's partials, under its sum lock so another thread's sum
+ * cannot write them in between. */
+static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n)
+{
+    char options[64];
+    snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s", row_index_type(n));
+    struct kernel *first, *second;
+    size_t local, second_local;
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_vector", REDUCE_BYTES_PER_ITEM, &first,
+                         &local));
+    CHECK(row_kernel_get(ctx, "reduce", "-DOP=0 -DINDEX=uint", "reduce_rows",
+                         REDUCE_BYTES_PER_ITEM, &second, &second_local));
+    if (ctx->sum_partials == NULL)
+        CHECK(kiln_buf_create(ctx, SUM_MAX_PARTIALS * sizeof(float), &ctx->sum_partials));
+    kiln_buf *partials = ctx->sum_partials;
+
+    struct launch plan = plan_sum(&ctx->limits, local, n);
+    cl_ulong count = n, x_offset = buf_elements_offset(x);
+    const struct kernel_arg first_args[] = {
+        KERNEL_ARG(count),
+        KERNEL_ARG_BUF(x),
+        KERNEL_ARG(x_offset),
+        KERNEL_ARG_BUF(partials),
+    };
+    CHECK(kernel_launch(ctx, first, &plan, first_args,
+                        sizeof(first_args) / sizeof(first_args[0])));
+
+    cl_ulong one = 1, groups = plan.global[0] / plan.local[0], zero = 0,
+             y_offset = buf_elements_offset(y);
+    struct launch last = plan_rows(second_local, 1);
+    const struct kernel_arg second_args[] = {
+        KERNEL_ARG(one),  KERNEL_ARG(groups),      KERNEL_ARG(groups),   KERNEL_ARG_BUF(partials),
+        KERNEL_ARG(zero), KERNEL_ARG_BUF(y),       KERNEL_ARG(y_offset),
+    };
+    return kernel_launch(ctx, second, &last, second_args,
+                         sizeof(second_args) / sizeof(second_args[0]));
+}
+
+KILN_API kiln_status kiln_sum(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n)
+{
+    CHECK(check_ctx(ctx));
+    CHECK(check_buf(ctx, x, "x"));
+    CHECK(check_buf(ctx, y, "y"));
+    CHECK(check_vector(ctx, x, "x", n));
+    CHECK(check_vector(ctx, y, "y", 1));
+    CHECK(check_apart(ctx, y, "y", x, "x"));
+
+    pthread_mutex_lock(&ctx->sum_lock);
+    kiln_status status = sum_enqueue(ctx, x, y, n);
+    pthread_mutex_unlock(&ctx->sum_lock);
+    return status;
+}
