@@ -530,6 +530,10 @@ kiln_status gemm_run_config(kiln_ctx *ctx, const struct gemm_call *call, enum ge
  * families (gemm_portable_enqueue); a tensor-core family is tried first where the call's
  * math allows it. */
 kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call);
+/* Launches a GEMM kernel with the argument list every GEMM kernel takes (cl/gemm.cl's:
+ * sizes, each matrix with its element offset and ld, the bias, the batch strides). */
+kiln_status gemm_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
+                        const struct gemm_call *call);
 /* The call's element types are float throughout (what cl/gemm_block.cl, cl/gemm_cpu.cl
  * and CLBlast take). */
 bool gemm_call_is_f32(const struct gemm_call *call);

@@ -25,6 +25,30 @@ void gemm_type_options(const struct gemm_call *call, char *options, size_t size)
              (int)call->c_type);
 }
 
+kiln_status gemm_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
+                        const struct gemm_call *call)
+{
+    /* Without a bias the kernel never reads it; C stands in as a valid cl_mem. */
+    const kiln_buf *bias = call->bias != NULL ? call->bias : call->c;
+    cl_int has_bias = call->bias != NULL;
+    cl_ulong m = call->m, n = call->n, k = call->k, lda = call->lda, ldb = call->ldb,
+             ldc = call->ldc, a_offset = buf_offset_of(call->a, call->a_type),
+             b_offset = buf_offset_of(call->b, call->a_type),
+             c_offset = buf_offset_of(call->c, call->c_type),
+             bias_offset = buf_elements_offset(bias), batch = call->batch,
+             stride_a = call->stride_a, stride_b = call->stride_b, stride_c = call->stride_c;
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(m),           KERNEL_ARG(n),           KERNEL_ARG(k),
+        KERNEL_ARG(call->alpha), KERNEL_ARG_BUF(call->a), KERNEL_ARG(a_offset),
+        KERNEL_ARG(lda),         KERNEL_ARG_BUF(call->b), KERNEL_ARG(b_offset),
+        KERNEL_ARG(ldb),         KERNEL_ARG(call->beta),  KERNEL_ARG_BUF(call->c),
+        KERNEL_ARG(c_offset),    KERNEL_ARG(ldc),         KERNEL_ARG_BUF(bias),
+        KERNEL_ARG(bias_offset), KERNEL_ARG(has_bias),    KERNEL_ARG(batch),
+        KERNEL_ARG(stride_a),    KERNEL_ARG(stride_b),    KERNEL_ARG(stride_c),
+    };
+    return kernel_launch(ctx, kernel, plan, args, sizeof(args) / sizeof(args[0]));
+}
+
 kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
     for (;;) {
