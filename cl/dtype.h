@@ -93,26 +93,22 @@ inline ushort float_to_bf16(const float v)
 #define LOAD4(t, p) LOAD4_(t, p)
 
 #define STORE4_0(v, p) (*(__global float4 *)(p) = (v))
-#define STORE4_1(v, p) store4_by_element_1((v), (p))
-#define STORE4_2(v, p) store4_by_element_2((v), (p))
+#define STORE4_1(v, p) store4_by_element((v), (p), 0)
+#define STORE4_2(v, p) store4_by_element((v), (p), 1)
 #define STORE4_(t, v, p) STORE4_##t(v, p)
 #define STORE4(t, v, p) STORE4_(t, v, p)
 
-/* Each element through STORE: the same rounding and NaN as a single store. */
+/* Each element of a 16-bit type through STORE: the same rounding and NaN as a single
+ * store. bf16 is a constant where it is called, so one branch is left. */
 __attribute__((always_inline))
-inline void store4_by_element_1(const float4 v, __global ushort *p)
+inline void store4_by_element(const float4 v, __global ushort *p, const int bf16)
 {
-    STORE_1(v.x, p, 0);
-    STORE_1(v.y, p, 1);
-    STORE_1(v.z, p, 2);
-    STORE_1(v.w, p, 3);
-}
-
-__attribute__((always_inline))
-inline void store4_by_element_2(const float4 v, __global ushort *p)
-{
-    STORE_2(v.x, p, 0);
-    STORE_2(v.y, p, 1);
-    STORE_2(v.z, p, 2);
-    STORE_2(v.w, p, 3);
+    const float elements[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (uint i = 0; i < 4; ++i) {
+        if (bf16)
+            STORE_2(elements[i], p, i);
+        else
+            STORE_1(elements[i], p, i);
+    }
 }
