@@ -102,6 +102,14 @@ kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *nam
     return check_matrix(ctx, buf, name, KILN_NO_TRANS, rows, cols, ld);
 }
 
+kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis)
+{
+    if (axis != KILN_PER_ROW && axis != KILN_PER_COL)
+        return fail(ctx, KILN_ERR_ARG, "axis is %d, neither KILN_PER_ROW nor KILN_PER_COL",
+                    (int)axis);
+    return KILN_OK;
+}
+
 kiln_status size_mul(const kiln_ctx *ctx, size_t a, size_t b, size_t *out, const char *what)
 {
     if (a != 0 && b > SIZE_MAX / a)

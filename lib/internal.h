@@ -100,6 +100,10 @@ struct gemm_config {
  * stays within a bound, so huge n loops rather than growing the grid. */
 struct launch plan_elementwise(const struct device_limits *device,
                                const struct kernel_limits *kernel, size_t n);
+/* cl/bias_act.cl's 2-D grid-stride launch over a rows×cols matrix: power-of-two groups
+ * of consecutive columns by rows, about an element per work-item up to a bound. */
+struct launch plan_bias_act(const struct device_limits *device,
+                            const struct kernel_limits *kernel, size_t rows, size_t cols);
 /* A tile of cl/geam.cl: TILE×TILE blocks moved by TILE×TILE_ROWS work-items. */
 struct geam_config {
     unsigned tile, rows;
@@ -373,6 +377,7 @@ kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t ro
                                 size_t cols, size_t ld, size_t stride, size_t batch);
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
+kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis);
 /* The row-wise operations' rows×cols x with leading dimension `ld`: ld >= max(1, cols)
  * (checked even when sizes are 0), and buf holds the matrix. */
 kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,

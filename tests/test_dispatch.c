@@ -282,6 +282,33 @@ static struct gemv_config check_gemv(const struct device_limits *device, size_t 
     return config;
 }
 
+/* bias_act's 2-D grid fits every device for 1×n, n×1 and large shapes, covers small ones
+ * with an element per work-item and bounds the grid of large ones. */
+static void bias_act_grids_fit_every_device_and_stay_bounded(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{0, 0},    {1, 1},        {1, 1 << 24}, {1 << 24, 1},
+                                {7, 4099}, {4099, 7},     {65536, 1024}, {1 << 30, 1 << 30}};
+    const struct kernel_limits kernels[] = {{4096, 1}, {64, 32}, {1, 1}};
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t k = 0; k < sizeof(kernels) / sizeof(kernels[0]); ++k)
+            for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s) {
+                size_t rows = shapes[s][0], cols = shapes[s][1];
+                struct launch plan = plan_bias_act(devices[d], &kernels[k], rows, cols);
+                assert_int_equal(plan.dims, 2);
+                assert_launch_fits(&plan, devices[d], kernels[k].work_group_size);
+                size_t groups = plan.global[0] / plan.local[0] * (plan.global[1] / plan.local[1]);
+                assert_true(groups <= (1u << 20));
+                if (rows * cols <= 4099 * 7)
+                    assert_true(plan.global[0] >= cols && plan.global[1] >= rows);
+            }
+    /* A wide row gets 64 consecutive columns a group, 4 rows of them on a GPU. */
+    const struct kernel_limits wide = {1024, 32};
+    struct launch plan = plan_bias_act(&nvidia_like, &wide, 512, 1024);
+    assert_int_equal(plan.local[0], 64);
+    assert_int_equal(plan.local[1], 4);
+}
+
 static void gemv_groups_fit_every_device_for_both_layouts(void **state)
 {
     (void)state;
@@ -424,6 +451,7 @@ int main(void)
         cmocka_unit_test(block_tiles_are_the_largest_that_still_fill_most_compute_units),
         cmocka_unit_test(cpu_tiles_are_two_native_vectors_wide_and_fill_every_core),
         cmocka_unit_test(gemv_groups_fit_every_device_for_both_layouts),
+        cmocka_unit_test(bias_act_grids_fit_every_device_and_stay_bounded),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
         cmocka_unit_test(column_groups_read_32_columns_and_split_the_rows),

@@ -433,6 +433,14 @@ KILN_API kiln_status kiln_layernorm(kiln_ctx *ctx, const kiln_buf *x, const kiln
 KILN_API kiln_status kiln_rmsnorm(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *gamma,
                                   kiln_buf *y, size_t rows, size_t cols, size_t ld, float eps);
 
+/* y = act(x + bias) over a rows×cols matrix: bias (not NULL) holds `rows` floats for
+ * PER_ROW, one added to each row (kiln_dense's out×batch layout), or `cols` for PER_COL,
+ * one per column (a row per sample). x and y share ld; y may be x (the very same
+ * range), else must not overlap it; y must not overlap bias. */
+KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *bias,
+                                   kiln_buf *y, size_t rows, size_t cols, size_t ld,
+                                   kiln_axis axis, kiln_act act);
+
 /* ---------------------------------------------------------------- mixed precision */
 
 /* Element types of buffers. F16 (IEEE binary16) and BF16 (the top 16 bits of a float)

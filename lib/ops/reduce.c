@@ -42,14 +42,6 @@ static kiln_status check_reduce_op(const kiln_ctx *ctx, kiln_reduce_op op)
     return KILN_OK;
 }
 
-static kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis)
-{
-    if (axis != KILN_PER_ROW && axis != KILN_PER_COL)
-        return fail(ctx, KILN_ERR_ARG, "axis is %d, neither KILN_PER_ROW nor KILN_PER_COL",
-                    (int)axis);
-    return KILN_OK;
-}
-
 /* ARGMAX needs an element to point at, and indices that fit uint32 below its "none". */
 static kiln_status check_argmax_length(const kiln_ctx *ctx, kiln_axis axis, size_t length)
 {
