@@ -24,6 +24,8 @@
 #define INDEX ulong
 #endif
 
+#include "rows.h" /* row_parts */
+
 #define IS_SUM (OP == 0 || OP == 3 || OP == 4)
 #define NO_INDEX 0xffffffffu
 
@@ -122,12 +124,11 @@ inline accumulator row_accumulate(accumulator a, __global const float *x, ulong 
                                   INDEX count, INDEX lane, INDEX lanes)
 {
     __global const float *row = x + start;
-    INDEX head = (INDEX)((4 - (start & 3)) & 3);
-    head = head < count ? head : count;
+    INDEX head, quads;
+    row_parts(start, count, 1, &head, &quads);
     for (INDEX i = lane; i < head; i += lanes)
         accumulate(&a, row[i], (uint)i);
     __global const float4 *body = (__global const float4 *)(row + head);
-    const INDEX quads = (count - head) / 4;
     for (INDEX q = lane; q < quads; q += lanes) {
         const float4 v = body[q];
         const uint i = (uint)(head + 4 * q);

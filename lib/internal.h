@@ -434,6 +434,11 @@ kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n,
 kiln_status row_kernel_get(kiln_ctx *ctx, const char *source, const char *options,
                            const char *name, size_t bytes_per_item, struct kernel **kernel,
                            size_t *local);
+/* Launches a row-wise kernel whose arguments start (rows, cols, ld, x, x_offset, y,
+ * y_offset), then take `extra`. */
+kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
+                              size_t rows, size_t cols, size_t ld, const kiln_buf *x,
+                              kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
 const char *row_index_type(size_t count);
 

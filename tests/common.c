@@ -714,3 +714,15 @@ void assert_each_near(const float *got, const double *expected, const double *al
                      (double)got[i], expected[i], allowed[i]);
     }
 }
+
+void assert_rows_near(const operand *y, const double *expected, const double *allowed)
+{
+    const float *got = operand_download(y);
+    for (size_t r = 0; r < y->rows; r++) {
+        char what[64];
+        snprintf(what, sizeof what, "row %zu of %zu, column", r, y->rows);
+        assert_each_near(got + y->offset + r * y->ld, expected + r * y->cols,
+                         allowed + r * y->cols, y->cols, what);
+    }
+    assert_canaries_intact(y, got);
+}

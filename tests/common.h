@@ -271,4 +271,8 @@ void assert_wrapping_lds_refused(kiln_ctx *ctx, const wrapping_case *cases, size
 void assert_each_near(const float *got, const double *expected, const double *allowed,
                       size_t n, const char *what);
 
+/* Reads y back and fails unless each of its rows is within allowed of expected (both
+ * rows×cols, tight) and everything around the matrix is still CANARY. */
+void assert_rows_near(const operand *y, const double *expected, const double *allowed);
+
 #endif /* KILN_TESTS_COMMON_H */

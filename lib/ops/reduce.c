@@ -24,6 +24,22 @@ kiln_status row_kernel_get(kiln_ctx *ctx, const char *source, const char *option
     return KILN_OK;
 }
 
+kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
+                              size_t rows, size_t cols, size_t ld, const kiln_buf *x,
+                              kiln_buf *y, const struct kernel_arg *extra, size_t extra_count)
+{
+    cl_ulong rows_arg = rows, cols_arg = cols, ld_arg = ld, x_offset = buf_elements_offset(x),
+             y_offset = buf_elements_offset(y);
+    struct kernel_arg args[KERNEL_MAX_ARGS] = {
+        KERNEL_ARG(rows_arg), KERNEL_ARG(cols_arg), KERNEL_ARG(ld_arg),   KERNEL_ARG_BUF(x),
+        KERNEL_ARG(x_offset), KERNEL_ARG_BUF(y),    KERNEL_ARG(y_offset),
+    };
+    enum { COMMON = 7 };
+    for (size_t i = 0; i < extra_count && COMMON + i < KERNEL_MAX_ARGS; i++)
+        args[COMMON + i] = extra[i];
+    return kernel_launch(ctx, kernel, plan, args, COMMON + extra_count);
+}
+
 const char *row_index_type(size_t count)
 {
     return count <= (size_t)INT_MAX ? "uint" : "ulong";
@@ -83,13 +99,7 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
     CHECK(row_kernel_get(ctx, "reduce", options, name, REDUCE_BYTES_PER_ITEM, &kernel, &local));
     struct launch plan = axis == KILN_PER_ROW ? plan_rows(local, rows)
                                               : plan_columns(&ctx->limits, local, cols);
-    cl_ulong rows_arg = rows, cols_arg = cols, ld_arg = ld, x_offset = buf_elements_offset(x),
-             y_offset = buf_elements_offset(y);
-    const struct kernel_arg args[] = {
-        KERNEL_ARG(rows_arg), KERNEL_ARG(cols_arg), KERNEL_ARG(ld_arg),   KERNEL_ARG_BUF(x),
-        KERNEL_ARG(x_offset), KERNEL_ARG_BUF(y),    KERNEL_ARG(y_offset),
-    };
-    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+    return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
 }
 
 /* Both passes on the context's partials, under its sum lock so another thread's sum

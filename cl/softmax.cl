@@ -1,0 +1,119 @@
+/* softmax and log_softmax of each row: one work-group per row (grid-stride over rows).
+ *
+ * LOG 1 for log_softmax. LOCAL_SIZE is the most work-items of a group (a power of two).
+ * VECTORS 1 when x and y start on the same 16-byte phase (they share ld, so every row
+ * does): both passes then move float4s. INDEX is uint when a row fits 31 bits.
+ *
+ * One read finds the row's max and Σ exp(x - max) together: each item keeps a running
+ * max and rescales its sum when the max grows (a compensated sum, as kiln_reduce's), the
+ * group merges the pairs in a tree; a second read writes y. y may be x: every item has
+ * read the whole row's statistics before anyone writes. */
+#ifndef LOG
+#define LOG 0
+#endif
+#ifndef LOCAL_SIZE
+#define LOCAL_SIZE 256
+#endif
+#ifndef VECTORS
+#define VECTORS 1
+#endif
+#ifndef INDEX
+#define INDEX ulong
+#endif
+
+#include "rows.h" /* row_parts */
+
+typedef struct {
+    float max, sum, carry;
+} row_stats;
+
+/* What a sum taken against max `from` is worth against the larger `to`: 1 when they are
+ * equal (two -Inf included, whose sums are 0), NaN when either is. */
+inline float rescale(float from, float to)
+{
+    return from == to ? 1.0f : exp(from - to);
+}
+
+/* NaN above everything, so a NaN max poisons the row. */
+inline float max_of(float a, float b)
+{
+    return b > a || isnan(b) ? b : a;
+}
+
+inline void stats_add(row_stats *s, float x)
+{
+    const float max = max_of(s->max, x);
+    if (max != s->max || isnan(max)) {
+        const float scale = rescale(s->max, max);
+        s->sum *= scale;
+        s->carry *= scale;
+        s->max = max;
+    }
+    /* A -Inf element adds nothing, even to a row whose max is -Inf so far. */
+    const float term = x == -INFINITY ? 0.0f : exp(x - s->max);
+    const float y = term - s->carry;
+    const float t = s->sum + y;
+    s->carry = isfinite(t) ? (t - s->sum) - y : 0.0f;
+    s->sum = t;
+}
+
+#if LOG
+#define OUTPUT(v) (((v) - max) - log_sum)
+#else
+#define OUTPUT(v) (exp((v) - max) / sum)
+#endif
+
+__kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
+                           __global const float *x, const ulong x_offset, __global float *y,
+                           const ulong y_offset)
+{
+    __local float maxes[LOCAL_SIZE];
+    __local float sums[LOCAL_SIZE];
+    const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
+    const INDEX count = (INDEX)cols;
+    for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
+        __global const float *in = x + x_offset + r * ld;
+        __global float *out = y + y_offset + r * ld;
+        INDEX head, quads;
+        row_parts(x_offset + r * ld, count, VECTORS, &head, &quads);
+
+        row_stats s = {-INFINITY, 0.0f, 0.0f};
+        for (INDEX i = lane; i < head; i += lanes)
+            stats_add(&s, in[i]);
+        __global const float4 *in4 = (__global const float4 *)(in + head);
+        for (INDEX q = lane; q < quads; q += lanes) {
+            const float4 v = in4[q];
+            stats_add(&s, v.x);
+            stats_add(&s, v.y);
+            stats_add(&s, v.z);
+            stats_add(&s, v.w);
+        }
+        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+            stats_add(&s, in[i]);
+
+        maxes[lane] = s.max;
+        sums[lane] = s.sum - s.carry;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint step = lanes / 2; step > 0; step /= 2) {
+            if (lane < step) {
+                const float a = maxes[lane], b = maxes[lane + step], max = max_of(a, b);
+                sums[lane] = sums[lane] * rescale(a, max) + sums[lane + step] * rescale(b, max);
+                maxes[lane] = max;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const float max = maxes[0], sum = sums[0];
+        barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next row */
+#if LOG
+        const float log_sum = log(sum);
+#endif
+
+        for (INDEX i = lane; i < head; i += lanes)
+            out[i] = OUTPUT(in[i]);
+        __global float4 *out4 = (__global float4 *)(out + head);
+        for (INDEX q = lane; q < quads; q += lanes)
+            out4[q] = OUTPUT(in4[q]);
+        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+            out[i] = OUTPUT(in[i]);
+    }
+}
