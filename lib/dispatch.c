@@ -79,6 +79,14 @@ struct launch plan_bias_act(const struct device_limits *device,
     return (struct launch){2, {gx * width, gy * lanes}, {width, lanes}};
 }
 
+/* cl/softmax_xent.cl: a group per row, a few waves per compute unit and never more
+ * groups than the context's partials hold (one partial each). */
+struct launch plan_softmax_xent(const struct device_limits *device, size_t local, size_t rows)
+{
+    size_t groups = min_size(min_size(rows > 0 ? rows : 1, group_cap(device)), SUM_MAX_PARTIALS);
+    return (struct launch){1, {groups * local, 1}, {local, 1}};
+}
+
 /* Tiles of cl/geam.cl, largest first: a TILE×TILE block moved by TILE×ROWS items. */
 static const struct geam_config geam_configs[] = {{32, 8}, {16, 4}, {8, 2}, {4, 1}, {1, 1}};
 

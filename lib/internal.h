@@ -104,6 +104,9 @@ struct launch plan_elementwise(const struct device_limits *device,
  * of consecutive columns by rows, about an element per work-item up to a bound. */
 struct launch plan_bias_act(const struct device_limits *device,
                             const struct kernel_limits *kernel, size_t rows, size_t cols);
+/* cl/softmax_xent.cl's first pass: a group of `local` items per row, at most a few per
+ * compute unit and SUM_MAX_PARTIALS in all (the kernel strides over rows). */
+struct launch plan_softmax_xent(const struct device_limits *device, size_t local, size_t rows);
 /* A tile of cl/geam.cl: TILE×TILE blocks moved by TILE×TILE_ROWS work-items. */
 struct geam_config {
     unsigned tile, rows;

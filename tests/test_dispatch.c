@@ -309,6 +309,25 @@ static void bias_act_grids_fit_every_device_and_stay_bounded(void **state)
     assert_int_equal(plan.local[1], 4);
 }
 
+/* softmax_xent's first pass: a group per row up to a few per compute unit, never more
+ * groups than the context's partials hold. */
+static void softmax_xent_groups_never_outnumber_the_partials(void **state)
+{
+    (void)state;
+    const size_t rows[] = {0, 1, 7, 1024, 1025, 1 << 20, SIZE_MAX / 2};
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); ++r) {
+            struct launch plan = plan_softmax_xent(devices[d], 1, rows[r]);
+            assert_launch_fits(&plan, devices[d], 1);
+            size_t groups = plan.global[0] / plan.local[0];
+            assert_true(groups >= 1 && groups <= SUM_MAX_PARTIALS);
+            assert_true(groups <= (rows[r] > 0 ? rows[r] : 1));
+        }
+    struct launch plan = plan_softmax_xent(&nvidia_like, 256, 1 << 20);
+    assert_int_equal(plan.global[0] / plan.local[0], SUM_MAX_PARTIALS);
+    assert_int_equal(plan.local[0], 256);
+}
+
 static void gemv_groups_fit_every_device_for_both_layouts(void **state)
 {
     (void)state;
@@ -452,6 +471,7 @@ int main(void)
         cmocka_unit_test(cpu_tiles_are_two_native_vectors_wide_and_fill_every_core),
         cmocka_unit_test(gemv_groups_fit_every_device_for_both_layouts),
         cmocka_unit_test(bias_act_grids_fit_every_device_and_stay_bounded),
+        cmocka_unit_test(softmax_xent_groups_never_outnumber_the_partials),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
         cmocka_unit_test(column_groups_read_32_columns_and_split_the_rows),

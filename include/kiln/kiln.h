@@ -441,6 +441,17 @@ KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_
                                    kiln_buf *y, size_t rows, size_t cols, size_t ld,
                                    kiln_axis axis, kiln_act act);
 
+/* The mean cross-entropy of softmax(logits) against labels and its gradient: logits is
+ * rows×cols, tightly packed; labels holds `rows` uint32 classes on the device; loss gets
+ * one float, Σ (log Σ exp(x) - x[label]) / rows, computed with each row's max subtracted
+ * so nothing overflows. dlogits (NULL: not computed) gets (softmax - one-hot) / rows and
+ * may be logits (the very same range). A label >= cols makes the loss and that row of
+ * dlogits NaN (labels are not read on the host); so does a NaN or +Inf logit. rows = 0
+ * is a no-op. The two passes' partials live in the context's scratch (a few KiB). */
+KILN_API kiln_status kiln_softmax_xent(kiln_ctx *ctx, const kiln_buf *logits,
+                                       const kiln_buf *labels, kiln_buf *loss,
+                                       kiln_buf *dlogits, size_t rows, size_t cols);
+
 /* ---------------------------------------------------------------- mixed precision */
 
 /* Element types of buffers. F16 (IEEE binary16) and BF16 (the top 16 bits of a float)

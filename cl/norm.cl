@@ -1,0 +1,145 @@
+/* layernorm and rmsnorm of each row: one work-group per row (grid-stride over rows).
+ *
+ * RMS 1 for rmsnorm. LOCAL_SIZE, VECTORS and INDEX as in softmax.cl.
+ *
+ * One read gathers the row's statistics, a second writes y (y may be x: the whole row's
+ * statistics are known before anyone writes):
+ * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford),
+ *   exact for constant rows and without the cancellation of Σx² - (Σx)²/n; the group
+ *   merges them in a tree (Chan et al.); the variance is biased (over n), as PyTorch's.
+ * - rmsnorm: a compensated Σx², as kiln_reduce's SUMSQ.
+ * gamma and beta (runtime flags, read through vload4 at any alignment) default to 1
+ * and 0. */
+#ifndef RMS
+#define RMS 0
+#endif
+#ifndef LOCAL_SIZE
+#define LOCAL_SIZE 256
+#endif
+#ifndef VECTORS
+#define VECTORS 1
+#endif
+#ifndef INDEX
+#define INDEX ulong
+#endif
+
+#include "rows.h" /* row_parts */
+
+typedef struct {
+    float count, mean, m2; /* rmsnorm: m2 is Σx² and mean its Kahan carry */
+} moments;
+
+inline void moments_add(moments *m, float x)
+{
+#if RMS
+    const float y = x * x - m->mean;
+    const float t = m->m2 + y;
+    m->mean = isfinite(t) ? (t - m->m2) - y : 0.0f;
+    m->m2 = t;
+#else
+    m->count += 1.0f;
+    const float delta = x - m->mean;
+    m->mean += delta / m->count;
+    m->m2 += delta * (x - m->mean);
+#endif
+}
+
+/* a and b of two groups of elements as one. */
+inline moments moments_merge(moments a, moments b)
+{
+#if RMS
+    a.m2 += b.m2;
+#else
+    const float count = a.count + b.count;
+    if (b.count == 0.0f)
+        return a;
+    if (a.count == 0.0f)
+        return b;
+    const float delta = b.mean - a.mean, share = b.count / count;
+    a.mean += delta * share;
+    a.m2 += b.m2 + delta * delta * a.count * share;
+    a.count = count;
+#endif
+    return a;
+}
+
+#define SCALE(i) (has_gamma ? gamma[i] : 1.0f)
+#define SHIFT(i) (has_beta ? beta[i] : 0.0f)
+#define SCALE4(i) (has_gamma ? vload4(0, gamma + (i)) : (float4)(1.0f))
+#define SHIFT4(i) (has_beta ? vload4(0, beta + (i)) : (float4)(0.0f))
+#if RMS
+#define OUTPUT(v, g, b) ((v) * rstd * (g))
+#else
+#define OUTPUT(v, g, b) (((v) - mean) * rstd * (g) + (b))
+#endif
+
+__kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
+                        __global const float *x, const ulong x_offset, __global float *y,
+                        const ulong y_offset, __global const float *gamma,
+                        const ulong gamma_offset, const uint has_gamma,
+                        __global const float *beta, const ulong beta_offset,
+                        const uint has_beta, const float eps)
+{
+    __local float counts[LOCAL_SIZE];
+    __local float means[LOCAL_SIZE];
+    __local float m2s[LOCAL_SIZE];
+    const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
+    const INDEX count = (INDEX)cols;
+    gamma += gamma_offset;
+    beta += beta_offset;
+    for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
+        __global const float *in = x + x_offset + r * ld;
+        __global float *out = y + y_offset + r * ld;
+        INDEX head, quads;
+        row_parts(x_offset + r * ld, count, VECTORS, &head, &quads);
+
+        moments m = {0.0f, 0.0f, 0.0f};
+        for (INDEX i = lane; i < head; i += lanes)
+            moments_add(&m, in[i]);
+        __global const float4 *in4 = (__global const float4 *)(in + head);
+        for (INDEX q = lane; q < quads; q += lanes) {
+            const float4 v = in4[q];
+            moments_add(&m, v.x);
+            moments_add(&m, v.y);
+            moments_add(&m, v.z);
+            moments_add(&m, v.w);
+        }
+        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+            moments_add(&m, in[i]);
+#if RMS
+        m.m2 -= m.mean; /* the carry */
+        m.mean = 0.0f;
+#endif
+
+        counts[lane] = m.count;
+        means[lane] = m.mean;
+        m2s[lane] = m.m2;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint step = lanes / 2; step > 0; step /= 2) {
+            if (lane < step) {
+                const moments other = {counts[lane + step], means[lane + step], m2s[lane + step]};
+                m = moments_merge(m, other);
+                counts[lane] = m.count;
+                means[lane] = m.mean;
+                m2s[lane] = m.m2;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const float mean = means[0], variance = m2s[0] / (float)cols;
+        barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next row */
+        const float rstd = 1.0f / sqrt(variance + eps);
+#if RMS
+        (void)mean;
+#endif
+
+        for (INDEX i = lane; i < head; i += lanes)
+            out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+        __global float4 *out4 = (__global float4 *)(out + head);
+        for (INDEX q = lane; q < quads; q += lanes) {
+            const INDEX i = head + 4 * q;
+            out4[q] = OUTPUT(in4[q], SCALE4(i), SHIFT4(i));
+        }
+        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+            out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+    }
+}
