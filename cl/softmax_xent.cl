@@ -22,31 +22,18 @@
 #define GRADIENT 1
 #endif
 
-/* The group's values combined in a tree through local memory; every item gets the
- * result. The values array is free again when it returns. */
-inline float group_max(__local float *values, float value)
+/* The group's values combined in a tree through local memory, their max or their sum;
+ * every item gets the result. The values array is free again when it returns. */
+inline float group_combine(__local float *values, float value, bool largest)
 {
     const uint item = (uint)get_local_id(0);
     values[item] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint width = LOCAL_SIZE / 2; width > 0; width /= 2) {
-        if (item < width)
-            values[item] = fmax(values[item], values[item + width]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float result = values[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return result;
-}
-
-inline float group_sum(__local float *values, float value)
-{
-    const uint item = (uint)get_local_id(0);
-    values[item] = value;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint width = LOCAL_SIZE / 2; width > 0; width /= 2) {
-        if (item < width)
-            values[item] += values[item + width];
+        if (item < width) {
+            const float other = values[item + width];
+            values[item] = largest ? fmax(values[item], other) : values[item] + other;
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float result = values[0];
@@ -74,11 +61,11 @@ __kernel void softmax_xent_rows(const ulong rows, const ulong cols,
         float largest = -INFINITY;
         for (INDEX j = item; j < count; j += LOCAL_SIZE)
             largest = fmax(largest, x[j]);
-        largest = group_max(values, largest);
+        largest = group_combine(values, largest, true);
         float sum = 0.0f;
         for (INDEX j = item; j < count; j += LOCAL_SIZE)
             sum += exp(x[j] - largest);
-        sum = group_sum(values, sum);
+        sum = group_combine(values, sum, false);
         const uint label = labels[row];
         const bool valid = (ulong)label < cols;
         const float picked = valid ? x[label] : NAN;
@@ -110,7 +97,7 @@ __kernel void softmax_xent_total(const uint groups, __global const float *partia
     float sum = 0.0f;
     for (uint i = (uint)get_local_id(0); i < groups; i += LOCAL_SIZE)
         sum += partials[i];
-    sum = group_sum(values, sum);
+    sum = group_combine(values, sum, false);
     if (get_local_id(0) == 0)
         loss[loss_offset] = sum;
 }

@@ -509,7 +509,7 @@ static double sigmoid_exact(double x)
     return 1.0 / (1.0 + exp(-x));
 }
 
-static double activate(kiln_act act, double x)
+double activation_exact(kiln_act act, double x)
 {
     switch (act) {
     case KILN_ACT_SIGMOID: return sigmoid_exact(x);
@@ -527,7 +527,7 @@ reference reference_dense(const float *w, const float *x, const float *bias, siz
     r.absolute = act == KILN_ACT_SIGMOID || act == KILN_ACT_TANH ? 1e-6 : 0;
     for (size_t i = 0; i < out * batch; i++) {
         double added = bias != NULL ? bias[i / batch] : 0;
-        r.value[i] = activate(act, r.value[i] + added);
+        r.value[i] = activation_exact(act, r.value[i] + added);
         r.scale[i] += fabs(added);
     }
     return r;

@@ -192,6 +192,8 @@ reference reference_geam(kiln_trans ta, kiln_trans tb, size_t m, size_t n, float
                          const float *a, size_t lda, float beta, const float *b,
                          size_t ldb);
 
+/* act(x) in double: none, sigmoid, relu or tanh. */
+double activation_exact(kiln_act act, double x);
 /* y = act(W·x + bias), W out×in, x in×batch, bias NULL or `out` floats. */
 reference reference_dense(const float *w, const float *x, const float *bias, size_t out,
                           size_t in, size_t batch, kiln_act act);

@@ -9,16 +9,6 @@ static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT
                                        KILN_ACT_TANH};
 #define ACT_COUNT (sizeof activations / sizeof activations[0])
 
-static double activate(kiln_act act, double v)
-{
-    switch (act) {
-    case KILN_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case KILN_ACT_RELU: return v > 0 ? v : 0;
-    case KILN_ACT_TANH: return tanh(v);
-    default: return v;
-    }
-}
-
 /* act(x + bias) of a rows×cols x with leading dimension ld, as a tight reference. */
 static reference reference_bias_act(const float *x, size_t ld, const float *bias,
                                     size_t rows, size_t cols, kiln_axis axis, kiln_act act)
@@ -28,7 +18,7 @@ static reference reference_bias_act(const float *x, size_t ld, const float *bias
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             double b = bias[axis == KILN_PER_ROW ? i : j], v = x[i * ld + j];
-            r.value[i * cols + j] = activate(act, v + b);
+            r.value[i * cols + j] = activation_exact(act, v + b);
             r.scale[i * cols + j] = fabs(v) + fabs(b);
         }
     return r;
