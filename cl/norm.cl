@@ -1,6 +1,6 @@
 /* layernorm and rmsnorm of each row: one work-group per row (grid-stride over rows).
  *
- * RMS 1 for rmsnorm. LOCAL_SIZE, VECTORS and INDEX as in softmax.cl.
+ * RMS 1 for rmsnorm. LOCAL_SIZE, VECTORS and INDEX as cl/rows.h says.
  *
  * One read gathers the row's statistics, a second writes y (y may be x: the whole row's
  * statistics are known before anyone writes):
@@ -13,17 +13,7 @@
 #ifndef RMS
 #define RMS 0
 #endif
-#ifndef LOCAL_SIZE
-#define LOCAL_SIZE 256
-#endif
-#ifndef VECTORS
-#define VECTORS 1
-#endif
-#ifndef INDEX
-#define INDEX ulong
-#endif
-
-#include "rows.h" /* row_parts */
+#include "rows.h" /* LOCAL_SIZE, VECTORS, INDEX, row_parts */
 
 typedef struct {
     float count, mean, m2; /* rmsnorm: m2 is Σx² and mean its Kahan carry */

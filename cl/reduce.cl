@@ -1,8 +1,7 @@
 /* Reductions: kiln_reduce over rows or columns, and kiln_sum's first pass.
  *
  * OP is the kiln_reduce_op: 0 SUM, 1 MAX, 2 MIN, 3 MEAN, 4 SUMSQ, 5 ARGMAX.
- * LOCAL_SIZE is the most work-items of a group (a power of two): the local arrays' size.
- * INDEX is uint when the reduced length fits 31 bits, else ulong.
+ * LOCAL_SIZE and INDEX as cl/rows.h says.
  *
  * Each work-item folds its share of elements into an accumulator, then the group
  * combines the accumulators in a tree through local memory. Sums are compensated (Kahan)
@@ -17,14 +16,7 @@
 #ifndef OP
 #define OP 0
 #endif
-#ifndef LOCAL_SIZE
-#define LOCAL_SIZE 256
-#endif
-#ifndef INDEX
-#define INDEX ulong
-#endif
-
-#include "rows.h" /* row_parts */
+#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
 #define IS_SUM (OP == 0 || OP == 3 || OP == 4)
 #define NO_INDEX 0xffffffffu

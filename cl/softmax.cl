@@ -1,8 +1,7 @@
 /* softmax and log_softmax of each row: one work-group per row (grid-stride over rows).
  *
- * LOG 1 for log_softmax. LOCAL_SIZE is the most work-items of a group (a power of two).
- * VECTORS 1 when x and y start on the same 16-byte phase (they share ld, so every row
- * does): both passes then move float4s. INDEX is uint when a row fits 31 bits.
+ * LOG 1 for log_softmax; LOCAL_SIZE, VECTORS and INDEX as cl/rows.h says (x and y share
+ * ld, so when their offsets share a 16-byte phase every row does).
  *
  * One read finds the row's max and Σ exp(x - max) together: each item keeps a running
  * max and rescales its sum when the max grows (a compensated sum, as kiln_reduce's), the
@@ -11,17 +10,7 @@
 #ifndef LOG
 #define LOG 0
 #endif
-#ifndef LOCAL_SIZE
-#define LOCAL_SIZE 256
-#endif
-#ifndef VECTORS
-#define VECTORS 1
-#endif
-#ifndef INDEX
-#define INDEX ulong
-#endif
-
-#include "rows.h" /* row_parts */
+#include "rows.h" /* LOCAL_SIZE, VECTORS, INDEX, row_parts */
 
 typedef struct {
     float max, sum, carry;

@@ -442,6 +442,13 @@ kiln_status row_kernel_get(kiln_ctx *ctx, const char *source, const char *option
 kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
+/* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
+ * with `flavour` (its own -D) and the VECTORS and INDEX the call wants, and its launch of
+ * a group per row. */
+kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
+                           const char *flavour, size_t bytes_per_item, const kiln_buf *x,
+                           const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
+                           struct launch *plan);
 /* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
 const char *row_index_type(size_t count);
 

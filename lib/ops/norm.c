@@ -2,7 +2,6 @@
 #include "../internal.h"
 
 #include <math.h>
-#include <stdio.h>
 
 /* A count, a mean and a sum of squares per work-item in local memory. */
 enum { NORM_BYTES_PER_ITEM = 3 * sizeof(float) };
@@ -36,14 +35,10 @@ static kiln_status norm_run(kiln_ctx *ctx, bool rms, const kiln_buf *x, const ki
     if (rows == 0 || cols == 0)
         return KILN_OK;
 
-    char options[64];
-    snprintf(options, sizeof(options), "-DRMS=%d -DVECTORS=%d -DINDEX=%s", (int)rms,
-             buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4, row_index_type(cols));
     struct kernel *kernel;
-    size_t local;
-    CHECK(row_kernel_get(ctx, "norm", options, "norm_rows", NORM_BYTES_PER_ITEM, &kernel,
-                         &local));
-    struct launch plan = plan_rows(local, rows);
+    struct launch plan;
+    CHECK(row_map_kernel(ctx, "norm", "norm_rows", rms ? "-DRMS=1" : "-DRMS=0",
+                         NORM_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan));
     /* An absent gamma or beta is never read: x stands in for the argument. */
     const kiln_buf *gamma_arg = gamma != NULL ? gamma : x, *beta_arg = beta != NULL ? beta : x;
     cl_ulong gamma_offset = gamma != NULL ? buf_elements_offset(gamma) : 0,

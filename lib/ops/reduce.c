@@ -40,6 +40,20 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
     return kernel_launch(ctx, kernel, plan, args, COMMON + extra_count);
 }
 
+kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
+                           const char *flavour, size_t bytes_per_item, const kiln_buf *x,
+                           const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
+                           struct launch *plan)
+{
+    char options[96];
+    snprintf(options, sizeof(options), "%s -DVECTORS=%d -DINDEX=%s", flavour,
+             buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4, row_index_type(cols));
+    size_t local;
+    CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
+    *plan = plan_rows(local, rows);
+    return KILN_OK;
+}
+
 const char *row_index_type(size_t count)
 {
     return count <= (size_t)INT_MAX ? "uint" : "ulong";

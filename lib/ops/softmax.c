@@ -1,7 +1,6 @@
 /* kiln_softmax and kiln_log_softmax: per row, the row's max subtracted (cl/softmax.cl). */
 #include "../internal.h"
 
-#include <stdio.h>
 
 /* A running max and sum per work-item in local memory. */
 enum { SOFTMAX_BYTES_PER_ITEM = 2 * sizeof(float) };
@@ -18,14 +17,10 @@ static kiln_status softmax_run(kiln_ctx *ctx, bool log_output, const kiln_buf *x
     if (rows == 0 || cols == 0)
         return KILN_OK;
 
-    char options[64];
-    snprintf(options, sizeof(options), "-DLOG=%d -DVECTORS=%d -DINDEX=%s", (int)log_output,
-             buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4, row_index_type(cols));
     struct kernel *kernel;
-    size_t local;
-    CHECK(row_kernel_get(ctx, "softmax", options, "softmax_rows", SOFTMAX_BYTES_PER_ITEM,
-                         &kernel, &local));
-    struct launch plan = plan_rows(local, rows);
+    struct launch plan;
+    CHECK(row_map_kernel(ctx, "softmax", "softmax_rows", log_output ? "-DLOG=1" : "-DLOG=0",
+                         SOFTMAX_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan));
     return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
 }
 
