@@ -576,6 +576,10 @@ enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *
  * the context then stops trying it, keeping the reason for gemm_tc_refusal). */
 kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
                             enum gemm_tc_path path);
+/* Builds the kernel the call's path would run, as gemm_tc_enqueue does (so a driver's
+ * refusal of the sm_90a kernel is known), for introspection; KILN_OK where no path
+ * applies or the refusal left mma.sync or none. */
+kiln_status gemm_tc_prepare(kiln_ctx *ctx, const struct gemm_call *call);
 /* Why this context's driver refused the sm_90a kernel, or NULL while it has not. */
 const char *gemm_tc_refusal(const kiln_ctx *ctx);
 /* The tile and options a path runs a call with (for kiln-query --plan). */

@@ -254,6 +254,11 @@ static kiln_status build_plan(kiln_ctx *ctx, const struct plan_request *request,
     if (request->op != PLAN_SGEMM && request->op != PLAN_DENSE && request->op != PLAN_GEMM_EX)
         return build_kernel(ctx, request->op, out);
     memset(out, 0, sizeof(*out));
+    if (request->op == PLAN_GEMM_EX) { /* a driver refusing the sm_90a kernel shows here */
+        kiln_buf standin = {0};
+        const struct gemm_call call = plan_call(request, &standin);
+        CHECK(gemm_tc_prepare(ctx, &call));
+    }
     return build_plan_gemm(ctx, request, out);
 }
 
@@ -658,6 +663,9 @@ static void explain_gemm_ex(const kiln_ctx *ctx, const struct plan_request *requ
     const char *why;
     enum gemm_tc_path path = gemm_tc_path_for(ctx, &call, &why);
     char options[192];
+    if (gemm_tc_refusal(ctx) != NULL)
+        why_add(report, "the driver refused the sm_90a wgmma kernel, so it is not tried: %s\n",
+                gemm_tc_refusal(ctx));
     if (path == GEMM_TC_NONE) {
         why_add(report, "no tensor-core kernel: %s; the portable kernel below runs it%s\n",
                 why, request->dtype == KILN_DTYPE_F32 ? ""

@@ -105,6 +105,26 @@ static void a_refused_sm90a_build_leaves_mma_sync(void **state)
     ctx->wgmma_refusal = NULL;
 }
 
+/* On a device that cannot build the kernels (PoCL takes no inline PTX) the sm_90a build's
+ * failure is kept as the refusal, and the next choice is mma.sync. */
+static void a_failed_sm90a_build_is_kept_as_the_refusal(void **state)
+{
+    kiln_ctx *ctx = *state;
+    if (ctx->limits.nv_compute_capability >= 80)
+        skip(); /* the kernels build here: nothing is refused */
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    ctx->limits.nv_compute_capability = 90;
+    assert_int_equal(gemm_tc_prepare(ctx, &call), KILN_ERR_BUILD); /* mma.sync fails too */
+    assert_non_null(gemm_tc_refusal(ctx));
+    assert_non_null(strstr(gemm_tc_refusal(ctx), "gemm_wgmma"));
+    const char *why;
+    assert_int_equal(gemm_tc_path_for(ctx, &call, &why), GEMM_TC_MMA);
+    ctx->limits.nv_compute_capability = 0;
+    free(ctx->wgmma_refusal);
+    ctx->wgmma_refusal = NULL;
+}
+
 /* ---- the kernels, on a GPU that has them */
 
 /* The paths this device runs: mma.sync from sm_80, wgmma on sm_90. */
@@ -214,6 +234,7 @@ int main(void)
         KILN_TEST(tensor_cores_leave_unaligned_scaling_and_vector_calls_alone),
         KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
         KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),
+        KILN_TEST(a_failed_sm90a_build_is_kept_as_the_refusal),
         KILN_TEST(tensor_core_gemm_matches_the_reference_on_every_type_and_transpose),
         KILN_TEST(tensor_core_gemm_with_beta_zero_does_not_read_c),
         KILN_TEST(unaligned_operands_still_multiply_right),

@@ -126,22 +126,41 @@ static void wgmma_refused(kiln_ctx *ctx)
         ctx->wgmma_refusal = strdup(kiln_last_error(ctx));
 }
 
+/* The path's kernel for the call; a refused sm_90a build is kept as the refusal. */
+static kiln_status tc_kernel(kiln_ctx *ctx, const struct gemm_call *call,
+                             enum gemm_tc_path path, struct kernel **kernel)
+{
+    const char *source = tc_tile_for(ctx, call, path)->source;
+    char options[256];
+    gemm_tc_options(ctx, call, path, options, sizeof(options));
+    kiln_status status = kernel_get(ctx, source, options, source, kernel);
+    if (status == KILN_ERR_BUILD && path == GEMM_TC_WGMMA) {
+        pthread_mutex_lock(&ctx->lock);
+        wgmma_refused(ctx);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    return status;
+}
+
+kiln_status gemm_tc_prepare(kiln_ctx *ctx, const struct gemm_call *call)
+{
+    const char *why;
+    enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
+    struct kernel *kernel;
+    if (path == GEMM_TC_NONE)
+        return KILN_OK;
+    kiln_status status = tc_kernel(ctx, call, path, &kernel);
+    if (status == KILN_ERR_BUILD && path == GEMM_TC_WGMMA)
+        return gemm_tc_prepare(ctx, call); /* now on mma.sync, or none */
+    return status;
+}
+
 kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
                             enum gemm_tc_path path)
 {
     const struct tc_tile *tile = tc_tile_for(ctx, call, path);
-    char options[256];
-    gemm_tc_options(ctx, call, path, options, sizeof(options));
     struct kernel *kernel;
-    kiln_status status = kernel_get(ctx, tile->source, options, tile->source, &kernel);
-    if (status != KILN_OK) {
-        if (path == GEMM_TC_WGMMA && status == KILN_ERR_BUILD) {
-            pthread_mutex_lock(&ctx->lock);
-            wgmma_refused(ctx);
-            pthread_mutex_unlock(&ctx->lock);
-        }
-        return status;
-    }
+    CHECK(tc_kernel(ctx, call, path, &kernel));
     struct launch plan = plan_gemm_tc(tile->threads, tile->tile_m, tile->tile_n, call->m,
                                       call->n, call->batch);
     return gemm_launch(ctx, kernel, &plan, call);
