@@ -1,6 +1,6 @@
 /* layernorm and rmsnorm of each row: one work-group per row (grid-stride over rows).
  *
- * RMS 1 for rmsnorm. LOCAL_SIZE, VECTORS and INDEX as cl/rows.h says.
+ * RMS 1 for rmsnorm. LOCAL_SIZE and INDEX as cl/rows.h says; `vectors` as softmax.cl's.
  *
  * One read gathers the row's statistics, a second writes y (y may be x: the whole row's
  * statistics are known before anyone writes):
@@ -13,7 +13,7 @@
 #ifndef RMS
 #define RMS 0
 #endif
-#include "rows.h" /* LOCAL_SIZE, VECTORS, INDEX, row_parts */
+#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
 typedef struct {
     float count, mean, m2; /* rmsnorm: m2 is Σx² and mean its Kahan carry */
@@ -65,7 +65,7 @@ inline moments moments_merge(moments a, moments b)
 
 __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
                         __global const float *x, const ulong x_offset, __global float *y,
-                        const ulong y_offset, __global const float *gamma,
+                        const ulong y_offset, const uint vectors, __global const float *gamma,
                         const ulong gamma_offset, const uint has_gamma,
                         __global const float *beta, const ulong beta_offset,
                         const uint has_beta, const float eps)
@@ -81,7 +81,7 @@ __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
         __global const float *in = x + x_offset + r * ld;
         __global float *out = y + y_offset + r * ld;
         INDEX head, quads;
-        row_parts(x_offset + r * ld, count, VECTORS, &head, &quads);
+        row_parts(x_offset + r * ld, count, vectors, &head, &quads);
 
         moments m = {0.0f, 0.0f, 0.0f};
         for (INDEX i = lane; i < head; i += lanes)

@@ -7,14 +7,9 @@
 
 /* The parameters every row-wise kernel shares:
  * LOCAL_SIZE: the most work-items of a group (a power of two), the local arrays' size;
- * VECTORS:    1 when input and output rows start on the same 16-byte phase, so float4s
- *             can move both (reduce.cl writes one float per row and ignores it);
  * INDEX:      uint when a row (a column for reduce_columns) fits 31 bits, else ulong. */
 #ifndef LOCAL_SIZE
 #define LOCAL_SIZE 256
-#endif
-#ifndef VECTORS
-#define VECTORS 1
 #endif
 #ifndef INDEX
 #define INDEX ulong

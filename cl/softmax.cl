@@ -1,7 +1,8 @@
 /* softmax and log_softmax of each row: one work-group per row (grid-stride over rows).
  *
- * LOG 1 for log_softmax; LOCAL_SIZE, VECTORS and INDEX as cl/rows.h says (x and y share
- * ld, so when their offsets share a 16-byte phase every row does).
+ * LOG 1 for log_softmax; LOCAL_SIZE and INDEX as cl/rows.h says. `vectors` is 1 when x
+ * and y start on the same 16-byte phase (they share ld, so then every row does): both
+ * passes move float4s. An argument, not a -D: PoCL builds every variant for a while.
  *
  * One read finds the row's max and Σ exp(x - max) together: each item keeps a running
  * max and rescales its sum when the max grows (a compensated sum, as kiln_reduce's), the
@@ -10,7 +11,7 @@
 #ifndef LOG
 #define LOG 0
 #endif
-#include "rows.h" /* LOCAL_SIZE, VECTORS, INDEX, row_parts */
+#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
 typedef struct {
     float max, sum, carry;
@@ -54,7 +55,7 @@ inline void stats_add(row_stats *s, float x)
 
 __kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
                            __global const float *x, const ulong x_offset, __global float *y,
-                           const ulong y_offset)
+                           const ulong y_offset, const uint vectors)
 {
     __local float maxes[LOCAL_SIZE];
     __local float sums[LOCAL_SIZE];
@@ -64,7 +65,7 @@ __kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
         __global const float *in = x + x_offset + r * ld;
         __global float *out = y + y_offset + r * ld;
         INDEX head, quads;
-        row_parts(x_offset + r * ld, count, VECTORS, &head, &quads);
+        row_parts(x_offset + r * ld, count, vectors, &head, &quads);
 
         row_stats s = {-INFINITY, 0.0f, 0.0f};
         for (INDEX i = lane; i < head; i += lanes)

@@ -385,7 +385,11 @@ struct launch plan_rows(size_t local, size_t rows)
 
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols)
 {
-    size_t width = min_size(min_size(ceil_pow2(cols > 0 ? cols : 1), COLUMN_LANES), local);
+    /* GPUs get narrower groups for fewer columns, so a column's rows are shared among
+     * more work-items; PoCL builds a kernel again for every group shape, so CPUs keep
+     * one shape. */
+    size_t wanted = device->family == FAMILY_CPU ? COLUMN_LANES : ceil_pow2(cols > 0 ? cols : 1);
+    size_t width = min_size(min_size(wanted, COLUMN_LANES), local);
     width = min_size(width, floor_pow2(device->max_work_item_sizes[0]));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t groups = min_size(ceil_div(cols > 0 ? cols : 1, width), ROW_MAX_GROUPS);

@@ -185,8 +185,9 @@ size_t plan_row_local(const struct device_limits *device, size_t max_threads,
                       size_t bytes_per_item);
 /* One group of `local` items per row, up to 2^20 groups (the kernels stride over rows). */
 struct launch plan_rows(size_t local, size_t rows);
-/* Per-column reductions: groups of up to 32 consecutive columns (coalesced reads) by
- * local / width slices of the rows, both powers of two; groups stride over columns. */
+/* Per-column reductions: groups of up to 32 consecutive columns (coalesced reads; on
+ * CPUs always 32, one shape) by local / width slices of the rows, both powers of two;
+ * groups stride over columns. */
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols);
 /* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
  * never more than SUM_MAX_PARTIALS groups (one partial each). */
@@ -443,12 +444,12 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
- * with `flavour` (its own -D) and the VECTORS and INDEX the call wants, and its launch of
- * a group per row. */
+ * with `flavour` (its own -D) and the INDEX the call wants, its launch of a group per
+ * row, and its `vectors` argument (x and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
-                           struct launch *plan);
+                           struct launch *plan, cl_uint *vectors);
 /* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
 const char *row_index_type(size_t count);
 

@@ -437,6 +437,9 @@ static void column_groups_read_32_columns_and_split_the_rows(void **state)
     struct launch one = plan_columns(&nvidia_like, 256, 1);
     assert_int_equal(one.local[0], 1);
     assert_int_equal(one.local[1], 256);
+    struct launch cpu = plan_columns(&pocl_like, 256, 1); /* one shape: one PoCL build */
+    assert_int_equal(cpu.local[0], 32);
+    assert_int_equal(cpu.local[1], 8);
 }
 
 /* kiln_sum's partials never outgrow SUM_MAX_PARTIALS, whatever n. */

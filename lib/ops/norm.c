@@ -37,14 +37,16 @@ static kiln_status norm_run(kiln_ctx *ctx, bool rms, const kiln_buf *x, const ki
 
     struct kernel *kernel;
     struct launch plan;
+    cl_uint vectors;
     CHECK(row_map_kernel(ctx, "norm", "norm_rows", rms ? "-DRMS=1" : "-DRMS=0",
-                         NORM_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan));
+                         NORM_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan, &vectors));
     /* An absent gamma or beta is never read: x stands in for the argument. */
     const kiln_buf *gamma_arg = gamma != NULL ? gamma : x, *beta_arg = beta != NULL ? beta : x;
     cl_ulong gamma_offset = gamma != NULL ? buf_elements_offset(gamma) : 0,
              beta_offset = beta != NULL ? buf_elements_offset(beta) : 0;
     cl_uint has_gamma = gamma != NULL, has_beta = beta != NULL;
     const struct kernel_arg extra[] = {
+        KERNEL_ARG(vectors),
         KERNEL_ARG_BUF(gamma_arg), KERNEL_ARG(gamma_offset), KERNEL_ARG(has_gamma),
         KERNEL_ARG_BUF(beta_arg),  KERNEL_ARG(beta_offset),  KERNEL_ARG(has_beta),
         KERNEL_ARG(eps),

@@ -43,11 +43,11 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
-                           struct launch *plan)
+                           struct launch *plan, cl_uint *vectors)
 {
     char options[96];
-    snprintf(options, sizeof(options), "%s -DVECTORS=%d -DINDEX=%s", flavour,
-             buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4, row_index_type(cols));
+    snprintf(options, sizeof(options), "%s -DINDEX=%s", flavour, row_index_type(cols));
+    *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
     size_t local;
     CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
     *plan = plan_rows(local, rows);

@@ -19,9 +19,11 @@ static kiln_status softmax_run(kiln_ctx *ctx, bool log_output, const kiln_buf *x
 
     struct kernel *kernel;
     struct launch plan;
+    cl_uint vectors;
     CHECK(row_map_kernel(ctx, "softmax", "softmax_rows", log_output ? "-DLOG=1" : "-DLOG=0",
-                         SOFTMAX_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan));
-    return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
+                         SOFTMAX_BYTES_PER_ITEM, x, y, rows, cols, &kernel, &plan, &vectors));
+    const struct kernel_arg extra[] = {KERNEL_ARG(vectors)};
+    return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, extra, 1);
 }
 
 KILN_API kiln_status kiln_softmax(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t rows,
