@@ -377,11 +377,12 @@ KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx);
 /* Matrices here are rows×cols float32, row-major with leading dimension ld >= max(1,
  * cols), as everywhere; outputs go to tight vectors unless said otherwise. A call with no
  * output (rows = 0 for per-row results, cols = 0 for per-column ones) is a no-op after
- * the checks. Sums (SUM, MEAN, SUMSQ, kiln_sum, and inside softmax and the norms) are
- * compensated (Kahan) within each work-item and pairwise across work-items: a sum ŝ of n
- * terms is within 4·max(1, log2 n)·u·Σ|tᵢ| of the exact s, u = 2^-24 (MEAN adds one
- * rounding of the quotient). NaN propagates: a set holding a NaN sums, maxes and mins
- * to NaN; Inf follows IEEE (Inf + -Inf is NaN). */
+ * the checks. Sums (SUM, MEAN, SUMSQ, kiln_sum, and the Σexp of softmax and Σx² of
+ * rmsnorm) are compensated (Kahan) within each work-item and pairwise across work-items:
+ * a sum ŝ of n terms is within 4·max(1, log2 n)·u·Σ|tᵢ| of the exact s, u = 2^-24 (MEAN
+ * adds one rounding of the quotient); layernorm merges Welford moments instead, exact
+ * for constant rows. NaN propagates: a set holding a NaN sums, maxes and mins to NaN;
+ * Inf follows IEEE (Inf + -Inf is NaN). */
 
 /* One result per row or per column. */
 typedef enum { KILN_PER_ROW = 0, KILN_PER_COL } kiln_axis;
