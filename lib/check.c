@@ -110,6 +110,14 @@ kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis)
     return KILN_OK;
 }
 
+kiln_status check_row_map(const kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *y,
+                          size_t rows, size_t cols, size_t ld)
+{
+    CHECK(check_rows(ctx, x, "x", rows, cols, ld));
+    CHECK(check_rows(ctx, y, "y", rows, cols, ld));
+    return check_same_or_apart(ctx, y, "y", x, "x");
+}
+
 kiln_status size_mul(const kiln_ctx *ctx, size_t a, size_t b, size_t *out, const char *what)
 {
     if (a != 0 && b > SIZE_MAX / a)

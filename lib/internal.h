@@ -386,6 +386,10 @@ kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis);
  * (checked even when sizes are 0), and buf holds the matrix. */
 kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                        size_t rows, size_t cols, size_t ld);
+/* x and y, both rows×cols with leading dimension ld, for a per-row map (softmax, norms):
+ * y is x or does not overlap it. */
+kiln_status check_row_map(const kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *y,
+                          size_t rows, size_t cols, size_t ld);
 struct gemm_call;
 /* The checks of a GEMM's transposes, buffers (of the call's element types), leading
  * dimensions, sizes, batch strides and aliasing, in that order (ctx already checked). */

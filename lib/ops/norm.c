@@ -27,9 +27,7 @@ static kiln_status norm_run(kiln_ctx *ctx, bool rms, const kiln_buf *x, const ki
     CHECK(check_buf(ctx, y, "y"));
     if (!isfinite(eps) || eps < 0)
         return fail(ctx, KILN_ERR_ARG, "eps is %g: it must be finite and >= 0", (double)eps);
-    CHECK(check_rows(ctx, x, "x", rows, cols, ld));
-    CHECK(check_rows(ctx, y, "y", rows, cols, ld));
-    CHECK(check_same_or_apart(ctx, y, "y", x, "x"));
+    CHECK(check_row_map(ctx, x, y, rows, cols, ld));
     CHECK(check_row_vector(ctx, gamma, "gamma", y, cols));
     CHECK(check_row_vector(ctx, beta, "beta", y, cols));
     if (rows == 0 || cols == 0)

@@ -11,9 +11,7 @@ static kiln_status softmax_run(kiln_ctx *ctx, bool log_output, const kiln_buf *x
     CHECK(check_ctx(ctx));
     CHECK(check_buf(ctx, x, "x"));
     CHECK(check_buf(ctx, y, "y"));
-    CHECK(check_rows(ctx, x, "x", rows, cols, ld));
-    CHECK(check_rows(ctx, y, "y", rows, cols, ld));
-    CHECK(check_same_or_apart(ctx, y, "y", x, "x"));
+    CHECK(check_row_map(ctx, x, y, rows, cols, ld));
     if (rows == 0 || cols == 0)
         return KILN_OK;
 
