@@ -260,6 +260,17 @@ static void forced_tile_the_kernel_cannot_take_is_refused(void **state)
     call.alpha = 0.0f; /* C is only scaled: the CPU kernel leaves that to gemm.cl */
     assert_arg_error(ctx, gemm_run_config(ctx, &call, GEMM_KIND_CPU,
                                           &gemm_cpu_table().configs[0]));
+    /* whole blocks, but A's rows 65 floats apart: the block kernel reads float4s */
+    const struct gemm_config block = {64, 64, 16, 4, 4};
+    operand padded = input_make(ctx, KILN_NO_TRANS, 64, 64, 1, 0, FILL_RANDOM, 2);
+    operand square = input_make(ctx, KILN_NO_TRANS, 64, 64, 0, 0, FILL_RANDOM, 3);
+    operand out = output_make(ctx, 64, 64, 0, 0, FILL_RANDOM, 4);
+    struct gemm_call whole = {.m = 64, .n = 64, .k = 64, .alpha = 1.0f, .a = padded.view,
+                              .lda = padded.ld, .b = square.view, .ldb = square.ld,
+                              .c = out.view, .ldc = out.ld, .batch = 1};
+    assert_arg_error(ctx, gemm_run_config(ctx, &whole, GEMM_KIND_BLOCK, &block));
+    whole.a = square.view, whole.lda = square.ld; /* and taken once they are not */
+    assert_ok(ctx, gemm_run_config(ctx, &whole, GEMM_KIND_BLOCK, &block));
     scratch_release_to(mark);
 }
 
