@@ -133,9 +133,25 @@ static void bias_act_rejects_bad_arguments_naming_them(void **state)
     assert_operand_unchanged(&bias);
 }
 
+/* x of 2 rows and 3 columns whose ld (the culprit) wraps (rows - 1)·ld + cols past SIZE_MAX. */
+static const wrapping_case wrapping_rows[] = {{0, 0, 2, 3, 0, 3, 0, 0, 0}};
+
+static kiln_status bias_act_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                    kiln_buf *in, kiln_buf *out)
+{
+    /* x and y share ld: y is the matrix both name; the bias is in */
+    return kiln_bias_act(ctx, out, in, out, c[2], c[3], ld[0], KILN_PER_ROW, KILN_ACT_NONE);
+}
+
+static void bias_act_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, bias_act_with_ld);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        KILN_TEST(bias_act_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(bias_act_matches_the_reference_for_every_shape_axis_and_activation),
         KILN_TEST(bias_act_in_place_maps_x),
         KILN_TEST(bias_act_handles_a_matrix_beyond_one_grid),

@@ -286,12 +286,35 @@ static void gemm_ex_rejects_misaligned_views_and_c_sharing_memory(void **state)
                                 4, strict));
 }
 
+/* Every stored matrix of each case has 2 rows: A 2×2 and B, C 2×3, or transposed A 2×3
+ * and B 2×2; the lds count 16-bit elements. */
+static const wrapping_case wrapping_cases[] = {
+    {0, 0, 2, 3, 2, 2, 3, 3, 0}, {0, 0, 2, 3, 2, 2, 3, 3, 1}, {0, 0, 2, 3, 2, 2, 3, 3, 2},
+    {1, 1, 3, 2, 2, 3, 2, 2, 0},
+};
+
+static kiln_status gemm_ex_with_lds(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                    kiln_buf *in, kiln_buf *out)
+{
+    return kiln_gemm_ex(ctx, (kiln_trans)c[0], (kiln_trans)c[1], c[2], c[3], c[4], 1.0f, in,
+                        KILN_DTYPE_BF16, ld[0], in, KILN_DTYPE_BF16, ld[1], 0.0f, out,
+                        KILN_DTYPE_F16, ld[2], KILN_MATH_FAST);
+}
+
+static void gemm_ex_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    assert_wrapping_lds_refused(*state, wrapping_cases,
+                                sizeof wrapping_cases / sizeof wrapping_cases[0],
+                                gemm_ex_with_lds);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest blocks[] = {
         KILN_TEST(gemm_ex_multiplies_whole_blocks_of_16_bit_types),
     };
     const struct CMUnitTest tests[] = {
+        KILN_TEST(gemm_ex_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(gemm_ex_multiplies_every_type_pair_and_transpose_on_ragged_shapes),
         KILN_TEST(gemm_ex_multiplies_whole_blocks_of_16_bit_types),
         KILN_TEST(gemm_ex_multiplies_matrices_by_vectors_of_every_type),

@@ -252,9 +252,33 @@ static void norms_reject_an_output_over_an_input(void **state)
     assert_operand_unchanged(&y);
 }
 
+/* x of 2 rows and 3 columns whose ld (the culprit) wraps (rows - 1)·ld + cols past SIZE_MAX. */
+static const wrapping_case wrapping_rows[] = {{0, 0, 2, 3, 0, 3, 0, 0, 0}};
+
+static kiln_status layernorm_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                     kiln_buf *in, kiln_buf *out)
+{
+    (void)in; /* x and y share ld: y is the matrix both name */
+    return kiln_layernorm(ctx, out, NULL, NULL, out, c[2], c[3], ld[0], 1e-5f);
+}
+
+static kiln_status rmsnorm_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                   kiln_buf *in, kiln_buf *out)
+{
+    (void)in;
+    return kiln_rmsnorm(ctx, out, NULL, out, c[2], c[3], ld[0], 1e-5f);
+}
+
+static void norms_reject_ld_whose_span_wraps_past_size_max(void **state)
+{
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, layernorm_with_ld);
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, rmsnorm_with_ld);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        KILN_TEST(norms_reject_ld_whose_span_wraps_past_size_max),
         KILN_TEST(norms_match_the_reference_over_shapes_with_and_without_gamma_and_beta),
         KILN_TEST(norms_of_shifted_rows_keep_their_variance),
         KILN_TEST(norms_handle_a_row_of_100000_and_many_rows),

@@ -432,9 +432,24 @@ static void sum_rejects_bad_arguments_naming_them(void **state)
     assert_operand_unchanged(&y);
 }
 
+/* x of 2 rows and 3 columns whose ld (the culprit) wraps (rows - 1)·ld + cols past SIZE_MAX. */
+static const wrapping_case wrapping_rows[] = {{0, 0, 2, 3, 0, 3, 0, 0, 0}};
+
+static kiln_status reduce_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                  kiln_buf *in, kiln_buf *out)
+{
+    return kiln_reduce(ctx, KILN_REDUCE_SUM, KILN_PER_ROW, in, out, c[2], c[3], ld[0]);
+}
+
+static void reduce_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, reduce_with_ld);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        KILN_TEST(reduce_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),
         KILN_TEST(reduce_handles_a_row_and_a_column_of_100000),
         KILN_TEST(reduce_handles_many_rows_beyond_one_group_each),

@@ -186,9 +186,33 @@ static void softmax_rejects_an_output_partly_over_its_input(void **state)
     assert_operand_unchanged(&x);
 }
 
+/* x of 2 rows and 3 columns whose ld (the culprit) wraps (rows - 1)·ld + cols past SIZE_MAX. */
+static const wrapping_case wrapping_rows[] = {{0, 0, 2, 3, 0, 3, 0, 0, 0}};
+
+static kiln_status softmax_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                   kiln_buf *in, kiln_buf *out)
+{
+    (void)in; /* x and y share ld: y is the matrix both name */
+    return kiln_softmax(ctx, out, out, c[2], c[3], ld[0]);
+}
+
+static kiln_status log_softmax_with_ld(kiln_ctx *ctx, const size_t *c, const size_t ld[3],
+                                       kiln_buf *in, kiln_buf *out)
+{
+    (void)in;
+    return kiln_log_softmax(ctx, out, out, c[2], c[3], ld[0]);
+}
+
+static void softmax_rejects_ld_whose_span_wraps_past_size_max(void **state)
+{
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, softmax_with_ld);
+    assert_wrapping_lds_refused(*state, wrapping_rows, 1, log_softmax_with_ld);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        KILN_TEST(softmax_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(softmax_matches_the_reference_over_shapes_and_offsets),
         KILN_TEST(softmax_in_place_matches_the_reference),
         KILN_TEST(softmax_of_rows_of_plus_minus_1000_does_not_overflow),
