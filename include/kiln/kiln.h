@@ -465,24 +465,23 @@ typedef enum { KILN_DTYPE_F32 = 0, KILN_DTYPE_F16, KILN_DTYPE_BF16 } kiln_dtype;
  * a level computes at a stricter one, which is always allowed.
  * STRICT  IEEE fp32 multiply-adds (f16/bf16 inputs widened exactly): today's kernels.
  * TF32X3  f32 inputs as three tf32 products on tensor cores: each input is split as
- *         a = hi + lo with hi and lo tf32 (10-bit mantissa) values, and hi·hi + hi·lo +
- *         lo·hi accumulate in fp32; on finite data of normal range the error is no larger
- *         than STRICT's. Inf and NaN inputs give Inf or NaN as IEEE would only where hi
- *         carries them (lo = a - hi is NaN for an infinite a, so a product with an
- *         infinite input may come out NaN instead of Inf); a lo part below the normal
- *         range may be flushed to zero, so tiny inputs and products near the underflow
- *         threshold may lose the accuracy that STRICT keeps. f16/bf16 inputs: tensor
- *         cores with fp32 accumulation (exact products).
- * TF32    f32 inputs rounded to tf32 for the products, fp32 accumulation (about 3 decimal
- *         digits per product); f16/bf16 as TF32X3.
+ *         a = hi + lo with hi and lo tf32 (10-bit mantissa) values rounded to nearest,
+ *         and hi·hi + hi·lo + lo·hi accumulate in fp32; on finite data of normal range
+ *         the error is that of STRICT (kiln-bench reports both). NaN inputs give NaN;
+ *         an infinite input gives ±Inf or NaN (its products with the other operand's lo
+ *         may have either sign), and a finite input above 3.4025e38 counts as infinite;
+ *         subnormal inputs and lo parts may be read as 0. f16/bf16 inputs: tensor cores
+ *         with fp32 accumulation (exact products).
+ * TF32    f32 inputs read as tf32 (their low 13 mantissa bits dropped: about 3 decimal
+ *         digits per product), fp32 accumulation; f16/bf16 as TF32X3.
  * FAST    as TF32: f32 inputs are never narrowed to f16 or bf16.
- * Where no tensor-core path exists (every device but NVIDIA sm_80 and later) every level
- * runs the STRICT kernels. Tensor cores run today f16 and bf16 inputs below STRICT on
- * NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before), when A's and B's element
- * offsets, leading dimensions and batch strides are multiples of 8 (16-byte rows),
- * alpha and k are not 0 and neither m nor n is 1; f32 inputs run the STRICT kernels at
- * every level until the tf32 kernels come. $KILN_GEMM_TC=mma|wgmma|off forces a path
- * where the device has it, or none (for tests and measurements). */
+ * Where no tensor-core path exists every level runs the STRICT kernels. Tensor cores run
+ * f16 and bf16 inputs on NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before) and
+ * f32 inputs on sm_90 (wgmma; not Aᵀ·B, which neither layout allows), when A's and B's
+ * element offsets, leading dimensions and batch strides start rows on 16 bytes
+ * (multiples of 8 for f16/bf16, of 4 for f32), alpha and k are not 0 and neither m nor
+ * n is 1. $KILN_GEMM_TC=mma|wgmma|off forces a path where the device has it, or none
+ * (for tests and measurements). */
 typedef enum {
     KILN_MATH_STRICT = 0,
     KILN_MATH_TF32X3,
