@@ -119,33 +119,35 @@ static void check_conv2d(kiln_ctx *ctx, conv_case c)
 }
 
 /* batch, channels, height, width, filters, kernel_h, kernel_w, stride_h, stride_w, pad_h,
- * pad_w, dilation_h, dilation_w, bias, act, offset. */
+ * pad_w, dilation_h, dilation_w, bias, act, offset. Single images take two activations
+ * only, as each activation is a GEMM build of its own (seconds on PoCL, cold); the
+ * batches take all four, and so does the test of every activation. */
 static const conv_case cases[] = {
     /* 1×1: read in place (no workspace), then unfolded for a stride or padding */
     {3, 17, 5, 7, 4, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
     {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false, KILN_ACT_NONE, 1},
     {2, 3, 9, 8, 5, 1, 1, 2, 2, 0, 0, 0, 0, true, KILN_ACT_NONE, 0},
-    {1, 3, 6, 5, 2, 1, 1, 0, 0, 1, 1, 0, 0, false, KILN_ACT_TANH, 2},
+    {1, 3, 6, 5, 2, 1, 1, 0, 0, 1, 1, 0, 0, false, KILN_ACT_RELU, 2},
     /* 3×3: "same", valid, strided */
     {3, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, true, KILN_ACT_RELU, 0},
-    {1, 17, 9, 11, 7, 3, 3, 0, 0, 0, 0, 0, 0, false, KILN_ACT_SIGMOID, 3},
+    {1, 17, 9, 11, 7, 3, 3, 0, 0, 0, 0, 0, 0, false, KILN_ACT_NONE, 3},
     {3, 3, 13, 10, 6, 3, 3, 2, 2, 1, 1, 0, 0, true, KILN_ACT_TANH, 0},
     /* 5×5: "same", strided on a non-square image */
     {1, 1, 12, 9, 3, 5, 5, 0, 0, 2, 2, 0, 0, true, KILN_ACT_NONE, 0},
     {2, 3, 15, 11, 4, 5, 5, 2, 2, 0, 0, 0, 0, false, KILN_ACT_RELU, 1},
     /* 1×7 and 7×1 with their "same" padding */
-    {1, 3, 5, 16, 4, 1, 7, 0, 0, 0, 3, 0, 0, true, KILN_ACT_SIGMOID, 0},
+    {1, 3, 5, 16, 4, 1, 7, 0, 0, 0, 3, 0, 0, true, KILN_ACT_RELU, 0},
     {2, 1, 16, 5, 2, 7, 1, 0, 0, 3, 0, 0, 0, false, KILN_ACT_NONE, 0},
     /* dilation 2: "same" (pad 2), valid, and mixed with strides and uneven padding */
     {3, 3, 10, 9, 5, 3, 3, 0, 0, 2, 2, 2, 2, true, KILN_ACT_RELU, 0},
-    {1, 17, 11, 13, 3, 3, 3, 1, 1, 0, 0, 2, 2, true, KILN_ACT_TANH, 1},
+    {1, 17, 11, 13, 3, 3, 3, 1, 1, 0, 0, 2, 2, true, KILN_ACT_RELU, 1},
     {1, 3, 13, 17, 4, 3, 3, 2, 1, 1, 2, 2, 3, false, KILN_ACT_NONE, 0},
     /* a kernel wider than the image, a stride beyond the kernel, a 1×1 output */
     {1, 1, 3, 3, 2, 5, 5, 0, 0, 2, 2, 0, 0, true, KILN_ACT_NONE, 0},
     {1, 3, 10, 10, 2, 2, 2, 3, 3, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
     {2, 3, 5, 5, 4, 5, 5, 0, 0, 0, 0, 0, 0, true, KILN_ACT_SIGMOID, 0},
     /* one filter of one output pixel (the GEMV shapes), one filter of many */
-    {3, 5, 4, 4, 1, 4, 4, 0, 0, 0, 0, 0, 0, true, KILN_ACT_TANH, 0},
+    {3, 5, 4, 4, 1, 4, 4, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
     {2, 3, 7, 9, 1, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_NONE, 0},
     /* a larger layer: k = 153 */
     {3, 17, 20, 19, 33, 3, 3, 1, 1, 1, 1, 1, 1, true, KILN_ACT_RELU, 0},
@@ -162,7 +164,7 @@ static void conv2d_matches_the_reference_over_the_table_of_cases(void **state)
 
 static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 {
-    const size_t picks[] = {0, 6, 11}; /* direct 1×1, strided 3×3, dilated */
+    const size_t picks[] = {0, 11}; /* direct 1×1, dilated 3×3 */
     for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
         for (size_t a = 0; a < ACT_COUNT; a++)
             for (int with_bias = 0; with_bias < 2; with_bias++) {
@@ -175,6 +177,7 @@ static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 static void conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets(void **state)
 {
     conv_case c = cases[6]; /* batch 3 */
+    c.act = KILN_ACT_RELU;  /* single-image chunks: a GEMM build the table made */
     check_conv2d_with(*state, c, 1);
     check_conv2d_with(*state, c, 2);
     c.batch = 5;
@@ -188,7 +191,6 @@ static void conv2d_follows_the_contexts_math_level(void **state)
     const kiln_math maths[] = {KILN_MATH_TF32X3, KILN_MATH_TF32, KILN_MATH_FAST};
     for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
         assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
-        check_conv2d(ctx, cases[0]);
         check_conv2d(ctx, cases[CASE_COUNT - 1]);
     }
 }
