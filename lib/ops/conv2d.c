@@ -252,12 +252,7 @@ KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc, co
     CHECK(check_ctx(ctx));
     struct conv2d_shape s;
     CHECK(shape_read(ctx, desc, &s));
-    CHECK(check_act(ctx, act));
-    CHECK(check_buf(ctx, x, "x"));
-    CHECK(check_buf(ctx, w, "w"));
-    if (bias != NULL)
-        CHECK(check_buf(ctx, bias, "bias"));
-    CHECK(check_buf(ctx, y, "y"));
+    CHECK(check_layer_buffers(ctx, act, w, x, bias, y));
     if (workspace != NULL)
         CHECK(check_buf(ctx, workspace, "workspace"));
     CHECK(check_tensors(ctx, &s, x, w, bias, y));
