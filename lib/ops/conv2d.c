@@ -21,6 +21,7 @@ struct conv2d_shape {
     size_t pixels;      /* out_h·out_w: the GEMM's n */
     size_t image;       /* channels·height·width: floats of one image of x */
     size_t image_cols;  /* taps·pixels: floats of one image's columns */
+    size_t cols_bytes;  /* bytes of one image's columns: the least workspace */
     bool direct;        /* 1×1, stride 1, no padding: x is the GEMM's B as it is */
 };
 
@@ -55,8 +56,7 @@ static kiln_status output_length(const kiln_ctx *ctx, size_t in, size_t pad, siz
     if (padded < extent)
         return fail(ctx, KILN_ERR_ARG,
                     "desc->%s %zu with 2·pad %zu gives an output %s below 1: the dilated "
-                    "kernel spans %zu", axis, in, padded - in,
-                    axis[0] == 'h' ? "height" : "width", extent);
+                    "kernel spans %zu", axis, in, padded - in, axis, extent);
     *out = (padded - extent) / stride + 1;
     return KILN_OK;
 }
@@ -98,33 +98,22 @@ static kiln_status shape_read(const kiln_ctx *ctx, const kiln_conv2d_desc *desc,
     CHECK(size_mul(ctx, s->channels, s->height, &s->image, "x: channels·height"));
     CHECK(size_mul(ctx, s->image, s->width, &s->image, "x: channels·height·width"));
     CHECK(size_mul(ctx, s->taps, s->pixels, &s->image_cols, "workspace: one image's columns"));
+    CHECK(size_mul(ctx, s->image_cols, sizeof(float), &s->cols_bytes, "workspace: bytes"));
     s->direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
                 s->pad_h == 0 && s->pad_w == 0;
     return KILN_OK;
 }
 
-/* Bytes of the columns of `images` images: a chunk's workspace. */
-static kiln_status columns_bytes(const kiln_ctx *ctx, const struct conv2d_shape *s,
-                                 size_t images, size_t *bytes)
-{
-    CHECK(size_mul(ctx, s->image_cols, images, bytes, "workspace: the columns of a chunk"));
-    return size_mul(ctx, *bytes, sizeof(float), bytes, "workspace: bytes");
-}
-
 /* What kiln_conv2d_workspace reports: none for a direct convolution or an empty batch,
- * else the columns of as many images as fit the target, at least one. */
-static kiln_status workspace_wanted(const kiln_ctx *ctx, const struct conv2d_shape *s,
-                                    size_t *bytes)
+ * else the columns of as many images as fit the target (at most the batch), at least
+ * one image's. */
+static size_t workspace_wanted(const struct conv2d_shape *s)
 {
-    *bytes = 0;
     if (s->direct || s->batch == 0)
-        return KILN_OK;
-    size_t one;
-    CHECK(columns_bytes(ctx, s, 1, &one));
-    size_t images = CONV2D_WORKSPACE_TARGET / one;
+        return 0;
+    size_t images = CONV2D_WORKSPACE_TARGET / s->cols_bytes;
     images = images < 1 ? 1 : images < s->batch ? images : s->batch;
-    *bytes = one * images;
-    return KILN_OK;
+    return s->cols_bytes * images;
 }
 
 KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
@@ -135,9 +124,7 @@ KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc
         return fail(ctx, KILN_ERR_ARG, "bytes is NULL");
     struct conv2d_shape s;
     CHECK(shape_read(ctx, desc, &s));
-    size_t wanted;
-    CHECK(workspace_wanted(ctx, &s, &wanted));
-    *bytes = wanted;
+    *bytes = workspace_wanted(&s);
     return KILN_OK;
 }
 
@@ -168,8 +155,7 @@ static kiln_status check_workspace(const kiln_ctx *ctx, const struct conv2d_shap
                                    const kiln_buf *y, const kiln_buf *workspace,
                                    size_t *images)
 {
-    size_t one;
-    CHECK(columns_bytes(ctx, s, 1, &one));
+    size_t one = s->cols_bytes;
     if (workspace == NULL)
         return fail(ctx, KILN_ERR_ARG, "workspace is NULL but this convolution unfolds its "
                     "images there: it needs %zu bytes (kiln_conv2d_workspace)", one);
