@@ -442,6 +442,37 @@ KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_
                                    kiln_buf *y, size_t rows, size_t cols, size_t ld,
                                    kiln_axis axis, kiln_act act);
 
+/* The shape of a 2-D convolution. Set size to sizeof(kiln_conv2d_desc), so the struct
+ * can grow. Output sizes: out_h = (height + 2·pad_h - dilation_h·(kernel_h - 1) - 1) /
+ * stride_h + 1, out_w likewise; a stride or dilation of 0 means 1. */
+typedef struct {
+    size_t size;
+    size_t batch, channels, height, width;   /* x: batch×channels×height×width (NCHW) */
+    size_t filters, kernel_h, kernel_w;      /* w: filters×channels×kernel_h×kernel_w */
+    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+} kiln_conv2d_desc;
+
+/* The workspace bytes kiln_conv2d wants for desc into *bytes: the unfolded columns
+ * (channels·kernel_h·kernel_w × out_h·out_w floats per image) of as many images as fit
+ * in 64 MiB, at least one and at most batch; 0 for a 1×1, stride-1, unpadded
+ * convolution (it reads x as it is) and for batch 0. Checks desc as kiln_conv2d does. */
+KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
+                                           size_t *bytes);
+
+/* y = act(conv(x, w) + bias): for each image n and filter f, y[n][f] is the
+ * cross-correlation (as PyTorch and cuDNN) of x[n]'s channels, zero-padded, with w[f],
+ * plus bias[f]; bias holds `filters` floats or is NULL; all tensors tightly packed.
+ * Images are unfolded into workspace and multiplied by kiln's GEMM at the context's math
+ * level (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
+ * NULL where kiln_conv2d_workspace reports 0; else it must hold one image's columns at
+ * least (KILN_ERR_SIZE), and as many images run at a time as it holds. KILN_ERR_ARG for
+ * a bad desc (a size other than the struct's, channels, height, width, filters,
+ * kernel_h or kernel_w 0, an output size below 1), and for y overlapping x, w or bias or
+ * the workspace overlapping any of them. batch 0 is a no-op. Does not wait. */
+KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
+                                 const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
+                                 kiln_buf *y, kiln_act act, kiln_buf *workspace);
+
 /* The mean cross-entropy of softmax(logits) against labels and its gradient: logits is
  * rows×cols, tightly packed; labels holds `rows` uint32 classes on the device; loss gets
  * one float, Σ (log Σ exp(x) - x[label]) / rows, computed with each row's max subtracted
