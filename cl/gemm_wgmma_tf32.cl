@@ -39,6 +39,10 @@
 #ifndef SPLIT
 #define SPLIT 0
 #endif
+#ifndef WARPGROUPS
+#define WARPGROUPS 1 /* each takes TILE_P / WARPGROUPS rows of P (2 at 3xTF32 128×128:
+                        200 registers, one group an SM, 55.3 TFLOP/s at 8192³) */
+#endif
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
@@ -63,9 +67,9 @@
 #define P_MN TRANS_A
 #endif
 
-#define THREADS 128
+#define THREADS (128 * WARPGROUPS)
 #define TILE_K 16
-#define BLOCKS_P (TILE_P / 64) /* m64 products */
+#define BLOCKS_P (TILE_P / 64 / WARPGROUPS) /* m64 products of a warpgroup */
 #define ACC (TILE_Q / 2)       /* accumulators of one m64 product per work-item */
 #define PARTS (SPLIT ? 2 : 1)  /* Q's hi, then its lo */
 /* Floats a stored row of P's tile takes: 8 (or 4) more than it has, so that the 32 reads
@@ -189,8 +193,8 @@ __attribute__((always_inline))
 inline void q_split(const struct share *q_share, const uint base)
 {
 #pragma unroll
-    for (uint q = 0; q < TILE_Q / 32; ++q) {
-        const uint at = base + q_share->target + q * 32 * 64;
+    for (uint q = 0; q < TILE_Q / (THREADS / 4); ++q) {
+        const uint at = base + q_share->target + q * (THREADS / 4) * 64;
         float4 x;
         asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
                      : "=f"(x.x), "=f"(x.y), "=f"(x.z), "=f"(x.w) : "r"(at) : "memory");
@@ -206,13 +210,14 @@ inline void q_split(const struct share *q_share, const uint base)
 }
 #endif
 
-/* The work-item's fragment of P's m64 block i at k step kk: rows 16·warp + lane/4 (+8),
- * k lane % 4 (+4), in the order wgmma takes them. */
+/* The work-item's fragment of its warpgroup's m64 block i of P at k step kk: rows
+ * 16·warp + lane/4 (+8) of the block, k lane % 4 (+4), in the order wgmma takes them. */
 __attribute__((always_inline))
 inline void p_fragment(uint fragment[4], const uint base, const uint i, const uint kk,
                        const uint tid)
 {
-    const uint lane = tid % 32, row = i * 64 + (tid / 32) * 16 + lane / 4, col = kk + lane % 4;
+    const uint lane = tid % 32, col = kk + lane % 4;
+    const uint row = (tid / 128 * BLOCKS_P + i) * 64 + (tid / 32 % 4) * 16 + lane / 4;
 #pragma unroll
     for (uint e = 0; e < 4; ++e) {
         const uint p = row + 8 * (e & 1), kq = col + 4 * (e >> 1);
@@ -253,9 +258,36 @@ struct fragments {
 #endif
 };
 
-/* The products of the slice at base. */
+/* Waits for every product group still running on sum; at 3xTF32 adds sum into acc and
+ * clears it. The tensor cores' accumulation truncates, which over a long k drifts far
+ * past fp32's rounding (0.00302 against STRICT's 0.000187 at 256×256×4096): 3xTF32's
+ * products sum apart for each slice, then join acc through fp32 adds (every second
+ * slice, letting the first run on: 50.1 TFLOP/s at 8192³ against 58.4). */
 __attribute__((always_inline))
-inline void slice_multiply(float acc[BLOCKS_P][ACC], struct fragments *f, const uint base,
+inline void products_join(float acc[BLOCKS_P][ACC], float sum[BLOCKS_P][ACC])
+{
+#if BLOCKS_P == 2
+    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;"
+                 : ACC_OPERANDS(sum[0]), ACC_OPERANDS(sum[1]) :: "memory");
+#else
+    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;" : ACC_OPERANDS(sum[0]) :: "memory");
+#endif
+#if SPLIT
+#pragma unroll
+    for (uint i = 0; i < BLOCKS_P; ++i)
+#pragma unroll
+        for (uint e = 0; e < ACC; ++e) {
+            acc[i][e] += sum[i][e];
+            sum[i][e] = 0.0f;
+        }
+#endif
+}
+
+/* The products of the slice at base, into sum (acc itself for TF32); join: then
+ * products_join, else leave them running while the next slice comes in. */
+__attribute__((always_inline))
+inline void slice_multiply(float acc[BLOCKS_P][ACC], float sum[BLOCKS_P][ACC],
+                           struct fragments *f, const uint base, const int join,
                            const uint tid)
 {
 #pragma unroll
@@ -279,17 +311,21 @@ inline void slice_multiply(float acc[BLOCKS_P][ACC], struct fragments *f, const 
         for (uint i = 0; i < BLOCKS_P; ++i) {
             const ulong q = descriptor(base + s * 8 * 4);
 #if SPLIT
-            wgmma(acc[i], f->lo[s][i], q);
-            wgmma(acc[i], f->hi[s][i], descriptor(base + Q_BYTES + s * 8 * 4));
+            wgmma(sum[i], f->lo[s][i], q);
+            wgmma(sum[i], f->hi[s][i], descriptor(base + Q_BYTES + s * 8 * 4));
 #endif
-            wgmma(acc[i], f->hi[s][i], q);
+            wgmma(sum[i], f->hi[s][i], q);
         }
     asm volatile("// KILN: wgmma.commit_group.sync.aligned;" ::: "memory");
+    if (join) {
+        products_join(acc, sum);
+        return;
+    }
     /* the last slice's products are done, this one's may run on */
 #pragma unroll
     for (uint i = 0; i < BLOCKS_P; ++i)
         asm volatile("// KILN: wgmma.wait_group.sync.aligned 1;"
-                     : ACC_OPERANDS(acc[i]) :: "memory");
+                     : ACC_OPERANDS(sum[i]) :: "memory");
 }
 
 /* Slice `slice` of Q and P into the ring slot at base. */
@@ -305,9 +341,10 @@ inline void stage_load(const struct share *q_share, const struct share *p_share,
 /* Waits for slice `slice` in the ring, starts the load of the one STAGES - 2 on and
  * multiplies it. */
 __attribute__((always_inline))
-inline void slice_step(float acc[BLOCKS_P][ACC], struct fragments *f, const uint ring,
-                       const ulong slice, const ulong slices, const struct share *q_share,
-                       const struct share *p_share, const ulong k, const uint tid)
+inline void slice_step(float acc[BLOCKS_P][ACC], float sum[BLOCKS_P][ACC], struct fragments *f,
+                       const int join, const uint ring, const ulong slice, const ulong slices,
+                       const struct share *q_share, const struct share *p_share, const ulong k,
+                       const uint tid)
 {
     const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
     asm volatile(WAIT_PENDING ::: "memory");
@@ -322,7 +359,7 @@ inline void slice_step(float acc[BLOCKS_P][ACC], struct fragments *f, const uint
     if (next < slices)
         stage_load(q_share, p_share, ring + (uint)(next % STAGES) * STAGE_BYTES, next, k, tid);
     asm volatile("cp.async.commit_group;");
-    slice_multiply(acc, f, base, tid);
+    slice_multiply(acc, sum, f, base, join, tid);
 }
 
 #include "tc_epilogue.h" /* block_origin, BLOCKS, c_store_pair */
@@ -364,32 +401,36 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
             stage_load(&q_share, &p_share, ring + s * STAGE_BYTES, s, k, tid);
         asm volatile("cp.async.commit_group;");
     }
+    /* 3xTF32 sums each slice's products apart (products_join) */
+    float part[BLOCKS_P][ACC];
+#pragma unroll
+    for (uint i = 0; i < BLOCKS_P; ++i)
+#pragma unroll
+        for (uint e = 0; e < ACC; ++e)
+            part[i][e] = 0.0f;
+    float(*sum)[ACC] = SPLIT ? part : acc;
     struct fragments even, odd;
     for (ulong slice = 0; slice < slices; slice += 2) {
-        slice_step(acc, &even, ring, slice, slices, &q_share, &p_share, k, tid);
+        slice_step(acc, sum, &even, SPLIT, ring, slice, slices, &q_share, &p_share, k, tid);
         if (slice + 1 < slices)
-            slice_step(acc, &odd, ring, slice + 1, slices, &q_share, &p_share, k, tid);
+            slice_step(acc, sum, &odd, SPLIT, ring, slice + 1, slices, &q_share, &p_share, k,
+                       tid);
     }
-    /* one wait for all: nothing may read an accumulator while a product runs */
-#if BLOCKS_P == 2
-    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;"
-                 : ACC_OPERANDS(acc[0]), ACC_OPERANDS(acc[1]) :: "memory");
-#else
-    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;" : ACC_OPERANDS(acc[0]) :: "memory");
-#endif
+    products_join(acc, sum);
     asm volatile("cp.async.wait_group 0;" ::: "memory");
     barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
 
     /* Accumulators 4j + 2·half + odd of an m64 block: P row 16·warp + lane/4 + 8·half,
      * Q column 8j + 2·(lane % 4) + odd. */
-    const uint lane = tid % 32, warp = tid / 32;
+    const uint lane = tid % 32, warp = tid / 32 % 4, group = tid / 128;
     const ulong p0 = SWAP ? col0 : row0, q0 = SWAP ? row0 : col0;
     /* unrolled, so that the accumulators stay in registers */
 #pragma unroll
     for (uint i = 0; i < BLOCKS_P; ++i)
 #pragma unroll
         for (uint half_rows = 0; half_rows < 2; ++half_rows) {
-            const ulong p = p0 + i * 64 + warp * 16 + lane / 4 + half_rows * 8;
+            const ulong p = p0 + (group * BLOCKS_P + i) * 64 + warp * 16 + lane / 4 +
+                            half_rows * 8;
             if (p >= (SWAP ? n : m))
                 continue;
 #pragma unroll

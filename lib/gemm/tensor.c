@@ -19,28 +19,36 @@ struct tc_tile {
 
 /* Each kernel's tiles, a large one and a small one: a call takes the large one where it
  * gives every compute unit a block. Measured on the H200 (build-tc harness, 2026-12-01):
- * - wgmma bf16 128×128, one warpgroup, 3 stages: 447.8 TFLOP/s at 8192³ and 394.8 at
- *   4096³ with blocks walked 8 rows a band (415.0 and 394.2 in plain row order), 258.1 at
- *   2048³, 82.6 at 1024³ (64 blocks for 132 units; 64×128 with 4 stages: 109.6, and 251.3
- *   at 2048³); 156 registers, three groups an SM. Two warpgroups at 256×128 or 128×256:
- *   200.2 and 207.3 at 8192³ (one group an SM). 4, 5 and 6 stages: 430.8, 393.1 and 410.4.
+ * - wgmma bf16 128×128, one warpgroup, 4 stages, one product group left running across
+ *   each slice's barrier: 491.0 TFLOP/s at 8192³ and 454.4 at 4096³ (waiting for each
+ *   slice's products, 3 stages: 437.1 and 375.1; 5 and 6 stages: 455.6 and 456.4 at
+ *   8192³). Blocks walked 8 rows a band (415.0 and 394.2 in plain row order, before).
+ *   At 1024³ 64 blocks leave most of 132 units idle: 64×128 (109.6 against 82.6 before).
+ *   Two warpgroups at 256×128 or 128×256: 200.2 and 207.3 at 8192³ (one group an SM).
  * - wgmma tf32 (f32 operands) 128×128, one warpgroup, 4 stages of 16-deep slices, one
- *   product group left running across each slice's barrier: TF32 225.5 TFLOP/s at 8192³
- *   and 209.0 at 4096³, 3xTF32 80.7 and 78.1 (5 stages 210.6 TF32, 3 stages 79.6 3xTF32;
- *   waiting for each slice's products: 198.7 TF32 with 4 stages). 4 stages of 3xTF32 take
+ *   product group left running: TF32 226.0 TFLOP/s at 8192³ and 209.6 at 4096³ (5
+ *   stages 210.6; waiting for each slice's products, 198.7).
+ * - 3xTF32 128×64, 3 stages: each slice's products sum apart and join in fp32 (the
+ *   tensor cores' accumulation truncates), so two accumulator sets: 58.4 at 8192³, 55.9
+ *   at 4096³ (4 stages 52.8; 128×128 on two warpgroups 55.3; without the joins, 128×128
+ *   ran 80.7 with 16 times STRICT's error at k = 4096). 4 stages of 128×128 3xTF32 took
  *   100864 bytes of local memory, which NVIDIA's OpenCL grants to static arrays.
  * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³, 242.0 at
  *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
  *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
-enum tc_kernel { TC_WGMMA, TC_WGMMA_TF32, TC_MMA };
+enum tc_kernel { TC_WGMMA, TC_WGMMA_TF32, TC_WGMMA_TF32X3, TC_MMA };
 static const struct tc_tile tc_tiles[][2] = {
     [TC_WGMMA] = {
-        {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=3"},
-        {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
+        {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
+        {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=5"},
     },
     [TC_WGMMA_TF32] = {
         {"gemm_wgmma_tf32", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DSTAGES=4"},
         {"gemm_wgmma_tf32", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DSTAGES=4"},
+    },
+    [TC_WGMMA_TF32X3] = {
+        {"gemm_wgmma_tf32", 128, 64, 128, "-DTILE_M=128 -DTILE_N=64 -DSTAGES=3"},
+        {"gemm_wgmma_tf32", 64, 64, 128, "-DTILE_M=64 -DTILE_N=64 -DSTAGES=3"},
     },
     [TC_MMA] = {
         {"gemm_mma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPS_M=2 -DWARPS_N=2 -DSTAGES=3"},
@@ -48,13 +56,19 @@ static const struct tc_tile tc_tiles[][2] = {
     },
 };
 
+/* The kernel a call runs on its path. */
+static enum tc_kernel tc_kernel_for(const struct gemm_call *call, enum gemm_tc_path path)
+{
+    if (call->a_type == KILN_DTYPE_F32)
+        return call->math == KILN_MATH_TF32X3 ? TC_WGMMA_TF32X3 : TC_WGMMA_TF32;
+    return path == GEMM_TC_WGMMA ? TC_WGMMA : TC_MMA;
+}
+
 /* The path's tile for an m×n product (a batch counts as more blocks). */
 static const struct tc_tile *tc_tile_for(const kiln_ctx *ctx, const struct gemm_call *call,
                                          enum gemm_tc_path path)
 {
-    const struct tc_tile *tiles = tc_tiles[call->a_type == KILN_DTYPE_F32 ? TC_WGMMA_TF32
-                                           : path == GEMM_TC_WGMMA        ? TC_WGMMA
-                                                                          : TC_MMA];
+    const struct tc_tile *tiles = tc_tiles[tc_kernel_for(call, path)];
     size_t blocks = ((call->m + tiles[0].tile_m - 1) / tiles[0].tile_m) *
                     ((call->n + tiles[0].tile_n - 1) / tiles[0].tile_n) * call->batch;
     return blocks >= ctx->limits.compute_units ? &tiles[0] : &tiles[1];
