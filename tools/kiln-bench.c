@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MAX_OPS = 16, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
+enum { MAX_OPS = 32, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
 
 /* Without -r, R is chosen so the timed launches last about this long. */
 static const double REPEAT_BUDGET_SECONDS = 0.2;
@@ -108,7 +108,7 @@ static void print_help(void)
     printf("\nsizes: a number is digits with an optional K, M or G (powers of 1024), or\n"
            "2^N. Operations, their sizes and defaults (GPU; CPU device):\n");
     for (size_t i = 0; i < bench_op_count; ++i)
-        printf("  %-8s %s\n           default %s; %s\n", bench_ops[i].name,
+        printf("  %-12s %s\n               default %s; %s\n", bench_ops[i].name,
                bench_ops[i].size_help, bench_ops[i].gpu_sizes, bench_ops[i].cpu_sizes);
     printf("\nexample: kiln-bench -d gpu --op vadd,sgemm --sizes vadd:2^20,2^24 "
            "--sizes sgemm:1024,4096 --csv out.csv\n");
@@ -717,7 +717,7 @@ static double seconds_of(const bench_row *r)
 }
 
 static const char table_format[] =
-    "%-8s %-24s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
+    "%-12s %-24s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
 
 static void print_table_header(void)
 {
@@ -767,7 +767,7 @@ static void print_peer_line(const bench *b, const bench_row *peer)
     cell_rate(rate, peer->op, peer->rate);
     cell_percent(percent, on_device ? peer->rate : 0, peak_of(b, peer->op));
     cell_ratio(versus, kiln ? kiln->rate : 0, peer->rate);
-    printf("%-33s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
+    printf("%-37s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
            kernel_ms, kernel_x, "", "", rate, percent, versus);
 }
 
@@ -805,11 +805,11 @@ static void run_case(bench *b, size_t index)
             row->state = "skipped";
             snprintf(row->note, sizeof(row->note), "%s", why);
         }
-        printf("%-8s %-24s skipped: %s\n", item->op->name, label, why);
+        printf("%-12s %-24s skipped: %s\n", item->op->name, label, why);
         return;
     }
     if (!case_alloc(&c)) {
-        printf("%-8s %-24s failed: could not set up the buffers (see above)\n", item->op->name,
+        printf("%-12s %-24s failed: could not set up the buffers (see above)\n", item->op->name,
                label);
         ++b->failures;
     } else {
