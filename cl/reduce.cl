@@ -239,9 +239,16 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
     __global const sum_lanes *body = (__global const sum_lanes *)(v + head);
     INDEX first, end, step;
     vector_share(vectors, &first, &end, &step);
-    sum_lanes sum = 0.0f, carry = 0.0f;
-    for (INDEX k = first; k < end; k += step)
+    /* two sets of lanes: a CPU overlaps their adds, a GPU has two loads in flight */
+    sum_lanes sum = 0.0f, carry = 0.0f, sum2 = 0.0f, carry2 = 0.0f;
+    INDEX k = first;
+    for (; k + step < end; k += 2 * step) {
         fold_lanes(&sum, &carry, body[k]);
+        fold_lanes(&sum2, &carry2, body[k + step]);
+    }
+    for (; k < end; k += step)
+        fold_lanes(&sum, &carry, body[k]);
+    fold_lanes(&sum, &carry, sum2 - carry2);
 
     accumulator a = accumulator_start();
     float lanes[SUM_WIDTH];

@@ -506,6 +506,13 @@ int main(int argc, char **argv)
         int availability = huge_availability();
         return availability != 0 ? availability : RUN_KILN_TESTS(huge);
     }
+    const struct CMUnitTest sums[] = {
+        KILN_TEST(sum_is_within_the_bound_for_every_edge_size),
+        KILN_TEST(sum_of_a_million_tenths_is_within_the_bound),
+        KILN_TEST(sum_propagates_nan_and_inf),
+    };
+    if (argc > 1 && strcmp(argv[1], "sum") == 0)
+        return RUN_KILN_TESTS(sums);
     const struct CMUnitTest tests[] = {
         KILN_TEST(reduce_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),
