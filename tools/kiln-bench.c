@@ -936,7 +936,8 @@ static void print_preamble(const bench *b)
            "%.1f GFLOP/s fp32 (8 mad chains of float%u x %zu work-items, best of 5)\n",
            b->peaks.bytes_per_second * 1e-9, copy, b->peaks.flops_per_second * 1e-9,
            b->peaks.chain_width, b->peaks.probe_items);
-    printf("cpu: plain C loops, one thread; sgemm and dense: %s\n", bench_cpu_gemm_name());
+    printf("cpu: plain C loops, one thread, long sums in double; sgemm and dense: %s\n",
+           bench_cpu_gemm_name());
 #ifdef KILN_BENCH_CLBLAST
     printf("peers: CLBlast on kiln's queue and buffers (for dense: its plain sgemm of the same "
            "shape, without bias and activation)%s%s\n",
@@ -950,8 +951,10 @@ static void print_preamble(const bench *b)
            b->opt.repeats ? "-r" : "about 0.2 s worth, 3 to 100", b->opt.warmup);
     printf("kernel ms: between profiling markers around those calls, / R; +xfer ms: with "
            "host<->device copies; host us: enqueueing one call\n");
-    printf("rates count 12 bytes per element for vadd and geam, 8 for sigmoid, 2*m*n*k "
-           "flops for sgemm and dense; every result was verified first\n\n");
+    printf("rates count bytes read and written: 12 per element for vadd, geam, axpy and "
+           "act_backward, 8 for sigmoid, scale, softmax, the norms and bias_act, 4 (read "
+           "only) for sum, max and the row and column reductions; 2*m*n*k flops for sgemm, "
+           "gemm_ex and dense; every result was verified first\n\n");
 }
 
 int main(int argc, char **argv)
