@@ -12,9 +12,21 @@
  * reduce_rows:    one group per row (grid-stride over rows); its items stride along the
  *                 row in float4s from the row's first 16-byte boundary.
  * reduce_columns: a group of LX consecutive columns (coalesced) × LY slices of rows.
- * reduce_vector:  every item of the grid strides over one vector; a partial per group. */
+ * reduce_vector:  kiln_sum's first pass (OP 0): every item of the grid folds its share of
+ *                 one vector, SUM_WIDTH floats at a time, into as many Kahan lanes; a
+ *                 partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
+ *                 GPUs); 1 gives each item one contiguous run, so a CPU thread, which runs
+ *                 a group's items one after another, streams through memory. SUM_WIDTH is
+ *                 2, 4, 8 or 16: a float4 load on GPUs, the vector width on CPUs, where
+ *                 PoCL vectorises only what the code holds in vectors. */
 #ifndef OP
 #define OP 0
+#endif
+#ifndef SUM_WIDTH
+#define SUM_WIDTH 4
+#endif
+#ifndef CHUNKED
+#define CHUNKED 0
 #endif
 #include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
@@ -184,14 +196,72 @@ __kernel void reduce_columns(const ulong rows, const ulong cols, const ulong ld,
     }
 }
 
+#define JOIN(a, b) a##b
+#define VECTOR(w) JOIN(float, w)
+#define VSTORE(w) JOIN(vstore, w)
+typedef VECTOR(SUM_WIDTH) sum_lanes;
+
+/* Kahan in every lane, the carry dropped where the sum is not finite (as fold does). */
+inline void fold_lanes(sum_lanes *sum, sum_lanes *carry, sum_lanes x)
+{
+    const sum_lanes y = x - *carry;
+    const sum_lanes t = *sum + y;
+    *carry = select((sum_lanes)(0.0f), (t - *sum) - y, isfinite(t));
+    *sum = t;
+}
+
+/* Vectors [*first, *end) of `vectors`, every `*step`-th, are this item's. */
+inline void vector_share(INDEX vectors, INDEX *first, INDEX *end, INDEX *step)
+{
+    const INDEX item = (INDEX)get_global_id(0), items = (INDEX)get_global_size(0);
+#if CHUNKED
+    const INDEX per_item = vectors / items + (vectors % items != 0);
+    *first = min(item * per_item, vectors);
+    *end = min(*first + per_item, vectors);
+    *step = 1;
+#else
+    *first = item;
+    *end = vectors;
+    *step = items;
+#endif
+}
+
 __kernel void reduce_vector(const ulong n, __global const float *x, const ulong x_offset,
                             __global float *partials)
 {
     __local float values[LOCAL_SIZE];
     __local uint indices[LOCAL_SIZE];
+    __global const float *v = x + x_offset;
+    /* scalar elements up to the first SUM_WIDTH-float boundary, vectors, a scalar tail */
+    const INDEX count = (INDEX)n;
+    const INDEX head = min((INDEX)((SUM_WIDTH - x_offset % SUM_WIDTH) % SUM_WIDTH), count);
+    const INDEX vectors = (count - head) / SUM_WIDTH;
+    __global const sum_lanes *body = (__global const sum_lanes *)(v + head);
+    INDEX first, end, step;
+    vector_share(vectors, &first, &end, &step);
+    /* two sets of lanes: a CPU overlaps their adds, a GPU has two loads in flight */
+    sum_lanes sum = 0.0f, carry = 0.0f, sum2 = 0.0f, carry2 = 0.0f;
+    INDEX k = first;
+    for (; k + step < end; k += 2 * step) {
+        fold_lanes(&sum, &carry, body[k]);
+        fold_lanes(&sum2, &carry2, body[k + step]);
+    }
+    for (; k < end; k += step)
+        fold_lanes(&sum, &carry, body[k]);
+    fold_lanes(&sum, &carry, sum2 - carry2);
+
+    accumulator a = accumulator_start();
+    float lanes[SUM_WIDTH];
+    VSTORE(SUM_WIDTH)(sum - carry, 0, lanes);
+    for (int l = 0; l < SUM_WIDTH; ++l)
+        fold(&a, lanes[l], 0);
+    const INDEX item = (INDEX)get_global_id(0), items = (INDEX)get_global_size(0);
+    for (INDEX i = item; i < head; i += items)
+        fold(&a, v[i], 0);
+    for (INDEX i = head + vectors * SUM_WIDTH + item; i < count; i += items)
+        fold(&a, v[i], 0);
+
     const uint lane = (uint)get_local_id(0);
-    accumulator a = row_accumulate(accumulator_start(), x, x_offset, (INDEX)n,
-                                   (INDEX)get_global_id(0), (INDEX)get_global_size(0));
     a = group_reduce(a, lane, (uint)get_local_size(0), 1, 0, values, indices);
     if (lane == 0)
         partials[get_group_id(0)] = a.value;

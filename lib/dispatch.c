@@ -404,3 +404,13 @@ struct launch plan_sum(const struct device_limits *device, size_t local, size_t 
     groups = min_size(min_size(groups, group_cap(device)), SUM_MAX_PARTIALS);
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
+
+struct sum_lanes plan_sum_lanes(const struct device_limits *device)
+{
+    /* PoCL runs a group's items one after another and vectorises only explicit vectors:
+     * an item must read whole vectors, from memory next to its neighbour's. */
+    if (device->family != FAMILY_CPU)
+        return (struct sum_lanes){4, 0};
+    unsigned width = device->vector_width >= 16 ? 16 : device->vector_width >= 8 ? 8 : 4;
+    return (struct sum_lanes){width, 1};
+}

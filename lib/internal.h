@@ -193,6 +193,14 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
  * never more than SUM_MAX_PARTIALS groups (one partial each). */
 enum { SUM_MAX_PARTIALS = 1024 };
 struct launch plan_sum(const struct device_limits *device, size_t local, size_t n);
+/* How each item of kiln_sum's first pass reads (cl/reduce.cl's SUM_WIDTH and CHUNKED):
+ * GPUs a float4 per step, items interleaved; CPUs the device's vector width (4 to 16),
+ * each item one contiguous run. */
+struct sum_lanes {
+    unsigned width;
+    int chunked;
+};
+struct sum_lanes plan_sum_lanes(const struct device_limits *device);
 
 /* ---------------------------------------------------------------- gemm/params.c */
 

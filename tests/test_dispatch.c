@@ -459,6 +459,28 @@ static void sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40(void **st
     }
 }
 
+/* kiln_sum reads float4s on GPUs, items interleaved so loads coalesce; on CPUs the
+ * device's vectors (at least float4, at most float16), each item a contiguous run. */
+static void sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus(void **state)
+{
+    (void)state;
+    struct device_limits cpu = pocl_like;
+    const unsigned widths[][2] = {{1, 4}, {4, 4}, {8, 8}, {16, 16}, {32, 16}};
+    for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); ++i) {
+        cpu.vector_width = widths[i][0];
+        struct sum_lanes lanes = plan_sum_lanes(&cpu);
+        assert_int_equal(lanes.width, widths[i][1]);
+        assert_true(lanes.chunked);
+    }
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
+        struct sum_lanes lanes = plan_sum_lanes(devices[d]);
+        if (devices[d]->family != FAMILY_CPU) {
+            assert_int_equal(lanes.width, 4);
+            assert_false(lanes.chunked);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +501,7 @@ int main(void)
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
         cmocka_unit_test(column_groups_read_32_columns_and_split_the_rows),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
+        cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OPS = 6 };
 static const kiln_reduce_op all_ops[OPS] = {KILN_REDUCE_SUM,  KILN_REDUCE_MAX,
@@ -446,8 +448,71 @@ static void reduce_rejects_ld_whose_span_wraps_past_size_max(void **state)
     assert_wrapping_lds_refused(*state, wrapping_rows, 1, reduce_with_ld);
 }
 
-int main(void)
+/* ---------------------------------------------------------------- 2^28 floats */
+
+enum { HUGE_N = 1 << 28 };
+
+/* Terms in [0, 1]: no cancellation, so a serial float loop would drift far past the
+ * bound; the maximum is placed near the end, where the last group reads. */
+static void sum_and_max_of_2_pow_28_floats_match_the_reference(void **state)
 {
+    kiln_ctx *ctx = *state;
+    float *values = scratch_random(HUGE_N, 28);
+    for (size_t i = 0; i < HUGE_N; i++)
+        values[i] = fabsf(values[i]);
+    values[HUGE_N - 5] = 2.0f;
+    kiln_buf *x = scratch_upload(ctx, values, HUGE_N);
+    kiln_buf *y = scratch_buffer(ctx, 2 * sizeof(float));
+    kiln_buf *sum = scratch_view(y, 0, sizeof(float)), *max = scratch_view(y, sizeof(float),
+                                                                           sizeof(float));
+    assert_ok(ctx, kiln_sum(ctx, x, sum, HUGE_N));
+    assert_ok(ctx, kiln_reduce(ctx, KILN_REDUCE_MAX, KILN_PER_ROW, x, max, 1, HUGE_N, HUGE_N));
+    double expected[2], allowed[2];
+    reduce_one(KILN_REDUCE_SUM, values, HUGE_N, 1, &expected[0], &allowed[0]);
+    reduce_one(KILN_REDUCE_MAX, values, HUGE_N, 1, &expected[1], &allowed[1]);
+    assert_each_near(scratch_download(y, 2), expected, allowed, 2, "sum and max of 2^28");
+}
+
+/* 0 when the default device can hold the 1 GiB input and the host a copy besides; 77
+ * (skip) and why when not. */
+static int huge_availability(void)
+{
+    size_t index;
+    kiln_device_info info = {.struct_size = sizeof(info)};
+    if (kiln_device_find(NULL, &index) != KILN_OK || kiln_device_get(index, &info) != KILN_OK) {
+        fprintf(stderr, "no device: %s\n", kiln_last_error(NULL));
+        return 1;
+    }
+    const unsigned long long input = (unsigned long long)HUGE_N * sizeof(float);
+    const double host = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (info.max_alloc_bytes < input || info.global_mem_bytes < 2 * input) {
+        printf("skipped: %s allocates at most %llu bytes of %llu, not 1 GiB\n", info.name,
+               info.max_alloc_bytes, info.global_mem_bytes);
+        return 77;
+    }
+    if (host < 4.0 * (double)input) {
+        printf("skipped: the host has %.0f bytes, under 4 GiB\n", host);
+        return 77;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "huge") == 0) {
+        const struct CMUnitTest huge[] = {
+            KILN_TEST(sum_and_max_of_2_pow_28_floats_match_the_reference),
+        };
+        int availability = huge_availability();
+        return availability != 0 ? availability : RUN_KILN_TESTS(huge);
+    }
+    const struct CMUnitTest sums[] = {
+        KILN_TEST(sum_is_within_the_bound_for_every_edge_size),
+        KILN_TEST(sum_of_a_million_tenths_is_within_the_bound),
+        KILN_TEST(sum_propagates_nan_and_inf),
+    };
+    if (argc > 1 && strcmp(argv[1], "sum") == 0)
+        return RUN_KILN_TESTS(sums);
     const struct CMUnitTest tests[] = {
         KILN_TEST(reduce_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),

@@ -14,8 +14,10 @@
 
 enum { BENCH_MAX_INPUTS = 3 };
 
-/* Elementwise ops use n (m = k = 1); geam m×n (k = 1); sgemm and dense C = A·B with A
- * m×k and B k×n (dense: W out×in is A, so m = out, k = in, n = batch). */
+/* Elementwise ops and whole-vector reductions use n (m = k = 1); geam and the row-wise
+ * ops (reductions, softmax, norms, bias_act) m×n, rows × columns (k = 1); sgemm and
+ * dense C = A·B with A m×k and B k×n (dense: W out×in is A, so m = out, k = in,
+ * n = batch). */
 typedef struct {
     size_t m, n, k;
 } bench_shape;
@@ -30,6 +32,9 @@ typedef struct {
     kiln_act act;
     kiln_dtype dtype; /* gemm_ex: the type of A, B and C (the inputs stay f32 on the host) */
     kiln_math math;   /* gemm_ex: the math level it runs at */
+    kiln_reduce_op reduce; /* reductions: the op, over rows or columns as axis says */
+    kiln_axis axis;        /* reductions, and which bias bias_act adds */
+    float eps;             /* layernorm and rmsnorm */
 } bench_expect;
 
 /* One operation at one size, with host arrays and device buffers. Every
@@ -94,6 +99,15 @@ extern const double bench_cpu_max_flops;
 /* Verification (bench_verify.c): false with the reason in why. */
 bool bench_verify_add(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len);
+/* expect.reduce over each row or column (expect.axis) of the m×n input, or over all of
+ * it for m = 1 (kiln_sum's too): sums within kiln.h's bound, the others exact. */
+bool bench_verify_reduce(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_softmax(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_log_softmax(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_layernorm(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_rmsnorm(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_bias_act(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_act_backward(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_gemm(const bench_case *c, char *why, size_t why_len);
 /* bench_verify_gemm for gemm_ex: reads a 16-bit C first, and allows for the rounding
  * of the inputs to expect.dtype (or tf32) and of the result to expect.dtype. */

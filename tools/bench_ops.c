@@ -29,9 +29,15 @@ static double add_bytes(bench_shape s)
     return 12.0 * (double)elements(s); /* two reads, one write */
 }
 
-static double sigmoid_bytes(bench_shape s)
+static double read_write_bytes(bench_shape s)
 {
     return 8.0 * (double)elements(s);
+}
+
+/* Reductions count what they read: their outputs are a vector at most. */
+static double read_bytes(bench_shape s)
+{
+    return 4.0 * (double)elements(s);
 }
 
 static double gemm_flops(bench_shape s)
@@ -60,6 +66,32 @@ static void dense_lengths(bench_case *c)
 {
     gemm_lengths(c);
     c->in_len[2] = c->shape.m; /* the bias */
+}
+
+/* A result per row or per column; kiln_sum's and a whole vector's (m = 1) is one. */
+static void reduce_lengths(bench_case *c)
+{
+    c->in_len[0] = elements(c->shape);
+    c->out_len = c->expect.axis == KILN_PER_ROW ? c->shape.m : c->shape.n;
+}
+
+/* x, then gamma and beta: a float per column each. */
+static void layernorm_lengths(bench_case *c)
+{
+    unary_lengths(c);
+    c->in_len[1] = c->in_len[2] = c->shape.n;
+}
+
+static void rmsnorm_lengths(bench_case *c)
+{
+    unary_lengths(c);
+    c->in_len[1] = c->shape.n;
+}
+
+static void bias_act_lengths(bench_case *c)
+{
+    unary_lengths(c);
+    c->in_len[1] = c->expect.axis == KILN_PER_ROW ? c->shape.m : c->shape.n;
 }
 
 /* ---------------------------------------------------------------- CPU baselines */
@@ -143,6 +175,8 @@ static float activate(kiln_act act, float z)
         return 1.0f / (1.0f + expf(-z));
     if (act == KILN_ACT_RELU)
         return z > 0 ? z : 0;
+    if (act == KILN_ACT_TANH)
+        return tanhf(z);
     return z;
 }
 
@@ -154,6 +188,222 @@ static bool dense_cpu(bench_case *c)
         for (size_t j = 0; j < c->shape.n; ++j)
             c->out[i * c->shape.n + j] = activate(c->expect.act, c->out[i * c->shape.n + j] + bias);
     }
+    return true;
+}
+
+/* The network ops' baselines below are plain loops too; their sums run in double, as a
+ * C programmer keeps a long float sum accurate (at the same speed: the loop waits on
+ * each add either way). */
+
+/* The loop the issue sets kiln_sum against. */
+static bool sum_cpu(bench_case *c)
+{
+    double sum = 0;
+    for (size_t i = 0; i < c->in_len[0]; ++i)
+        sum += c->in[0][i];
+    c->out[0] = (float)sum;
+    return true;
+}
+
+static void store_index(float *out, size_t at, size_t index)
+{
+    const uint32_t word = (uint32_t)index;
+    memcpy(&out[at], &word, sizeof word);
+}
+
+static bool is_sum(kiln_reduce_op op)
+{
+    return op == KILN_REDUCE_SUM || op == KILN_REDUCE_MEAN || op == KILN_REDUCE_SUMSQ;
+}
+
+static double fold_cpu(kiln_reduce_op op, double acc, float x)
+{
+    switch (op) {
+    case KILN_REDUCE_MAX:
+    case KILN_REDUCE_ARGMAX: return x > acc ? x : acc;
+    case KILN_REDUCE_MIN: return x < acc ? x : acc;
+    case KILN_REDUCE_SUMSQ: return acc + (double)x * x;
+    default: return acc + x; /* SUM and MEAN */
+    }
+}
+
+static double start_cpu(kiln_reduce_op op)
+{
+    return is_sum(op) ? 0 : op == KILN_REDUCE_MIN ? INFINITY : -INFINITY;
+}
+
+static float finish_cpu(kiln_reduce_op op, double acc, size_t count)
+{
+    return (float)(op == KILN_REDUCE_MEAN ? acc / (double)count : acc);
+}
+
+/* One result per row: a fold along it, or ARGMAX's first maximum. */
+static void reduce_rows_cpu(bench_case *c)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const kiln_reduce_op op = c->expect.reduce;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *row = c->in[0] + r * cols;
+        double acc = start_cpu(op);
+        size_t index = 0;
+        for (size_t j = 0; j < cols; ++j) {
+            if (op == KILN_REDUCE_ARGMAX && row[j] > acc)
+                index = j;
+            acc = fold_cpu(op, acc, row[j]);
+        }
+        if (op == KILN_REDUCE_ARGMAX)
+            store_index(c->out, r, index);
+        else
+            c->out[r] = finish_cpu(op, acc, cols);
+    }
+}
+
+/* One result per column, every column's accumulator updated row after row so the reads
+ * stay contiguous. */
+static bool reduce_columns_cpu(bench_case *c)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const kiln_reduce_op op = c->expect.reduce;
+    double *acc = malloc(cols * sizeof(double));
+    if (!acc) {
+        fprintf(stderr, "kiln-bench: out of host memory for the CPU's column results\n");
+        return false;
+    }
+    for (size_t j = 0; j < cols; ++j)
+        acc[j] = start_cpu(op);
+    for (size_t r = 0; r < rows; ++r) {
+        const float *row = c->in[0] + r * cols;
+        for (size_t j = 0; j < cols; ++j) {
+            if (op == KILN_REDUCE_ARGMAX && row[j] > acc[j])
+                store_index(c->out, j, r);
+            acc[j] = fold_cpu(op, acc[j], row[j]);
+        }
+    }
+    for (size_t j = 0; j < cols && op != KILN_REDUCE_ARGMAX; ++j)
+        c->out[j] = finish_cpu(op, acc[j], rows);
+    free(acc);
+    return true;
+}
+
+static bool reduce_cpu(bench_case *c)
+{
+    if (c->expect.axis == KILN_PER_COL)
+        return reduce_columns_cpu(c);
+    reduce_rows_cpu(c);
+    return true;
+}
+
+static float row_max_cpu(const float *x, size_t cols)
+{
+    float max = -INFINITY;
+    for (size_t j = 0; j < cols; ++j)
+        max = x[j] > max ? x[j] : max;
+    return max;
+}
+
+static bool softmax_rows_cpu(bench_case *c, bool log_output)
+{
+    const size_t cols = c->shape.n;
+    for (size_t r = 0; r < c->shape.m; ++r) {
+        const float *x = c->in[0] + r * cols;
+        float *y = c->out + r * cols;
+        const float max = row_max_cpu(x, cols);
+        double sum = 0;
+        for (size_t j = 0; j < cols; ++j)
+            sum += expf(x[j] - max);
+        const float shift = max + logf((float)sum), scale = (float)(1 / sum);
+        for (size_t j = 0; j < cols; ++j)
+            y[j] = log_output ? x[j] - shift : expf(x[j] - max) * scale;
+    }
+    return true;
+}
+
+static bool softmax_cpu(bench_case *c)
+{
+    return softmax_rows_cpu(c, false);
+}
+
+static bool log_softmax_cpu(bench_case *c)
+{
+    return softmax_rows_cpu(c, true);
+}
+
+/* layernorm with beta (in[2]), rmsnorm without: one pass for the moments, one to write. */
+static bool norm_rows_cpu(bench_case *c, bool rms)
+{
+    const size_t cols = c->shape.n;
+    const float *gamma = c->in[1], *beta = rms ? NULL : c->in[2];
+    for (size_t r = 0; r < c->shape.m; ++r) {
+        const float *x = c->in[0] + r * cols;
+        float *y = c->out + r * cols;
+        double sum = 0, squares = 0;
+        for (size_t j = 0; j < cols; ++j) {
+            sum += x[j];
+            squares += (double)x[j] * x[j];
+        }
+        const double mean = rms ? 0 : sum / (double)cols;
+        const double variance = squares / (double)cols - mean * mean;
+        const float center = (float)mean, rstd = (float)(1 / sqrt(variance + c->expect.eps));
+        for (size_t j = 0; j < cols; ++j)
+            y[j] = (x[j] - center) * rstd * gamma[j] + (beta ? beta[j] : 0.0f);
+    }
+    return true;
+}
+
+static bool layernorm_cpu(bench_case *c)
+{
+    return norm_rows_cpu(c, false);
+}
+
+static bool rmsnorm_cpu(bench_case *c)
+{
+    return norm_rows_cpu(c, true);
+}
+
+static bool bias_act_cpu(bench_case *c)
+{
+    const size_t cols = c->shape.n;
+    const bool per_row = c->expect.axis == KILN_PER_ROW;
+    for (size_t r = 0; r < c->shape.m; ++r)
+        for (size_t j = 0; j < cols; ++j)
+            c->out[r * cols + j] =
+                activate(c->expect.act, c->in[0][r * cols + j] + c->in[1][per_row ? r : j]);
+    return true;
+}
+
+static bool axpy_cpu(bench_case *c)
+{
+    const float alpha = c->expect.alpha, *x = c->in[0], *y = c->in[1];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = y[i] + alpha * x[i];
+    return true;
+}
+
+static bool scale_cpu(bench_case *c)
+{
+    const float alpha = c->expect.alpha, *x = c->in[0];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = alpha * x[i];
+    return true;
+}
+
+/* act' through the activation's output y. */
+static float slope(kiln_act act, float y)
+{
+    if (act == KILN_ACT_SIGMOID)
+        return y * (1 - y);
+    if (act == KILN_ACT_TANH)
+        return 1 - y * y;
+    if (act == KILN_ACT_RELU)
+        return y > 0;
+    return 1;
+}
+
+static bool act_backward_cpu(bench_case *c)
+{
+    const float *y = c->in[0], *dy = c->in[1];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = dy[i] * slope(c->expect.act, y[i]);
     return true;
 }
 
@@ -282,6 +532,89 @@ static bool dense_transfers(bench_case *c)
                                       s.n, c->expect.act), "kiln_dense_host");
 }
 
+static bool sum_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_sum(c->ctx, c->dev_in[0], c->dev_out, c->in_len[0]), "kiln_sum");
+}
+
+static bool reduce_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_reduce(c->ctx, c->expect.reduce, c->expect.axis, c->dev_in[0],
+                                  c->dev_out, s.m, s.n, s.n), "kiln_reduce");
+}
+
+static bool softmax_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_softmax(c->ctx, c->dev_in[0], c->dev_out, s.m, s.n, s.n),
+                   "kiln_softmax");
+}
+
+static bool log_softmax_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_log_softmax(c->ctx, c->dev_in[0], c->dev_out, s.m, s.n, s.n),
+                   "kiln_log_softmax");
+}
+
+static bool layernorm_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_layernorm(c->ctx, c->dev_in[0], c->dev_in[1], c->dev_in[2],
+                                     c->dev_out, s.m, s.n, s.n, c->expect.eps),
+                   "kiln_layernorm");
+}
+
+static bool rmsnorm_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_rmsnorm(c->ctx, c->dev_in[0], c->dev_in[1], c->dev_out, s.m, s.n,
+                                   s.n, c->expect.eps), "kiln_rmsnorm");
+}
+
+static bool bias_act_kiln(bench_case *c)
+{
+    const bench_shape s = c->shape;
+    return kiln_ok(c, kiln_bias_act(c->ctx, c->dev_in[0], c->dev_in[1], c->dev_out, s.m, s.n,
+                                    s.n, c->expect.axis, c->expect.act), "kiln_bias_act");
+}
+
+/* The ops that update their output in place start from an input's copy: each call
+ * after the checked one updates it again, which the timing does not mind. */
+static bool copy_input(bench_case *c, size_t input)
+{
+    return kiln_ok(c, kiln_buf_copy(c->dev_out, 0, c->dev_in[input], 0,
+                                    c->out_len * sizeof(float)), "kiln_buf_copy");
+}
+
+static bool copy_first_input(bench_case *c)
+{
+    return copy_input(c, 0);
+}
+
+static bool copy_second_input(bench_case *c)
+{
+    return copy_input(c, 1);
+}
+
+static bool axpy_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_axpy(c->ctx, c->expect.alpha, c->dev_in[0], c->dev_out, c->out_len),
+                   "kiln_axpy");
+}
+
+static bool scale_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_scale(c->ctx, c->expect.alpha, c->dev_out, c->out_len), "kiln_scale");
+}
+
+static bool act_backward_kiln(bench_case *c)
+{
+    return kiln_ok(c, kiln_act_backward(c->ctx, c->expect.act, c->dev_in[0], c->dev_in[1],
+                                        c->dev_out, c->out_len), "kiln_act_backward");
+}
+
 /* ---------------------------------------------------------------- CLBlast */
 
 #ifdef KILN_BENCH_CLBLAST
@@ -302,8 +635,7 @@ static size_t element_offset(const kiln_buf *buf)
 static bool saxpy_prepare(bench_case *c)
 {
     c->expect.beta = 1.0f;
-    return kiln_ok(c, kiln_buf_copy(c->dev_out, 0, c->dev_in[1], 0, c->out_len * sizeof(float)),
-                   "kiln_buf_copy");
+    return copy_second_input(c);
 }
 
 /* Each call adds α·A again: the result is checked after the first, then only timed. */
@@ -314,6 +646,23 @@ static bool saxpy_run(bench_case *c)
                                    element_offset(c->dev_in[0]), 1, kiln_buf_mem(c->dev_out),
                                    element_offset(c->dev_out), 1, &queue, NULL),
                       "CLBlastSaxpy");
+}
+
+static bool ssum_run(bench_case *c)
+{
+    cl_command_queue queue = kiln_ctx_queue(c->ctx);
+    return clblast_ok(CLBlastSsum(c->in_len[0], kiln_buf_mem(c->dev_out),
+                                  element_offset(c->dev_out), kiln_buf_mem(c->dev_in[0]),
+                                  element_offset(c->dev_in[0]), 1, &queue, NULL),
+                      "CLBlastSsum");
+}
+
+static bool sscal_run(bench_case *c)
+{
+    cl_command_queue queue = kiln_ctx_queue(c->ctx);
+    return clblast_ok(CLBlastSscal(c->out_len, c->expect.alpha, kiln_buf_mem(c->dev_out),
+                                   element_offset(c->dev_out), 1, &queue, NULL),
+                      "CLBlastSscal");
 }
 
 /* A plain GEMM: for dense, the same product without bias and activation. */
@@ -363,6 +712,8 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 }
 
 #define PEER_SAXPY {"CLBlast saxpy", BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, saxpy_prepare, saxpy_run},
+#define PEER_SSUM {"CLBlast ssum", BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, NULL, ssum_run},
+#define PEER_SSCAL {"CLBlast sscal", BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, copy_first_input, sscal_run},
 #define PEER_SGEMM(name) {name, BENCH_ROLE_PEER, BENCH_ON_QUEUE, true, clblast_sgemm_prepare, clblast_sgemm_run},
 #else
 bool bench_clblast_override(kiln_ctx *ctx, const char *list)
@@ -373,6 +724,8 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 }
 
 #define PEER_SAXPY
+#define PEER_SSUM
+#define PEER_SSCAL
 #define PEER_SGEMM(name)
 #endif
 
@@ -388,6 +741,7 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 #define CPU_GEMM(run) CPU_GEMM_PREPARED(NULL, run)
 #define CPU_LOOP(run) {"cpu C loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
 #define KILN(run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, NULL, run},
+#define KILN_PREPARED(prepare, run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, prepare, run},
 #define KILN_TRANSFERS(run) {"kiln+transfers", BENCH_ROLE_TRANSFERS, BENCH_WAITS, false, NULL, run},
 #define END {NULL, BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, NULL}
 
@@ -406,14 +760,44 @@ static const bench_impl gemm_ex_impls[] = {
 static const bench_impl dense_impls[] = {
     CPU_GEMM(dense_cpu) KILN(dense_kiln) KILN_TRANSFERS(dense_transfers)
     PEER_SGEMM("CLBlast sgemm only") END};
+static const bench_impl sum_impls[] = {CPU_LOOP(sum_cpu) KILN(sum_kiln) PEER_SSUM END};
+static const bench_impl reduce_impls[] = {CPU_LOOP(reduce_cpu) KILN(reduce_kiln) END};
+static const bench_impl softmax_impls[] = {CPU_LOOP(softmax_cpu) KILN(softmax_kiln) END};
+static const bench_impl log_softmax_impls[] = {
+    CPU_LOOP(log_softmax_cpu) KILN(log_softmax_kiln) END};
+static const bench_impl layernorm_impls[] = {CPU_LOOP(layernorm_cpu) KILN(layernorm_kiln) END};
+static const bench_impl rmsnorm_impls[] = {CPU_LOOP(rmsnorm_cpu) KILN(rmsnorm_kiln) END};
+static const bench_impl bias_act_impls[] = {CPU_LOOP(bias_act_cpu) KILN(bias_act_kiln) END};
+static const bench_impl axpy_impls[] = {
+    CPU_LOOP(axpy_cpu) KILN_PREPARED(copy_second_input, axpy_kiln) PEER_SAXPY END};
+static const bench_impl scale_impls[] = {
+    CPU_LOOP(scale_cpu) KILN_PREPARED(copy_first_input, scale_kiln) PEER_SSCAL END};
+static const bench_impl act_backward_impls[] = {
+    CPU_LOOP(act_backward_cpu) KILN(act_backward_kiln) END};
 
-#define NO_ACT(alpha, beta) {alpha, beta, false, KILN_ACT_NONE, KILN_DTYPE_F32, KILN_MATH_STRICT}
+#define NO_ACT(a, b) {.alpha = a, .beta = b, .act = KILN_ACT_NONE}
+
+#define VECTOR_SIZES "2^20,2^24,2^28", "2^20,2^22,2^24"
+#define ROW_SIZES "65536x1024,8192x8192,4096x32768", "1024x1024,4096x4096"
+
+/* Row-wise ops read and write each element once. */
+#define ROW_WISE(name, help, lengths, verify, impls, ...)                                    \
+    {name, "mn", help, BENCH_RATE_BYTES, read_write_bytes, lengths, verify, {__VA_ARGS__},  \
+     ROW_SIZES, impls, false}
+/* Reductions count the bytes they read. */
+#define REDUCE(name, reduce_op, reduce_axis, help)                                         \
+    {name, "mn", help, BENCH_RATE_BYTES, read_bytes, reduce_lengths, bench_verify_reduce,   \
+     {.reduce = reduce_op, .axis = reduce_axis}, ROW_SIZES, reduce_impls, false}
+#define REDUCE_ROWS_AND_COLUMNS(op, row_name, column_name)                                  \
+    REDUCE(row_name, KILN_REDUCE_##op, KILN_PER_ROW, "RxC, or N for NxN; kiln_reduce " #op " per row"), \
+    REDUCE(column_name, KILN_REDUCE_##op, KILN_PER_COL,                                     \
+           "RxC, or N for NxN; kiln_reduce " #op " per column")
 
 const bench_op bench_ops[] = {
     {"vadd", "n", "N elements (2^24, 16M, 16777216)", BENCH_RATE_BYTES, add_bytes,
      binary_lengths, bench_verify_add, NO_ACT(1.0f, 1.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
      vadd_impls, false},
-    {"sigmoid", "n", "N elements", BENCH_RATE_BYTES, sigmoid_bytes, unary_lengths,
+    {"sigmoid", "n", "N elements", BENCH_RATE_BYTES, read_write_bytes, unary_lengths,
      bench_verify_sigmoid, NO_ACT(1.0f, 0.0f), "2^20,2^24,2^28", "2^20,2^22,2^24",
      sigmoid_impls, false},
     {"geam", "mn", "MxN, or N for NxN; C = 1.5*A - 0.75*B", BENCH_RATE_BYTES, add_bytes,
@@ -427,9 +811,38 @@ const bench_op bench_ops[] = {
      "1024,2048,4096,8192", "256,512", gemm_ex_impls, true},
     {"dense", "mkn", "OUTxINxBATCH, or N for NxNxN; y = sigmoid(W*x + bias)",
      BENCH_RATE_FLOPS, gemm_flops, dense_lengths, bench_verify_gemm,
-     {1.0f, 0.0f, true, KILN_ACT_SIGMOID, KILN_DTYPE_F32, KILN_MATH_STRICT},
+     {.alpha = 1.0f, .bias = true, .act = KILN_ACT_SIGMOID},
      "1024x1024x256,4096x4096x1024,8192x8192x4096", "256x256x64,512x512x256,1024x1024x256",
      dense_impls, false},
+    {"sum", "n", "N elements; kiln_sum", BENCH_RATE_BYTES, read_bytes, reduce_lengths,
+     bench_verify_reduce, {.reduce = KILN_REDUCE_SUM}, VECTOR_SIZES, sum_impls, false},
+    {"max", "n", "N elements; kiln_reduce MAX of them as one row", BENCH_RATE_BYTES,
+     read_bytes, reduce_lengths, bench_verify_reduce, {.reduce = KILN_REDUCE_MAX},
+     VECTOR_SIZES, reduce_impls, false},
+    REDUCE_ROWS_AND_COLUMNS(SUM, "row_sum", "col_sum"),
+    REDUCE_ROWS_AND_COLUMNS(MAX, "row_max", "col_max"),
+    REDUCE_ROWS_AND_COLUMNS(MIN, "row_min", "col_min"),
+    REDUCE_ROWS_AND_COLUMNS(MEAN, "row_mean", "col_mean"),
+    REDUCE_ROWS_AND_COLUMNS(SUMSQ, "row_sumsq", "col_sumsq"),
+    REDUCE_ROWS_AND_COLUMNS(ARGMAX, "row_argmax", "col_argmax"),
+    ROW_WISE("softmax", "RxC, or N for NxN; per row", unary_lengths, bench_verify_softmax,
+             softmax_impls, .act = KILN_ACT_NONE),
+    ROW_WISE("log_softmax", "RxC, or N for NxN; per row", unary_lengths,
+             bench_verify_log_softmax, log_softmax_impls, .act = KILN_ACT_NONE),
+    ROW_WISE("layernorm", "RxC, or N for NxN; per row, with gamma and beta, eps 1e-5",
+             layernorm_lengths, bench_verify_layernorm, layernorm_impls, .eps = 1e-5f),
+    ROW_WISE("rmsnorm", "RxC, or N for NxN; per row, with gamma, eps 1e-5", rmsnorm_lengths,
+             bench_verify_rmsnorm, rmsnorm_impls, .eps = 1e-5f),
+    ROW_WISE("bias_act", "RxC, or N for NxN; y = relu(x + bias), a bias per column",
+             bias_act_lengths, bench_verify_bias_act, bias_act_impls, .act = KILN_ACT_RELU,
+             .axis = KILN_PER_COL),
+    {"axpy", "n", "N elements; y += 1.5*x", BENCH_RATE_BYTES, add_bytes, binary_lengths,
+     bench_verify_add, NO_ACT(1.5f, 1.0f), VECTOR_SIZES, axpy_impls, false},
+    {"scale", "n", "N elements; x *= -1 in place", BENCH_RATE_BYTES, read_write_bytes,
+     unary_lengths, bench_verify_add, NO_ACT(-1.0f, 0.0f), VECTOR_SIZES, scale_impls, false},
+    {"act_backward", "n", "N elements; dx = dy*y*(1-y), sigmoid's", BENCH_RATE_BYTES,
+     add_bytes, binary_lengths, bench_verify_act_backward, {.act = KILN_ACT_SIGMOID},
+     VECTOR_SIZES, act_backward_impls, false},
 };
 
 const size_t bench_op_count = sizeof(bench_ops) / sizeof(bench_ops[0]);

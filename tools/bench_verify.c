@@ -65,12 +65,14 @@ void bench_random_fill(float *x, size_t n, unsigned long long seed)
         x[i] = (float)random_unit(&state);
 }
 
+/* α·x + β·y, or α·x alone where there is no second input (scale). */
 bool bench_verify_add(const bench_case *c, char *why, size_t why_len)
 {
     const double alpha = c->expect.alpha, beta = c->expect.beta;
+    const float *second = c->in[1];
     mismatch bad = {0};
     for (size_t i = 0; i < c->out_len; ++i) {
-        double a = alpha * c->in[0][i], b = beta * c->in[1][i];
+        double a = alpha * c->in[0][i], b = second ? beta * second[i] : 0.0;
         note(&bad, i, c->out[i], a + b, 2.0 * FLT_EPSILON * (fabs(a) + fabs(b)) + FLT_MIN);
     }
     return judge(&bad, c->out_len, "outputs", why, why_len);
@@ -84,6 +86,210 @@ bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len)
         note(&bad, i, c->out[i], 1.0 / (1.0 + exp(-(double)c->in[0][i])), 1e-6);
     return judge(&bad, c->out_len, "outputs", why, why_len);
 }
+
+/* ---------------------------------------------------------------- row-wise ops */
+
+static const double unit_roundoff = 0x1p-24;
+
+/* The bound kiln.h states for a compensated-then-pairwise sum of n terms. */
+static double sum_bound(size_t n, double magnitude)
+{
+    return 4.0 * fmax(1.0, log2((double)n)) * unit_roundoff * magnitude;
+}
+
+/* One result of a reduction as it is folded: the exact sum and Σ|terms| in double, and
+ * the first maximum or minimum and where it is. */
+typedef struct {
+    double sum, magnitude, best;
+    size_t index, count;
+} reduction;
+
+static void reduction_fold(reduction *r, kiln_reduce_op op, double x)
+{
+    const double term = op == KILN_REDUCE_SUMSQ ? x * x : x;
+    r->sum += term;
+    r->magnitude += fabs(term);
+    const bool better = op == KILN_REDUCE_MIN ? x < r->best : x > r->best;
+    if (r->count++ == 0 || better) {
+        r->best = x;
+        r->index = r->count - 1;
+    }
+}
+
+/* Checks out[at] against r: sums within the bound, MEAN one rounding more, MAX and MIN
+ * exact, ARGMAX the index itself (out holds uint32 then). */
+static void reduction_note(mismatch *bad, kiln_reduce_op op, const reduction *r,
+                           const float *out, size_t at)
+{
+    const double bound = sum_bound(r->count, r->magnitude);
+    switch (op) {
+    case KILN_REDUCE_MAX:
+    case KILN_REDUCE_MIN: note(bad, at, out[at], r->best, 0); break;
+    case KILN_REDUCE_ARGMAX: {
+        uint32_t index;
+        memcpy(&index, &out[at], sizeof index);
+        note(bad, at, index, (double)r->index, 0);
+        break;
+    }
+    case KILN_REDUCE_MEAN: {
+        const double mean = r->sum / (double)r->count;
+        note(bad, at, out[at], mean, bound / (double)r->count + unit_roundoff * fabs(mean));
+        break;
+    }
+    default: note(bad, at, out[at], r->sum, bound);
+    }
+}
+
+bool bench_verify_reduce(const bench_case *c, char *why, size_t why_len)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const kiln_reduce_op op = c->expect.reduce;
+    const bool per_row = c->expect.axis == KILN_PER_ROW;
+    reduction *results = calloc(c->out_len, sizeof(reduction));
+    if (!results) {
+        snprintf(why, why_len, "out of host memory for the check");
+        return false;
+    }
+    for (size_t r = 0; r < rows; ++r) /* row by row, so the reads are contiguous */
+        for (size_t j = 0; j < cols; ++j)
+            reduction_fold(&results[per_row ? r : j], op, c->in[0][r * cols + j]);
+    mismatch bad = {0};
+    for (size_t i = 0; i < c->out_len; ++i)
+        reduction_note(&bad, op, &results[i], c->out, i);
+    free(results);
+    return judge(&bad, c->out_len, "results", why, why_len);
+}
+
+static double row_max(const float *row, size_t cols)
+{
+    double max = -INFINITY;
+    for (size_t j = 0; j < cols; ++j)
+        max = fmax(max, row[j]);
+    return max;
+}
+
+/* Each row's (log_)softmax in double, with the tolerance of kiln's tests: exp's and the
+ * division's roundings, and the compensated Σexp's bound. */
+static bool check_softmax(const bench_case *c, bool log_output, char *why, size_t why_len)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const double terms = fmax(1.0, log2((double)cols));
+    mismatch bad = {0};
+    for (size_t r = 0; r < rows; ++r) {
+        const float *row = c->in[0] + r * cols;
+        const double max = row_max(row, cols);
+        double sum = 0;
+        for (size_t j = 0; j < cols; ++j)
+            sum += exp(row[j] - max);
+        for (size_t j = 0; j < cols; ++j) {
+            const double shifted = row[j] - max;
+            const double want = log_output ? shifted - log(sum) : exp(shifted) / sum;
+            const double factor =
+                log_output ? 2 * fabs(shifted) + 8 * fabs(log(sum)) + 16 + 4 * terms + 2 * fabs(want)
+                           : fabs(want) * (2 * fabs(shifted) + 16 + 4 * terms);
+            note(&bad, r * cols + j, c->out[r * cols + j], want, factor * unit_roundoff + 1e-37);
+        }
+    }
+    return judge(&bad, rows * cols, "outputs", why, why_len);
+}
+
+bool bench_verify_softmax(const bench_case *c, char *why, size_t why_len)
+{
+    return check_softmax(c, false, why, why_len);
+}
+
+bool bench_verify_log_softmax(const bench_case *c, char *why, size_t why_len)
+{
+    return check_softmax(c, true, why, why_len);
+}
+
+/* Each row normalised in double (gamma in[1], layernorm's beta in[2]), with the
+ * tolerance of kiln's tests: layernorm's z to 2^-16 of (1 + |z| + |mean|/σ), its float
+ * mean being off by a few roundings of the row's size; rmsnorm's to a few roundings of
+ * its compensated Σx². */
+static bool check_norm(const bench_case *c, bool rms, char *why, size_t why_len)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const double terms = fmax(1.0, log2((double)cols));
+    const float *gamma = c->in[1], *beta = rms ? NULL : c->in[2];
+    mismatch bad = {0};
+    for (size_t r = 0; r < rows; ++r) {
+        const float *row = c->in[0] + r * cols;
+        double mean = 0, squares = 0, deviations = 0;
+        for (size_t j = 0; j < cols; ++j) {
+            mean += row[j];
+            squares += (double)row[j] * row[j];
+        }
+        mean /= (double)cols;
+        for (size_t j = 0; j < cols; ++j)
+            deviations += (row[j] - mean) * (row[j] - mean);
+        const double spread = rms ? squares : deviations;
+        const double rstd = 1 / sqrt(spread / (double)cols + c->expect.eps);
+        for (size_t j = 0; j < cols; ++j) {
+            const double g = gamma[j], b = beta ? beta[j] : 0;
+            const double z = rms ? row[j] * rstd : (row[j] - mean) * rstd;
+            const double tolerance =
+                rms ? fabs(z * g) * unit_roundoff * (4 * terms + 16)
+                    : fabs(g) * 0x1p-16 * (1 + fabs(z) + fabs(mean) * rstd) +
+                          2 * unit_roundoff * fabs(b);
+            note(&bad, r * cols + j, c->out[r * cols + j], z * g + b, tolerance + 1e-37);
+        }
+    }
+    return judge(&bad, rows * cols, "outputs", why, why_len);
+}
+
+bool bench_verify_layernorm(const bench_case *c, char *why, size_t why_len)
+{
+    return check_norm(c, false, why, why_len);
+}
+
+bool bench_verify_rmsnorm(const bench_case *c, char *why, size_t why_len)
+{
+    return check_norm(c, true, why, why_len);
+}
+
+/* act(x + bias) with the bias of each row (PER_ROW) or column (PER_COL) in in[1]:
+ * the sum's rounding, plus 1e-6 for the smooth activations (kiln's contract). */
+bool bench_verify_bias_act(const bench_case *c, char *why, size_t why_len)
+{
+    const size_t rows = c->shape.m, cols = c->shape.n;
+    const bool per_row = c->expect.axis == KILN_PER_ROW;
+    mismatch bad = {0};
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t j = 0; j < cols; ++j) {
+            const double x = c->in[0][r * cols + j], bias = c->in[1][per_row ? r : j];
+            const double z = x + bias, rounding = 2 * unit_roundoff * (fabs(x) + fabs(bias));
+            const kiln_act act = c->expect.act;
+            const double want = act == KILN_ACT_SIGMOID ? 1 / (1 + exp(-z))
+                                : act == KILN_ACT_TANH  ? tanh(z)
+                                : act == KILN_ACT_RELU  ? fmax(z, 0)
+                                                        : z;
+            const double smooth = act == KILN_ACT_SIGMOID || act == KILN_ACT_TANH ? 1e-6 : 0;
+            note(&bad, r * cols + j, c->out[r * cols + j], want, rounding + smooth + FLT_MIN);
+        }
+    return judge(&bad, rows * cols, "outputs", why, why_len);
+}
+
+/* dx = dy·act' through y (in[0]), dy in[1]: a few roundings of |dy|·(the size of the
+ * terms of act'), as kiln's tests allow. */
+bool bench_verify_act_backward(const bench_case *c, char *why, size_t why_len)
+{
+    mismatch bad = {0};
+    for (size_t i = 0; i < c->out_len; ++i) {
+        const double y = c->in[0][i], dy = c->in[1][i];
+        double slope = 1, size = 1;
+        if (c->expect.act == KILN_ACT_SIGMOID)
+            slope = y * (1 - y), size = fabs(y) * (1 + fabs(y));
+        else if (c->expect.act == KILN_ACT_TANH)
+            slope = 1 - y * y, size = 1 + y * y;
+        else if (c->expect.act == KILN_ACT_RELU)
+            slope = y > 0, size = y > 0;
+        note(&bad, i, c->out[i], dy * slope, 4 * unit_roundoff * fabs(dy) * size + FLT_MIN);
+    }
+    return judge(&bad, c->out_len, "outputs", why, why_len);
+}
+
+/* ---------------------------------------------------------------- GEMM */
 
 /* Error of an fp32 dot product of length k, relative to Σ|a·b|: rounding errors of
  * random sign grow like √k; the factor leaves a wide margin for any summation order.

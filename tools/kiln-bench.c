@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MAX_OPS = 16, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
+enum { MAX_OPS = 32, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
 
 /* Without -r, R is chosen so the timed launches last about this long. */
 static const double REPEAT_BUDGET_SECONDS = 0.2;
@@ -108,7 +108,7 @@ static void print_help(void)
     printf("\nsizes: a number is digits with an optional K, M or G (powers of 1024), or\n"
            "2^N. Operations, their sizes and defaults (GPU; CPU device):\n");
     for (size_t i = 0; i < bench_op_count; ++i)
-        printf("  %-8s %s\n           default %s; %s\n", bench_ops[i].name,
+        printf("  %-12s %s\n               default %s; %s\n", bench_ops[i].name,
                bench_ops[i].size_help, bench_ops[i].gpu_sizes, bench_ops[i].cpu_sizes);
     printf("\nexample: kiln-bench -d gpu --op vadd,sgemm --sizes vadd:2^20,2^24 "
            "--sizes sgemm:1024,4096 --csv out.csv\n");
@@ -717,7 +717,7 @@ static double seconds_of(const bench_row *r)
 }
 
 static const char table_format[] =
-    "%-8s %-24s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
+    "%-12s %-24s %10s %10s %6s %10s %6s %10s %6s %15s %6s %8s\n";
 
 static void print_table_header(void)
 {
@@ -767,7 +767,7 @@ static void print_peer_line(const bench *b, const bench_row *peer)
     cell_rate(rate, peer->op, peer->rate);
     cell_percent(percent, on_device ? peer->rate : 0, peak_of(b, peer->op));
     cell_ratio(versus, kiln ? kiln->rate : 0, peer->rate);
-    printf("%-33s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
+    printf("%-37s %10s %10s %6s %10s %6s %10s %6s %15s %6s  kiln/peer %s\n", label, "", ms, x,
            kernel_ms, kernel_x, "", "", rate, percent, versus);
 }
 
@@ -805,11 +805,11 @@ static void run_case(bench *b, size_t index)
             row->state = "skipped";
             snprintf(row->note, sizeof(row->note), "%s", why);
         }
-        printf("%-8s %-24s skipped: %s\n", item->op->name, label, why);
+        printf("%-12s %-24s skipped: %s\n", item->op->name, label, why);
         return;
     }
     if (!case_alloc(&c)) {
-        printf("%-8s %-24s failed: could not set up the buffers (see above)\n", item->op->name,
+        printf("%-12s %-24s failed: could not set up the buffers (see above)\n", item->op->name,
                label);
         ++b->failures;
     } else {
@@ -936,7 +936,8 @@ static void print_preamble(const bench *b)
            "%.1f GFLOP/s fp32 (8 mad chains of float%u x %zu work-items, best of 5)\n",
            b->peaks.bytes_per_second * 1e-9, copy, b->peaks.flops_per_second * 1e-9,
            b->peaks.chain_width, b->peaks.probe_items);
-    printf("cpu: plain C loops, one thread; sgemm and dense: %s\n", bench_cpu_gemm_name());
+    printf("cpu: plain C loops, one thread, long sums in double; sgemm and dense: %s\n",
+           bench_cpu_gemm_name());
 #ifdef KILN_BENCH_CLBLAST
     printf("peers: CLBlast on kiln's queue and buffers (for dense: its plain sgemm of the same "
            "shape, without bias and activation)%s%s\n",
@@ -950,8 +951,10 @@ static void print_preamble(const bench *b)
            b->opt.repeats ? "-r" : "about 0.2 s worth, 3 to 100", b->opt.warmup);
     printf("kernel ms: between profiling markers around those calls, / R; +xfer ms: with "
            "host<->device copies; host us: enqueueing one call\n");
-    printf("rates count 12 bytes per element for vadd and geam, 8 for sigmoid, 2*m*n*k "
-           "flops for sgemm and dense; every result was verified first\n\n");
+    printf("rates count bytes read and written: 12 per element for vadd, geam, axpy and "
+           "act_backward, 8 for sigmoid, scale, softmax, the norms and bias_act, 4 (read "
+           "only) for sum, max and the row and column reductions; 2*m*n*k flops for sgemm, "
+           "gemm_ex and dense; every result was verified first\n\n");
 }
 
 int main(int argc, char **argv)

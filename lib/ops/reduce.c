@@ -120,8 +120,10 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
  * cannot write them in between. */
 static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n)
 {
-    char options[64];
-    snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s", row_index_type(n));
+    const struct sum_lanes lanes = plan_sum_lanes(&ctx->limits);
+    char options[96];
+    snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d",
+             row_index_type(n), lanes.width, lanes.chunked);
     struct kernel *first, *second;
     size_t local, second_local;
     CHECK(row_kernel_get(ctx, "reduce", options, "reduce_vector", REDUCE_BYTES_PER_ITEM, &first,
