@@ -296,7 +296,7 @@ static void tf32x3_is_as_accurate_as_strict_fp32_on_random_data(void **state)
 }
 
 /* NaN stays NaN, an infinity and an overflow come out not finite, subnormal inputs read
- * as themselves or as 0 (kiln.h's TF32X3). */
+ * as tf32's coarser subnormals or as 0 (kiln.h's TF32X3). */
 static void tf32x3_keeps_nan_and_infinity_not_finite(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -315,9 +315,10 @@ static void tf32x3_keeps_nan_and_infinity_not_finite(void **state)
     for (size_t j = 0; j < n; j++) {
         assert_true(isnan(c[0 * n + j]));
         assert_false(isfinite(c[1 * n + j]));
-        if (!(fabsf(c[3 * n + j]) <= 1e-40f * k))
+        /* tf32 rounds a subnormal to steps of 2^-136, 1.5e-41: 6.61e-39 for 6.4e-39 */
+        if (!(fabsf(c[3 * n + j]) <= 1.2e-40f * k))
             fail_msg("C(3, %zu) = %g from subnormal inputs, above %g", j, (double)c[3 * n + j],
-                     1e-40 * k);
+                     1.2e-40 * k);
     }
     assert_true(c[2 * n] == INFINITY);
     assert_true(max_error(a + 4 * k, b, c + 4 * n, m - 4, n, k) < 1e-4);
