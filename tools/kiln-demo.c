@@ -499,6 +499,7 @@ static void print_usage(FILE *to)
 {
     fprintf(to,
             "usage: kiln-demo [-d SPEC] [-n N] [-s N]\n"
+            "       kiln-demo --help | --version\n"
             "Lists the OpenCL devices, then runs vadd, sigmoid, matmul and dense on one,\n"
             "checks each against a double-precision CPU reference and times it.\n"
             "  -d SPEC  device: gpu, cpu, an index, P:D or part of the name\n"
@@ -509,7 +510,9 @@ static void print_usage(FILE *to)
             "Columns: C loop ms = the double reference on one CPU core; +copy ms = the\n"
             "kiln_*_host call, transfers and allocation included; kiln ms = the operation\n"
             "on device buffers, after a warm-up, until kiln_finish; speed-up = C loop\n"
-            "over kiln ms. Exit status 1 when a check or a kiln call fails.\n");
+            "over kiln ms.\n"
+            "Exit status: 0 every check passed, 1 a check or a kiln call failed, 2 a usage\n"
+            "error.\n");
 }
 
 /* A decimal size in [1, max]. */
@@ -524,13 +527,18 @@ static bool parse_size(const char *text, size_t max, size_t *out)
     return true;
 }
 
-/* 0: run; 1: --help was printed; 2: usage error. Every option takes a value. */
+/* 0: run; 1: --help or --version was answered; 2: usage error. Every other option
+ * takes a value. */
 static int parse_options(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i += 2) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             print_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(arg, "--version")) {
+            printf("kiln-demo %s\n", kiln_version());
             return 1;
         }
         bool known = true, ok = false;
