@@ -155,8 +155,8 @@ static const char *format_bytes(unsigned long long bytes, char *text, size_t siz
 
 /* c = a·b, a m×k, b k×n, row-major, in i-k-j order for the cache: in double for the
  * reference, in float for the C loop kiln is timed against. */
-#define DEFINE_MATMUL(name, real)                                                          \
-    static void name(size_t m, size_t n, size_t k, const float *a, const float *b,       \
+#define DEFINE_MATMUL(name, real)                                                         \
+    static void name(size_t m, size_t n, size_t k, const float *a, const float *b,        \
                      real *c)                                                             \
     {                                                                                     \
         for (size_t i = 0; i < m; i++) {                                                  \
