@@ -369,7 +369,9 @@ static struct cached_file *list_entries(const char *dir, size_t *count,
             files = grown;
         }
         struct cached_file *file = &files[(*count)++];
-        snprintf(file->name, sizeof(file->name), "%s", item->d_name);
+        /* is_entry_name checked that it fits; the precision tells GCC so at -O0 too. */
+        snprintf(file->name, sizeof(file->name), "%.*s", (int)sizeof(file->name) - 1,
+                 item->d_name);
         file->used = st.st_mtime;
         file->bytes = (unsigned long long)st.st_size;
         *total += file->bytes;

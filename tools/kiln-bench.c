@@ -39,7 +39,7 @@ typedef struct {
     const char *csv, *plot;
     const char *clblast_params;
     const char *dtypes, *maths; /* gemm_ex's lists, NULL: the defaults */
-    bool no_cpu, no_peers, help;
+    bool no_cpu, no_peers, help, version;
 } options;
 
 typedef enum { OPT_STRING, OPT_COUNT, OPT_FLAG, OPT_OPS, OPT_SIZES } option_kind;
@@ -78,6 +78,7 @@ static const option_desc option_table[] = {
      "override CLBlast's Xgemm parameters for this device\n"
      "(CLBlastOverrideParameters: its tuner's results)"},
     {"-h", "--help", NULL, OPT_FLAG, offsetof(options, help), "print this text"},
+    {NULL, "--version", NULL, OPT_FLAG, offsetof(options, version), "print kiln's version"},
 };
 enum { OPTION_COUNT = sizeof(option_table) / sizeof(option_table[0]) };
 
@@ -112,6 +113,8 @@ static void print_help(void)
                bench_ops[i].size_help, bench_ops[i].gpu_sizes, bench_ops[i].cpu_sizes);
     printf("\nexample: kiln-bench -d gpu --op vadd,sgemm --sizes vadd:2^20,2^24 "
            "--sizes sgemm:1024,4096 --csv out.csv\n");
+    printf("\nexit status: 0 every result right, 1 a result wrong, a failure or no device,\n"
+           "2 a usage error\n");
 }
 
 static bool find_op(const char *name, size_t length, size_t *index)
@@ -968,6 +971,10 @@ int main(int argc, char **argv)
         return 2;
     if (b.opt.help) {
         print_help();
+        return 0;
+    }
+    if (b.opt.version) {
+        printf("kiln-bench %s\n", kiln_version());
         return 0;
     }
     if (!open_device(&b))

@@ -1,6 +1,7 @@
 /* kiln-demo: lists the OpenCL devices, opens one, runs every kiln operation on it,
- * checks each result against a reference computed in double on the CPU and times it
- * against that plain C loop, with and without the transfers. An ordinary client of
+ * checks each result against a reference computed in double on the CPU, and times it,
+ * with and without the transfers, against the same operation as a float32 C loop on one
+ * core (and OpenBLAS's sgemm for the GEMMs, when built with it). An ordinary client of
  * the public header. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -16,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#ifdef KILN_DEMO_CBLAS
+#include <cblas.h>
+#endif
 
 /* MAX_MATRIX_SIZE keeps dense's (2·s)² doubles within size_t on 32-bit hosts too. */
 enum { MAX_INPUTS = 3, MAX_CL_IDS = 64, MAX_MATRIX_SIZE = 4096 };
@@ -33,6 +38,8 @@ typedef kiln_status (*host_run)(kiln_ctx *ctx, const problem *p, float *const *i
                                 float *out);
 typedef kiln_status (*device_run)(kiln_ctx *ctx, const problem *p, kiln_buf *const *in,
                                   kiln_buf *out);
+/* The operation on the CPU in float32, what kiln is timed against. */
+typedef void (*cpu_run)(const problem *p, float *const *in, float *out);
 
 /* One operation at one size: vectors use n; matrices are m×k times k×n. */
 struct problem {
@@ -45,6 +52,8 @@ struct problem {
     float input_scale; /* inputs are uniform in [-scale, scale] */
     double tolerance;  /* of the largest absolute error */
     void (*reference)(const problem *p, float *const *in, double *out);
+    cpu_run run_loop; /* one thread */
+    cpu_run run_blas; /* OpenBLAS, its own threads; NULL: none */
     host_run run_host;
     device_run run_device;
 };
@@ -59,7 +68,7 @@ typedef struct {
 } workspace;
 
 typedef struct {
-    double cpu_seconds, host_seconds, device_seconds;
+    double loop_seconds, blas_seconds, host_seconds, device_seconds;
     double host_error, device_error;
 } measurement;
 
@@ -95,6 +104,11 @@ static bool op_succeeded(kiln_ctx *ctx, kiln_status status, const problem *p,
 static double sigmoid(double v)
 {
     return 1.0 / (1.0 + exp(-v));
+}
+
+static float sigmoid_float(float v)
+{
+    return 1.0f / (1.0f + expf(-v));
 }
 
 /* Deterministic uniform floats in [-scale, scale] (xorshift64). */
@@ -139,22 +153,26 @@ static const char *format_bytes(unsigned long long bytes, char *text, size_t siz
 
 /* ---------------------------------------------------------------- references */
 
-/* c = a·b in double, a m×k, b k×n, row-major; i-k-j order for the cache. */
-static void matmul_double(size_t m, size_t n, size_t k, const float *a, const float *b,
-                          double *c)
-{
-    for (size_t i = 0; i < m; i++) {
-        double *row = c + i * n;
-        for (size_t j = 0; j < n; j++)
-            row[j] = 0;
-        for (size_t l = 0; l < k; l++) {
-            const double a_il = a[i * k + l];
-            const float *b_row = b + l * n;
-            for (size_t j = 0; j < n; j++)
-                row[j] += a_il * b_row[j];
-        }
+/* c = a·b, a m×k, b k×n, row-major, in i-k-j order for the cache: in double for the
+ * reference, in float for the C loop kiln is timed against. */
+#define DEFINE_MATMUL(name, real)                                                         \
+    static void name(size_t m, size_t n, size_t k, const float *a, const float *b,        \
+                     real *c)                                                             \
+    {                                                                                     \
+        for (size_t i = 0; i < m; i++) {                                                  \
+            real *row = c + i * n;                                                        \
+            for (size_t j = 0; j < n; j++)                                                \
+                row[j] = 0;                                                               \
+            for (size_t l = 0; l < k; l++) {                                              \
+                const real a_il = a[i * k + l];                                           \
+                const float *b_row = b + l * n;                                           \
+                for (size_t j = 0; j < n; j++)                                            \
+                    row[j] += a_il * b_row[j];                                            \
+            }                                                                             \
+        }                                                                                 \
     }
-}
+DEFINE_MATMUL(matmul_double, double)
+DEFINE_MATMUL(matmul_float, float)
 
 static void reference_vadd(const problem *p, float *const *in, double *out)
 {
@@ -181,6 +199,56 @@ static void reference_dense(const problem *p, float *const *in, double *out)
         for (size_t j = 0; j < p->n; j++)
             out[i * p->n + j] = sigmoid(out[i * p->n + j] + in[2][i]);
 }
+
+/* ---------------------------------------------------------------- CPU baselines */
+
+static void loop_vadd(const problem *p, float *const *in, float *out)
+{
+    for (size_t i = 0; i < p->n; i++)
+        out[i] = in[0][i] + in[1][i];
+}
+
+static void loop_sigmoid(const problem *p, float *const *in, float *out)
+{
+    for (size_t i = 0; i < p->n; i++)
+        out[i] = sigmoid_float(in[0][i]);
+}
+
+static void loop_matmul(const problem *p, float *const *in, float *out)
+{
+    matmul_float(p->m, p->n, p->k, in[0], in[1], out);
+}
+
+/* dense's epilogue on the CPU: y = σ(y + bias), bias per row. */
+static void bias_sigmoid_float(const problem *p, const float *bias, float *y)
+{
+    for (size_t i = 0; i < p->m; i++)
+        for (size_t j = 0; j < p->n; j++)
+            y[i * p->n + j] = sigmoid_float(y[i * p->n + j] + bias[i]);
+}
+
+static void loop_dense(const problem *p, float *const *in, float *out)
+{
+    loop_matmul(p, in, out);
+    bias_sigmoid_float(p, in[2], out);
+}
+
+#ifdef KILN_DEMO_CBLAS
+static void blas_matmul(const problem *p, float *const *in, float *out)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->m, (int)p->n, (int)p->k,
+                1.0f, in[0], (int)p->k, in[1], (int)p->n, 0.0f, out, (int)p->n);
+}
+
+static void blas_dense(const problem *p, float *const *in, float *out)
+{
+    blas_matmul(p, in, out);
+    bias_sigmoid_float(p, in[2], out);
+}
+#define BLAS_RUN(run) run
+#else
+#define BLAS_RUN(run) NULL
+#endif
 
 /* ---------------------------------------------------------------- kiln calls */
 
@@ -244,7 +312,7 @@ static problem problem_vadd(size_t n)
 {
     problem p = {.name = "vadd", .n = n, .input_count = 2, .input_size = {n, n},
                  .output_size = n, .input_scale = 1, .tolerance = 2 * FLT_EPSILON,
-                 .reference = reference_vadd, .run_host = host_vadd,
+                 .reference = reference_vadd, .run_loop = loop_vadd, .run_host = host_vadd,
                  .run_device = device_vadd};
     snprintf(p.size_label, sizeof p.size_label, "n=%zu", n);
     return p;
@@ -256,7 +324,8 @@ static problem problem_sigmoid(size_t n)
 {
     problem p = {.name = "sigmoid", .n = n, .input_count = 1, .input_size = {n},
                  .output_size = n, .input_scale = 8, .tolerance = 1e-6,
-                 .reference = reference_sigmoid, .run_host = host_sigmoid,
+                 .reference = reference_sigmoid, .run_loop = loop_sigmoid,
+                 .run_host = host_sigmoid,
                  .run_device = device_sigmoid};
     snprintf(p.size_label, sizeof p.size_label, "n=%zu", n);
     return p;
@@ -267,6 +336,7 @@ static problem problem_matmul(size_t s)
     problem p = {.name = "matmul", .m = s, .n = s, .k = s, .input_count = 2,
                  .input_size = {s * s, s * s}, .output_size = s * s, .input_scale = 1,
                  .tolerance = gemm_tolerance(s), .reference = reference_matmul,
+                 .run_loop = loop_matmul, .run_blas = BLAS_RUN(blas_matmul),
                  .run_host = host_matmul, .run_device = device_matmul};
     snprintf(p.size_label, sizeof p.size_label, "%zux%zu * %zux%zu", s, s, s, s);
     return p;
@@ -278,7 +348,8 @@ static problem problem_dense(size_t out, size_t in, size_t batch)
     problem p = {.name = "dense", .m = out, .n = batch, .k = in, .input_count = 3,
                  .input_size = {out * in, in * batch, out}, .output_size = out * batch,
                  .input_scale = 1, .tolerance = gemm_tolerance(in) + 1e-6,
-                 .reference = reference_dense, .run_host = host_dense,
+                 .reference = reference_dense, .run_loop = loop_dense,
+                 .run_blas = BLAS_RUN(blas_dense), .run_host = host_dense,
                  .run_device = device_dense};
     snprintf(p.size_label, sizeof p.size_label, "%zux%zu, batch %zu", out, in, batch);
     return p;
@@ -323,11 +394,14 @@ out_of_memory:
     return false;
 }
 
-static void time_reference(const problem *p, workspace *w, measurement *m)
+/* The second of two runs into w->out: the first pays for page faults and for
+ * OpenBLAS starting its threads, as kiln's warm-up call pays for building its kernel. */
+static double time_cpu(const problem *p, cpu_run run, workspace *w)
 {
+    run(p, w->in, w->out);
     const double start = now_seconds();
-    p->reference(p, w->in, w->ref);
-    m->cpu_seconds = now_seconds() - start;
+    run(p, w->in, w->out);
+    return now_seconds() - start;
 }
 
 /* Output poisoned with NaN, the operation, and a wait: the kernel is built and the
@@ -375,7 +449,9 @@ static bool measure(kiln_ctx *ctx, const problem *p, measurement *m)
     workspace w = {0};
     bool ok = workspace_create(ctx, p, &w);
     if (ok) {
-        time_reference(p, &w, m);
+        p->reference(p, w.in, w.ref);
+        m->loop_seconds = time_cpu(p, p->run_loop, &w);
+        m->blas_seconds = p->run_blas ? time_cpu(p, p->run_blas, &w) : 0;
         ok = time_device(ctx, p, &w, m) && time_host(ctx, p, &w, m);
     }
     workspace_destroy(&w);
@@ -475,20 +551,37 @@ static void print_context_device(const kiln_ctx *ctx)
     printf("       (not found in the list above)\n");
 }
 
+#ifdef KILN_DEMO_CBLAS
+static const bool have_blas = true;
+#else
+static const bool have_blas = false;
+#endif
+
 static void print_result_header(void)
 {
-    printf("%-8s %-22s %10s %10s %-8s %10s %10s %10s %9s\n", "op", "size", "max error",
+    printf("%-8s %-22s %10s %10s %-8s %10s %10s %10s %9s", "op", "size", "max error",
            "tolerance", "check", "C loop ms", "+copy ms", "kiln ms", "speed-up");
+    if (have_blas)
+        printf(" %10s %9s", "BLAS ms", "vs BLAS");
+    printf("\n");
+}
+
+/* How many times faster kiln ran than a CPU baseline. */
+static double speed_up(double cpu_seconds, const measurement *m)
+{
+    return cpu_seconds / fmax(m->device_seconds, 1e-9);
 }
 
 static bool print_result(const problem *p, const measurement *m)
 {
     const double error = fmax(m->host_error, m->device_error);
     const bool ok = error <= p->tolerance;
-    printf("%-8s %-22s %10.2e %10.2e %-8s %10.3f %10.3f %10.3f %8.1fx\n", p->name,
-           p->size_label, error, p->tolerance, ok ? "ok" : "MISMATCH", m->cpu_seconds * 1e3,
-           m->host_seconds * 1e3, m->device_seconds * 1e3,
-           m->cpu_seconds / fmax(m->device_seconds, 1e-9));
+    printf("%-8s %-22s %10.2e %10.2e %-8s %10.3f %10.3f %10.3f %8.1fx", p->name,
+           p->size_label, error, p->tolerance, ok ? "ok" : "MISMATCH", m->loop_seconds * 1e3,
+           m->host_seconds * 1e3, m->device_seconds * 1e3, speed_up(m->loop_seconds, m));
+    if (p->run_blas)
+        printf(" %10.3f %8.1fx", m->blas_seconds * 1e3, speed_up(m->blas_seconds, m));
+    printf("\n");
     fflush(stdout);
     return ok;
 }
@@ -499,6 +592,7 @@ static void print_usage(FILE *to)
 {
     fprintf(to,
             "usage: kiln-demo [-d SPEC] [-n N] [-s N]\n"
+            "       kiln-demo --help | --version\n"
             "Lists the OpenCL devices, then runs vadd, sigmoid, matmul and dense on one,\n"
             "checks each against a double-precision CPU reference and times it.\n"
             "  -d SPEC  device: gpu, cpu, an index, P:D or part of the name\n"
@@ -506,10 +600,15 @@ static void print_usage(FILE *to)
             "  -n N     vector size of vadd and sigmoid (default 4194304)\n"
             "  -s N     matmul is N×N·N×N; dense has 2N outputs and inputs and a batch\n"
             "           of N/8 (default 512, at most 4096)\n"
-            "Columns: C loop ms = the double reference on one CPU core; +copy ms = the\n"
-            "kiln_*_host call, transfers and allocation included; kiln ms = the operation\n"
-            "on device buffers, after a warm-up, until kiln_finish; speed-up = C loop\n"
-            "over kiln ms. Exit status 1 when a check or a kiln call fails.\n");
+            "Columns: C loop ms = the operation as a float32 C loop (-O3) on one CPU\n"
+            "core; +copy ms = the kiln_*_host call, transfers and allocation included;\n"
+            "kiln ms = the operation on device buffers, after a warm-up, until\n"
+            "kiln_finish; speed-up = C loop over kiln ms%s.\n"
+            "Exit status: 0 every check passed, 1 a check or a kiln call failed, 2 a usage\n"
+            "error.\n",
+            have_blas ? ";\nBLAS ms = OpenBLAS's sgemm (its own threads) for matmul and dense,\n"
+                        "vs BLAS = BLAS ms over kiln ms"
+                      : "");
 }
 
 /* A decimal size in [1, max]. */
@@ -524,13 +623,18 @@ static bool parse_size(const char *text, size_t max, size_t *out)
     return true;
 }
 
-/* 0: run; 1: --help was printed; 2: usage error. Every option takes a value. */
+/* 0: run; 1: --help or --version was answered; 2: usage error. Every other option
+ * takes a value. */
 static int parse_options(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i += 2) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             print_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(arg, "--version")) {
+            printf("kiln-demo %s\n", kiln_version());
             return 1;
         }
         bool known = true, ok = false;

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 enum { SIDE = 64 };
@@ -59,10 +60,42 @@ static kiln_status first_sgemm(kiln_ctx *ctx, float *c, double *enqueued_ms)
     return status;
 }
 
+static const char usage_text[] =
+    "usage: kiln-startup [-d SPEC]\n"
+    "       kiln-startup --help | --version\n"
+    "Times a fresh process from main() to its first 64x64 GEMM result: the driver's\n"
+    "part (devices, context, queue) and kiln's (program load or build, launch, wait),\n"
+    "with kiln's cache counters. Run it twice, cold then warm.\n"
+    "  -d SPEC  device: gpu, cpu, an index, P:D or part of its name\n"
+    "           (default: $KILN_DEVICE, else the best GPU, else any)\n"
+    "Exit status: 0 a right result, 1 a wrong one or a failure, 2 a usage error.\n";
+
+enum { RUN = -1 };
+
+/* RUN with *device set, or the exit status of answering the arguments. */
+static int parse_args(int argc, char **argv, const char **device)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+        return fputs(usage_text, stdout) < 0 ? 1 : 0;
+    if (argc == 2 && !strcmp(argv[1], "--version"))
+        return printf("kiln-startup %s\n", kiln_version()) < 0 ? 1 : 0;
+    if (argc == 3 && !strcmp(argv[1], "-d")) {
+        *device = argv[2];
+        return RUN;
+    }
+    if (argc == 1)
+        return RUN;
+    fprintf(stderr, "kiln-startup: unknown arguments\n%s", usage_text);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     double start = now_ms();
-    const char *device = argc > 1 ? argv[1] : NULL;
+    const char *device = NULL;
+    int answered = parse_args(argc, argv, &device);
+    if (answered != RUN)
+        return answered;
     kiln_ctx *ctx = NULL;
     kiln_status status = kiln_ctx_create(&ctx, device);
     if (status != KILN_OK)

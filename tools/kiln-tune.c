@@ -51,19 +51,25 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kiln-tune [-d SPEC] [--shapes 1024,4096,MxNxK...] [--budget SECONDS]\n"
-            "                 [--kernel block|portable|cpu|both|all] [--dry-run] [--help]\n"
+            "                 [--kernel block|portable|cpu|both|all] [--dry-run]\n"
+            "       kiln-tune --help | --version\n"
             "Searches GEMM tiles for each shape (C = A·B, no transposes) on the device,\n"
             "checks and times each, and stores the winners in the cache folder\n"
             "($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln or ~/.cache/kiln), where kiln's\n"
             "GEMMs of those shapes (and shapes within 2x of them) use them.\n"
-            "  -d SPEC     device (as KILN_DEVICE: index, vendor:index or a name part)\n"
+            "  -d SPEC     device: gpu, cpu, an index, P:D or part of its name\n"
+            "              (default: $KILN_DEVICE, else the best GPU, else any)\n"
             "  --shapes    N (N×N×N) or MxNxK, comma-separated (default 1024)\n"
             "  --budget    seconds for the whole search (default 300); the best so far\n"
             "              is kept when it runs out\n"
             "  --kernel    cl/gemm_block.cl (whole blocks), cl/gemm.cl, cl/gemm_cpu.cl,\n"
             "              block and portable (both) or all three; default: the ones the\n"
             "              library picks from on the device (cpu and portable on CPUs)\n"
-            "  --dry-run   list the candidates; build, time and store nothing\n");
+            "  --dry-run   list the candidates; build, time and store nothing\n"
+            "  -h, --help  this text\n"
+            "  --version   kiln's version\n"
+            "Exit status: 0 winners stored (or listed), 1 no device or a failure on it,\n"
+            "2 a usage error.\n");
 }
 
 /* ---- arguments */
@@ -119,8 +125,9 @@ static void default_kinds(const kiln_ctx *ctx, struct options *o)
     o->kinds[GEMM_KIND_PORTABLE] = true;
 }
 
-/* 0: run; 1: bad arguments; 2: --help. */
-static int parse_args(int argc, char **argv, struct options *o)
+enum args_outcome { ARGS_RUN, ARGS_BAD, ARGS_HELP, ARGS_VERSION };
+
+static enum args_outcome parse_args(int argc, char **argv, struct options *o)
 {
     *o = (struct options){.budget = 300.0, .shape_count = 1,
                           .shapes = {{1024, 1024, 1024}}};
@@ -130,14 +137,16 @@ static int parse_args(int argc, char **argv, struct options *o)
         bool takes_value = strcmp(arg, "-d") == 0 || strcmp(arg, "--shapes") == 0 ||
                            strcmp(arg, "--budget") == 0 || strcmp(arg, "--kernel") == 0;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            return 2;
+            return ARGS_HELP;
+        if (strcmp(arg, "--version") == 0)
+            return ARGS_VERSION;
         if (strcmp(arg, "--dry-run") == 0) {
             o->dry_run = true;
             continue;
         }
         if (!takes_value || value == NULL) {
             fprintf(stderr, "kiln-tune: %s %s\n", arg, takes_value ? "needs a value" : "is unknown");
-            return 1;
+            return ARGS_BAD;
         }
         ++i;
         bool ok = true;
@@ -151,10 +160,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             ok = parse_kernel(value, o);
         if (!ok) {
             fprintf(stderr, "kiln-tune: bad value for %s: %s\n", arg, value);
-            return 1;
+            return ARGS_BAD;
         }
     }
-    return 0;
+    return ARGS_RUN;
 }
 
 /* ---- the parameter space */
@@ -541,10 +550,12 @@ static int tune(kiln_ctx *ctx, const struct options *o)
 int main(int argc, char **argv)
 {
     struct options o;
-    int parsed = parse_args(argc, argv, &o);
-    if (parsed != 0) {
-        usage(parsed == 2 ? stdout : stderr);
-        return parsed == 2 ? 0 : 2;
+    enum args_outcome parsed = parse_args(argc, argv, &o);
+    if (parsed == ARGS_VERSION)
+        return printf("kiln-tune %s\n", kiln_version()) < 0 ? 1 : 0;
+    if (parsed != ARGS_RUN) {
+        usage(parsed == ARGS_HELP ? stdout : stderr);
+        return parsed == ARGS_HELP ? 0 : 2;
     }
     kiln_ctx *ctx;
     if (!bench_report(NULL, kiln_ctx_create(&ctx, o.device), "kiln_ctx_create"))

@@ -34,6 +34,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
 #include <CL/cl.h>
+#include <kiln/kiln_version.h> /* KILN_VERSION_MAJOR, _MINOR, _PATCH and _STRING */
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -46,10 +47,10 @@ extern "C" {
 #define KILN_API
 #endif
 
-#define KILN_VERSION_MAJOR 0
-#define KILN_VERSION_MINOR 1
-#define KILN_VERSION_PATCH 0
-#define KILN_VERSION_STRING "0.1.0"
+/* The version of the library the program runs with, "MAJOR.MINOR.PATCH", which may be
+ * newer than the KILN_VERSION_STRING it was compiled with: the soname changes with the
+ * major version only, when the ABI breaks. The string is static. */
+KILN_API const char *kiln_version(void);
 
 /* ---------------------------------------------------------------- statuses */
 
