@@ -12,15 +12,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum { BENCH_MAX_INPUTS = 3 };
-
-/* Elementwise ops use n (m = k = 1); geam m×n (k = 1); sgemm and dense C = A·B with A
- * m×k and B k×n (dense: W out×in is A, so m = out, k = in, n = batch). */
 /* conv2d's layer: stride 1, padding kernel/2, no bias. */
 typedef struct {
     size_t batch, channels, filters, height, width, kernel;
 } bench_conv_layer;
 
+enum { BENCH_MAX_INPUTS = 3 };
+
+/* Elementwise ops use n (m = k = 1); geam m×n (k = 1); sgemm and dense C = A·B with A
+ * m×k and B k×n (dense: W out×in is A, so m = out, k = in, n = batch). */
 typedef struct {
     size_t m, n, k;
     bench_conv_layer conv; /* conv2d: m, n, k are then its GEMM's: filters, batch·out_h·out_w
