@@ -99,9 +99,11 @@ static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
                             (uint32_t)(taps + c.filters));
     operand bias = vector_make(ctx, c.filters, c.offset + 2, 2, FILL_RANDOM, 3);
     operand y = output_make(ctx, c.batch * c.filters, oh * ow, 0, c.offset + 3, FILL_NAN, 0);
-    size_t bytes = images * taps * oh * ow * sizeof(float);
-    if (images == 0)
-        assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    /* a batch of `images` gets a workspace of that many images' columns */
+    kiln_conv2d_desc chunk = desc;
+    chunk.batch = images > 0 ? images : desc.batch;
+    size_t bytes;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &chunk, &bytes));
     kiln_buf *workspace = bytes > 0 ? scratch_buffer(ctx, bytes) : NULL;
     assert_ok(ctx, kiln_conv2d(ctx, &desc, x.view, w.view, c.bias ? bias.view : NULL, y.view,
                                c.act, workspace));
@@ -176,12 +178,13 @@ static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 
 static void conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets(void **state)
 {
-    conv_case c = cases[6]; /* batch 3 */
+    conv_case c = cases[6]; /* batch 3 of 7×5 pixels: one GEMM over a chunk's columns */
     c.act = KILN_ACT_RELU;  /* single-image chunks: a GEMM build the table made */
     check_conv2d_with(*state, c, 1);
     check_conv2d_with(*state, c, 2);
     c.batch = 5;
     check_conv2d_with(*state, c, 2);
+    check_conv2d_with(*state, cases[4], 2); /* 8×8 pixels: a batched GEMM per chunk */
 }
 
 static void conv2d_follows_the_contexts_math_level(void **state)
@@ -217,6 +220,11 @@ static void conv2d_workspace_is_none_in_place_and_bounded_otherwise(void **state
     desc = (kiln_conv2d_desc){sizeof desc, 4, 1024, 64, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1};
     assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
     assert_int_equal(bytes, (size_t)9 * 1024 * 64 * 64 * sizeof(float));
+    /* 2 images of 7×7 pixels side by side, 98 columns padded to 128, with 27 taps and
+     * the 8 filters' outputs in each */
+    desc = (kiln_conv2d_desc){sizeof desc, 2, 3, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, (27 + 8) * 128 * sizeof(float));
 }
 
 static void conv2d_of_no_images_writes_nothing(void **state)
@@ -309,14 +317,14 @@ static void conv2d_rejects_sizes_that_overflow(void **state)
 static void conv2d_rejects_bad_buffers_naming_them(void **state)
 {
     kiln_ctx *ctx = *state;
-    /* 2 images of 2×5×5 (100 floats), 3 filters of 2×3×3 (54), y 2×3×3×3 (54), columns
-     * of one image 18×9 (162 floats) */
+    /* 2 images of 2×5×5 (100 floats), 3 filters of 2×3×3 (54), y 2×3×3×3 (54), one
+     * image's workspace: 18 taps and 3 outputs by 9 pixels padded to 64 (1344 floats) */
     const kiln_conv2d_desc d = {sizeof d, 2, 2, 5, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1};
     operand x = vector_make(ctx, 100, 0, 0, FILL_RANDOM, 8);
     operand w = vector_make(ctx, 54, 0, 0, FILL_RANDOM, 9);
     operand bias = vector_make(ctx, 3, 0, 0, FILL_RANDOM, 10);
     operand y = vector_make(ctx, 54, 0, 0, FILL_CANARY, 0);
-    operand ws = vector_make(ctx, 162, 0, 0, FILL_CANARY, 0);
+    operand ws = vector_make(ctx, 1344, 0, 0, FILL_CANARY, 0);
     kiln_buf *xv = x.view, *wv = w.view, *bv = bias.view, *yv = y.view, *sv = ws.view;
     const kiln_status arg = KILN_ERR_ARG, size = KILN_ERR_SIZE;
     assert_refused(ctx, &d, NULL, wv, bv, yv, sv, arg, "x is NULL");
@@ -336,12 +344,12 @@ static void conv2d_rejects_bad_buffers_naming_them(void **state)
     assert_refused(ctx, &d, xv, wv, bv, scratch_view(y.buffer, 0, 53 * sizeof(float)), sv,
                    size, "y needs 54 floats");
     assert_refused(ctx, &d, xv, wv, bv, yv, NULL, arg, "workspace is NULL");
-    assert_contains(kiln_last_error(ctx), "648 bytes");
-    assert_refused(ctx, &d, xv, wv, bv, yv, scratch_view(ws.buffer, 0, 161 * sizeof(float)),
-                   size, "workspace holds 644 bytes but one image's columns need 648");
-    operand shared = vector_make(ctx, 400, 0, 0, FILL_RANDOM, 11);
+    assert_contains(kiln_last_error(ctx), "5376 bytes");
+    assert_refused(ctx, &d, xv, wv, bv, yv, scratch_view(ws.buffer, 0, 1343 * sizeof(float)),
+                   size, "workspace holds 5372 bytes but one image's columns need 5376");
+    operand shared = vector_make(ctx, 1400, 0, 0, FILL_RANDOM, 11);
     kiln_buf *front = scratch_view(shared.buffer, 0, 100 * sizeof(float));
-    kiln_buf *back = scratch_view(shared.buffer, 50 * sizeof(float), 350 * sizeof(float));
+    kiln_buf *back = scratch_view(shared.buffer, 50 * sizeof(float), 1350 * sizeof(float));
     assert_refused(ctx, &d, front, wv, bv, back, sv, arg, "y shares memory with the input x");
     assert_refused(ctx, &d, xv, front, bv, back, sv, arg, "y shares memory with the input w");
     assert_refused(ctx, &d, xv, wv, front, back, sv, arg,

@@ -12,6 +12,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* conv2d's layer: stride 1, padding kernel/2, no bias. */
+typedef struct {
+    size_t batch, channels, filters, height, width, kernel;
+} bench_conv_layer;
+
 enum { BENCH_MAX_INPUTS = 3 };
 
 /* Elementwise ops and whole-vector reductions use n (m = k = 1); geam and the row-wise
@@ -20,6 +25,8 @@ enum { BENCH_MAX_INPUTS = 3 };
  * n = batch). */
 typedef struct {
     size_t m, n, k;
+    bench_conv_layer conv; /* conv2d: m, n, k are then its GEMM's: filters, batch·out_h·out_w
+                              and channels·kernel² */
 } bench_shape;
 
 typedef enum { BENCH_RATE_BYTES, BENCH_RATE_FLOPS } bench_rate;
@@ -50,6 +57,7 @@ typedef struct {
     kiln_buf *dev_in[BENCH_MAX_INPUTS];
     kiln_buf *dev_out;
     kiln_buf *dev_typed[3]; /* gemm_ex in f16 or bf16: A, B and C in expect.dtype */
+    kiln_buf *workspace;    /* conv2d's, made once by its prepare, outside the timing */
 } bench_case;
 
 typedef enum {
@@ -74,9 +82,17 @@ typedef struct {
     bool (*run)(bench_case *c);     /* one call; false after printing why */
 } bench_impl;
 
+/* The cases an op runs at each size, each with its expect.dtype and expect.math. */
+typedef enum {
+    BENCH_ONCE = 0,           /* f32, strict */
+    BENCH_PER_DTYPE_AND_MATH, /* once per --dtype and --math (gemm_ex) */
+    BENCH_PER_MATH            /* once per --math, f32 (conv2d) */
+} bench_variants;
+
 typedef struct {
     const char *name;
-    const char *axes;    /* what the numbers of a size are, in order: "n", "mn", "mkn" */
+    const char *axes; /* what the numbers of a size are, in order: "n", "mn", "mkn"; or
+                         "conv", a layer as bench_conv2d_parse reads it */
     const char *size_help;
     bench_rate rate;
     double (*work)(bench_shape s);  /* bytes moved or flops of one call */
@@ -85,7 +101,7 @@ typedef struct {
     bench_expect expect;
     const char *gpu_sizes, *cpu_sizes; /* defaults */
     const bench_impl *impls;           /* ends with a NULL name */
-    bool typed; /* runs once per --dtype and --math (gemm_ex), expect.dtype and .math */
+    bench_variants variants;
 } bench_op;
 
 extern const bench_op bench_ops[];
@@ -109,9 +125,19 @@ bool bench_verify_rmsnorm(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_bias_act(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_act_backward(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_gemm(const bench_case *c, char *why, size_t why_len);
+/* The relative error a dot product of length shape.k may have at expect's type and math,
+ * as a multiple of Σ|terms|. */
+double bench_gemm_tolerance(const bench_case *c);
 /* bench_verify_gemm for gemm_ex: reads a 16-bit C first, and allows for the rounding
  * of the inputs to expect.dtype (or tf32) and of the result to expect.dtype. */
 bool bench_verify_gemm_ex(const bench_case *c, char *why, size_t why_len);
+
+/* conv2d (bench_conv.c): sizes N:CIN-COUT:HxW:K, lengths, check and implementations. */
+bool bench_conv2d_parse(const char *token, size_t length, bench_shape *s);
+void bench_conv2d_label(bench_shape s, char *label, size_t length);
+void bench_conv2d_lengths(bench_case *c);
+bool bench_verify_conv2d(const bench_case *c, char *why, size_t why_len);
+extern const bench_impl bench_conv2d_impls[];
 /* Uniform floats in [-1, 1) from a fixed seed, so runs are repeatable. */
 void bench_random_fill(float *x, size_t n, unsigned long long seed);
 

@@ -295,7 +295,7 @@ bool bench_verify_act_backward(const bench_case *c, char *why, size_t why_len)
  * random sign grow like √k; the factor leaves a wide margin for any summation order.
  * gemm_ex adds the rounding of each input (to f16 or bf16, or to tf32 at TF32 and FAST;
  * TF32X3 keeps all but 2^-21 of a product) and of the result to its type. */
-static double gemm_tolerance(const bench_case *c)
+double bench_gemm_tolerance(const bench_case *c)
 {
     const kiln_dtype type = c->expect.dtype;
     const kiln_math math = c->expect.math;
@@ -321,7 +321,7 @@ static double gemm_floor(const bench_case *c)
  * tolerance. */
 static double activate(const bench_case *c, double z, double magnitude, double *tolerance)
 {
-    double tol = gemm_tolerance(c) * magnitude + gemm_floor(c);
+    double tol = bench_gemm_tolerance(c) * magnitude + gemm_floor(c);
     switch (c->expect.act) {
     case KILN_ACT_SIGMOID:
         *tolerance = 0.25 * tol + 1e-6; /* sigmoid's slope is at most 1/4 */
@@ -396,7 +396,7 @@ static bool check_gemm_sample(const bench_case *c, char *why, size_t why_len)
 }
 
 /* Freivalds: (C·r)_i against (A·(B·r))_i + bias_i·Σr. The tolerance of row i bounds
- * the root-sum-square of the element errors: gemm_tolerance · |A_i| · √(Σ_j |B_j|² r_j²),
+ * the root-sum-square of the element errors: bench_gemm_tolerance · |A_i| · √(Σ_j |B_j|² r_j²),
  * with |A_i|·|B_j| (Cauchy–Schwarz) standing for Σ_p |a_ip·b_pj|. */
 static bool check_gemm_freivalds(const bench_case *c, char *why, size_t why_len)
 {
@@ -433,7 +433,7 @@ static bool check_gemm_freivalds(const bench_case *c, char *why, size_t why_len)
             a_squares += a * a;
         }
         double spread = sqrt(a_squares * weighted) + fabs(bias_of(c, i)) * sqrt(r_squares);
-        note(&bad, i, cr, abr, gemm_tolerance(c) * spread + gemm_floor(c) * (double)n);
+        note(&bad, i, cr, abr, bench_gemm_tolerance(c) * spread + gemm_floor(c) * (double)n);
     }
     free(r);
     return judge(&bad, m, "rows of C·r (Freivalds) are", why, why_len);

@@ -70,7 +70,7 @@ static const option_desc option_table[] = {
     {NULL, "--dtype", "T[,T...]", OPT_STRING, offsetof(options, dtypes),
      "gemm_ex's types of A, B and C: f32, f16, bf16 (default: all)"},
     {NULL, "--math", "M[,M...]", OPT_STRING, offsetof(options, maths),
-     "gemm_ex's math levels: strict, tf32x3, tf32, fast\n(default: strict)"},
+     "gemm_ex's and conv2d's math levels: strict, tf32x3, tf32,\nfast (default: strict)"},
     {NULL, "--no-cpu", NULL, OPT_FLAG, offsetof(options, no_cpu), "skip the CPU baseline"},
     {NULL, "--no-peers", NULL, OPT_FLAG, offsetof(options, no_peers),
      "skip peer GPU libraries (CLBlast)"},
@@ -147,12 +147,13 @@ static bool add_ops(options *o, const char *list)
     return true;
 }
 
-/* "LIST" applies to every op; "OP:LIST" to that op only. */
+/* "LIST" applies to every op; "OP:LIST" to that op only. Op names start with a letter,
+ * sizes with a digit (conv2d's hold colons). */
 static bool set_sizes(options *o, const char *value)
 {
     const char *colon = strchr(value, ':');
     size_t index;
-    if (!colon) {
+    if (!colon || isdigit((unsigned char)value[0])) {
         o->sizes_all = value;
         return true;
     }
@@ -266,6 +267,8 @@ static bool parse_count(const char *text, const char **end, size_t *value)
  * all of them. */
 static bool parse_shape(const bench_op *op, const char *token, size_t length, bench_shape *s)
 {
+    if (strcmp(op->axes, "conv") == 0)
+        return bench_conv2d_parse(token, length, s);
     size_t values[3], count = 0, axes = strlen(op->axes);
     const char *p = token, *end = token + length;
     while (p < end && count < 3) {
@@ -275,7 +278,7 @@ static bool parse_shape(const bench_op *op, const char *token, size_t length, be
     }
     if (p != end || (count != 1 && count != axes))
         return false;
-    *s = (bench_shape){1, 1, 1};
+    *s = (bench_shape){.m = 1, .n = 1, .k = 1};
     for (size_t a = 0; a < axes; ++a) {
         size_t v = values[count == 1 ? 0 : a];
         *(op->axes[a] == 'm' ? &s->m : op->axes[a] == 'n' ? &s->n : &s->k) = v;
@@ -305,6 +308,10 @@ static bool parse_size_list(const bench_op *op, const char *list, bench_shape *s
 
 static void size_label(const bench_op *op, bench_shape s, char *label, size_t length)
 {
+    if (strcmp(op->axes, "conv") == 0) {
+        bench_conv2d_label(s, label, length);
+        return;
+    }
     if (strcmp(op->axes, "n") == 0 && (s.n & (s.n - 1)) == 0) {
         int shift = 0;
         while (((size_t)1 << shift) < s.n)
@@ -371,14 +378,15 @@ static bool parse_names(const char *list, const char *const *names, size_t count
     return true;
 }
 
-/* Plan items of op at shape: one, or for a typed op one per type and math level. */
+/* Plan items of op at shape: one, or one per type and math level, or per math level. */
 static bool plan_shape(bench *b, const bench_op *op, bench_shape shape)
 {
     int dtypes[DTYPE_COUNT] = {0}, maths[MATH_COUNT] = {0};
     size_t dtype_count = 1, math_count = 1;
-    if (op->typed &&
-        (!parse_names(b->opt.dtypes ? b->opt.dtypes : "f32,f16,bf16", dtype_names,
-                      DTYPE_COUNT, "--dtype", dtypes, &dtype_count) ||
+    const bool per_dtype = op->variants == BENCH_PER_DTYPE_AND_MATH;
+    if ((per_dtype && !parse_names(b->opt.dtypes ? b->opt.dtypes : "f32,f16,bf16", dtype_names,
+                                   DTYPE_COUNT, "--dtype", dtypes, &dtype_count)) ||
+        (op->variants != BENCH_ONCE &&
          !parse_names(b->opt.maths ? b->opt.maths : "strict", math_names, MATH_COUNT,
                       "--math", maths, &math_count)))
         return false;
@@ -414,15 +422,18 @@ static bool make_plan(bench *b)
     return true;
 }
 
-/* The size of case `index`, and for a typed op its type and math ("4096 bf16 fast"). */
+/* The size of case `index`, with its type and math where the op has variants ("4096 bf16
+ * fast", "n32 c64->64 56x56 k3 tf32"). */
 static void case_label(const bench *b, size_t index, char *label, size_t length)
 {
     const plan_item *item = &b->plan[index];
     size_label(item->op, item->shape, label, length);
     size_t used = strlen(label);
-    if (item->op->typed)
+    if (item->op->variants == BENCH_PER_DTYPE_AND_MATH)
         snprintf(label + used, length - used, " %s %s", dtype_names[item->dtype],
                  math_names[item->math]);
+    else if (item->op->variants == BENCH_PER_MATH)
+        snprintf(label + used, length - used, " %s", math_names[item->math]);
 }
 
 /* A zeroed row of case `index`, or NULL when out of memory. */
@@ -524,6 +535,7 @@ static void case_free(bench_case *c)
     kiln_buf_destroy(c->dev_out);
     for (size_t i = 0; i < 3; ++i)
         kiln_buf_destroy(c->dev_typed[i]);
+    kiln_buf_destroy(c->workspace);
 }
 
 /* ---------------------------------------------------------------- one implementation */
@@ -631,14 +643,14 @@ static bool skipped_impl(const bench *b, const bench_op *op, const bench_case *c
 static void run_impl(bench *b, const bench_op *op, bench_case *c, const bench_impl *impl,
                      bench_row *row)
 {
-    /* kiln's rows of a typed op are named for their type and math: the plot draws a line
-     * for each */
+    /* kiln's rows of an op with variants are named for their type and math: the plot draws
+     * a line for each */
     static const char *const variants[DTYPE_COUNT][MATH_COUNT] = {
         {"kiln f32 strict", "kiln f32 tf32x3", "kiln f32 tf32", "kiln f32 fast"},
         {"kiln f16 strict", "kiln f16 tf32x3", "kiln f16 tf32", "kiln f16 fast"},
         {"kiln bf16 strict", "kiln bf16 tf32x3", "kiln bf16 tf32", "kiln bf16 fast"}};
     const bench_expect expect = c->expect;
-    row->impl = op->typed && impl->role == BENCH_ROLE_KILN
+    row->impl = op->variants != BENCH_ONCE && impl->role == BENCH_ROLE_KILN
                     ? variants[expect.dtype][expect.math]
                     : impl->name;
     row->role = impl->role;

@@ -454,9 +454,11 @@ typedef struct {
 } kiln_conv2d_desc;
 
 /* The workspace bytes kiln_conv2d wants for desc into *bytes: the unfolded columns
- * (channels·kernel_h·kernel_w × out_h·out_w floats per image) of as many images as fit
- * in 64 MiB, at least one and at most batch; 0 for a 1×1, stride-1, unpadded
- * convolution (it reads x as it is) and for batch 0. Checks desc as kiln_conv2d does. */
+ * (channels·kernel_h·kernel_w rows of out_h·out_w floats per image, each row padded to a
+ * multiple of 64 floats; where out_h·out_w is not such a multiple, filters more rows for
+ * the GEMM's output) of as many images as fit in 64 MiB, at least one and at most batch;
+ * 0 for a 1×1, stride-1, unpadded convolution (it reads x as it is) and for batch 0.
+ * Checks desc as kiln_conv2d does. */
 KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
                                            size_t *bytes);
 

@@ -1,7 +1,13 @@
 /* kiln_conv2d: a 2-D convolution as GEMMs. Images are unfolded into the caller's
- * workspace (cl/conv2d.cl's im2col), a chunk of them at a time, and each chunk is one
- * batched GEMM, Y_n = W · col_n, with the bias and activation in its epilogue. A 1×1,
- * stride-1, unpadded convolution needs no unfolding: x itself is the GEMM's B. */
+ * workspace (cl/conv2d.cl's im2col), a chunk of them at a time, side by side: one row
+ * per filter tap, each image's output pixels in turn along it. Where an image's pixels
+ * are a whole number of GEMM tiles, the chunk is one batched GEMM, Y_n = W · col_n, that
+ * writes y; otherwise (14×14, 7×7) it is one GEMM over all the chunk's columns, W · col,
+ * into the workspace, then scattered to y's NCHW order. A product 49 columns wide
+ * would leave most of every 64- or 128-wide tile idle, and its rows of 49 floats would
+ * keep the whole-block and tensor-core kernels (rows on 16 bytes) away. The bias and
+ * activation are in the GEMM's epilogue. A 1×1, stride-1, unpadded convolution needs no
+ * unfolding: x itself is the batched GEMM's B. */
 #include "../internal.h"
 
 #include <limits.h>
@@ -10,6 +16,11 @@
 /* kiln_conv2d_workspace asks for the columns of as many images as fit here (at least
  * one): enough for GEMMs large enough to fill a GPU, bounded whatever the batch. */
 #define CONV2D_WORKSPACE_TARGET ((size_t)64 << 20)
+
+/* The unfolded rows hold a multiple of this many columns: the GEMM's n is then a whole
+ * number of the block kernel's 64-wide tiles (gemm/params.c), and its rows start on 16
+ * bytes as float4 loads and the tensor cores want. */
+#define CONV2D_COLUMNS_MULTIPLE 64
 
 /* A checked convolution: the descriptor's sizes (stride and dilation 0 made 1), the
  * output's, and the GEMM's. */
@@ -20,9 +31,10 @@ struct conv2d_shape {
     size_t taps;        /* channels·kernel_h·kernel_w: the GEMM's k */
     size_t pixels;      /* out_h·out_w: the GEMM's n */
     size_t image;       /* channels·height·width: floats of one image of x */
-    size_t image_cols;  /* taps·pixels: floats of one image's columns */
-    size_t cols_bytes;  /* bytes of one image's columns: the least workspace */
+    size_t column;      /* floats of the workspace per column: taps, and filters if wide */
+    size_t cols_bytes;  /* the workspace of one image: the least */
     bool direct;        /* 1×1, stride 1, no padding: x is the GEMM's B as it is */
+    bool wide;          /* one GEMM over a chunk's columns, then a scatter to y */
 };
 
 static kiln_status check_positive(const kiln_ctx *ctx, size_t value, const char *field,
@@ -97,11 +109,31 @@ static kiln_status shape_read(const kiln_ctx *ctx, const kiln_conv2d_desc *desc,
     CHECK(size_mul(ctx, s->out_h, s->out_w, &s->pixels, "y: out_h·out_w"));
     CHECK(size_mul(ctx, s->channels, s->height, &s->image, "x: channels·height"));
     CHECK(size_mul(ctx, s->image, s->width, &s->image, "x: channels·height·width"));
-    CHECK(size_mul(ctx, s->taps, s->pixels, &s->image_cols, "workspace: one image's columns"));
-    CHECK(size_mul(ctx, s->image_cols, sizeof(float), &s->cols_bytes, "workspace: bytes"));
     s->direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
                 s->pad_h == 0 && s->pad_w == 0;
+    s->wide = !s->direct && s->pixels % CONV2D_COLUMNS_MULTIPLE != 0;
+    size_t row = 0;
+    CHECK(size_add(ctx, s->taps, s->wide ? s->filters : 0, &s->column,
+                   "workspace: taps + filters"));
+    CHECK(size_add(ctx, s->pixels, CONV2D_COLUMNS_MULTIPLE - 1, &row, "workspace: a row"));
+    row -= row % CONV2D_COLUMNS_MULTIPLE;
+    CHECK(size_mul(ctx, s->column, row, &s->cols_bytes, "workspace: one image's columns"));
+    CHECK(size_mul(ctx, s->cols_bytes, sizeof(float), &s->cols_bytes, "workspace: bytes"));
     return KILN_OK;
+}
+
+/* The columns of a row for `images` images: their pixels, rounded up to the multiple. */
+static size_t row_columns(const struct conv2d_shape *s, size_t images)
+{
+    size_t columns = images * s->pixels + CONV2D_COLUMNS_MULTIPLE - 1;
+    return columns - columns % CONV2D_COLUMNS_MULTIPLE;
+}
+
+/* How many images' columns `bytes` of workspace hold (row_columns(images)·column floats). */
+static size_t images_within(const struct conv2d_shape *s, size_t bytes)
+{
+    size_t columns = bytes / sizeof(float) / s->column;
+    return (columns - columns % CONV2D_COLUMNS_MULTIPLE) / s->pixels;
 }
 
 /* What kiln_conv2d_workspace reports: none for a direct convolution or an empty batch,
@@ -111,9 +143,9 @@ static size_t workspace_wanted(const struct conv2d_shape *s)
 {
     if (s->direct || s->batch == 0)
         return 0;
-    size_t images = CONV2D_WORKSPACE_TARGET / s->cols_bytes;
+    size_t images = images_within(s, CONV2D_WORKSPACE_TARGET);
     images = images < 1 ? 1 : images < s->batch ? images : s->batch;
-    return s->cols_bytes * images;
+    return row_columns(s, images) * s->column * sizeof(float);
 }
 
 KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
@@ -167,7 +199,8 @@ static kiln_status check_workspace(const kiln_ctx *ctx, const struct conv2d_shap
     CHECK(check_apart(ctx, workspace, "workspace", bias, "bias"));
     if (ranges_overlap(workspace, y))
         return fail(ctx, KILN_ERR_ARG, "workspace shares memory with the output y");
-    *images = workspace->size / one < s->batch ? workspace->size / one : s->batch;
+    *images = images_within(s, workspace->size);
+    *images = *images < s->batch ? *images : s->batch;
     return KILN_OK;
 }
 
@@ -181,31 +214,39 @@ static kiln_buf buf_part(const kiln_buf *buf, size_t first, size_t floats)
     return part;
 }
 
-/* Unfolds `images` images of x, from image `first` on, into the workspace. */
+/* "-DINDEX=int" where every index of a kernel, plus a grid's stride, fits 31 bits. */
+static void index_options(bool narrow, char *options, size_t size)
+{
+    snprintf(options, size, "-DINDEX=%s", narrow ? "int" : "long");
+}
+
+/* Unfolds `images` images of x, from image `first` on, into the workspace's first
+ * taps × columns floats, zeros beyond their pixels. */
 static kiln_status im2col_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
                                   const kiln_buf *x, size_t first, size_t images,
-                                  kiln_buf *workspace)
+                                  size_t columns, kiln_buf *workspace)
 {
-    size_t rows = s->taps * images, cols = s->pixels;
     size_t bound = (size_t)INT_MAX / 2;
     /* Coordinates stay within the padded image: height + 2·pad_h at most. */
-    bool narrow = rows <= bound / cols && s->image <= bound / images &&
+    bool narrow = s->taps <= bound / columns && s->image <= bound / images &&
                   s->height <= bound / 2 && s->pad_h <= bound / 4 && s->width <= bound / 2 &&
                   s->pad_w <= bound / 4;
     char options[32];
-    snprintf(options, sizeof(options), "-DINDEX=%s", narrow ? "int" : "long");
+    index_options(narrow, options, sizeof(options));
     struct kernel *kernel;
     CHECK(kernel_get(ctx, "conv2d", options, "im2col", &kernel));
-    struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, rows, cols);
-    cl_ulong row_count = rows, col_count = cols, x_offset = buf_elements_offset(x) +
-             first * s->image, col_offset = buf_elements_offset(workspace),
-             height = s->height, width = s->width, out_w = s->out_w, kernel_h = s->kernel_h,
+    struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, s->taps, columns);
+    cl_ulong rows = s->taps, cols = columns, used = images * s->pixels, pixels = s->pixels,
+             x_offset = buf_elements_offset(x) + first * s->image, image = s->image,
+             col_offset = buf_elements_offset(workspace), height = s->height,
+             width = s->width, out_w = s->out_w, kernel_h = s->kernel_h,
              kernel_w = s->kernel_w, stride_h = s->stride_h, stride_w = s->stride_w,
              pad_h = s->pad_h, pad_w = s->pad_w, dilation_h = s->dilation_h,
              dilation_w = s->dilation_w;
     const struct kernel_arg args[] = {
-        KERNEL_ARG(row_count),  KERNEL_ARG(col_count),  KERNEL_ARG_BUF(x),
-        KERNEL_ARG(x_offset),   KERNEL_ARG_BUF(workspace), KERNEL_ARG(col_offset),
+        KERNEL_ARG(rows),       KERNEL_ARG(cols),       KERNEL_ARG(used),
+        KERNEL_ARG(pixels),     KERNEL_ARG_BUF(x),      KERNEL_ARG(x_offset),
+        KERNEL_ARG(image),      KERNEL_ARG_BUF(workspace), KERNEL_ARG(col_offset),
         KERNEL_ARG(height),     KERNEL_ARG(width),      KERNEL_ARG(out_w),
         KERNEL_ARG(kernel_h),   KERNEL_ARG(kernel_w),   KERNEL_ARG(stride_h),
         KERNEL_ARG(stride_w),   KERNEL_ARG(pad_h),      KERNEL_ARG(pad_w),
@@ -214,21 +255,75 @@ static kiln_status im2col_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
     return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
 }
 
-/* Y_n = act(W · B_n + bias) for `images` images from image `first` on, B_n one image's
- * columns (or, direct, its input) `b_stride` floats after the one before. */
-static kiln_status gemm_images(kiln_ctx *ctx, const struct conv2d_shape *s, const kiln_buf *w,
-                               const kiln_buf *b, size_t b_stride, const kiln_buf *bias,
-                               kiln_buf *y, size_t first, size_t images, kiln_act act)
+/* C = act(W · B + bias), W filters × taps, B taps × n with ldb, C with ldc; a batch of
+ * `images` such products, B and C strided by b_stride and c_stride. */
+static kiln_status gemm_filters(kiln_ctx *ctx, const struct conv2d_shape *s, const kiln_buf *w,
+                                const kiln_buf *b, size_t n, size_t ldb, size_t b_stride,
+                                const kiln_buf *bias, kiln_buf *c, size_t ldc,
+                                size_t c_stride, size_t images, kiln_act act)
 {
-    size_t y_image = s->filters * s->pixels;
-    kiln_buf y_part = buf_part(y, first * y_image, images * y_image);
-    const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, s->filters, s->pixels,
-                                   s->taps, 1.0f, w, s->taps, b, s->pixels, 0.0f, &y_part,
-                                   s->pixels, bias, act, images, 0, b_stride, y_image,
-                                   KILN_DTYPE_F32, KILN_DTYPE_F32,
+    const struct gemm_call call = {KILN_NO_TRANS, KILN_NO_TRANS, s->filters, n, s->taps,
+                                   1.0f, w, s->taps, b, ldb, 0.0f, c, ldc, bias, act, images,
+                                   0, b_stride, c_stride, KILN_DTYPE_F32, KILN_DTYPE_F32,
                                    (kiln_math)atomic_load(&ctx->math)};
     /* The bias and activation are not CLBlast's: conv2d ignores the GEMM back end. */
     return gemm_enqueue(ctx, &call);
+}
+
+/* Y_n = act(W · B_n + bias) for `images` images from image `first` on into y, B_n an
+ * image's columns with ldb (or, direct, its input), b_stride floats after the one before. */
+static kiln_status gemm_images(kiln_ctx *ctx, const struct conv2d_shape *s, const kiln_buf *w,
+                               const kiln_buf *b, size_t ldb, size_t b_stride,
+                               const kiln_buf *bias, kiln_buf *y, size_t first, size_t images,
+                               kiln_act act)
+{
+    size_t y_image = s->filters * s->pixels;
+    kiln_buf y_part = buf_part(y, first * y_image, images * y_image);
+    return gemm_filters(ctx, s, w, b, s->pixels, ldb, b_stride, bias, &y_part, s->pixels,
+                        y_image, images, act);
+}
+
+/* Copies the wide GEMM's output (filters × columns, the images side by side) to y's
+ * images from `first` on, NCHW. */
+static kiln_status scatter_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
+                                   const kiln_buf *wide, size_t columns, kiln_buf *y,
+                                   size_t first, size_t images)
+{
+    size_t rows = images * s->filters, bound = (size_t)INT_MAX / 2;
+    char options[32];
+    index_options(rows <= bound / s->pixels && s->filters <= bound / columns, options,
+                  sizeof(options));
+    struct kernel *kernel;
+    CHECK(kernel_get(ctx, "conv2d", options, "scatter", &kernel));
+    struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, rows, s->pixels);
+    cl_ulong row_count = rows, pixels = s->pixels, filters = s->filters, ld = columns,
+             wide_offset = buf_elements_offset(wide),
+             y_offset = buf_elements_offset(y) + first * s->filters * s->pixels;
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(row_count), KERNEL_ARG(pixels),  KERNEL_ARG(filters),
+        KERNEL_ARG(ld),        KERNEL_ARG_BUF(wide), KERNEL_ARG(wide_offset),
+        KERNEL_ARG_BUF(y),     KERNEL_ARG(y_offset),
+    };
+    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}
+
+/* One chunk of images, unfolded into the workspace: a batched GEMM into y, or one wide
+ * GEMM into the workspace after the columns and a scatter to y. */
+static kiln_status chunk_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
+                                 const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
+                                 kiln_buf *y, kiln_act act, kiln_buf *workspace,
+                                 size_t first, size_t images)
+{
+    size_t columns = row_columns(s, images);
+    CHECK(im2col_enqueue(ctx, s, x, first, images, columns, workspace));
+    if (!s->wide)
+        return gemm_images(ctx, s, w, workspace, columns, s->pixels, bias, y, first, images,
+                           act);
+    kiln_buf cols = buf_part(workspace, 0, s->taps * columns),
+             wide = buf_part(workspace, s->taps * columns, s->filters * columns);
+    CHECK(gemm_filters(ctx, s, w, &cols, columns, columns, 0, bias, &wide, columns, 0, 1,
+                       act));
+    return scatter_enqueue(ctx, s, &wide, columns, y, first, images);
 }
 
 KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc, const kiln_buf *x,
@@ -245,14 +340,13 @@ KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc, co
     if (s.batch == 0)
         return KILN_OK;
     if (s.direct)
-        return gemm_images(ctx, &s, w, x, s.image, bias, y, 0, s.batch, act);
+        return gemm_images(ctx, &s, w, x, s.pixels, s.image, bias, y, 0, s.batch, act);
 
     size_t chunk = 0;
     CHECK(check_workspace(ctx, &s, x, w, bias, y, workspace, &chunk));
     for (size_t first = 0; first < s.batch; first += chunk) {
         size_t images = s.batch - first < chunk ? s.batch - first : chunk;
-        CHECK(im2col_enqueue(ctx, &s, x, first, images, workspace));
-        CHECK(gemm_images(ctx, &s, w, workspace, s.image_cols, bias, y, first, images, act));
+        CHECK(chunk_enqueue(ctx, &s, x, w, bias, y, act, workspace, first, images));
     }
     return KILN_OK;
 }
