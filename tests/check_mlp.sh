@@ -21,7 +21,8 @@ accuracy)
         echo "FAIL: the last line is not 'accuracy: NN.N%'"
         exit 1
     fi
-    if ! printf '%s\n' "$last" | awk -v min="$min" '{ exit !(substr($2, 1, length($2) - 1) + 0 >= min) }'; then
+    percent=${last#accuracy: }
+    if ! awk -v got="${percent%\%}" -v min="$min" 'BEGIN { exit !(got + 0 >= min + 0) }'; then
         echo "FAIL: accuracy below $min%"
         exit 1
     fi
