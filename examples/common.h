@@ -33,38 +33,57 @@ kiln_ctx *example_open(const char *spec);
 
 /* ---------------------------------------------------------------- classic examples */
 
-/* The options of the classic examples: -d SPEC, -n SIZE, --help. */
-typedef struct {
-    const char *device;
-    size_t size;
-} example_options;
-
-/* Parses argv; usage is the text --help prints. Returns -1 to go on, else the exit
- * status main should return (0 after --help, 2 for a bad option). */
-int example_parse(int argc, char **argv, const char *usage, example_options *o);
+enum { EXAMPLE_MAX_INPUTS = 3 };
 
 typedef struct example example;
 
-/* One classic example: its C loop and its kiln steps, which run_example times. */
+/* One classic example: its inputs, its C loop and its kiln call. The example sets the
+ * first group (size sets the counts and tolerance that depend on n and prints what is
+ * computed); -d and -n set the second; example_main, or the example, the third. */
 struct example {
     const char *name;
+    const char *summary;                     /* what it computes, for --help */
+    void (*size)(example *e);
+    void (*cpu)(example *e);                 /* fills want from in, in one thread */
+    bool (*compute)(example *e);             /* enqueues kiln's work: in_buf to result */
+    size_t inputs;                           /* how many of in[] there are */
+    size_t input_count[EXAMPLE_MAX_INPUTS];  /* floats of each */
+    size_t count;                            /* floats of the result */
+    double tolerance;                        /* of |kiln - C| / max(1, |C|) */
+
+    size_t n;                                /* the problem size; its default before -n */
+    const char *device;                      /* NULL: kiln's default */
+
     kiln_ctx *ctx;
-    size_t count;                 /* floats of the result */
-    double tolerance;             /* of |kiln - C| over max(1, |C|) */
-    float *want;                  /* count floats: the C loop's result */
-    kiln_buf *result;             /* count floats: kiln's result on the device */
-    void (*cpu)(example *e);      /* fills want, in one thread */
-    bool (*upload)(example *e);   /* copies the inputs to the device */
-    bool (*compute)(example *e);  /* enqueues kiln's operation */
+    float *in[EXAMPLE_MAX_INPUTS];           /* uniform in [-1, 1) */
+    kiln_buf *in_buf[EXAMPLE_MAX_INPUTS];    /* their device copies */
+    float *want;                             /* the C loop's result */
+    kiln_buf *result;                        /* kiln's */
 };
 
-/* Times the C loop, kiln's operation alone and kiln with upload and download (each the
- * best of a few runs, after a warm-up that builds the kernels), checks kiln's result
- * against the C loop's and prints both. Returns main's exit status: 0, or 1 when a
- * call fails or the results differ. */
+/* Reads -d SPEC, -n N and --help, sizes e and makes its host arrays. Returns -1 to go
+ * on, else the exit status main should return (0 after --help, 2 for a bad option, 1
+ * without memory). */
+int example_start(example *e, int argc, char **argv);
+
+/* example_start, then opens e's device, makes its buffers, runs it (example_run) and
+ * frees everything. Returns main's exit status. */
+int example_main(example *e, int argc, char **argv);
+
+/* Times the C loop, kiln's operation alone and kiln with upload (kiln_buf_write of
+ * each input) and download (each the best of a few runs, after a warm-up that builds
+ * the kernels), checks kiln's result against the C loop's and prints both. Returns
+ * main's exit status: 0, or 1 when a call fails or the results differ. */
 int example_run(example *e);
+
+/* Destroys e's buffers and context and frees its host arrays; NULLs are skipped. */
+void example_free(example *e);
 
 /* A device buffer of `floats` floats into *out. */
 bool example_buffer(kiln_ctx *ctx, size_t floats, kiln_buf **out);
+
+/* c = a·b in float, a m×k, b k×n, row-major: the C loop of matmul and dense. */
+void example_matmul_cpu(size_t m, size_t n, size_t k, const float *restrict a,
+                        const float *restrict b, float *restrict c);
 
 #endif
