@@ -59,6 +59,12 @@ typedef struct {
 
 /* ---------------------------------------------------------------- data */
 
+static bool out_of_memory(void)
+{
+    fprintf(stderr, "mlp: out of host memory\n");
+    return false;
+}
+
 static float gaussian(uint64_t *state)
 {
     const double u = (double)(example_random(state) >> 11) * 0x1p-53;
@@ -75,7 +81,7 @@ static void spiral_point(uint64_t *state, uint32_t class, float *xy)
     xy[1] = (float)(radius * sin(angle)) + 0.02f * gaussian(state);
 }
 
-/* sklearn's make_moons (noise 0.1), moved and scaled to about [-1, 1]. */
+/* sklearn's make_moons (noise 0.1), centred on the origin. */
 static void moon_point(uint64_t *state, uint32_t class, float *xy)
 {
     const double angle = PI * 0.5 * (example_uniform(state) + 1.0);
@@ -91,10 +97,8 @@ static bool dataset_make(dataset *d, size_t n, int moons, uint64_t *state)
     d->n = n;
     d->x = malloc(n * INPUTS * sizeof *d->x);
     d->label = malloc(n * sizeof *d->label);
-    if (!d->x || !d->label) {
-        fprintf(stderr, "mlp: out of host memory\n");
-        return false;
-    }
+    if (!d->x || !d->label)
+        return out_of_memory();
     for (size_t i = 0; i < n; i++) {
         d->label[i] = (uint32_t)(example_random(state) >> 63);
         (moons ? moon_point : spiral_point)(state, d->label[i], d->x + i * INPUTS);
@@ -119,7 +123,7 @@ static bool upload(kiln_ctx *ctx, const void *data, size_t bytes, kiln_buf **out
 /* A view of `floats` floats at float `offset` of parent. */
 static bool view(kiln_ctx *ctx, kiln_buf *parent, size_t offset, size_t floats, kiln_buf **out)
 {
-    return CHECK(ctx, kiln_buf_view(parent, offset * 4, floats * 4, out));
+    return CHECK(ctx, kiln_buf_view(parent, offset * sizeof(float), floats * sizeof(float), out));
 }
 
 /* He (relu) or Xavier (tanh) uniform weights with the variance of that scheme, zero
@@ -156,8 +160,10 @@ static bool make_parameters(network *net, const options *o)
         net->parameter_count += (ly->in + 1) * ly->out;
     }
     float *initial = initial_parameters(net, o);
+    if (!initial)
+        return out_of_memory();
     const size_t bytes = net->parameter_count * sizeof(float);
-    bool ok = initial && upload(ctx, initial, bytes, &net->parameters) &&
+    bool ok = upload(ctx, initial, bytes, &net->parameters) &&
               CHECK(ctx, kiln_buf_create(ctx, bytes, &net->gradients)) &&
               CHECK(ctx, kiln_buf_create(ctx, bytes, &net->velocity)) &&
               CHECK(ctx, kiln_buf_fill(net->velocity, 0.0f));
@@ -195,14 +201,12 @@ static bool upload_data(network *net, const dataset *train, const dataset *test,
     net->x_batch = calloc(net->steps, sizeof *net->x_batch);
     net->label_batch = calloc(net->steps, sizeof *net->label_batch);
     net->step_loss = calloc(net->steps, sizeof *net->step_loss);
-    if (!net->x_batch || !net->label_batch || !net->step_loss) {
-        fprintf(stderr, "mlp: out of host memory\n");
-        return false;
-    }
-    if (!upload(ctx, train->x, train->n * INPUTS * 4, &net->x_train) ||
-        !upload(ctx, train->label, train->n * 4, &net->label_train) ||
-        !upload(ctx, test->x, test->n * INPUTS * 4, &net->x_test) ||
-        !upload(ctx, test->label, test->n * 4, &net->label_test) ||
+    if (!net->x_batch || !net->label_batch || !net->step_loss)
+        return out_of_memory();
+    if (!upload(ctx, train->x, train->n * INPUTS * sizeof(float), &net->x_train) ||
+        !upload(ctx, train->label, train->n * sizeof(uint32_t), &net->label_train) ||
+        !upload(ctx, test->x, test->n * INPUTS * sizeof(float), &net->x_test) ||
+        !upload(ctx, test->label, test->n * sizeof(uint32_t), &net->label_test) ||
         !example_buffer(ctx, net->steps, &net->loss) ||
         !example_buffer(ctx, test->n, &net->predicted))
         return false;
@@ -315,7 +319,9 @@ static bool train_epoch(network *net, const options *o, float *step_losses, doub
 static bool evaluate(network *net, const dataset *test, double *accuracy)
 {
     uint32_t *predicted = malloc(test->n * sizeof *predicted);
-    bool ok = predicted && forward(net, net->x_test, test->n) &&
+    if (!predicted)
+        return out_of_memory();
+    bool ok = forward(net, net->x_test, test->n) &&
               CHECK(net->ctx, kiln_reduce(net->ctx, KILN_REDUCE_ARGMAX, KILN_PER_ROW,
                                           net->layers[LAYERS - 1].y, net->predicted, test->n,
                                           CLASSES, CLASSES)) &&
@@ -325,8 +331,6 @@ static bool evaluate(network *net, const dataset *test, double *accuracy)
     for (size_t i = 0; ok && i < test->n; i++)
         right += predicted[i] == test->label[i];
     *accuracy = ok ? (double)right / (double)test->n : 0;
-    if (!predicted)
-        fprintf(stderr, "mlp: out of host memory\n");
     free(predicted);
     return ok;
 }
@@ -359,10 +363,8 @@ static void plot_losses(const options *o, const double *losses, size_t epochs)
 static bool train(network *net, const options *o, double *losses)
 {
     float *step_losses = malloc(net->steps * sizeof *step_losses);
-    if (!step_losses) {
-        fprintf(stderr, "mlp: out of host memory\n");
-        return false;
-    }
+    if (!step_losses)
+        return out_of_memory();
     const double start = example_seconds();
     double later_epochs = 0;
     bool ok = true;
@@ -486,7 +488,9 @@ int main(int argc, char **argv)
     dataset train_set = {0}, test_set = {0};
     double *losses = malloc(o.epochs * sizeof *losses);
     network net = {.ctx = NULL};
-    bool ok = losses && dataset_make(&train_set, o.points / o.batch * o.batch, o.moons, &state) &&
+    /* Whole batches of training points; as many held out as asked for. */
+    bool ok = (losses || out_of_memory()) &&
+              dataset_make(&train_set, o.points / o.batch * o.batch, o.moons, &state) &&
               dataset_make(&test_set, o.points, o.moons, &state) &&
               (net.ctx = example_open(o.device)) != NULL &&
               run(&net, &o, &train_set, &test_set, losses);
