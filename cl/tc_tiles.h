@@ -9,11 +9,7 @@
  * - an MN-major one (B as stored, A transposed): atoms of 8 k-rows × 32 elements, 512
  *   bytes, along MN first, chunk c of a row at (c % 4) ^ ((r % 8) >> 1) in its atom.
  * Rows must start on 16 bytes: lda, ldb and the element offsets multiples of 8.
- * The C epilogue is here too (needs C_TYPE, cl/dtype.h and cl/activation.h first). */
-#ifndef BAND
-#define BAND 8 /* block rows the launch walks together (L2 reuse) */
-#endif
-
+ * The block order and C epilogue are cl/tc_epilogue.h's (included here). */
 #define TILE_K 32
 #define A_BYTES (TILE_M * TILE_K * 2)
 #define B_BYTES (TILE_N * TILE_K * 2)
@@ -25,8 +21,12 @@
 #define WAIT_PENDING "cp.async.wait_group 1;"
 #elif STAGES == 4
 #define WAIT_PENDING "cp.async.wait_group 2;"
+#elif STAGES == 5
+#define WAIT_PENDING "cp.async.wait_group 3;"
+#elif STAGES == 6
+#define WAIT_PENDING "cp.async.wait_group 4;"
 #else
-#error "STAGES must be 2, 3 or 4"
+#error "STAGES must be 2 to 6"
 #endif
 
 /* Byte offset of 16-byte chunk c of row r of a K-major tile (rows of TILE_K elements). */
@@ -138,57 +138,4 @@ inline void stage_load(const uint ring, const ulong slice, const struct share *a
 #define B_SHARE(b, ldb, n, k, col0, tid) share_of(b, ldb, k, n, 0, col0, B_COLS, 1, tid)
 #endif
 
-/* The origin of the t-th block of an m×n C in the launch's order: BAND block rows at a
- * time, column by column, so the work-groups running at once share rows of A and
- * columns of B in the L2 cache (+8% at 8192³ against plain row order on the H200). */
-__attribute__((always_inline))
-inline void block_origin(const ulong t, const ulong m, const ulong n, ulong *row0, ulong *col0)
-{
-    const ulong rows = (m + TILE_M - 1) / TILE_M, cols = (n + TILE_N - 1) / TILE_N;
-    const ulong band = t / (BAND * cols), band_rows = min(rows - band * BAND, (ulong)BAND);
-    const ulong in_band = t % (BAND * cols);
-    *row0 = (band * BAND + in_band % band_rows) * TILE_M;
-    *col0 = in_band / band_rows * TILE_N;
-}
-
-/* Blocks of an m×n C. */
-#define BLOCKS(m, n) ((((m) + TILE_M - 1) / TILE_M) * (((n) + TILE_N - 1) / TILE_N))
-
-/* Two neighbouring elements of C as floats, and their store (rounded to nearest even):
- * one 2-element access, for an address of a whole pair. */
-#if C_TYPE == 0
-#define C_LOAD2(p) vload2(0, p)
-#define C_STORE2(p, v) vstore2(v, 0, p)
-#elif C_TYPE == 2
-#define C_LOAD2(p) ((float2)(bf16_to_float((p)[0]), bf16_to_float((p)[1])))
-#define C_STORE2(p, v) \
-    (*(__global uint *)(p) = float_to_bf16((v).x) | (uint)float_to_bf16((v).y) << 16)
-#else /* f16: a NaN goes through f16_store, which keeps its payload */
-#define C_LOAD2(p) ((float2)(f16_load(p), f16_load((p) + 1)))
-#define C_STORE2(p, v)                                                                    \
-    (isnan((v).x) || isnan((v).y) ? (f16_store((v).x, p), f16_store((v).y, (p) + 1))       \
-                                  : vstore_half2_rte(v, 0, (__global half *)(p)))
-#endif
-
-/* C(row, col + e) = act(alpha·v[e] + beta·C(row, col + e) + shift) for e = 0, 1 inside
- * the m×n C (col is; row < m is the caller's); beta == 0 leaves C unread. */
-__attribute__((always_inline))
-inline void c_store_pair(__global ELEM(C_TYPE) *c, const ulong ldc, const ulong n,
-                         const ulong row, const ulong col, const float2 v, const float alpha,
-                         const float beta, const float shift)
-{
-    __global ELEM(C_TYPE) *p = c + row * ldc + col;
-    if (col + 1 < n && ((size_t)p & (2 * sizeof(ELEM(C_TYPE)) - 1)) == 0) {
-        float2 r = alpha * v;
-        if (beta != 0.0f)
-            r += beta * C_LOAD2(p);
-        C_STORE2(p, ((float2)(ACTIVATE(r.x + shift), ACTIVATE(r.y + shift))));
-        return;
-    }
-    for (uint e = 0; e < 2 && col + e < n; ++e) {
-        float r = alpha * (e ? v.y : v.x);
-        if (beta != 0.0f)
-            r += beta * LOAD(C_TYPE, p, e);
-        STORE(C_TYPE, ACTIVATE(r + shift), p, e);
-    }
-}
+#include "tc_epilogue.h" /* block_origin, BLOCKS, c_store_pair */

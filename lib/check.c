@@ -93,6 +93,17 @@ kiln_status check_act(const kiln_ctx *ctx, kiln_act act)
     return KILN_OK;
 }
 
+kiln_status check_layer_buffers(const kiln_ctx *ctx, kiln_act act, const kiln_buf *w,
+                                const kiln_buf *x, const kiln_buf *bias, const kiln_buf *y)
+{
+    CHECK(check_act(ctx, act));
+    CHECK(check_buf(ctx, w, "w"));
+    CHECK(check_buf(ctx, x, "x"));
+    if (bias != NULL)
+        CHECK(check_buf(ctx, bias, "bias"));
+    return check_buf(ctx, y, "y");
+}
+
 kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                        size_t rows, size_t cols, size_t ld)
 {

@@ -382,6 +382,10 @@ kiln_status check_output_stride(const kiln_ctx *ctx, const char *name, size_t ro
 kiln_status check_trans(const kiln_ctx *ctx, kiln_trans trans, const char *name);
 kiln_status check_act(const kiln_ctx *ctx, kiln_act act);
 kiln_status check_axis(const kiln_ctx *ctx, kiln_axis axis);
+/* A layer's (dense, conv2d) activation, then its buffers w, x, bias (may be NULL) and y
+ * as check_buf, in that order. */
+kiln_status check_layer_buffers(const kiln_ctx *ctx, kiln_act act, const kiln_buf *w,
+                                const kiln_buf *x, const kiln_buf *bias, const kiln_buf *y);
 /* The row-wise operations' rows×cols x with leading dimension `ld`: ld >= max(1, cols)
  * (checked even when sizes are 0), and buf holds the matrix. */
 kiln_status check_rows(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,

@@ -559,9 +559,11 @@ reference reference_blank(size_t rows, size_t cols, size_t terms, double absolut
 void reference_allow(reference *r, kiln_dtype inputs, kiln_math math, kiln_dtype result)
 {
     bool f32 = inputs == KILN_DTYPE_F32;
+    /* tf32 keeps 10 mantissa bits of each operand (truncated: 2^-10 each); 3xTF32 drops
+     * lo·lo and rounds each lo, 2^-22 of the product apiece */
     r->inputs = !f32 || math == KILN_MATH_STRICT ? 0
-                : math == KILN_MATH_TF32X3       ? ldexp(1, -22)
-                                                 : ldexp(1, -10);
+                : math == KILN_MATH_TF32X3       ? 3 * ldexp(1, -22)
+                                                 : ldexp(1, -9);
     r->relative = result == KILN_DTYPE_F16    ? ldexp(1, -11)
                   : result == KILN_DTYPE_BF16 ? ldexp(1, -8)
                                               : 0;

@@ -6,6 +6,7 @@
 
 #include "common.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +48,34 @@ static void tensor_cores_take_16_bit_operands_below_strict_math(void **state)
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
     call.math = KILN_MATH_STRICT; /* widened exactly for the fp32 kernels */
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
-    call.math = KILN_MATH_FAST, call.a_type = KILN_DTYPE_F32; /* no tf32 kernel yet */
+}
+
+static void f32_operands_take_tf32_wgmma_except_a_transposed_times_b(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    call.a_type = KILN_DTYPE_F32;
+    for (kiln_math math = KILN_MATH_TF32X3; math <= KILN_MATH_FAST; math++) {
+        call.math = math;
+        assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    }
+    assert_int_equal(path_on(ctx, 89, &call), GEMM_TC_NONE); /* no mma.sync tf32 kernel */
+    call.ta = KILN_TRANS;
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.tb = KILN_TRANS;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    call.ta = KILN_NO_TRANS;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    call.math = KILN_MATH_STRICT;
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.math = KILN_MATH_TF32, call.lda = 18; /* rows 72 bytes apart */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    call.lda = 20; /* 80 bytes: aligned for floats */
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    setenv("KILN_GEMM_TC", "mma", 1);
+    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
+    unsetenv("KILN_GEMM_TC");
 }
 
 static void tensor_cores_leave_unaligned_scaling_and_vector_calls_alone(void **state)
@@ -145,7 +172,8 @@ static size_t pad_to_8(size_t cols)
     return (8 - cols % 8) % 8;
 }
 
-static void check_tc(kiln_ctx *ctx, matrix_case g, kiln_dtype ab, kiln_dtype c_type)
+static void check_tc(kiln_ctx *ctx, matrix_case g, kiln_dtype ab, kiln_dtype c_type,
+                     kiln_math math)
 {
     size_t mark = scratch_mark();
     size_t a_cols = g.ta ? g.m : g.k, b_cols = g.tb ? g.k : g.n;
@@ -155,11 +183,10 @@ static void check_tc(kiln_ctx *ctx, matrix_case g, kiln_dtype ab, kiln_dtype c_t
                                  g.fill_b, 12);
     operand c = typed_output_make(ctx, c_type, g.m, g.n, 1, 3, g.fill_c, 13);
     assert_ok(ctx, kiln_gemm_ex(ctx, g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.view, ab, a.ld,
-                                b.view, ab, b.ld, g.beta, c.view, c_type, c.ld,
-                                KILN_MATH_FAST));
+                                b.view, ab, b.ld, g.beta, c.view, c_type, c.ld, math));
     reference r = reference_sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, operand_data(&a), a.ld,
                                   operand_data(&b), b.ld, g.beta, operand_data(&c), c.ld);
-    reference_allow(&r, ab, KILN_MATH_FAST, c_type);
+    reference_allow(&r, ab, math, c_type);
     assert_operand_near(&c, &r);
     assert_operand_unchanged(&a);
     assert_operand_unchanged(&b);
@@ -190,10 +217,12 @@ static void tensor_core_gemm_matches_the_reference_on_every_type_and_transpose(v
         setenv("KILN_GEMM_TC", paths[p], 1);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (size_t t = 0; t < 4; t++)
-                for (size_t ab = 1; ab < 3; ab++) {
+                for (size_t ab = 0; ab < 3; ab++) {
                     g.m = shapes[s][0], g.n = shapes[s][1], g.k = shapes[s][2];
                     g.ta = transposes[t][0], g.tb = transposes[t][1];
-                    check_tc(ctx, g, types[ab], types[(ab + t + s) % 3]);
+                    /* f32 operands run tf32 (wgmma only), at both of its levels */
+                    kiln_math math = ab > 0 || (t + s) % 2 ? KILN_MATH_FAST : KILN_MATH_TF32X3;
+                    check_tc(ctx, g, types[ab], types[(ab + t + s) % 3], math);
                 }
     }
     unsetenv("KILN_GEMM_TC");
@@ -210,9 +239,87 @@ static void tensor_core_gemm_with_beta_zero_does_not_read_c(void **state)
     for (size_t p = 0; p < count; p++) {
         setenv("KILN_GEMM_TC", paths[p], 1);
         for (size_t c = 0; c < 3; c++)
-            check_tc(ctx, g, KILN_DTYPE_BF16, types[c]);
+            check_tc(ctx, g, types[(c + p) % 3], types[c], KILN_MATH_FAST);
     }
     unsetenv("KILN_GEMM_TC");
+}
+
+/* C = A·B in f32 at `math`, all packed, read back. */
+static void gemm_f32(kiln_ctx *ctx, const float *a, const float *b, float *c, size_t m,
+                     size_t n, size_t k, kiln_math math)
+{
+    kiln_buf *da = scratch_buffer(ctx, m * k * 4), *db = scratch_buffer(ctx, k * n * 4);
+    kiln_buf *dc = scratch_buffer(ctx, m * n * 4);
+    assert_ok(ctx, kiln_buf_write(da, 0, a, m * k * 4));
+    assert_ok(ctx, kiln_buf_write(db, 0, b, k * n * 4));
+    assert_ok(ctx, kiln_gemm_ex(ctx, KILN_NO_TRANS, KILN_NO_TRANS, m, n, k, 1.0f, da,
+                                KILN_DTYPE_F32, k, db, KILN_DTYPE_F32, n, 0.0f, dc,
+                                KILN_DTYPE_F32, n, math));
+    assert_ok(ctx, kiln_buf_read(dc, 0, c, m * n * 4));
+}
+
+/* The largest |C(i, j) - (A·B)(i, j)| against a double reference. */
+static double max_error(const float *a, const float *b, const float *c, size_t m, size_t n,
+                        size_t k)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double exact = 0.0;
+            for (size_t p = 0; p < k; p++)
+                exact += (double)a[i * k + p] * b[p * n + j];
+            worst = fmax(worst, fabs(c[i * n + j] - exact));
+        }
+    return worst;
+}
+
+static void tf32x3_is_as_accurate_as_strict_fp32_on_random_data(void **state)
+{
+    kiln_ctx *ctx = *state;
+    if (ctx->limits.nv_compute_capability != 90)
+        skip(); /* tf32 runs on wgmma only */
+    unsetenv("KILN_GEMM_TC");
+    size_t mark = scratch_mark(), m = 256, n = 256, k = 4096;
+    float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * n * 4);
+    assert_non_null(a), assert_non_null(b), assert_non_null(c);
+    floats_random(a, m * k, 21);
+    floats_random(b, k * n, 22);
+    gemm_f32(ctx, a, b, c, m, n, k, KILN_MATH_STRICT);
+    double strict = max_error(a, b, c, m, n, k);
+    gemm_f32(ctx, a, b, c, m, n, k, KILN_MATH_TF32X3);
+    double split = max_error(a, b, c, m, n, k);
+    print_message("max error at %zux%zux%zu: 3xTF32 %.3g, STRICT %.3g\n", m, n, k, split,
+                  strict);
+    assert_true(split <= strict);
+    free(a), free(b), free(c);
+    scratch_release_to(mark);
+}
+
+/* NaN stays NaN, an infinity and an overflow come out not finite, subnormal inputs read
+ * as themselves or as 0 (kiln.h's TF32X3). */
+static void tf32x3_keeps_nan_and_infinity_not_finite(void **state)
+{
+    kiln_ctx *ctx = *state;
+    if (ctx->limits.nv_compute_capability != 90)
+        skip();
+    unsetenv("KILN_GEMM_TC");
+    size_t mark = scratch_mark(), m = 8, n = 64, k = 64;
+    float a[8 * 64], b[64 * 64], c[8 * 64];
+    floats_random(a, m * k, 23);
+    floats_random(b, k * n, 24);
+    a[0 * k + 5] = NAN;
+    a[1 * k + 9] = INFINITY;
+    for (size_t p = 0; p < k; p++)
+        a[2 * k + p] = 3e38f, b[p * n] = 1.0f, a[3 * k + p] = 1e-40f;
+    gemm_f32(ctx, a, b, c, m, n, k, KILN_MATH_TF32X3);
+    for (size_t j = 0; j < n; j++) {
+        assert_true(isnan(c[0 * n + j]));
+        assert_false(isfinite(c[1 * n + j]));
+        assert_true(fabsf(c[3 * n + j]) <= 1e-40f * k);
+    }
+    assert_true(c[2 * n] == INFINITY);
+    assert_true(max_error(a + 4 * k, b, c + 4 * n, m - 4, n, k) < 1e-4);
+    scratch_release_to(mark);
 }
 
 /* Operands off 16 bytes (an odd ld, an odd offset) take the portable kernels: still right. */
@@ -222,15 +329,18 @@ static void unaligned_operands_still_multiply_right(void **state)
     if (ctx->limits.nv_compute_capability < 80)
         skip();
     matrix_case g = {.m = 200, .n = 136, .k = 40, .alpha = 1.0f, .beta = 1.0f, .pad = 1};
-    check_tc(ctx, g, KILN_DTYPE_F16, KILN_DTYPE_F16);
+    check_tc(ctx, g, KILN_DTYPE_F16, KILN_DTYPE_F16, KILN_MATH_FAST);
+    check_tc(ctx, g, KILN_DTYPE_F32, KILN_DTYPE_F32, KILN_MATH_TF32X3);
     g.pad = 0, g.offset = 3;
-    check_tc(ctx, g, KILN_DTYPE_BF16, KILN_DTYPE_F32);
+    check_tc(ctx, g, KILN_DTYPE_BF16, KILN_DTYPE_F32, KILN_MATH_FAST);
+    check_tc(ctx, g, KILN_DTYPE_F32, KILN_DTYPE_BF16, KILN_MATH_TF32);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         KILN_TEST(tensor_cores_take_16_bit_operands_below_strict_math),
+        KILN_TEST(f32_operands_take_tf32_wgmma_except_a_transposed_times_b),
         KILN_TEST(tensor_cores_leave_unaligned_scaling_and_vector_calls_alone),
         KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
         KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),
@@ -238,6 +348,8 @@ int main(void)
         KILN_TEST(tensor_core_gemm_matches_the_reference_on_every_type_and_transpose),
         KILN_TEST(tensor_core_gemm_with_beta_zero_does_not_read_c),
         KILN_TEST(unaligned_operands_still_multiply_right),
+        KILN_TEST(tf32x3_is_as_accurate_as_strict_fp32_on_random_data),
+        KILN_TEST(tf32x3_keeps_nan_and_infinity_not_finite),
     };
     return RUN_KILN_TESTS(tests);
 }

@@ -442,6 +442,37 @@ KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_
                                    kiln_buf *y, size_t rows, size_t cols, size_t ld,
                                    kiln_axis axis, kiln_act act);
 
+/* The shape of a 2-D convolution. Set size to sizeof(kiln_conv2d_desc), so the struct
+ * can grow. Output sizes: out_h = (height + 2·pad_h - dilation_h·(kernel_h - 1) - 1) /
+ * stride_h + 1, out_w likewise; a stride or dilation of 0 means 1. */
+typedef struct {
+    size_t size;
+    size_t batch, channels, height, width;   /* x: batch×channels×height×width (NCHW) */
+    size_t filters, kernel_h, kernel_w;      /* w: filters×channels×kernel_h×kernel_w */
+    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+} kiln_conv2d_desc;
+
+/* The workspace bytes kiln_conv2d wants for desc into *bytes: the unfolded columns
+ * (channels·kernel_h·kernel_w × out_h·out_w floats per image) of as many images as fit
+ * in 64 MiB, at least one and at most batch; 0 for a 1×1, stride-1, unpadded
+ * convolution (it reads x as it is) and for batch 0. Checks desc as kiln_conv2d does. */
+KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
+                                           size_t *bytes);
+
+/* y = act(conv(x, w) + bias): for each image n and filter f, y[n][f] is the
+ * cross-correlation (as PyTorch and cuDNN) of x[n]'s channels, zero-padded, with w[f],
+ * plus bias[f]; bias holds `filters` floats or is NULL; all tensors tightly packed.
+ * Images are unfolded into workspace and multiplied by kiln's GEMM at the context's math
+ * level (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
+ * NULL where kiln_conv2d_workspace reports 0; else it must hold one image's columns at
+ * least (KILN_ERR_SIZE), and as many images run at a time as it holds. KILN_ERR_ARG for
+ * a bad desc (a size other than the struct's, channels, height, width, filters,
+ * kernel_h or kernel_w 0, an output size below 1), and for y overlapping x, w or bias or
+ * the workspace overlapping any of them. batch 0 is a no-op. Does not wait. */
+KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
+                                 const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
+                                 kiln_buf *y, kiln_act act, kiln_buf *workspace);
+
 /* The mean cross-entropy of softmax(logits) against labels and its gradient: logits is
  * rows×cols, tightly packed; labels holds `rows` uint32 classes on the device; loss gets
  * one float, Σ (log Σ exp(x) - x[label]) / rows, computed with each row's max subtracted
@@ -465,24 +496,23 @@ typedef enum { KILN_DTYPE_F32 = 0, KILN_DTYPE_F16, KILN_DTYPE_BF16 } kiln_dtype;
  * a level computes at a stricter one, which is always allowed.
  * STRICT  IEEE fp32 multiply-adds (f16/bf16 inputs widened exactly): today's kernels.
  * TF32X3  f32 inputs as three tf32 products on tensor cores: each input is split as
- *         a = hi + lo with hi and lo tf32 (10-bit mantissa) values, and hi·hi + hi·lo +
- *         lo·hi accumulate in fp32; on finite data of normal range the error is no larger
- *         than STRICT's. Inf and NaN inputs give Inf or NaN as IEEE would only where hi
- *         carries them (lo = a - hi is NaN for an infinite a, so a product with an
- *         infinite input may come out NaN instead of Inf); a lo part below the normal
- *         range may be flushed to zero, so tiny inputs and products near the underflow
- *         threshold may lose the accuracy that STRICT keeps. f16/bf16 inputs: tensor
- *         cores with fp32 accumulation (exact products).
- * TF32    f32 inputs rounded to tf32 for the products, fp32 accumulation (about 3 decimal
- *         digits per product); f16/bf16 as TF32X3.
+ *         a = hi + lo with hi and lo tf32 (10-bit mantissa) values rounded to nearest,
+ *         and hi·hi + hi·lo + lo·hi accumulate in fp32; on finite data of normal range
+ *         the error is that of STRICT (kiln-bench reports both). NaN inputs give NaN;
+ *         an infinite input gives ±Inf or NaN (its products with the other operand's lo
+ *         may have either sign), and a finite input above 3.4025e38 counts as infinite;
+ *         subnormal inputs and lo parts may be read as 0. f16/bf16 inputs: tensor cores
+ *         with fp32 accumulation (exact products).
+ * TF32    f32 inputs read as tf32 (their low 13 mantissa bits dropped: about 3 decimal
+ *         digits per product), fp32 accumulation; f16/bf16 as TF32X3.
  * FAST    as TF32: f32 inputs are never narrowed to f16 or bf16.
- * Where no tensor-core path exists (every device but NVIDIA sm_80 and later) every level
- * runs the STRICT kernels. Tensor cores run today f16 and bf16 inputs below STRICT on
- * NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before), when A's and B's element
- * offsets, leading dimensions and batch strides are multiples of 8 (16-byte rows),
- * alpha and k are not 0 and neither m nor n is 1; f32 inputs run the STRICT kernels at
- * every level until the tf32 kernels come. $KILN_GEMM_TC=mma|wgmma|off forces a path
- * where the device has it, or none (for tests and measurements). */
+ * Where no tensor-core path exists every level runs the STRICT kernels. Tensor cores run
+ * f16 and bf16 inputs on NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before) and
+ * f32 inputs on sm_90 (wgmma; not Aᵀ·B, which neither layout allows), when A's and B's
+ * element offsets, leading dimensions and batch strides start rows on 16 bytes
+ * (multiples of 8 for f16/bf16, of 4 for f32), alpha and k are not 0 and neither m nor
+ * n is 1. $KILN_GEMM_TC=mma|wgmma|off forces a path where the device has it, or none
+ * (for tests and measurements). */
 typedef enum {
     KILN_MATH_STRICT = 0,
     KILN_MATH_TF32X3,

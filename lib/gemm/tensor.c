@@ -1,7 +1,8 @@
-/* The tensor-core GEMM family of NVIDIA GPUs, for f16 and bf16 operands where the call's
- * math allows tensor cores (anything but STRICT): cl/gemm_wgmma.cl on Hopper (sm_90,
+/* The tensor-core GEMM family of NVIDIA GPUs, where the call's math allows tensor cores
+ * (anything but STRICT): for f16 and bf16 operands cl/gemm_wgmma.cl on Hopper (sm_90,
  * built for sm_90a through lib/program.c's retarget), cl/gemm_mma.cl (mma.sync) on
- * sm_80 and later, or where the driver refuses the sm_90a binary. Both accumulate in
+ * sm_80 and later, or where the driver refuses the sm_90a binary; for f32 operands
+ * cl/gemm_wgmma_tf32.cl on Hopper only (TF32, or 3xTF32 at TF32X3). All accumulate in
  * fp32 and keep the portable kernels' epilogue, argument list and BLAS rules. */
 #include "internal.h"
 
@@ -16,39 +17,47 @@ struct tc_tile {
     const char *options;
 };
 
-/* Each path's tiles, largest first: a call takes the first that gives every compute unit
- * a block, else the last. Measured on the H200 in bf16 (build-tc harness, 2026-12-01):
- * - wgmma 128×128, one warpgroup, 3 stages: 447.8 TFLOP/s at 8192³ and 394.8 at 4096³
- *   with blocks walked 8 rows a band (415.0 and 394.2 in plain row order), 258.1 at
+/* Each kernel's tiles, a large one and a small one: a call takes the large one where it
+ * gives every compute unit a block. Measured on the H200 (build-tc harness, 2026-12-01):
+ * - wgmma bf16 128×128, one warpgroup, 3 stages: 447.8 TFLOP/s at 8192³ and 394.8 at
+ *   4096³ with blocks walked 8 rows a band (415.0 and 394.2 in plain row order), 258.1 at
  *   2048³, 82.6 at 1024³ (64 blocks for 132 units; 64×128 with 4 stages: 109.6, and 251.3
  *   at 2048³); 156 registers, three groups an SM. Two warpgroups at 256×128 or 128×256:
- *   200.2 and 207.3 at 8192³ (one group an SM).
+ *   200.2 and 207.3 at 8192³ (one group an SM). 4, 5 and 6 stages: 430.8, 393.1 and 410.4.
+ * - wgmma tf32 (f32 operands) 128×128, one warpgroup, 4 stages of 16-deep slices, one
+ *   product group left running across each slice's barrier: TF32 225.5 TFLOP/s at 8192³
+ *   and 209.0 at 4096³, 3xTF32 80.7 and 78.1 (5 stages 210.6 TF32, 3 stages 79.6 3xTF32;
+ *   waiting for each slice's products: 198.7 TF32 with 4 stages). 4 stages of 3xTF32 take
+ *   100864 bytes of local memory, which NVIDIA's OpenCL grants to static arrays.
  * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³, 242.0 at
  *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
  *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
-static const struct tc_tile wgmma_tiles[] = {
-    {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=3"},
-    {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
-};
-static const struct tc_tile mma_tiles[] = {
-    {"gemm_mma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPS_M=2 -DWARPS_N=2 -DSTAGES=3"},
-    {"gemm_mma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPS_M=1 -DWARPS_N=4 -DSTAGES=4"},
+enum tc_kernel { TC_WGMMA, TC_WGMMA_TF32, TC_MMA };
+static const struct tc_tile tc_tiles[][2] = {
+    [TC_WGMMA] = {
+        {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=3"},
+        {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
+    },
+    [TC_WGMMA_TF32] = {
+        {"gemm_wgmma_tf32", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DSTAGES=4"},
+        {"gemm_wgmma_tf32", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DSTAGES=4"},
+    },
+    [TC_MMA] = {
+        {"gemm_mma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPS_M=2 -DWARPS_N=2 -DSTAGES=3"},
+        {"gemm_mma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPS_M=1 -DWARPS_N=4 -DSTAGES=4"},
+    },
 };
 
 /* The path's tile for an m×n product (a batch counts as more blocks). */
 static const struct tc_tile *tc_tile_for(const kiln_ctx *ctx, const struct gemm_call *call,
                                          enum gemm_tc_path path)
 {
-    const struct tc_tile *tiles = path == GEMM_TC_WGMMA ? wgmma_tiles : mma_tiles;
-    size_t count = path == GEMM_TC_WGMMA ? sizeof wgmma_tiles / sizeof wgmma_tiles[0]
-                                         : sizeof mma_tiles / sizeof mma_tiles[0];
-    for (size_t i = 0; i + 1 < count; i++) {
-        size_t blocks = ((call->m + tiles[i].tile_m - 1) / tiles[i].tile_m) *
-                        ((call->n + tiles[i].tile_n - 1) / tiles[i].tile_n) * call->batch;
-        if (blocks >= ctx->limits.compute_units)
-            return &tiles[i];
-    }
-    return &tiles[count - 1];
+    const struct tc_tile *tiles = tc_tiles[call->a_type == KILN_DTYPE_F32 ? TC_WGMMA_TF32
+                                           : path == GEMM_TC_WGMMA        ? TC_WGMMA
+                                                                          : TC_MMA];
+    size_t blocks = ((call->m + tiles[0].tile_m - 1) / tiles[0].tile_m) *
+                    ((call->n + tiles[0].tile_n - 1) / tiles[0].tile_n) * call->batch;
+    return blocks >= ctx->limits.compute_units ? &tiles[0] : &tiles[1];
 }
 
 /* $KILN_GEMM_TC: the path a test or measurement forces (GEMM_TC_NONE for "off"), or -1. */
@@ -88,8 +97,9 @@ enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *
         *why = "KILN_GEMM_TC=off";
     else if (call->math == KILN_MATH_STRICT)
         *why = "math is STRICT: f16 and bf16 are widened for fp32 FMA kernels";
-    else if (call->a_type == KILN_DTYPE_F32)
-        *why = "f32 operands: tf32 tensor-core kernels are not written yet";
+    else if (call->a_type == KILN_DTYPE_F32 && call->ta == KILN_TRANS &&
+             call->tb == KILN_NO_TRANS)
+        *why = "f32 Aᵀ·B: tf32 wgmma reads only K-major operands, and neither is";
     else if (capability < 80)
         *why = "no mma.sync tensor cores (NVIDIA sm_80 or later)";
     else if (call->alpha == 0.0f || call->k == 0)
@@ -101,6 +111,13 @@ enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *
     if (*why != NULL)
         return GEMM_TC_NONE;
     bool wgmma = capability == 90 && ctx->wgmma_refusal == NULL;
+    if (call->a_type == KILN_DTYPE_F32) { /* tf32 has a wgmma kernel only */
+        *why = forced == GEMM_TC_MMA       ? "KILN_GEMM_TC=mma: tf32 runs on wgmma only"
+               : ctx->wgmma_refusal != NULL ? "the driver refused the sm_90a kernel"
+               : !wgmma                     ? "tf32 tensor cores need wgmma (sm_90)"
+                                            : NULL;
+        return *why != NULL ? GEMM_TC_NONE : GEMM_TC_WGMMA;
+    }
     if (forced == GEMM_TC_MMA || (forced != GEMM_TC_WGMMA && !wgmma))
         return GEMM_TC_MMA;
     if (!wgmma) {
@@ -114,9 +131,11 @@ enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *
 void gemm_tc_options(const kiln_ctx *ctx, const struct gemm_call *call,
                      enum gemm_tc_path path, char *options, size_t size)
 {
-    snprintf(options, size, "%s -DA_TYPE=%d -DC_TYPE=%d -DTRANS_A=%d -DTRANS_B=%d -DACT=%d",
+    /* SPLIT: 3xTF32 for f32 operands at TF32X3 (the 16-bit kernels ignore it) */
+    snprintf(options, size,
+             "%s -DA_TYPE=%d -DC_TYPE=%d -DTRANS_A=%d -DTRANS_B=%d -DACT=%d -DSPLIT=%d",
              tc_tile_for(ctx, call, path)->options, (int)call->a_type, (int)call->c_type,
-             (int)call->ta, (int)call->tb, (int)call->act);
+             (int)call->ta, (int)call->tb, (int)call->act, call->math == KILN_MATH_TF32X3);
 }
 
 /* Keeps the first refusal of the sm_90a kernel; later calls take mma.sync. Lock held. */

@@ -7,12 +7,7 @@ KILN_API kiln_status kiln_dense(kiln_ctx *ctx, const kiln_buf *w, const kiln_buf
                                 size_t batch, kiln_act act)
 {
     CHECK(check_ctx(ctx));
-    CHECK(check_act(ctx, act));
-    CHECK(check_buf(ctx, w, "w"));
-    CHECK(check_buf(ctx, x, "x"));
-    if (bias != NULL)
-        CHECK(check_buf(ctx, bias, "bias"));
-    CHECK(check_buf(ctx, y, "y"));
+    CHECK(check_layer_buffers(ctx, act, w, x, bias, y));
     size_t ldw = in > 0 ? in : 1, ldx = batch > 0 ? batch : 1;
     CHECK(check_matrix(ctx, w, "w", KILN_NO_TRANS, out, in, ldw));
     CHECK(check_matrix(ctx, x, "x", KILN_NO_TRANS, in, batch, ldx));

@@ -1,0 +1,371 @@
+/* kiln_conv2d and kiln_conv2d_workspace: a table of kernel, stride, padding and dilation
+ * cases against a double reference, the workspace's chunks, the context's math level,
+ * and every bad argument named. */
+#include "common.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU,
+                                       KILN_ACT_TANH};
+#define ACT_COUNT (sizeof activations / sizeof activations[0])
+
+/* One convolution: its descriptor's fields (stride and dilation 0 mean 1), the bias and
+ * activation, and the floats before each tensor in its buffer. */
+typedef struct {
+    size_t batch, channels, height, width, filters, kernel_h, kernel_w;
+    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+    bool bias;
+    kiln_act act;
+    size_t offset;
+} conv_case;
+
+static kiln_conv2d_desc desc_of(const conv_case *c)
+{
+    return (kiln_conv2d_desc){sizeof(kiln_conv2d_desc), c->batch, c->channels, c->height,
+                              c->width, c->filters, c->kernel_h, c->kernel_w, c->stride_h,
+                              c->stride_w, c->pad_h, c->pad_w, c->dilation_h, c->dilation_w};
+}
+
+static size_t or_one(size_t v)
+{
+    return v > 0 ? v : 1;
+}
+
+/* (in + 2·pad - dilation·(kernel - 1) - 1) / stride + 1 */
+static size_t out_length(size_t in, size_t pad, size_t kernel, size_t stride, size_t dilation)
+{
+    return (in + 2 * pad - or_one(dilation) * (kernel - 1) - 1) / or_one(stride) + 1;
+}
+
+static size_t out_h(const conv_case *c)
+{
+    return out_length(c->height, c->pad_h, c->kernel_h, c->stride_h, c->dilation_h);
+}
+
+static size_t out_w(const conv_case *c)
+{
+    return out_length(c->width, c->pad_w, c->kernel_w, c->stride_w, c->dilation_w);
+}
+
+/* The input float a tap of an output pixel reads, 0 in the padding. */
+static double input_at(const conv_case *c, const float *x, size_t n, size_t ch, size_t oy,
+                       size_t ox, size_t r, size_t s)
+{
+    long iy = (long)(oy * or_one(c->stride_h) + r * or_one(c->dilation_h)) - (long)c->pad_h;
+    long ix = (long)(ox * or_one(c->stride_w) + s * or_one(c->dilation_w)) - (long)c->pad_w;
+    if (iy < 0 || ix < 0 || iy >= (long)c->height || ix >= (long)c->width)
+        return 0;
+    return x[((n * c->channels + ch) * c->height + (size_t)iy) * c->width + (size_t)ix];
+}
+
+/* y as (batch·filters)×(out_h·out_w), in double, with each element's Σ|w·x| + |bias|. */
+static reference reference_conv2d(const conv_case *c, const float *x, const float *w,
+                                  const float *bias, kiln_math math)
+{
+    size_t oh = out_h(c), ow = out_w(c), taps = c->channels * c->kernel_h * c->kernel_w;
+    bool smooth = c->act == KILN_ACT_SIGMOID || c->act == KILN_ACT_TANH;
+    reference ref = reference_blank(c->batch * c->filters, oh * ow, taps, smooth ? 1e-6 : 0);
+    reference_allow(&ref, KILN_DTYPE_F32, math, KILN_DTYPE_F32);
+    for (size_t n = 0; n < c->batch; n++)
+        for (size_t f = 0; f < c->filters; f++)
+            for (size_t p = 0; p < oh * ow; p++) {
+                double sum = bias != NULL ? bias[f] : 0, scale = fabs(sum);
+                for (size_t t = 0; t < taps; t++) {
+                    size_t ch = t / (c->kernel_h * c->kernel_w), r = t / c->kernel_w % c->kernel_h;
+                    double product = w[f * taps + t] *
+                                     input_at(c, x, n, ch, p / ow, p % ow, r, t % c->kernel_w);
+                    sum += product;
+                    scale += fabs(product);
+                }
+                size_t at = (n * c->filters + f) * oh * ow + p;
+                ref.value[at] = activation_exact(c->act, sum);
+                ref.scale[at] = scale;
+            }
+    return ref;
+}
+
+/* Runs c with a workspace of `images` images' columns (0: what kiln_conv2d_workspace
+ * reports) and checks y against the reference, its guard zones and the inputs intact. */
+static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
+{
+    size_t mark = scratch_mark();
+    kiln_conv2d_desc desc = desc_of(&c);
+    size_t oh = out_h(&c), ow = out_w(&c), taps = c.channels * c.kernel_h * c.kernel_w;
+    operand x = vector_make(ctx, c.batch * c.channels * c.height * c.width, c.offset, 2,
+                            FILL_RANDOM, (uint32_t)(c.height * 7 + c.width));
+    operand w = vector_make(ctx, c.filters * taps, c.offset + 1, 2, FILL_RANDOM,
+                            (uint32_t)(taps + c.filters));
+    operand bias = vector_make(ctx, c.filters, c.offset + 2, 2, FILL_RANDOM, 3);
+    operand y = output_make(ctx, c.batch * c.filters, oh * ow, 0, c.offset + 3, FILL_NAN, 0);
+    size_t bytes = images * taps * oh * ow * sizeof(float);
+    if (images == 0)
+        assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    kiln_buf *workspace = bytes > 0 ? scratch_buffer(ctx, bytes) : NULL;
+    assert_ok(ctx, kiln_conv2d(ctx, &desc, x.view, w.view, c.bias ? bias.view : NULL, y.view,
+                               c.act, workspace));
+    reference r = reference_conv2d(&c, operand_data(&x), operand_data(&w),
+                                   c.bias ? operand_data(&bias) : NULL, kiln_ctx_math(ctx));
+    assert_operand_near(&y, &r);
+    assert_operand_unchanged(&x);
+    assert_operand_unchanged(&w);
+    scratch_release_to(mark);
+}
+
+static void check_conv2d(kiln_ctx *ctx, conv_case c)
+{
+    check_conv2d_with(ctx, c, 0);
+}
+
+/* batch, channels, height, width, filters, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+ * pad_w, dilation_h, dilation_w, bias, act, offset. Single images take two activations
+ * only, as each activation is a GEMM build of its own (seconds on PoCL, cold); the
+ * batches take all four, and so does the test of every activation. */
+static const conv_case cases[] = {
+    /* 1×1: read in place (no workspace), then unfolded for a stride or padding */
+    {3, 17, 5, 7, 4, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
+    {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false, KILN_ACT_NONE, 1},
+    {2, 3, 9, 8, 5, 1, 1, 2, 2, 0, 0, 0, 0, true, KILN_ACT_NONE, 0},
+    {1, 3, 6, 5, 2, 1, 1, 0, 0, 1, 1, 0, 0, false, KILN_ACT_RELU, 2},
+    /* 3×3: "same", valid, strided */
+    {3, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, true, KILN_ACT_RELU, 0},
+    {1, 17, 9, 11, 7, 3, 3, 0, 0, 0, 0, 0, 0, false, KILN_ACT_NONE, 3},
+    {3, 3, 13, 10, 6, 3, 3, 2, 2, 1, 1, 0, 0, true, KILN_ACT_TANH, 0},
+    /* 5×5: "same", strided on a non-square image */
+    {1, 1, 12, 9, 3, 5, 5, 0, 0, 2, 2, 0, 0, true, KILN_ACT_NONE, 0},
+    {2, 3, 15, 11, 4, 5, 5, 2, 2, 0, 0, 0, 0, false, KILN_ACT_RELU, 1},
+    /* 1×7 and 7×1 with their "same" padding */
+    {1, 3, 5, 16, 4, 1, 7, 0, 0, 0, 3, 0, 0, true, KILN_ACT_RELU, 0},
+    {2, 1, 16, 5, 2, 7, 1, 0, 0, 3, 0, 0, 0, false, KILN_ACT_NONE, 0},
+    /* dilation 2: "same" (pad 2), valid, and mixed with strides and uneven padding */
+    {3, 3, 10, 9, 5, 3, 3, 0, 0, 2, 2, 2, 2, true, KILN_ACT_RELU, 0},
+    {1, 17, 11, 13, 3, 3, 3, 1, 1, 0, 0, 2, 2, true, KILN_ACT_RELU, 1},
+    {1, 3, 13, 17, 4, 3, 3, 2, 1, 1, 2, 2, 3, false, KILN_ACT_NONE, 0},
+    /* a kernel wider than the image, a stride beyond the kernel, a 1×1 output */
+    {1, 1, 3, 3, 2, 5, 5, 0, 0, 2, 2, 0, 0, true, KILN_ACT_NONE, 0},
+    {1, 3, 10, 10, 2, 2, 2, 3, 3, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
+    {2, 3, 5, 5, 4, 5, 5, 0, 0, 0, 0, 0, 0, true, KILN_ACT_SIGMOID, 0},
+    /* one filter of one output pixel (the GEMV shapes), one filter of many */
+    {3, 5, 4, 4, 1, 4, 4, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},
+    {2, 3, 7, 9, 1, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_NONE, 0},
+    /* a larger layer: k = 153 */
+    {3, 17, 20, 19, 33, 3, 3, 1, 1, 1, 1, 1, 1, true, KILN_ACT_RELU, 0},
+};
+#define CASE_COUNT (sizeof cases / sizeof cases[0])
+
+static void conv2d_matches_the_reference_over_the_table_of_cases(void **state)
+{
+    for (size_t i = 0; i < CASE_COUNT; i++) {
+        print_message("case %zu\n", i);
+        check_conv2d(*state, cases[i]);
+    }
+}
+
+static void conv2d_applies_every_activation_with_and_without_bias(void **state)
+{
+    const size_t picks[] = {0, 11}; /* direct 1×1, dilated 3×3 */
+    for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
+        for (size_t a = 0; a < ACT_COUNT; a++)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                conv_case c = cases[picks[p]];
+                c.act = activations[a], c.bias = with_bias;
+                check_conv2d(*state, c);
+            }
+}
+
+static void conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets(void **state)
+{
+    conv_case c = cases[6]; /* batch 3 */
+    c.act = KILN_ACT_RELU;  /* single-image chunks: a GEMM build the table made */
+    check_conv2d_with(*state, c, 1);
+    check_conv2d_with(*state, c, 2);
+    c.batch = 5;
+    check_conv2d_with(*state, c, 2);
+}
+
+static void conv2d_follows_the_contexts_math_level(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = scratch_context(NULL);
+    const kiln_math maths[] = {KILN_MATH_TF32X3, KILN_MATH_TF32, KILN_MATH_FAST};
+    for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
+        assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
+        check_conv2d(ctx, cases[CASE_COUNT - 1]);
+    }
+}
+
+static void conv2d_workspace_is_none_in_place_and_bounded_otherwise(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_conv2d_desc desc = desc_of(&cases[0]);
+    size_t bytes = 1;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, 0);
+    desc = desc_of(&cases[4]); /* 3 images of 27 taps × 64 pixels */
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, 3 * 27 * 64 * sizeof(float));
+    desc.batch = 0;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, 0);
+    /* 256 images of 576 taps × 56·56 pixels: a few images' columns, not the batch's */
+    desc = (kiln_conv2d_desc){sizeof desc, 256, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1};
+    const size_t image = 576 * 56 * 56 * sizeof(float);
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_true(bytes >= image && bytes <= ((size_t)64 << 20) && bytes % image == 0);
+    /* one image beyond the target still gets its own columns */
+    desc = (kiln_conv2d_desc){sizeof desc, 4, 1024, 64, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, (size_t)9 * 1024 * 64 * 64 * sizeof(float));
+}
+
+static void conv2d_of_no_images_writes_nothing(void **state)
+{
+    kiln_ctx *ctx = *state;
+    operand t = vector_make(ctx, 64, 0, 0, FILL_RANDOM, 5);
+    operand y = vector_make(ctx, 64, 0, 0, FILL_CANARY, 0);
+    kiln_conv2d_desc desc = {sizeof desc, 0, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_ok(ctx, kiln_conv2d(ctx, &desc, t.view, t.view, NULL, y.view, KILN_ACT_RELU, NULL));
+    assert_operand_unchanged(&y);
+}
+
+/* Fails unless conv2d with desc refuses with status and a message holding `words`. */
+static void assert_refused(kiln_ctx *ctx, const kiln_conv2d_desc *desc, const kiln_buf *x,
+                           const kiln_buf *w, const kiln_buf *bias, kiln_buf *y,
+                           kiln_buf *workspace, kiln_status status, const char *words)
+{
+    assert_status(ctx, kiln_conv2d(ctx, desc, x, w, bias, y, KILN_ACT_NONE, workspace), status);
+    assert_contains(kiln_last_error(ctx), words);
+}
+
+static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
+{
+    kiln_ctx *ctx = *state;
+    operand t = vector_make(ctx, 4096, 0, 0, FILL_RANDOM, 6);
+    operand y = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
+    kiln_buf *ws = scratch_buffer(ctx, 4096 * sizeof(float));
+    const kiln_conv2d_desc good = {sizeof good, 1, 2, 5, 5, 2, 3, 3, 1, 1, 0, 0, 1, 1};
+    kiln_conv2d_desc d = good;
+    const kiln_status arg = KILN_ERR_ARG;
+    assert_refused(ctx, NULL, t.view, t.view, NULL, y.view, ws, arg, "desc is NULL");
+    d.size = sizeof d - 1;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, ws, arg,
+                   "set it to sizeof(kiln_conv2d_desc)");
+    d.size = sizeof d + 8;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, ws, arg, "larger than the");
+    struct {
+        size_t *field;
+        const char *name;
+    } zeros[] = {{&d.channels, "desc->channels is 0"}, {&d.height, "desc->height is 0"},
+                 {&d.width, "desc->width is 0"},       {&d.filters, "desc->filters is 0"},
+                 {&d.kernel_h, "desc->kernel_h is 0"}, {&d.kernel_w, "desc->kernel_w is 0"}};
+    for (size_t i = 0; i < sizeof zeros / sizeof zeros[0]; i++) {
+        d = good;
+        *zeros[i].field = 0;
+        assert_refused(ctx, &d, t.view, t.view, NULL, y.view, ws, arg, zeros[i].name);
+    }
+    d = good, d.kernel_h = 7; /* 5 + 2·0 rows, a kernel of 7 */
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, ws, arg,
+                   "desc->height 5 with 2·pad 0 gives an output height below 1");
+    d = good, d.dilation_w = 3; /* the kernel spans 3·2 + 1 = 7 columns */
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, ws, arg,
+                   "desc->width 5 with 2·pad 0 gives an output width below 1");
+    d = good, d.pad_w = 1, d.dilation_w = 3; /* 7 columns of 7: one output column */
+    assert_ok(ctx, kiln_conv2d(ctx, &d, t.view, t.view, NULL, y.view, KILN_ACT_NONE, ws));
+    d = good;
+    assert_arg_error(ctx, kiln_conv2d(ctx, &d, t.view, t.view, NULL, y.view, (kiln_act)4, ws));
+    assert_contains(kiln_last_error(ctx), "act is 4, not a kiln_act");
+    assert_arg_error(NULL, kiln_conv2d(NULL, &d, t.view, t.view, NULL, y.view,
+                                       KILN_ACT_NONE, ws));
+    assert_arg_error(ctx, kiln_conv2d_workspace(ctx, &d, NULL));
+    assert_contains(kiln_last_error(ctx), "bytes is NULL");
+    size_t bytes = 7;
+    d.filters = 0;
+    assert_arg_error(ctx, kiln_conv2d_workspace(ctx, &d, &bytes));
+    assert_contains(kiln_last_error(ctx), "desc->filters is 0");
+    assert_int_equal(bytes, 7);
+    assert_operand_unchanged(&t);
+}
+
+static void conv2d_rejects_sizes_that_overflow(void **state)
+{
+    kiln_ctx *ctx = *state;
+    operand t = vector_make(ctx, 64, 0, 0, FILL_RANDOM, 7);
+    operand y = vector_make(ctx, 64, 0, 0, FILL_CANARY, 0);
+    const kiln_conv2d_desc good = {sizeof good, 1, 1, 3, 3, 1, 1, 1, 1, 1, 0, 0, 1, 1};
+    const kiln_status size = KILN_ERR_SIZE;
+    kiln_conv2d_desc d = good;
+    d.pad_h = SIZE_MAX / 2 + 1;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, NULL, size, "overflows size_t");
+    d = good, d.kernel_w = 3, d.dilation_w = SIZE_MAX / 2 + 1;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, NULL, size, "overflows size_t");
+    d = good, d.batch = SIZE_MAX / 4;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, NULL, size, "overflows size_t");
+    d = good, d.channels = SIZE_MAX / 2, d.kernel_h = 3, d.pad_h = 1;
+    assert_refused(ctx, &d, t.view, t.view, NULL, y.view, NULL, size, "overflows size_t");
+    assert_operand_unchanged(&y);
+}
+
+static void conv2d_rejects_bad_buffers_naming_them(void **state)
+{
+    kiln_ctx *ctx = *state;
+    /* 2 images of 2×5×5 (100 floats), 3 filters of 2×3×3 (54), y 2×3×3×3 (54), columns
+     * of one image 18×9 (162 floats) */
+    const kiln_conv2d_desc d = {sizeof d, 2, 2, 5, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1};
+    operand x = vector_make(ctx, 100, 0, 0, FILL_RANDOM, 8);
+    operand w = vector_make(ctx, 54, 0, 0, FILL_RANDOM, 9);
+    operand bias = vector_make(ctx, 3, 0, 0, FILL_RANDOM, 10);
+    operand y = vector_make(ctx, 54, 0, 0, FILL_CANARY, 0);
+    operand ws = vector_make(ctx, 162, 0, 0, FILL_CANARY, 0);
+    kiln_buf *xv = x.view, *wv = w.view, *bv = bias.view, *yv = y.view, *sv = ws.view;
+    const kiln_status arg = KILN_ERR_ARG, size = KILN_ERR_SIZE;
+    assert_refused(ctx, &d, NULL, wv, bv, yv, sv, arg, "x is NULL");
+    assert_refused(ctx, &d, xv, NULL, bv, yv, sv, arg, "w is NULL");
+    assert_refused(ctx, &d, xv, wv, bv, NULL, sv, arg, "y is NULL");
+    kiln_ctx *other = scratch_context(NULL);
+    kiln_buf *foreign = scratch_buffer(other, 64 * sizeof(float));
+    assert_refused(ctx, &d, xv, wv, foreign, yv, sv, arg, "bias belongs to another context");
+    kiln_buf *odd = scratch_view(ws.buffer, 2, 64);
+    assert_refused(ctx, &d, xv, wv, bv, yv, odd, arg, "workspace starts at byte 2");
+    assert_refused(ctx, &d, scratch_view(x.buffer, 0, 99 * sizeof(float)), wv, bv, yv, sv,
+                   size, "x needs 100 floats");
+    assert_refused(ctx, &d, xv, scratch_view(w.buffer, 0, 53 * sizeof(float)), bv, yv, sv,
+                   size, "w needs 54 floats");
+    assert_refused(ctx, &d, xv, wv, scratch_view(bias.buffer, 0, 2 * sizeof(float)), yv, sv,
+                   size, "bias needs 3 floats");
+    assert_refused(ctx, &d, xv, wv, bv, scratch_view(y.buffer, 0, 53 * sizeof(float)), sv,
+                   size, "y needs 54 floats");
+    assert_refused(ctx, &d, xv, wv, bv, yv, NULL, arg, "workspace is NULL");
+    assert_contains(kiln_last_error(ctx), "648 bytes");
+    assert_refused(ctx, &d, xv, wv, bv, yv, scratch_view(ws.buffer, 0, 161 * sizeof(float)),
+                   size, "workspace holds 644 bytes but one image's columns need 648");
+    operand shared = vector_make(ctx, 400, 0, 0, FILL_RANDOM, 11);
+    kiln_buf *front = scratch_view(shared.buffer, 0, 100 * sizeof(float));
+    kiln_buf *back = scratch_view(shared.buffer, 50 * sizeof(float), 350 * sizeof(float));
+    assert_refused(ctx, &d, front, wv, bv, back, sv, arg, "y shares memory with the input x");
+    assert_refused(ctx, &d, xv, front, bv, back, sv, arg, "y shares memory with the input w");
+    assert_refused(ctx, &d, xv, wv, front, back, sv, arg,
+                   "y shares memory with the input bias");
+    assert_refused(ctx, &d, front, wv, bv, yv, back, arg,
+                   "workspace shares memory with the input x");
+    assert_refused(ctx, &d, xv, wv, bv, front, back, arg,
+                   "workspace shares memory with the output y");
+    assert_operand_unchanged(&y);
+    assert_operand_unchanged(&ws);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        KILN_TEST(conv2d_matches_the_reference_over_the_table_of_cases),
+        KILN_TEST(conv2d_applies_every_activation_with_and_without_bias),
+        KILN_TEST(conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets),
+        KILN_TEST(conv2d_follows_the_contexts_math_level),
+        KILN_TEST(conv2d_workspace_is_none_in_place_and_bounded_otherwise),
+        KILN_TEST(conv2d_of_no_images_writes_nothing),
+        KILN_TEST(conv2d_rejects_a_bad_descriptor_naming_the_field),
+        KILN_TEST(conv2d_rejects_sizes_that_overflow),
+        KILN_TEST(conv2d_rejects_bad_buffers_naming_them),
+    };
+    return RUN_KILN_TESTS(tests);
+}
