@@ -374,12 +374,12 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
                            const uint ring)
 {
     const uint tid = get_local_id(0);
-    float acc[BLOCKS_P][ACC];
+    float acc[BLOCKS_P][ACC], part[BLOCKS_P][ACC]; /* part: 3xTF32's sum of a slice */
 #pragma unroll
     for (uint i = 0; i < BLOCKS_P; ++i)
 #pragma unroll
         for (uint e = 0; e < ACC; ++e)
-            acc[i][e] = 0.0f;
+            acc[i][e] = part[i][e] = 0.0f;
 
 #if SWAP /* Q = A (m×k), P = Bᵀ: B's k×n rows */
     const struct share q_share = share_of(a, lda, m, k, row0, 0, TILE_K, 0, 64, 1, tid);
@@ -401,14 +401,7 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
             stage_load(&q_share, &p_share, ring + s * STAGE_BYTES, s, k, tid);
         asm volatile("cp.async.commit_group;");
     }
-    /* 3xTF32 sums each slice's products apart (products_join) */
-    float part[BLOCKS_P][ACC];
-#pragma unroll
-    for (uint i = 0; i < BLOCKS_P; ++i)
-#pragma unroll
-        for (uint e = 0; e < ACC; ++e)
-            part[i][e] = 0.0f;
-    float(*sum)[ACC] = SPLIT ? part : acc;
+    float(*sum)[ACC] = SPLIT ? part : acc; /* where the products go (products_join) */
     struct fragments even, odd;
     for (ulong slice = 0; slice < slices; slice += 2) {
         slice_step(acc, sum, &even, SPLIT, ring, slice, slices, &q_share, &p_share, k, tid);
