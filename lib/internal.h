@@ -466,6 +466,10 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
                            struct launch *plan, cl_uint *vectors);
+/* y[0] = the reduction `op` (cl/reduce.cl's OP: 0 sum, 1 max, 2 min) of the first
+ * `groups` floats of the context's partials, the second pass of kiln_sum and
+ * kiln_map_reduce; the caller holds the sum lock. */
+kiln_status partials_combine(kiln_ctx *ctx, int op, size_t groups, kiln_buf *y);
 /* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
 const char *row_index_type(size_t count);
 
