@@ -128,7 +128,7 @@ static kiln_status check_outputs(const kiln_ctx *ctx, const struct expr_variable
                 continue;
             if (variables->list[v].written && ranges_overlap(out->buf, in->buf))
                 return fail(ctx, KILN_ERR_ARG, "the outputs %s and %s share memory",
-                            in->name, out->name);
+                            out->name, in->name);
             if (in->kind == KILN_BIND_ARRAY)
                 CHECK(check_same_or_apart(ctx, out->buf, out->name, in->buf, in->name));
             else
