@@ -150,6 +150,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     clFinish(ctx->queue);
     kiln_buf_destroy(ctx->sum_partials);
     programs_free(ctx->programs);
+    programs_free(ctx->generated);
     gemm_clblast_release(ctx);
     clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);

@@ -263,6 +263,20 @@ kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel,
 
 void programs_free(struct program *programs);
 
+/* A kernel of a generated program (kiln_map): cl/<source>.cl with its line
+ * `#include "<header>.h"` replaced by the text generate(data) returns (malloc'd; NULL:
+ * out of memory), built with options. Programs are found by (key, options), so generate
+ * runs only on a miss; each context keeps its most recently used ones. */
+struct generated_request {
+    const char *source, *header, *key, *options, *name;
+    char *(*generate)(const void *data);
+    const void *data;
+};
+/* The kernel, held (never evicted) until generated_kernel_put. */
+kiln_status generated_kernel_get(kiln_ctx *ctx, const struct generated_request *request,
+                                 struct kernel **out);
+void generated_kernel_put(kiln_ctx *ctx, const struct kernel *kernel);
+
 /* ---------------------------------------------------------------- cache.c */
 
 /* The program for (ctx's device, source, options) built from a checked cache entry;
@@ -329,6 +343,7 @@ struct kiln_ctx {
     char *device_identity; /* name, vendor, driver: what a cached binary depends on */
     pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
     struct program *programs;
+    struct program *generated; /* kiln_map's kernels, most recently used first */
     pthread_mutex_t error_lock;
     struct error_slot *errors; /* kiln_last_error, one slot per thread */
     atomic_int gemm_backend; /* a kiln_gemm_backend: what kiln_sgemm runs on */
@@ -466,6 +481,10 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
                            struct launch *plan, cl_uint *vectors);
+/* y[0] = the reduction `op` (cl/reduce.cl's OP: 0 sum, 1 max, 2 min) of the first
+ * `groups` floats of the context's partials, the second pass of kiln_sum and
+ * kiln_map_reduce; the caller holds the sum lock. */
+kiln_status partials_combine(kiln_ctx *ctx, int op, size_t groups, kiln_buf *y);
 /* -DINDEX for a loop of `count` steps: uint while they fit 31 bits. */
 const char *row_index_type(size_t count);
 

@@ -20,6 +20,8 @@ struct kernel_entry {
 struct program {
     const char *source; /* a name of embedded_sources: static */
     char *options;
+    char *key;      /* a generated program's key (lib/expr); NULL for the others */
+    unsigned users; /* a generated program's kernels being launched: not evicted */
     cl_program program;
     struct kernel_entry *kernels;
     struct program *next;
@@ -119,11 +121,29 @@ static char *line_replace(const char *text, const char *line, const char *with)
     return joined;
 }
 
+/* A header whose text a generated program replaces (lib/expr's element function in
+ * place of cl/map_expression.h's defaults). */
+struct source_slot {
+    const char *header;
+    const char *text;
+};
+
+/* The text of header `stem`: the slot's when it names that header. */
+static kiln_status header_text(const kiln_ctx *ctx, const char *stem,
+                               const struct source_slot *slot, char **out)
+{
+    if (slot == NULL || strcmp(slot->header, stem) != 0)
+        return source_own_text(ctx, stem, ".h", out);
+    if ((*out = strdup(slot->text)) == NULL)
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory reading %s.h", stem);
+    return KILN_OK;
+}
+
 /* Source `stem` with each `#include "<header>.h"` line replaced by the header's text, as
  * the compiler would (the embedded copies have no files to include from); headers do not
  * include others. The whole text is also what the binary cache keys on. */
 static kiln_status source_read(const kiln_ctx *ctx, const char *stem, const char *extension,
-                               char **out)
+                               const struct source_slot *slot, char **out)
 {
     char *text = NULL;
     CHECK(source_own_text(ctx, stem, extension, &text));
@@ -131,7 +151,7 @@ static kiln_status source_read(const kiln_ctx *ctx, const char *stem, const char
     const char *line;
     while ((line = include_find(text, header, sizeof(header))) != NULL) {
         char *included = NULL;
-        kiln_status status = source_own_text(ctx, header, ".h", &included);
+        kiln_status status = header_text(ctx, header, slot, &included);
         char *joined = status == KILN_OK ? line_replace(text, line, included) : NULL;
         free(included);
         free(text);
@@ -266,10 +286,11 @@ static kiln_status program_retarget(const kiln_ctx *ctx, const char *source,
 /* The program of `source` with `options`: from the on-disk cache when it has a good
  * entry, else compiled (and then cached). */
 static kiln_status program_build(const kiln_ctx *ctx, const struct embedded_source *known,
-                                 const char *options, cl_program *out)
+                                 const struct source_slot *slot, const char *options,
+                                 cl_program *out)
 {
     char *text = NULL;
-    CHECK(source_read(ctx, known->name, ".cl", &text));
+    CHECK(source_read(ctx, known->name, ".cl", slot, &text));
     size_t length = strlen(base_options) + strlen(options) + 2;
     char *all_options = malloc(length);
     kiln_status status = KILN_OK;
@@ -318,7 +339,7 @@ static kiln_status program_get(kiln_ctx *ctx, const char *source, const char *op
         free(options_copy);
         return fail(ctx, KILN_ERR_NOMEM, "out of host memory for a program");
     }
-    kiln_status status = program_build(ctx, known, options, &p->program);
+    kiln_status status = program_build(ctx, known, NULL, options, &p->program);
     if (status != KILN_OK) {
         free(p);
         free(options_copy);
@@ -434,7 +455,102 @@ void programs_free(struct program *programs)
         }
         clReleaseProgram(programs->program);
         free(programs->options);
+        free(programs->key);
         free(programs);
         programs = next;
     }
+}
+
+/* ---- generated programs (kiln_map): a bounded list per context, most recent first */
+
+enum { GENERATED_PROGRAMS_MAX = 64 };
+
+/* Frees the least recently used programs beyond the bound that no launch holds. */
+static void generated_evict(kiln_ctx *ctx)
+{
+    struct program **link = &ctx->generated;
+    for (size_t kept = 0; *link != NULL;) {
+        struct program *p = *link;
+        if (kept < GENERATED_PROGRAMS_MAX || p->users > 0) {
+            ++kept;
+            link = &p->next;
+            continue;
+        }
+        *link = p->next;
+        p->next = NULL;
+        programs_free(p);
+    }
+}
+
+/* The generated program of (key, options), moved to the front; NULL when missing. */
+static struct program *generated_find(kiln_ctx *ctx, const char *key, const char *options)
+{
+    for (struct program **link = &ctx->generated; *link != NULL; link = &(*link)->next) {
+        struct program *p = *link;
+        if (strcmp(p->key, key) == 0 && strcmp(p->options, options) == 0) {
+            *link = p->next;
+            p->next = ctx->generated;
+            ctx->generated = p;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Generates the request's text and builds its program at the front of the list. */
+static kiln_status generated_build(kiln_ctx *ctx, const struct generated_request *request,
+                                   struct program **out)
+{
+    const struct embedded_source *known = embedded_find(request->source);
+    if (known == NULL)
+        return fail(ctx, KILN_ERR_BUILD, "no kernel source named %s", request->source);
+    struct program *p = calloc(1, sizeof(*p));
+    char *text = request->generate(request->data);
+    kiln_status status = KILN_OK;
+    if (p == NULL || text == NULL || (p->options = strdup(request->options)) == NULL ||
+        (p->key = strdup(request->key)) == NULL)
+        status = fail(ctx, KILN_ERR_NOMEM, "out of host memory for a program");
+    struct source_slot slot = {request->header, text};
+    if (status == KILN_OK)
+        status = program_build(ctx, known, &slot, request->options, &p->program);
+    free(text);
+    if (status != KILN_OK) {
+        if (p != NULL) {
+            free(p->options);
+            free(p->key);
+        }
+        free(p);
+        return status;
+    }
+    p->source = known->name;
+    p->next = ctx->generated;
+    ctx->generated = p;
+    generated_evict(ctx);
+    *out = p;
+    return KILN_OK;
+}
+
+kiln_status generated_kernel_get(kiln_ctx *ctx, const struct generated_request *request,
+                                 struct kernel **out)
+{
+    pthread_mutex_lock(&ctx->lock);
+    struct program *p = generated_find(ctx, request->key, request->options);
+    kiln_status status = p != NULL ? KILN_OK : generated_build(ctx, request, &p);
+    if (status == KILN_OK)
+        status = kernel_of(ctx, p, request->name, out);
+    if (status == KILN_OK)
+        p->users++;
+    pthread_mutex_unlock(&ctx->lock);
+    return status;
+}
+
+void generated_kernel_put(kiln_ctx *ctx, const struct kernel *kernel)
+{
+    pthread_mutex_lock(&ctx->lock);
+    for (struct program *p = ctx->generated; p != NULL; p = p->next)
+        for (struct kernel_entry *entry = p->kernels; entry != NULL; entry = entry->next)
+            if (&entry->kernel == kernel)
+                p->users--;
+    generated_evict(ctx);
+    pthread_mutex_unlock(&ctx->lock);
 }

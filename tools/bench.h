@@ -119,6 +119,9 @@ bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len);
  * it for m = 1 (kiln_sum's too): sums within kiln.h's bound, the others exact. */
 bool bench_verify_reduce(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_softmax(const bench_case *c, char *why, size_t why_len);
+/* kiln_map's sigmoid(a + b) * c and kiln_map_reduce's sum((a - b)^2). */
+bool bench_verify_map(const bench_case *c, char *why, size_t why_len);
+bool bench_verify_map_sum(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_log_softmax(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_layernorm(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_rmsnorm(const bench_case *c, char *why, size_t why_len);

@@ -40,6 +40,18 @@ static double read_bytes(bench_shape s)
     return 4.0 * (double)elements(s);
 }
 
+/* kiln_map's sigmoid(a + b) * c: three reads and a write. */
+static double fused_bytes(bench_shape s)
+{
+    return 16.0 * (double)elements(s);
+}
+
+/* kiln_map_reduce's sum((a - b)^2): both inputs read. */
+static double two_reads_bytes(bench_shape s)
+{
+    return 8.0 * (double)elements(s);
+}
+
 static double gemm_flops(bench_shape s)
 {
     return 2.0 * (double)s.m * (double)s.n * (double)s.k;
@@ -66,6 +78,17 @@ static void dense_lengths(bench_case *c)
 {
     gemm_lengths(c);
     c->in_len[2] = c->shape.m; /* the bias */
+}
+
+static void ternary_lengths(bench_case *c)
+{
+    c->in_len[0] = c->in_len[1] = c->in_len[2] = c->out_len = elements(c->shape);
+}
+
+static void map_reduce_lengths(bench_case *c)
+{
+    c->in_len[0] = c->in_len[1] = elements(c->shape);
+    c->out_len = 1;
 }
 
 /* A result per row or per column; kiln_sum's and a whole vector's (m = 1) is one. */
@@ -109,6 +132,24 @@ static bool sigmoid_cpu(bench_case *c)
     const float *x = c->in[0];
     for (size_t i = 0; i < c->out_len; ++i)
         c->out[i] = 1.0f / (1.0f + expf(-x[i]));
+    return true;
+}
+
+static bool map_sigmoid_cpu(bench_case *c)
+{
+    const float *a = c->in[0], *b = c->in[1], *x = c->in[2];
+    for (size_t i = 0; i < c->out_len; ++i)
+        c->out[i] = 1.0f / (1.0f + expf(-(a[i] + b[i]))) * x[i];
+    return true;
+}
+
+static bool map_sum_cpu(bench_case *c)
+{
+    const float *a = c->in[0], *b = c->in[1];
+    double sum = 0;
+    for (size_t i = 0; i < c->in_len[0]; ++i)
+        sum += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    c->out[0] = (float)sum;
     return true;
 }
 
@@ -412,6 +453,24 @@ static bool act_backward_cpu(bench_case *c)
 static bool kiln_ok(const bench_case *c, kiln_status status, const char *what)
 {
     return bench_report(c->ctx, status, what);
+}
+
+static bool map_sigmoid_kiln(bench_case *c)
+{
+    const kiln_binding binds[] = {
+        {"y", KILN_BIND_ARRAY, c->dev_out, 0}, {"a", KILN_BIND_ARRAY, c->dev_in[0], 0},
+        {"b", KILN_BIND_ARRAY, c->dev_in[1], 0}, {"c", KILN_BIND_ARRAY, c->dev_in[2], 0}};
+    return kiln_ok(c, kiln_map(c->ctx, "y = sigmoid(a + b) * c", 1, c->out_len, binds, 4),
+                   "kiln_map");
+}
+
+static bool map_sum_kiln(bench_case *c)
+{
+    const kiln_binding binds[] = {{"a", KILN_BIND_ARRAY, c->dev_in[0], 0},
+                                  {"b", KILN_BIND_ARRAY, c->dev_in[1], 0}};
+    return kiln_ok(c, kiln_map_reduce(c->ctx, "sum((a - b)^2)", 1, c->in_len[0], binds, 2,
+                                      c->dev_out),
+                   "kiln_map_reduce");
 }
 
 static bool vadd_kiln(bench_case *c)
@@ -747,6 +806,8 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 
 static const bench_impl vadd_impls[] = {
     CPU_LOOP(vadd_cpu) KILN(vadd_kiln) KILN_TRANSFERS(vadd_transfers) PEER_SAXPY END};
+static const bench_impl map_impls[] = {CPU_LOOP(map_sigmoid_cpu) KILN(map_sigmoid_kiln) END};
+static const bench_impl map_sum_impls[] = {CPU_LOOP(map_sum_cpu) KILN(map_sum_kiln) END};
 static const bench_impl sigmoid_impls[] = {
     CPU_LOOP(sigmoid_cpu) KILN(sigmoid_kiln) KILN_TRANSFERS(sigmoid_transfers) END};
 static const bench_impl geam_impls[] = {
@@ -847,6 +908,12 @@ const bench_op bench_ops[] = {
      bench_verify_add, NO_ACT(1.5f, 1.0f), VECTOR_SIZES, axpy_impls, false},
     {"scale", "n", "N elements; x *= -1 in place", BENCH_RATE_BYTES, read_write_bytes,
      unary_lengths, bench_verify_add, NO_ACT(-1.0f, 0.0f), VECTOR_SIZES, scale_impls, false},
+    {"map", "n", "N elements; kiln_map y = sigmoid(a + b) * c, 16 bytes an element",
+     BENCH_RATE_BYTES, fused_bytes, ternary_lengths, bench_verify_map, {.act = KILN_ACT_NONE},
+     "2^20,2^24,2^26", "2^20,2^22,2^24", map_impls, false},
+    {"map_sum", "n", "N elements each of a and b; kiln_map_reduce sum((a - b)^2)",
+     BENCH_RATE_BYTES, two_reads_bytes, map_reduce_lengths, bench_verify_map_sum, {.act = KILN_ACT_NONE},
+     "2^20,2^24,2^28", "2^20,2^22,2^24", map_sum_impls, false},
     {"act_backward", "n", "N elements; dx = dy*y*(1-y), sigmoid's", BENCH_RATE_BYTES,
      add_bytes, binary_lengths, bench_verify_act_backward, {.act = KILN_ACT_SIGMOID},
      VECTOR_SIZES, act_backward_impls, false},

@@ -87,6 +87,17 @@ bool bench_verify_sigmoid(const bench_case *c, char *why, size_t why_len)
     return judge(&bad, c->out_len, "outputs", why, why_len);
 }
 
+/* kiln_map's sigmoid(a + b) * c: sigmoid within 1e-6, times |c| <= 1, and a rounding. */
+bool bench_verify_map(const bench_case *c, char *why, size_t why_len)
+{
+    mismatch bad = {0};
+    for (size_t i = 0; i < c->out_len; ++i) {
+        double x = (double)c->in[0][i] + c->in[1][i];
+        note(&bad, i, c->out[i], 1.0 / (1.0 + exp(-x)) * c->in[2][i], 2e-6);
+    }
+    return judge(&bad, c->out_len, "outputs", why, why_len);
+}
+
 /* ---------------------------------------------------------------- row-wise ops */
 
 static const double unit_roundoff = 0x1p-24;
@@ -158,6 +169,20 @@ bool bench_verify_reduce(const bench_case *c, char *why, size_t why_len)
         reduction_note(&bad, op, &results[i], c->out, i);
     free(results);
     return judge(&bad, c->out_len, "results", why, why_len);
+}
+
+/* kiln_map_reduce's sum((a - b)^2): kiln_sum's bound, plus each term's own roundings. */
+bool bench_verify_map_sum(const bench_case *c, char *why, size_t why_len)
+{
+    double sum = 0;
+    for (size_t i = 0; i < c->in_len[0]; ++i) {
+        double d = (double)c->in[0][i] - c->in[1][i];
+        sum += d * d;
+    }
+    mismatch bad = {0};
+    note(&bad, 0, c->out[0], sum,
+         sum_bound(c->in_len[0], sum) + 3 * unit_roundoff * sum);
+    return judge(&bad, 1, "results", why, why_len);
 }
 
 static double row_max(const float *row, size_t cols)

@@ -556,6 +556,79 @@ KILN_API kiln_status kiln_ctx_set_math(kiln_ctx *ctx, kiln_math math);
 /* ctx's math level as last set; KILN_MATH_STRICT for NULL. */
 KILN_API kiln_math kiln_ctx_math(const kiln_ctx *ctx);
 
+/* ---------------------------------------------------------------- fused expressions */
+
+/* kiln_map and kiln_map_reduce run an expression over a rows×cols index space (a vector
+ * is rows = 1) as one kernel generated at run time, reading each input once and writing
+ * each output once. Every value is a float.
+ *
+ * The language. Statements `name = expr` separated by `;` (a trailing `;` is allowed)
+ * run in order for each element, as in C: a later statement sees an earlier output's new
+ * value, and an output may be assigned twice. From the loosest binding: `c ? a : b`
+ * (right-associative; a nonzero condition, NaN included, is true); comparisons `<`,
+ * `<=`, `>`, `>=`, `==`, `!=` giving 1 or 0 (they do not chain: `a < b < c` is an
+ * error); `+ -`; `* /`; unary `-`; `^` (right-associative and tighter than unary minus:
+ * `-a^2` is -(a²), `a^-b` is allowed). An exponent written as a whole number 0 to 16
+ * without a dot or exponent is exact repeated multiplication (`(a - b)^2` of a negative
+ * base is fine); any other exponent is pow. Literals: `1`, `0.5`, `.5`, `5.`, `1e-8`,
+ * `1E+5`; no suffixes or hex; one beyond float's range is an error. Names are
+ * [A-Za-z_][A-Za-z0-9_]*, at most 64 characters, case-sensitive, and not a function's
+ * name or `sum`. Functions: exp, log, sqrt, rsqrt, tanh, sigmoid (within 1e-6, as
+ * kiln_sigmoid), relu, abs, erf (one argument), min, max, pow (two); min and max give NaN
+ * when either argument is NaN. They keep OpenCL's full-profile accuracy (no native_*).
+ * Spaces, tabs, CR and newlines are white space. At most 64 KiB of text and 256 levels
+ * of nesting (parentheses, calls, unary minus, ^ and ?: operands counted together).
+ *
+ * A bad expression is KILN_ERR_ARG and kiln_last_error says what and where: "unknown
+ * name 'd' at column 17". Kernels are cached in memory (the least recently used of each
+ * context's generated kernels go first) and on disk like kiln's others, keyed by the
+ * parsed expression: `a+b` and `a + b` share one kernel, and so do the same expression
+ * over other names. Literals are part of the key, so a value that changes from call to
+ * call (a learning-rate schedule) belongs in a SCALAR binding: a new literal is a new
+ * kernel to build. */
+
+/* What a name of the expression stands for: ARRAY, a tightly packed rows×cols buffer
+ * (element (r, c) at r·cols + c); SCALAR, `value` (buf unused); ROW, `cols` floats, the
+ * same for every row; COL, `rows` floats, one per row (a bias over kiln_dense's
+ * out×batch output). */
+typedef enum {
+    KILN_BIND_ARRAY = 0,
+    KILN_BIND_SCALAR,
+    KILN_BIND_ROW,
+    KILN_BIND_COL
+} kiln_bind_kind;
+
+/* A name of the expression and what it stands for. This struct is part of the ABI: it
+ * changes only with the soname. */
+typedef struct {
+    const char *name;
+    kiln_bind_kind kind;
+    kiln_buf *buf;
+    float value;
+} kiln_binding;
+
+/* Runs the statements of expr for every element of rows×cols: kiln_map(ctx, "y =
+ * sigmoid(a + b) * c", 1, n, binds, 4). `count` bindings (at most 32) name its inputs
+ * and outputs; unused ones are allowed but still checked (name, kind, buffer), and two
+ * may not share a name. Every assigned name must be an ARRAY. An output may also be
+ * an input (the same name, or another binding of the very same range); outputs sharing
+ * memory with each other, or partly with an input, or at all with a ROW or COL input,
+ * are KILN_ERR_ARG. A used buffer too small for its kind is KILN_ERR_SIZE. rows or cols
+ * 0 is a no-op after the checks. Does not wait. */
+KILN_API kiln_status kiln_map(kiln_ctx *ctx, const char *expr, size_t rows, size_t cols,
+                              const kiln_binding *bindings, size_t count);
+
+/* result[0] = sum, max or min over rows×cols of an elementwise expression: expr is
+ * `sum(e)`, `max(e)` or `min(e)` and nothing else (`sum(a) + 1` is an error), e as in
+ * kiln_map without statements. One pass over the data into per-group partials (in the
+ * context's scratch, as kiln_sum) and a small kernel combining them; sums are
+ * compensated, as kiln_sum's. Empty ranges give sum 0, max -Inf, min +Inf; NaN
+ * propagates through all three. result overlapping a used input is KILN_ERR_ARG.
+ * Does not wait. */
+KILN_API kiln_status kiln_map_reduce(kiln_ctx *ctx, const char *expr, size_t rows,
+                                     size_t cols, const kiln_binding *bindings,
+                                     size_t count, kiln_buf *result);
+
 /* ---------------------------------------------------------------- conveniences */
 
 /* The same operations over plain host arrays: copy in, run, copy out, wait. Device

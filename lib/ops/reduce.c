@@ -116,6 +116,24 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
     return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
 }
 
+kiln_status partials_combine(kiln_ctx *ctx, int op, size_t groups, kiln_buf *y)
+{
+    char options[32];
+    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=uint", op);
+    struct kernel *kernel;
+    size_t local;
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_rows", REDUCE_BYTES_PER_ITEM, &kernel,
+                         &local));
+    kiln_buf *partials = ctx->sum_partials;
+    cl_ulong one = 1, count = groups, zero = 0, y_offset = buf_elements_offset(y);
+    struct launch plan = plan_rows(local, 1);
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(one),  KERNEL_ARG(count),  KERNEL_ARG(count),   KERNEL_ARG_BUF(partials),
+        KERNEL_ARG(zero), KERNEL_ARG_BUF(y), KERNEL_ARG(y_offset),
+    };
+    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}
+
 /* Both passes on the context's partials, under its sum lock so another thread's sum
  * cannot write them in between. */
 static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n)
@@ -124,12 +142,10 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
     char options[96];
     snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d",
              row_index_type(n), lanes.width, lanes.chunked);
-    struct kernel *first, *second;
-    size_t local, second_local;
+    struct kernel *first;
+    size_t local;
     CHECK(row_kernel_get(ctx, "reduce", options, "reduce_vector", REDUCE_BYTES_PER_ITEM, &first,
                          &local));
-    CHECK(row_kernel_get(ctx, "reduce", "-DOP=0 -DINDEX=uint", "reduce_rows",
-                         REDUCE_BYTES_PER_ITEM, &second, &second_local));
     if (ctx->sum_partials == NULL)
         CHECK(kiln_buf_create(ctx, SUM_MAX_PARTIALS * sizeof(float), &ctx->sum_partials));
     kiln_buf *partials = ctx->sum_partials;
@@ -144,16 +160,7 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
     };
     CHECK(kernel_launch(ctx, first, &plan, first_args,
                         sizeof(first_args) / sizeof(first_args[0])));
-
-    cl_ulong one = 1, groups = plan.global[0] / plan.local[0], zero = 0,
-             y_offset = buf_elements_offset(y);
-    struct launch last = plan_rows(second_local, 1);
-    const struct kernel_arg second_args[] = {
-        KERNEL_ARG(one),  KERNEL_ARG(groups),      KERNEL_ARG(groups),   KERNEL_ARG_BUF(partials),
-        KERNEL_ARG(zero), KERNEL_ARG_BUF(y),       KERNEL_ARG(y_offset),
-    };
-    return kernel_launch(ctx, second, &last, second_args,
-                         sizeof(second_args) / sizeof(second_args[0]));
+    return partials_combine(ctx, 0, plan.global[0] / plan.local[0], y);
 }
 
 KILN_API kiln_status kiln_sum(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, size_t n)
