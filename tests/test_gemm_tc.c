@@ -26,12 +26,11 @@ static enum gemm_tc_path path_on(kiln_ctx *ctx, unsigned capability,
                                  const struct gemm_call *call)
 {
     unsigned real = ctx->limits.nv_compute_capability;
-    const char *why;
     ctx->limits.nv_compute_capability = capability;
-    enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
+    struct gemm_tc_plan plan = gemm_tc_plan_for(ctx, call);
     ctx->limits.nv_compute_capability = real;
-    assert_true((path == GEMM_TC_NONE) == (why != NULL));
-    return path;
+    assert_true((plan.path == GEMM_TC_NONE) == (plan.why != NULL));
+    return plan.path;
 }
 
 static void tensor_cores_take_16_bit_operands_below_strict_math(void **state)
@@ -142,11 +141,12 @@ static void a_failed_sm90a_build_is_kept_as_the_refusal(void **state)
     unsetenv("KILN_GEMM_TC");
     struct gemm_call call = tc_call(ctx);
     ctx->limits.nv_compute_capability = 90;
-    assert_int_equal(gemm_tc_prepare(ctx, &call), KILN_ERR_BUILD); /* mma.sync fails too */
+    struct gemm_tc_plan plan;
+    assert_int_equal(gemm_tc_build(ctx, &call, &plan), KILN_ERR_BUILD); /* mma.sync too */
+    assert_int_equal(plan.path, GEMM_TC_MMA); /* the plan that failed is the one reported */
     assert_non_null(gemm_tc_refusal(ctx));
     assert_non_null(strstr(gemm_tc_refusal(ctx), "gemm_wgmma"));
-    const char *why;
-    assert_int_equal(gemm_tc_path_for(ctx, &call, &why), GEMM_TC_MMA);
+    assert_int_equal(gemm_tc_plan_for(ctx, &call).path, GEMM_TC_MMA);
     ctx->limits.nv_compute_capability = 0;
     free(ctx->wgmma_refusal);
     ctx->wgmma_refusal = NULL;
