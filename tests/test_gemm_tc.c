@@ -169,13 +169,14 @@ static struct gemm_tc_plan plan_on(kiln_ctx *ctx, unsigned capability, size_t un
     return plan;
 }
 
-/* The plan runs `kernel` with a tile_m×tile_n tile of `stages` stages, 128 work-items a
- * group, one group per block of C; its options carry the tile. */
-static void assert_tc_plan(const struct gemm_tc_plan *plan, const char *kernel,
-                           unsigned tile_m, unsigned tile_n, unsigned stages, size_t m,
-                           size_t n)
+/* The plan runs `kernel` on `path` with a tile_m×tile_n tile of `stages` stages, 128
+ * work-items a group, one group per block of C; its options carry the tile. */
+static void assert_tc_plan(const struct gemm_tc_plan *plan, enum gemm_tc_path path,
+                           const char *kernel, unsigned tile_m, unsigned tile_n,
+                           unsigned stages, size_t m, size_t n)
 {
     char tile_options[64];
+    assert_int_equal(plan->path, path);
     assert_non_null(plan->tile);
     assert_string_equal(plan->tile->kernel, kernel);
     assert_int_equal(plan->tile->tile_m, tile_m);
@@ -199,15 +200,14 @@ static void f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_o
     unsetenv("KILN_GEMM_TC");
     struct gemm_call call = tc_call(ctx);
     struct gemm_tc_plan big = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_int_equal(big.path, GEMM_TC_WGMMA);
     assert_int_equal(big.large_blocks, 32 * 32);
-    assert_tc_plan(&big, "gemm_wgmma", 128, 128, 4, 4096, 4096);
+    assert_tc_plan(&big, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 4096, 4096);
     assert_non_null(strstr(big.options, "-DWARPGROUPS=1"));
     assert_non_null(strstr(big.options, "-DA_TYPE=1"));
     /* 8 × 8 blocks of 128×128 would leave 68 of the 132 units idle */
     struct gemm_tc_plan small = plan_on(ctx, 90, 132, call, 1024, 1024, 1024);
     assert_int_equal(small.large_blocks, 64);
-    assert_tc_plan(&small, "gemm_wgmma", 64, 128, 5, 1024, 1024);
+    assert_tc_plan(&small, GEMM_TC_WGMMA, "gemm_wgmma", 64, 128, 5, 1024, 1024);
     assert_ptr_equal(small.table, big.table);
 }
 
@@ -218,15 +218,14 @@ static void f32_plans_take_the_tf32_and_3xtf32_tables(void **state)
     struct gemm_call call = tc_call(ctx);
     call.a_type = call.c_type = KILN_DTYPE_F32, call.math = KILN_MATH_TF32;
     struct gemm_tc_plan tf32 = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_int_equal(tf32.path, GEMM_TC_WGMMA);
-    assert_tc_plan(&tf32, "gemm_wgmma_tf32", 128, 128, 4, 4096, 4096);
+    assert_tc_plan(&tf32, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 128, 4, 4096, 4096);
     assert_non_null(strstr(tf32.options, "-DSPLIT=0"));
     call.math = KILN_MATH_TF32X3;
     struct gemm_tc_plan split = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_tc_plan(&split, "gemm_wgmma_tf32", 128, 64, 3, 4096, 4096);
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 64, 3, 4096, 4096);
     assert_non_null(strstr(split.options, "-DSPLIT=1"));
     split = plan_on(ctx, 90, 132, call, 1024, 512, 1024); /* 8 × 8 blocks of 128×64 */
-    assert_tc_plan(&split, "gemm_wgmma_tf32", 64, 64, 3, 1024, 512);
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 64, 64, 3, 1024, 512);
     assert_true(split.table != tf32.table);
 }
 
@@ -236,11 +235,10 @@ static void f16_plan_at_capability_80_takes_mma_sync(void **state)
     unsetenv("KILN_GEMM_TC");
     struct gemm_call call = tc_call(ctx);
     struct gemm_tc_plan plan = plan_on(ctx, 80, 108, call, 4096, 4096, 4096);
-    assert_int_equal(plan.path, GEMM_TC_MMA);
-    assert_tc_plan(&plan, "gemm_mma", 128, 128, 3, 4096, 4096);
+    assert_tc_plan(&plan, GEMM_TC_MMA, "gemm_mma", 128, 128, 3, 4096, 4096);
     assert_non_null(strstr(plan.options, "-DWARPS_M=2 -DWARPS_N=2"));
     plan = plan_on(ctx, 80, 108, call, 1024, 1024, 1024);
-    assert_tc_plan(&plan, "gemm_mma", 64, 128, 4, 1024, 1024);
+    assert_tc_plan(&plan, GEMM_TC_MMA, "gemm_mma", 64, 128, 4, 1024, 1024);
 }
 
 static void plan_at_capability_75_says_why_there_are_no_tensor_cores(void **state)
