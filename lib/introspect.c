@@ -675,7 +675,7 @@ static void explain_tc_tile(const kiln_ctx *ctx, const struct gemm_tc_plan *plan
             small->tile_m, small->tile_n, plan->large_blocks, large->tile_m, large->tile_n,
             plan->tile == large ? "give a block to each of" : "would leave idle some of",
             ctx->limits.compute_units);
-    why_add(report, "%u work-items a work-group, %u stages of k slices in flight (local "
+    why_add(report, "%u work-items a work-group, %u stages (k slices in flight in local "
                     "memory)\n",
             plan->tile->threads, plan->tile->stages);
 }
