@@ -603,24 +603,46 @@ void gemm_type_options(const struct gemm_call *call, char *options, size_t size)
  * cl/gemm_mma.cl (sm_80 and later). */
 enum gemm_tc_path { GEMM_TC_NONE, GEMM_TC_MMA, GEMM_TC_WGMMA };
 
-/* The tensor-core kernel for the call, or GEMM_TC_NONE with *why saying what rules them
- * out (a static sentence). $KILN_GEMM_TC=mma|wgmma|off forces a path where the call and
- * device allow it; a wgmma build the driver refused leaves mma. */
-enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *call,
-                                   const char **why);
-/* Runs the call on that path; KILN_ERR_BUILD when its kernel does not build (for wgmma
- * the context then stops trying it, keeping the reason for gemm_tc_refusal). */
+/* A row of a tensor-core kernel's table of tiles (gemm/tensor.c). */
+struct gemm_tc_tile {
+    const char *kernel; /* its source file and kernel name: "gemm_wgmma", ... */
+    unsigned tile_m, tile_n, threads, stages;
+    const char *warps;  /* -D options of its warps, with a leading space, or "" */
+};
+enum { GEMM_TC_TILES = 2 }; /* rows of each kernel's table: the large tile, the small */
+
+/* What the tensor-core family does with a call, as one value: gemm_enqueue acts on it and
+ * kiln-query --plan prints it, so the plan a user sees is the plan that runs. */
+struct gemm_tc_plan {
+    enum gemm_tc_path path; /* GEMM_TC_NONE: the portable families run the call */
+    const char *why;        /* then: what rules tensor cores out (a static sentence) */
+    const char *method;     /* the rest only on a path: "wgmma: tf32 products, ..." */
+    const struct gemm_tc_tile *table; /* the kernel's GEMM_TC_TILES rows */
+    const struct gemm_tc_tile *tile;  /* the row it runs */
+    size_t large_blocks; /* blocks of the large tile: taken where they cover every unit */
+    char options[192];   /* the tile's and the call's -D options */
+    struct launch launch;
+    struct kernel *kernel; /* built by gemm_tc_kernel_get or gemm_tc_build; else NULL */
+};
+
+/* The plan for the call from the call and the device's facts alone (builds nothing).
+ * $KILN_GEMM_TC=mma|wgmma|off forces a path where the call and device allow it; a wgmma
+ * build the driver refused leaves mma.sync. */
+struct gemm_tc_plan gemm_tc_plan_for(const kiln_ctx *ctx, const struct gemm_call *call);
+/* Re-plans a plan on a path with row `row` of its table (kiln-tune times each row). */
+void gemm_tc_plan_tile(const struct gemm_call *call, size_t row, struct gemm_tc_plan *plan);
+/* Builds the plan's kernel; KILN_ERR_BUILD when it does not build (for wgmma the context
+ * then stops trying it, keeping the reason for gemm_tc_refusal). */
+kiln_status gemm_tc_kernel_get(kiln_ctx *ctx, struct gemm_tc_plan *plan);
+/* The plan that runs the call, its kernel built: gemm_tc_plan_for, again after a refused
+ * sm_90a build (mma.sync or none). KILN_OK with GEMM_TC_NONE where no path applies. */
+kiln_status gemm_tc_build(kiln_ctx *ctx, const struct gemm_call *call,
+                          struct gemm_tc_plan *plan);
+/* Runs the call with a built plan. */
 kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
-                            enum gemm_tc_path path);
-/* Builds the kernel the call's path would run, as gemm_tc_enqueue does (so a driver's
- * refusal of the sm_90a kernel is known), for introspection; KILN_OK where no path
- * applies or the refusal left mma.sync or none. */
-kiln_status gemm_tc_prepare(kiln_ctx *ctx, const struct gemm_call *call);
+                            const struct gemm_tc_plan *plan);
 /* Why this context's driver refused the sm_90a kernel, or NULL while it has not. */
 const char *gemm_tc_refusal(const kiln_ctx *ctx);
-/* The tile and options a path runs a call with (for kiln-query --plan). */
-void gemm_tc_options(const kiln_ctx *ctx, const struct gemm_call *call,
-                     enum gemm_tc_path path, char *options, size_t size);
 
 /* ---------------------------------------------------------------- gemm/gemv.c */
 

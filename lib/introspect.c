@@ -85,6 +85,7 @@ struct built {
     size_t max_threads;
     enum gemm_block_verdict verdict; /* plans of GEMM operations */
     struct gemm_kernel block;        /* when the verdict is GEMM_BLOCK_KERNEL_LIMIT */
+    struct gemm_tc_plan tc;          /* gemm_ex: the tensor-core family's plan */
 };
 
 /* The product a GEMM operation makes of its shape: C is M x N, summed over K. */
@@ -254,12 +255,17 @@ static kiln_status build_plan(kiln_ctx *ctx, const struct plan_request *request,
     if (request->op != PLAN_SGEMM && request->op != PLAN_DENSE && request->op != PLAN_GEMM_EX)
         return build_kernel(ctx, request->op, out);
     memset(out, 0, sizeof(*out));
-    if (request->op == PLAN_GEMM_EX) { /* a driver refusing the sm_90a kernel shows here */
+    if (request->op == PLAN_GEMM_EX) { /* gemm_enqueue's first choice, as it builds it */
         kiln_buf standin = {0};
         const struct gemm_call call = plan_call(request, &standin);
-        CHECK(gemm_tc_prepare(ctx, &call));
+        CHECK(gemm_tc_build(ctx, &call, &out->tc));
     }
-    return build_plan_gemm(ctx, request, out);
+    if (out->tc.path == GEMM_TC_NONE)
+        return build_plan_gemm(ctx, request, out);
+    out->label = out->tc.tile->kernel;
+    out->kernel = out->tc.kernel;
+    snprintf(out->options, sizeof(out->options), "%s", out->tc.options);
+    return KILN_OK;
 }
 
 static kiln_status report_read(kiln_ctx *ctx, const struct built *built,
@@ -621,62 +627,97 @@ static void explain_gemm_cpu(const kiln_ctx *ctx, const struct built *built,
 
 /* ---------------------------------------------------------------- plans */
 
-/* The launch, as the operation's code computes it, with its explanation. */
+/* The plan's launch in report: its global and local sizes and work-groups. */
+static void take_launch(const struct launch *launch, struct plan_report *report)
+{
+    report->launch = *launch;
+    for (unsigned d = 0; d < 2; ++d)
+        report->groups[d] = launch->global[d] / launch->local[d];
+}
+
+/* The launch, as the operation's code computes it. */
 static void plan_of(const kiln_ctx *ctx, const struct plan_request *request,
                     const struct built *built, struct plan_report *report)
 {
     const size_t *shape = request->shape;
-    const struct kernel_limits *limits = &built->kernel->limits;
-    switch (request->op) {
-    case PLAN_VADD:
-    case PLAN_SIGMOID:
-        report->launch = plan_elementwise(&ctx->limits, limits, float4_count(shape[0]));
-        break;
-    case PLAN_GEAM:
-        report->launch = plan_geam(&ctx->limits, built->geam, shape[0], shape[1]);
-        break;
-    case PLAN_SGEMM:
-    case PLAN_DENSE:
-    case PLAN_GEMM_EX: {
-        struct gemm_dims dims = gemm_dims_of(request);
-        report->launch = built->kind == GEMM_KIND_CPU
-                             ? plan_gemm_cpu(built->config, dims.m, dims.n, 1)
-                             : plan_gemm(built->config, dims.m, dims.n, 1);
-        break;
-    }
-    case PLAN_OP_COUNT:
-        break;
-    }
-    for (unsigned d = 0; d < 2; ++d)
-        report->groups[d] = report->launch.global[d] / report->launch.local[d];
+    const struct gemm_dims dims = gemm_dims_of(request);
+    struct launch launch;
+    if (request->op == PLAN_VADD || request->op == PLAN_SIGMOID)
+        launch = plan_elementwise(&ctx->limits, &built->kernel->limits, float4_count(shape[0]));
+    else if (request->op == PLAN_GEAM)
+        launch = plan_geam(&ctx->limits, built->geam, shape[0], shape[1]);
+    else if (built->tc.path != GEMM_TC_NONE)
+        launch = built->tc.launch;
+    else if (built->kind == GEMM_KIND_CPU)
+        launch = plan_gemm_cpu(built->config, dims.m, dims.n, 1);
+    else
+        launch = plan_gemm(built->config, dims.m, dims.n, 1);
+    take_launch(&launch, report);
 }
 
-/* gemm_ex's types and math, and whether the tensor-core family (gemm/tensor.c), which
- * gemm_enqueue tries first, takes the call; the kernel reported is the portable one. */
-static void explain_gemm_ex(const kiln_ctx *ctx, const struct plan_request *request,
+static const char *const tc_path_names[] = {
+    [GEMM_TC_NONE] = "none", [GEMM_TC_MMA] = "mma.sync", [GEMM_TC_WGMMA] = "wgmma"};
+
+const char *plan_tc_path_name(enum gemm_tc_path path)
+{
+    return tc_path_names[path];
+}
+
+/* Why the plan's row of its kernel's table: the large tile where it gives every compute
+ * unit a block. */
+static void explain_tc_tile(const kiln_ctx *ctx, const struct gemm_tc_plan *plan,
                             struct plan_report *report)
 {
-    kiln_buf standin = {0};
-    const struct gemm_call call = plan_call(request, &standin);
+    const struct gemm_tc_tile *large = &plan->table[0], *small = &plan->table[1];
+    why_add(report, "tile %ux%u of its table's %ux%u and %ux%u: %zu block(s) of %ux%u %s "
+                    "the %zu compute units\n",
+            plan->tile->tile_m, plan->tile->tile_n, large->tile_m, large->tile_n,
+            small->tile_m, small->tile_n, plan->large_blocks, large->tile_m, large->tile_n,
+            plan->tile == large ? "give a block to each of" : "would leave idle some of",
+            ctx->limits.compute_units);
+    why_add(report, "%u work-items a work-group, %u stages (k slices in flight in local "
+                    "memory)\n",
+            plan->tile->threads, plan->tile->stages);
+}
+
+/* The tensor-core plan in words: path, kernel, tile and grid, or why there is none. */
+static void explain_tc(const kiln_ctx *ctx, const struct plan_request *request,
+                       const struct gemm_tc_plan *plan, struct plan_report *report)
+{
     why_add(report, "gemm_ex: A, B and C %s, math %s (the most precision it may give up)\n",
             dtype_name(request->dtype), math_names[request->math]);
-    const char *why;
-    enum gemm_tc_path path = gemm_tc_path_for(ctx, &call, &why);
-    char options[192];
     if (gemm_tc_refusal(ctx) != NULL)
         why_add(report, "the driver refused the sm_90a wgmma kernel, so it is not tried: %s\n",
                 gemm_tc_refusal(ctx));
-    if (path == GEMM_TC_NONE) {
+    if (plan->path == GEMM_TC_NONE) {
         why_add(report, "no tensor-core kernel: %s; the portable kernel below runs it%s\n",
-                why, request->dtype == KILN_DTYPE_F32 ? ""
-                                                     : ", widening on load, fp32 accumulation");
+                plan->why, request->dtype == KILN_DTYPE_F32
+                               ? ""
+                               : ", widening on load, fp32 accumulation");
         return;
     }
-    gemm_tc_options(ctx, &call, path, options, sizeof(options));
-    why_add(report, "tensor cores run it: %s with \"%s\"; the portable kernel below is "
-                    "what runs where they cannot\n",
-            path == GEMM_TC_WGMMA ? "cl/gemm_wgmma.cl (wgmma)" : "cl/gemm_mma.cl (mma.sync)",
-            options);
+    why_add(report, "tensor cores run it: cl/%s.cl on the %s path (%s), NVIDIA sm_%u\n",
+            plan->tile->kernel, plan_tc_path_name(plan->path), plan->method,
+            ctx->limits.nv_compute_capability);
+    explain_tc_tile(ctx, plan, report);
+    why_add(report, "grid: %zu x %zu work-groups over C's %zu x %zu blocks of %ux%u (block "
+                    "rows walked in bands for L2 reuse)\n",
+            report->groups[0], report->groups[1],
+            ceil_div(gemm_dims_of(request).n, plan->tile->tile_n),
+            ceil_div(gemm_dims_of(request).m, plan->tile->tile_m), plan->tile->tile_m,
+            plan->tile->tile_n);
+}
+
+void introspect_gemm_tc(const kiln_ctx *ctx, const struct plan_request *request,
+                        struct plan_report *report)
+{
+    kiln_buf standin = {0};
+    const struct gemm_call call = plan_call(request, &standin);
+    report->has_tc = true;
+    report->tc = gemm_tc_plan_for(ctx, &call);
+    if (report->tc.path != GEMM_TC_NONE)
+        take_launch(&report->tc.launch, report);
+    explain_tc(ctx, request, &report->tc, report);
 }
 
 static void explain(const kiln_ctx *ctx, const struct plan_request *request,
@@ -685,7 +726,9 @@ static void explain(const kiln_ctx *ctx, const struct plan_request *request,
     const size_t *shape = request->shape;
     explain_limits(ctx, &report->kernel, report);
     if (request->op == PLAN_GEMM_EX)
-        explain_gemm_ex(ctx, request, report);
+        explain_tc(ctx, request, &built->tc, report);
+    if (built->tc.path != GEMM_TC_NONE)
+        return;
     if (request->op == PLAN_VADD || request->op == PLAN_SIGMOID)
         explain_elementwise(ctx, shape[0], report);
     else if (request->op == PLAN_GEAM)
@@ -711,6 +754,8 @@ kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
     report->is_gemm = built.config != NULL;
     if (report->is_gemm)
         report->gemm = *built.config;
+    report->has_tc = request->op == PLAN_GEMM_EX;
+    report->tc = built.tc;
     plan_of(ctx, request, &built, report);
     explain(ctx, request, &built, report);
     return KILN_OK;

@@ -70,6 +70,8 @@ struct plan_report {
     size_t groups[2];             /* work-groups in each dimension */
     bool is_gemm;
     struct gemm_config gemm;      /* the tile, when is_gemm */
+    bool has_tc;                  /* gemm_ex: tc is the tensor-core family's plan */
+    struct gemm_tc_plan tc;       /* on a path, it is what runs (kernel, tile, launch) */
     char why[1536];               /* lines, each ending in '\n': what bound each choice */
 };
 
@@ -79,5 +81,16 @@ struct plan_report {
  * cl/gemm_block.cl or cl/gemm_cpu.cl where the library would launch it. */
 kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
                             struct plan_report *report);
+
+/* The tensor-core part of a gemm_ex plan, building nothing: gemm/tensor.c's plan for the
+ * request (tight matrices, as above) into report->tc, on a path also its launch and
+ * work-groups, and its reasons appended to report->why. introspect_plan reports the same
+ * plan after building its kernel; tests call this on contexts whose device facts they
+ * set. */
+void introspect_gemm_tc(const kiln_ctx *ctx, const struct plan_request *request,
+                        struct plan_report *report);
+
+/* "none", "mma.sync" or "wgmma". */
+const char *plan_tc_path_name(enum gemm_tc_path path);
 
 #endif /* KILN_INTROSPECT_H */

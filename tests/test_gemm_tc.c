@@ -3,10 +3,12 @@
  * against the double reference and the portable kernels. Includes lib/internal.h on
  * purpose: the choice is made on a context whose device facts the tests set. */
 #include "internal.h" /* first: cmocka's fail() macro would rename kiln's fail() */
+#include "introspect.h"
 
 #include "common.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,12 +28,11 @@ static enum gemm_tc_path path_on(kiln_ctx *ctx, unsigned capability,
                                  const struct gemm_call *call)
 {
     unsigned real = ctx->limits.nv_compute_capability;
-    const char *why;
     ctx->limits.nv_compute_capability = capability;
-    enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
+    struct gemm_tc_plan plan = gemm_tc_plan_for(ctx, call);
     ctx->limits.nv_compute_capability = real;
-    assert_true((path == GEMM_TC_NONE) == (why != NULL));
-    return path;
+    assert_true((plan.path == GEMM_TC_NONE) == (plan.why != NULL));
+    return plan.path;
 }
 
 static void tensor_cores_take_16_bit_operands_below_strict_math(void **state)
@@ -142,14 +143,165 @@ static void a_failed_sm90a_build_is_kept_as_the_refusal(void **state)
     unsetenv("KILN_GEMM_TC");
     struct gemm_call call = tc_call(ctx);
     ctx->limits.nv_compute_capability = 90;
-    assert_int_equal(gemm_tc_prepare(ctx, &call), KILN_ERR_BUILD); /* mma.sync fails too */
+    struct gemm_tc_plan plan;
+    assert_int_equal(gemm_tc_build(ctx, &call, &plan), KILN_ERR_BUILD); /* mma.sync too */
+    assert_int_equal(plan.path, GEMM_TC_MMA); /* the plan that failed is the one reported */
     assert_non_null(gemm_tc_refusal(ctx));
     assert_non_null(strstr(gemm_tc_refusal(ctx), "gemm_wgmma"));
-    const char *why;
-    assert_int_equal(gemm_tc_path_for(ctx, &call, &why), GEMM_TC_MMA);
+    assert_int_equal(gemm_tc_plan_for(ctx, &call).path, GEMM_TC_MMA);
     ctx->limits.nv_compute_capability = 0;
     free(ctx->wgmma_refusal);
     ctx->wgmma_refusal = NULL;
+}
+
+/* ---- the plan: one value that gemm_enqueue runs and kiln-query --plan prints */
+
+/* The tensor-core plan of an m×n×k call on a device of this capability and this many
+ * compute units (the context's own facts are put back). */
+static struct gemm_tc_plan plan_on(kiln_ctx *ctx, unsigned capability, size_t units,
+                                   struct gemm_call call, size_t m, size_t n, size_t k)
+{
+    struct device_limits real = ctx->limits;
+    ctx->limits.nv_compute_capability = capability, ctx->limits.compute_units = units;
+    call.m = m, call.n = n, call.k = k, call.lda = k, call.ldb = n, call.ldc = n;
+    struct gemm_tc_plan plan = gemm_tc_plan_for(ctx, &call);
+    ctx->limits = real;
+    return plan;
+}
+
+/* The plan runs `kernel` on `path` with a tile_m×tile_n tile of `stages` stages, 128
+ * work-items a group, one group per block of C; its options carry the tile. */
+static void assert_tc_plan(const struct gemm_tc_plan *plan, enum gemm_tc_path path,
+                           const char *kernel, unsigned tile_m, unsigned tile_n,
+                           unsigned stages, size_t m, size_t n)
+{
+    char tile_options[64];
+    assert_int_equal(plan->path, path);
+    assert_non_null(plan->tile);
+    assert_string_equal(plan->tile->kernel, kernel);
+    assert_int_equal(plan->tile->tile_m, tile_m);
+    assert_int_equal(plan->tile->tile_n, tile_n);
+    assert_int_equal(plan->tile->stages, stages);
+    assert_int_equal(plan->tile->threads, 128);
+    snprintf(tile_options, sizeof tile_options, "-DTILE_M=%u -DTILE_N=%u", tile_m, tile_n);
+    assert_non_null(strstr(plan->options, tile_options));
+    snprintf(tile_options, sizeof tile_options, "-DSTAGES=%u", stages);
+    assert_non_null(strstr(plan->options, tile_options));
+    assert_int_equal(plan->launch.dims, 2);
+    assert_int_equal(plan->launch.local[0], 128);
+    assert_int_equal(plan->launch.local[1], 1);
+    assert_int_equal(plan->launch.global[0], (n + tile_n - 1) / tile_n * 128);
+    assert_int_equal(plan->launch.global[1], (m + tile_m - 1) / tile_m);
+}
+
+static void f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_one(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    struct gemm_tc_plan big = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
+    assert_int_equal(big.large_blocks, 32 * 32);
+    assert_tc_plan(&big, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 4096, 4096);
+    assert_non_null(strstr(big.options, "-DWARPGROUPS=1"));
+    assert_non_null(strstr(big.options, "-DA_TYPE=1"));
+    /* 8 × 8 blocks of 128×128 would leave 68 of the 132 units idle */
+    struct gemm_tc_plan small = plan_on(ctx, 90, 132, call, 1024, 1024, 1024);
+    assert_int_equal(small.large_blocks, 64);
+    assert_tc_plan(&small, GEMM_TC_WGMMA, "gemm_wgmma", 64, 128, 5, 1024, 1024);
+    assert_ptr_equal(small.table, big.table);
+}
+
+static void f32_plans_take_the_tf32_and_3xtf32_tables(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    call.a_type = call.c_type = KILN_DTYPE_F32, call.math = KILN_MATH_TF32;
+    struct gemm_tc_plan tf32 = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
+    assert_tc_plan(&tf32, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 128, 4, 4096, 4096);
+    assert_non_null(strstr(tf32.options, "-DSPLIT=0"));
+    call.math = KILN_MATH_TF32X3;
+    struct gemm_tc_plan split = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 64, 3, 4096, 4096);
+    assert_non_null(strstr(split.options, "-DSPLIT=1"));
+    split = plan_on(ctx, 90, 132, call, 1024, 512, 1024); /* 8 × 8 blocks of 128×64 */
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 64, 64, 3, 1024, 512);
+    assert_true(split.table != tf32.table);
+}
+
+static void f16_plan_at_capability_80_takes_mma_sync(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    struct gemm_tc_plan plan = plan_on(ctx, 80, 108, call, 4096, 4096, 4096);
+    assert_tc_plan(&plan, GEMM_TC_MMA, "gemm_mma", 128, 128, 3, 4096, 4096);
+    assert_non_null(strstr(plan.options, "-DWARPS_M=2 -DWARPS_N=2"));
+    plan = plan_on(ctx, 80, 108, call, 1024, 1024, 1024);
+    assert_tc_plan(&plan, GEMM_TC_MMA, "gemm_mma", 64, 128, 4, 1024, 1024);
+}
+
+static void plan_at_capability_75_says_why_there_are_no_tensor_cores(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_tc_plan plan = plan_on(ctx, 75, 40, tc_call(ctx), 4096, 4096, 4096);
+    assert_int_equal(plan.path, GEMM_TC_NONE);
+    assert_string_equal(plan.why, "no mma.sync tensor cores (NVIDIA sm_80 or later)");
+    assert_null(plan.tile);
+}
+
+/* The report --plan gemm_ex prints, for a request on a device of this capability and
+ * this many compute units. */
+static struct plan_report query_plan_on(kiln_ctx *ctx, unsigned capability, size_t units,
+                                        const char *shape, const char *dtype,
+                                        const char *math)
+{
+    struct plan_request request;
+    static struct plan_report report; /* large */
+    memset(&report, 0, sizeof report);
+    assert_int_equal(plan_request_parse("gemm_ex", shape, &request), KILN_OK);
+    assert_int_equal(plan_request_types(&request, dtype, math), KILN_OK);
+    struct device_limits real = ctx->limits;
+    ctx->limits.nv_compute_capability = capability, ctx->limits.compute_units = units;
+    introspect_gemm_tc(ctx, &request, &report);
+    ctx->limits = real;
+    return report;
+}
+
+static void assert_says(const struct plan_report *report, const char *line)
+{
+    if (strstr(report->why, line) == NULL)
+        fail_msg("the plan does not say \"%s\":\n%s", line, report->why);
+}
+
+static void query_plan_prints_the_tensor_core_kernel_tile_and_launch(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct plan_report big = query_plan_on(ctx, 90, 132, "4096x4096x4096", "f16", "fast");
+    assert_true(big.has_tc);
+    assert_int_equal(big.tc.path, GEMM_TC_WGMMA);
+    assert_int_equal(big.launch.global[0], 32 * 128);
+    assert_int_equal(big.groups[0], 32);
+    assert_int_equal(big.groups[1], 32);
+    assert_says(&big, "tensor cores run it: cl/gemm_wgmma.cl on the wgmma path");
+    assert_says(&big, "tile 128x128 of its table's 128x128 and 64x128: 1024 block(s) of "
+                      "128x128 give a block to each of the 132 compute units");
+    assert_says(&big, "128 work-items a work-group, 4 stages");
+    struct plan_report small = query_plan_on(ctx, 90, 132, "1024x1024x1024", "bf16", "fast");
+    assert_int_equal(small.groups[1], 16);
+    assert_says(&small, "tile 64x128 of its table's 128x128 and 64x128: 64 block(s) of "
+                        "128x128 would leave idle some of the 132 compute units");
+    struct plan_report split = query_plan_on(ctx, 90, 132, "4096x4096x4096", "f32", "tf32x3");
+    assert_says(&split, "cl/gemm_wgmma_tf32.cl on the wgmma path (wgmma: 3xTF32");
+    assert_says(&split, "tile 128x64 of its table's 128x64 and 64x64");
+    struct plan_report mma = query_plan_on(ctx, 80, 108, "4096x4096x4096", "f16", "fast");
+    assert_says(&mma, "cl/gemm_mma.cl on the mma.sync path");
+    struct plan_report none = query_plan_on(ctx, 75, 40, "4096x4096x4096", "f16", "fast");
+    assert_int_equal(none.tc.path, GEMM_TC_NONE);
+    assert_says(&none, "no tensor-core kernel: no mma.sync tensor cores (NVIDIA sm_80 or "
+                       "later)");
 }
 
 /* ---- the kernels, on a GPU that has them */
@@ -348,6 +500,11 @@ int main(void)
         KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
         KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),
         KILN_TEST(a_failed_sm90a_build_is_kept_as_the_refusal),
+        KILN_TEST(f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_one),
+        KILN_TEST(f32_plans_take_the_tf32_and_3xtf32_tables),
+        KILN_TEST(f16_plan_at_capability_80_takes_mma_sync),
+        KILN_TEST(plan_at_capability_75_says_why_there_are_no_tensor_cores),
+        KILN_TEST(query_plan_prints_the_tensor_core_kernel_tile_and_launch),
         KILN_TEST(tensor_core_gemm_matches_the_reference_on_every_type_and_transpose),
         KILN_TEST(tensor_core_gemm_with_beta_zero_does_not_read_c),
         KILN_TEST(unaligned_operands_still_multiply_right),

@@ -419,21 +419,61 @@ static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
     gemm_table_restore(saved);
 }
 
+/* The tensor-core kernel device 0 runs f16 and bf16 below STRICT with, else `other`. */
+static const char *tensor_core_kernel_or(const char *other)
+{
+    unsigned major = kiln_info(0).nv_compute_capability_major;
+    return major == 9 ? "gemm_wgmma" : major >= 8 ? "gemm_mma" : other;
+}
+
 /* gemm_ex in f32 takes sgemm's kernels; in f16 or bf16 cl/gemm_block.cl for whole
- * blocks on GPUs, else cl/gemm.cl (cl/gemm_cpu.cl is float-only). */
+ * blocks on GPUs without tensor cores, else cl/gemm.cl (cl/gemm_cpu.cl is float-only). */
 static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
 {
     (void)state;
     char *saved = gemm_table_saved();
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("gemm_ex 4096x4096x4096", "gemm_block");
-    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast", "gemm_block");
+    assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast",
+                       tensor_core_kernel_or("gemm_block"));
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype bf16", "gemm");
     setenv("KILN_GEMM_TABLE", "cpu", 1);
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f32 --math tf32", "gemm_cpu");
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f16", "gemm");
     assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype f16", "gemm");
     gemm_table_restore(saved);
+}
+
+/* gemm_ex's plan has a tensor_cores member: the kernel, tile and launch that run on
+ * them (its work-items the local size), or why none does; other operations have none. */
+static void query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not(void **state)
+{
+    (void)state;
+    run_result fast = query_ok("--json --plan gemm_ex 4096x4096x4096 --dtype f16 --math fast "
+                               "-d 0");
+    const char *tc = "d[\"devices\"][0][\"plan\"][\"tensor_cores\"]";
+    char expression[512];
+    if (kiln_info(0).nv_compute_capability_major >= 8) {
+        snprintf(expression, sizeof expression,
+                 "%s[\"path\"] in (\"wgmma\", \"mma.sync\") and %s[\"work_items\"] == "
+                 "d[\"devices\"][0][\"plan\"][\"local\"][0]",
+                 tc, tc);
+        assert_json_evaluates(fast.out, expression, "True\n");
+    } else {
+        snprintf(expression, sizeof expression, "%s[\"path\"], %s[\"why_not\"]", tc, tc);
+        assert_json_evaluates(fast.out, expression,
+                              "none no mma.sync tensor cores (NVIDIA sm_80 or later)\n");
+    }
+    run_result strict = query_ok("--json --plan gemm_ex 64x64x64 --dtype bf16 -d 0");
+    snprintf(expression, sizeof expression, "%s[\"why_not\"].startswith(\"math is STRICT\")",
+             tc);
+    assert_json_evaluates(strict.out, expression, "True\n");
+    run_result sgemm = query_ok("--json --plan sgemm 64x64x64 -d 0");
+    assert_json_evaluates(sgemm.out, "\"tensor_cores\" in d[\"devices\"][0][\"plan\"]",
+                          "False\n");
+    run_free(&fast);
+    run_free(&strict);
+    run_free(&sgemm);
 }
 
 static void query_rejects_bad_options_as_usage_errors(void **state)
@@ -696,6 +736,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_plan_for_sgemm_fits_the_device),
         cmocka_unit_test(query_plan_for_sgemm_names_the_kernel_it_launches),
         cmocka_unit_test(query_plan_for_gemm_ex_names_the_kernel_of_its_types),
+        cmocka_unit_test(query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),

@@ -531,6 +531,25 @@ static void emit_kernel(emitter *e, const char *key, const struct kernel_report 
     emit_close(e, '}');
 }
 
+/* gemm_ex's tensor-core plan: what runs on them, or why nothing does. */
+static void emit_tc(emitter *e, const struct gemm_tc_plan *tc)
+{
+    emit_open(e, "tensor_cores", "tensor cores", '{');
+    emit_text(e, "path", "path", plan_tc_path_name(tc->path));
+    if (tc->path == GEMM_TC_NONE) {
+        emit_text(e, "why_not", "why not", tc->why);
+        emit_close(e, '}');
+        return;
+    }
+    const size_t tile[] = {tc->tile->tile_m, tc->tile->tile_n};
+    emit_text(e, "kernel", "kernel", tc->tile->kernel);
+    emit_text(e, "method", "method", tc->method);
+    emit_sizes(e, "tile", "tile (M x N)", tile, 2);
+    emit_number(e, "work_items", "work-items", tc->tile->threads);
+    emit_number(e, "stages", "stages", tc->tile->stages);
+    emit_close(e, '}');
+}
+
 static void emit_plan(emitter *e, const struct plan_report *plan)
 {
     emit_kernel(e, "kernel", &plan->kernel);
@@ -545,6 +564,8 @@ static void emit_plan(emitter *e, const struct plan_report *plan)
         emit_sizes(e, "tile", "tile (M x N x K)", shape, 3);
         emit_sizes(e, "work_per_item", "results per work-item", per_item, 2);
     }
+    if (plan->has_tc)
+        emit_tc(e, &plan->tc);
     emit_list(e, "why", "why", plan->why, '\n', 0);
 }
 

@@ -6,10 +6,12 @@
  * lib/internal.h on purpose; checks and clocks are kiln-bench's (bench_verify.c,
  * bench_time.c). */
 #include "internal.h"
+#include "introspect.h" /* gemm_ex's type and math names, as kiln-query reads them */
 
 #include "bench.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,9 @@ struct options {
     double budget;
     bool kinds[GEMM_KIND_COUNT]; /* indexed by enum gemm_kind */
     bool kinds_given;            /* else the kernels the dispatcher picks from here */
+    bool tc;                     /* --kernel tc: the tensor-core tables instead */
+    struct plan_request types;   /* --dtype and --math of the tensor-core calls */
+    bool types_given;
     bool dry_run;
 };
 
@@ -51,7 +56,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kiln-tune [-d SPEC] [--shapes 1024,4096,MxNxK...] [--budget SECONDS]\n"
-            "                 [--kernel block|portable|cpu|both|all] [--dry-run]\n"
+            "                 [--kernel block|portable|cpu|both|all|tc] [--dtype T]\n"
+            "                 [--math M] [--dry-run]\n"
             "       kiln-tune --help | --version\n"
             "Searches GEMM tiles for each shape (C = A·B, no transposes) on the device,\n"
             "checks and times each, and stores the winners in the cache folder\n"
@@ -64,12 +70,16 @@ static void usage(FILE *f)
             "              is kept when it runs out\n"
             "  --kernel    cl/gemm_block.cl (whole blocks), cl/gemm.cl, cl/gemm_cpu.cl,\n"
             "              block and portable (both) or all three; default: the ones the\n"
-            "              library picks from on the device (cpu and portable on CPUs)\n"
+            "              library picks from on the device (cpu and portable on CPUs);\n"
+            "              tc: the tensor-core kernel's table of tiles (NVIDIA sm_80 and\n"
+            "              later), each row timed and the winner reported, not stored\n"
+            "  --dtype T   with --kernel tc: A, B and C in f32, f16 (default) or bf16\n"
+            "  --math M    with --kernel tc: strict, tf32x3, tf32 or fast (default)\n"
             "  --dry-run   list the candidates; build, time and store nothing\n"
             "  -h, --help  this text\n"
             "  --version   kiln's version\n"
-            "Exit status: 0 winners stored (or listed), 1 no device or a failure on it,\n"
-            "2 a usage error.\n");
+            "Exit status: 0 winners stored, listed or reported, or tensor cores skipped\n"
+            "(saying why); 1 no device or a failure on it; 2 a usage error.\n");
 }
 
 /* ---- arguments */
@@ -106,6 +116,9 @@ static bool parse_shapes(const char *text, struct options *o)
 
 static bool parse_kernel(const char *text, struct options *o)
 {
+    o->tc = strcmp(text, "tc") == 0;
+    if (o->tc)
+        return true;
     bool all = strcmp(text, "all") == 0, both = all || strcmp(text, "both") == 0;
     o->kinds[GEMM_KIND_BLOCK] = both || strcmp(text, "block") == 0;
     o->kinds[GEMM_KIND_PORTABLE] = both || strcmp(text, "portable") == 0;
@@ -125,17 +138,29 @@ static void default_kinds(const kiln_ctx *ctx, struct options *o)
     o->kinds[GEMM_KIND_PORTABLE] = true;
 }
 
+/* --dtype or --math, named as kiln-query --plan gemm_ex takes them. */
+static bool parse_type(const char *arg, const char *value, struct options *o)
+{
+    bool dtype = strcmp(arg, "--dtype") == 0;
+    o->types_given = true;
+    return plan_request_types(&o->types, dtype ? value : NULL, dtype ? NULL : value) ==
+           KILN_OK;
+}
+
 enum args_outcome { ARGS_RUN, ARGS_BAD, ARGS_HELP, ARGS_VERSION };
 
 static enum args_outcome parse_args(int argc, char **argv, struct options *o)
 {
     *o = (struct options){.budget = 300.0, .shape_count = 1,
-                          .shapes = {{1024, 1024, 1024}}};
+                          .shapes = {{1024, 1024, 1024}},
+                          .types = {.dtype = KILN_DTYPE_F16, .math = KILN_MATH_FAST}};
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         char *end;
+        bool typed = strcmp(arg, "--dtype") == 0 || strcmp(arg, "--math") == 0;
         bool takes_value = strcmp(arg, "-d") == 0 || strcmp(arg, "--shapes") == 0 ||
-                           strcmp(arg, "--budget") == 0 || strcmp(arg, "--kernel") == 0;
+                           strcmp(arg, "--budget") == 0 || strcmp(arg, "--kernel") == 0 ||
+                           typed;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
             return ARGS_HELP;
         if (strcmp(arg, "--version") == 0)
@@ -156,12 +181,18 @@ static enum args_outcome parse_args(int argc, char **argv, struct options *o)
             ok = parse_shapes(value, o);
         else if (strcmp(arg, "--budget") == 0)
             ok = (o->budget = strtod(value, &end)) > 0 && *end == '\0';
+        else if (typed)
+            ok = parse_type(arg, value, o);
         else
             ok = parse_kernel(value, o);
         if (!ok) {
             fprintf(stderr, "kiln-tune: bad value for %s: %s\n", arg, value);
             return ARGS_BAD;
         }
+    }
+    if (o->types_given && !o->tc) {
+        fprintf(stderr, "kiln-tune: --dtype and --math are for --kernel tc\n");
+        return ARGS_BAD;
     }
     return ARGS_RUN;
 }
@@ -278,6 +309,8 @@ static void problem_free(struct problem *p)
     kiln_buf_destroy(p->a);
     kiln_buf_destroy(p->b);
     kiln_buf_destroy(p->c);
+    for (int i = 0; i < 3; ++i)
+        kiln_buf_destroy(p->check.dev_typed[i]);
     for (int i = 0; i < 2; ++i)
         free(p->check.in[i]);
     free(p->check.out);
@@ -307,13 +340,19 @@ static bool problem_make(kiln_ctx *ctx, bench_shape s, struct problem *p)
     return true;
 }
 
+/* C = A·B of the shape, tight matrices, on these buffers (f32, STRICT). */
+static struct gemm_call shape_call(bench_shape s, const kiln_buf *a, const kiln_buf *b,
+                                   kiln_buf *c)
+{
+    return (struct gemm_call){.ta = KILN_NO_TRANS, .tb = KILN_NO_TRANS, .m = s.m, .n = s.n,
+                              .k = s.k, .alpha = 1.0f, .a = a, .lda = s.k, .b = b,
+                              .ldb = s.n, .beta = 0.0f, .c = c, .ldc = s.n,
+                              .act = KILN_ACT_NONE, .batch = 1};
+}
+
 static struct gemm_call problem_call(const struct problem *p)
 {
-    bench_shape s = p->check.shape;
-    return (struct gemm_call){.ta = KILN_NO_TRANS, .tb = KILN_NO_TRANS, .m = s.m, .n = s.n,
-                              .k = s.k, .alpha = 1.0f, .a = p->a, .lda = s.k, .b = p->b,
-                              .ldb = s.n, .beta = 0.0f, .c = p->c, .ldc = s.n,
-                              .act = KILN_ACT_NONE, .batch = 1};
+    return shape_call(p->check.shape, p->a, p->b, p->c);
 }
 
 /* ---- one candidate */
@@ -331,37 +370,65 @@ static bool run_once(void *arg)
                            &r->candidate->config) == KILN_OK;
 }
 
-/* Builds and runs the candidate on a C of NaN and checks C; false with why. */
-static bool candidate_check(struct run_arg *r, char *why, size_t why_len)
+/* C poisoned with NaN, so a kernel that writes nothing cannot pass: in both 16-bit
+ * halves of each word for a typed C. */
+static kiln_status result_poison(const struct problem *p)
 {
-    kiln_ctx *ctx = r->problem->ctx;
-    kiln_buf_fill(r->problem->c, NAN); /* a kernel that writes nothing cannot pass */
-    if (!run_once(r) || kiln_finish(ctx) != KILN_OK) {
+    const uint32_t nan_pair = 0x7fc07fc0u; /* a quiet NaN in f16 and in bf16 */
+    float poison;
+    memcpy(&poison, &nan_pair, sizeof poison);
+    if (p->check.expect.dtype != KILN_DTYPE_F32)
+        return kiln_buf_fill(p->check.dev_typed[2], poison);
+    return kiln_buf_fill(p->c, NAN);
+}
+
+/* Runs the candidate once (run(arg)) on a poisoned C and checks C; false with why. */
+static bool candidate_check(struct problem *p, bench_call run, void *arg, char *why,
+                            size_t why_len)
+{
+    kiln_ctx *ctx = p->ctx;
+    bench_case *c = &p->check;
+    bool ran = result_poison(p) == KILN_OK && run(arg) && kiln_finish(ctx) == KILN_OK &&
+               (c->expect.dtype != KILN_DTYPE_F32 || /* a typed C the check reads itself */
+                kiln_buf_read(p->c, 0, c->out, c->out_len * sizeof(float)) == KILN_OK);
+    if (!ran) {
         snprintf(why, why_len, "%s", kiln_last_error(ctx));
         return false;
     }
-    bench_case *c = &r->problem->check;
-    if (kiln_buf_read(r->problem->c, 0, c->out, c->out_len * sizeof(float)) != KILN_OK) {
-        snprintf(why, why_len, "%s", kiln_last_error(ctx));
-        return false;
-    }
-    return bench_verify_gemm(c, why, why_len);
+    return bench_verify_gemm_ex(c, why, why_len);
 }
 
 /* Seconds per call: the best of a few trials, each long enough to time. */
-static double candidate_time(struct run_arg *r)
+static double candidate_time(kiln_ctx *ctx, bench_call run, void *arg)
 {
     bench_timing t;
-    if (!bench_time_queue(r->problem->ctx, run_once, r, 1, &t))
+    if (!bench_time_queue(ctx, run, arg, 1, &t))
         return -1.0;
     double once = t.kernel_seconds > 0 ? t.kernel_seconds : t.seconds, best = once;
     int repeats = once >= trial_seconds ? 1 : (int)fmin(trial_seconds / once, 50.0) + 1;
     for (int i = 0; i < TRIALS && once < 1.0; ++i) { /* a slow tile is not worth more */
-        if (!bench_time_queue(r->problem->ctx, run_once, r, repeats, &t))
+        if (!bench_time_queue(ctx, run, arg, repeats, &t))
             return -1.0;
         best = fmin(best, t.kernel_seconds > 0 ? t.kernel_seconds : t.seconds);
     }
     return best;
+}
+
+/* Checks and times a candidate: flop/s, or 0 after printing why it failed. */
+static double candidate_rate(struct problem *p, bench_call run, void *arg)
+{
+    char why[512];
+    bench_shape s = p->check.shape;
+    if (!candidate_check(p, run, arg, why, sizeof(why))) {
+        printf(": rejected: %s\n", why);
+        return 0;
+    }
+    double seconds = candidate_time(p->ctx, run, arg);
+    if (seconds <= 0) {
+        printf(": timing failed\n");
+        return 0;
+    }
+    return 2.0 * s.m * s.n * s.k / seconds;
 }
 
 static void rate_print(double flops)
@@ -385,21 +452,13 @@ static void candidate_run(struct problem *p, const struct candidate *cand, size_
                           size_t count, struct result *result)
 {
     struct run_arg r = {p, cand};
-    char why[512];
     bench_shape s = p->check.shape;
     printf("[%zu/%zu] ", i + 1, count);
     config_print(cand->kind, &cand->config);
     fflush(stdout);
-    if (!candidate_check(&r, why, sizeof(why))) {
-        printf(": rejected: %s\n", why);
+    double rate = candidate_rate(p, run_once, &r);
+    if (rate <= 0)
         return;
-    }
-    double seconds = candidate_time(&r);
-    if (seconds <= 0) {
-        printf(": timing failed\n");
-        return;
-    }
-    double rate = 2.0 * s.m * s.n * s.k / seconds;
     const struct gemm_config *table = table_config(p->ctx, cand->kind, s);
     if (table != NULL && same_config(table, &cand->config))
         result->table_rate = rate;
@@ -529,6 +588,150 @@ static int store_winners(kiln_ctx *ctx, const struct result *results, size_t sha
     return 0;
 }
 
+/* ---- the tensor-core tiles (--kernel tc) */
+
+/* A and B converted on the device to the calls' type, and C in it, for 16-bit types. */
+static bool problem_type(struct problem *p, const struct plan_request *types)
+{
+    bench_case *c = &p->check;
+    c->expect.dtype = types->dtype;
+    c->expect.math = types->math;
+    if (types->dtype == KILN_DTYPE_F32)
+        return true;
+    const size_t lengths[3] = {c->shape.m * c->shape.k, c->shape.k * c->shape.n, c->out_len};
+    for (int i = 0; i < 3; ++i) /* whole floats, for kiln_buf_fill */
+        if (!bench_report(p->ctx, kiln_buf_create(p->ctx, lengths[i] / 2 * 4 + 4,
+                                                  &c->dev_typed[i]), "kiln_buf_create"))
+            return false;
+    return bench_report(p->ctx, kiln_convert(p->ctx, p->a, KILN_DTYPE_F32, c->dev_typed[0],
+                                             types->dtype, lengths[0]), "kiln_convert") &&
+           bench_report(p->ctx, kiln_convert(p->ctx, p->b, KILN_DTYPE_F32, c->dev_typed[1],
+                                             types->dtype, lengths[1]), "kiln_convert");
+}
+
+/* The call in the type and math of --dtype and --math. */
+static struct gemm_call typed_call(struct gemm_call call, const struct plan_request *types)
+{
+    call.a_type = call.c_type = types->dtype;
+    call.math = types->math;
+    return call;
+}
+
+/* The problem's C = A·B in those, on its typed buffers for 16-bit types. */
+static struct gemm_call tc_problem_call(const struct problem *p, const struct plan_request *types)
+{
+    const bench_case *c = &p->check;
+    if (types->dtype == KILN_DTYPE_F32)
+        return typed_call(problem_call(p), types);
+    return typed_call(shape_call(c->shape, c->dev_typed[0], c->dev_typed[1], c->dev_typed[2]),
+                      types);
+}
+
+struct tc_run {
+    kiln_ctx *ctx;
+    struct gemm_call call;
+    struct gemm_tc_plan plan; /* with one row of its table, built */
+};
+
+static bool tc_run_once(void *arg)
+{
+    struct tc_run *r = arg;
+    return gemm_tc_enqueue(r->ctx, &r->call, &r->plan) == KILN_OK;
+}
+
+static void tc_row_print(const struct gemm_tc_plan *plan, size_t row)
+{
+    const struct gemm_tc_tile *tile = &plan->table[row];
+    printf("%s %ux%u, %u work-items, %u stages%s", tile->kernel, tile->tile_m, tile->tile_n,
+           tile->threads, tile->stages, tile == plan->tile ? " (the table's choice)" : "");
+}
+
+/* Checks and times each row of the plan's table on the problem: flop/s, 0 for a row
+ * that failed. */
+static void tc_rows_time(struct problem *p, const struct plan_request *types,
+                         const struct gemm_tc_plan *plan, double rates[GEMM_TC_TILES])
+{
+    for (size_t row = 0; row < GEMM_TC_TILES; ++row) {
+        struct tc_run r = {p->ctx, tc_problem_call(p, types), *plan};
+        gemm_tc_plan_tile(&r.call, row, &r.plan);
+        printf("[%zu/%d] ", row + 1, GEMM_TC_TILES);
+        tc_row_print(plan, row);
+        fflush(stdout);
+        rates[row] = 0;
+        if (gemm_tc_kernel_get(p->ctx, &r.plan) != KILN_OK) {
+            printf(": not built: %s\n", kiln_last_error(p->ctx));
+            continue;
+        }
+        rates[row] = candidate_rate(p, tc_run_once, &r);
+        if (rates[row] > 0) {
+            printf(": ");
+            rate_print(rates[row]);
+            printf("\n");
+        }
+    }
+}
+
+static size_t tc_best_row(const double rates[GEMM_TC_TILES])
+{
+    size_t best = 0;
+    for (size_t row = 1; row < GEMM_TC_TILES; ++row)
+        if (rates[row] > rates[best])
+            best = row;
+    return best;
+}
+
+/* Which row won, against the row the table picks for the shape. */
+static void tc_winner_print(const struct gemm_tc_plan *plan, const double *rates)
+{
+    size_t best = tc_best_row(rates), chosen = (size_t)(plan->tile - plan->table);
+    printf("winner: ");
+    tc_row_print(plan, best);
+    if (best != chosen && rates[chosen] > 0)
+        printf(", %.2fx the table's choice", rates[best] / rates[chosen]);
+    printf(" (reported, not stored: the library runs the table's choice)\n");
+}
+
+/* Times both rows of the tensor-core table for one shape; false when tensor cores take
+ * the call and no row passed. */
+static bool tc_shape_tune(kiln_ctx *ctx, const struct options *o, bench_shape s)
+{
+    kiln_buf standin = {0}; /* offset 0, as the problem's buffers: the plan reads no more */
+    struct gemm_call call = typed_call(shape_call(s, &standin, &standin, &standin), &o->types);
+    struct gemm_tc_plan plan = gemm_tc_plan_for(ctx, &call);
+    printf("%zux%zux%zu tc: ", s.m, s.n, s.k);
+    if (plan.path == GEMM_TC_NONE) {
+        printf("tensor cores skipped: %s\n", plan.why);
+        return true;
+    }
+    printf("%s, %d rows\n", plan.method, GEMM_TC_TILES);
+    for (size_t row = 0; o->dry_run && row < GEMM_TC_TILES; ++row) {
+        printf("  ");
+        tc_row_print(&plan, row);
+        printf("\n");
+    }
+    struct problem p;
+    double rates[GEMM_TC_TILES] = {0};
+    if (!o->dry_run && problem_make(ctx, s, &p) && problem_type(&p, &o->types))
+        tc_rows_time(&p, &o->types, &plan, rates);
+    if (!o->dry_run)
+        problem_free(&p);
+    bool timed = rates[tc_best_row(rates)] > 0;
+    if (timed)
+        tc_winner_print(&plan, rates);
+    return o->dry_run || timed;
+}
+
+/* Tensor-core tiles are reported, not stored: the store's entries are portable-kernel
+ * tiles (kernel, shape, tile_m tile_n tile_k wpt_m wpt_n), and a table row would need
+ * its own kind of entry, keyed by type and math too. */
+static int tune_tc(kiln_ctx *ctx, const struct options *o)
+{
+    bool ok = true;
+    for (size_t i = 0; i < o->shape_count; ++i)
+        ok = tc_shape_tune(ctx, o, o->shapes[i]) && ok;
+    return ok ? 0 : 1;
+}
+
 static int tune(kiln_ctx *ctx, const struct options *o)
 {
     static struct result results[GEMM_KIND_COUNT * MAX_SHAPES];
@@ -566,7 +769,7 @@ int main(int argc, char **argv)
            ctx->limits.family == FAMILY_CPU ? gemm_cpu_table().family
                                             : gemm_block_table(&ctx->limits).family,
            o.budget);
-    int rc = tune(ctx, &o);
+    int rc = o.tc ? tune_tc(ctx, &o) : tune(ctx, &o);
     kiln_ctx_destroy(ctx);
     return rc;
 }

@@ -51,14 +51,9 @@ kiln_status gemm_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launc
 
 kiln_status gemm_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
 {
-    for (;;) {
-        const char *why;
-        enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
-        if (path == GEMM_TC_NONE)
-            return gemm_portable_enqueue(ctx, call);
-        kiln_status status = gemm_tc_enqueue(ctx, call, path);
-        /* A refused sm_90a build is remembered, and the next pass takes mma.sync. */
-        if (status != KILN_ERR_BUILD || path != GEMM_TC_WGMMA)
-            return status;
-    }
+    struct gemm_tc_plan tc;
+    CHECK(gemm_tc_build(ctx, call, &tc));
+    if (tc.path == GEMM_TC_NONE)
+        return gemm_portable_enqueue(ctx, call);
+    return gemm_tc_enqueue(ctx, call, &tc);
 }

@@ -10,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A kernel's tile: -D values and the work-items a group has. */
-struct tc_tile {
-    const char *source;
-    unsigned tile_m, tile_n, threads;
-    const char *options;
-};
-
 /* Each kernel's tiles, a large one and a small one: a call takes the large one where it
  * gives every compute unit a block. Measured on the H200 (build-tc harness, 2026-12-01):
  * - wgmma bf16 128×128, one warpgroup, 4 stages, one product group left running across
@@ -37,23 +30,29 @@ struct tc_tile {
  *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
  *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
 enum tc_kernel { TC_WGMMA, TC_WGMMA_TF32, TC_WGMMA_TF32X3, TC_MMA };
-static const struct tc_tile tc_tiles[][2] = {
+static const struct gemm_tc_tile tc_tiles[][GEMM_TC_TILES] = {
     [TC_WGMMA] = {
-        {"gemm_wgmma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=4"},
-        {"gemm_wgmma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPGROUPS=1 -DSTAGES=5"},
+        {"gemm_wgmma", 128, 128, 128, 4, " -DWARPGROUPS=1"},
+        {"gemm_wgmma", 64, 128, 128, 5, " -DWARPGROUPS=1"},
     },
     [TC_WGMMA_TF32] = {
-        {"gemm_wgmma_tf32", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DSTAGES=4"},
-        {"gemm_wgmma_tf32", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DSTAGES=4"},
+        {"gemm_wgmma_tf32", 128, 128, 128, 4, ""},
+        {"gemm_wgmma_tf32", 64, 128, 128, 4, ""},
     },
     [TC_WGMMA_TF32X3] = {
-        {"gemm_wgmma_tf32", 128, 64, 128, "-DTILE_M=128 -DTILE_N=64 -DSTAGES=3"},
-        {"gemm_wgmma_tf32", 64, 64, 128, "-DTILE_M=64 -DTILE_N=64 -DSTAGES=3"},
+        {"gemm_wgmma_tf32", 128, 64, 128, 3, ""},
+        {"gemm_wgmma_tf32", 64, 64, 128, 3, ""},
     },
     [TC_MMA] = {
-        {"gemm_mma", 128, 128, 128, "-DTILE_M=128 -DTILE_N=128 -DWARPS_M=2 -DWARPS_N=2 -DSTAGES=3"},
-        {"gemm_mma", 64, 128, 128, "-DTILE_M=64 -DTILE_N=128 -DWARPS_M=1 -DWARPS_N=4 -DSTAGES=4"},
+        {"gemm_mma", 128, 128, 128, 3, " -DWARPS_M=2 -DWARPS_N=2"},
+        {"gemm_mma", 64, 128, 128, 4, " -DWARPS_M=1 -DWARPS_N=4"},
     },
+};
+static const char *const tc_methods[] = {
+    [TC_WGMMA] = "wgmma: f16/bf16 products, fp32 accumulation",
+    [TC_WGMMA_TF32] = "wgmma: tf32 products, fp32 accumulation",
+    [TC_WGMMA_TF32X3] = "wgmma: 3xTF32 (a = a_hi + a_lo, three tf32 products), fp32 sums",
+    [TC_MMA] = "mma.sync: f16/bf16 products, fp32 accumulation",
 };
 
 /* The kernel a call runs on its path. */
@@ -62,16 +61,6 @@ static enum tc_kernel tc_kernel_for(const struct gemm_call *call, enum gemm_tc_p
     if (call->a_type == KILN_DTYPE_F32)
         return call->math == KILN_MATH_TF32X3 ? TC_WGMMA_TF32X3 : TC_WGMMA_TF32;
     return path == GEMM_TC_WGMMA ? TC_WGMMA : TC_MMA;
-}
-
-/* The path's tile for an m×n product (a batch counts as more blocks). */
-static const struct tc_tile *tc_tile_for(const kiln_ctx *ctx, const struct gemm_call *call,
-                                         enum gemm_tc_path path)
-{
-    const struct tc_tile *tiles = tc_tiles[tc_kernel_for(call, path)];
-    size_t blocks = ((call->m + tiles[0].tile_m - 1) / tiles[0].tile_m) *
-                    ((call->n + tiles[0].tile_n - 1) / tiles[0].tile_n) * call->batch;
-    return blocks >= ctx->limits.compute_units ? &tiles[0] : &tiles[1];
 }
 
 /* $KILN_GEMM_TC: the path a test or measurement forces (GEMM_TC_NONE for "off"), or -1. */
@@ -101,8 +90,11 @@ const char *gemm_tc_refusal(const kiln_ctx *ctx)
     return ctx->wgmma_refusal;
 }
 
-enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *call,
-                                   const char **why)
+/* The tensor-core kernel for the call, or GEMM_TC_NONE with *why saying what rules them
+ * out. $KILN_GEMM_TC forces a path where the call and device allow it; a wgmma build the
+ * driver refused leaves mma.sync. */
+static enum gemm_tc_path tc_path_for(const kiln_ctx *ctx, const struct gemm_call *call,
+                                     const char **why)
 {
     int forced = tc_forced();
     unsigned capability = ctx->limits.nv_compute_capability;
@@ -142,14 +134,42 @@ enum gemm_tc_path gemm_tc_path_for(const kiln_ctx *ctx, const struct gemm_call *
     return GEMM_TC_WGMMA;
 }
 
-void gemm_tc_options(const kiln_ctx *ctx, const struct gemm_call *call,
-                     enum gemm_tc_path path, char *options, size_t size)
+/* Blocks of `tile` over the call's C, a batch counting as more. */
+static size_t tc_blocks(const struct gemm_call *call, const struct gemm_tc_tile *tile)
 {
+    return ((call->m + tile->tile_m - 1) / tile->tile_m) *
+           ((call->n + tile->tile_n - 1) / tile->tile_n) * call->batch;
+}
+
+void gemm_tc_plan_tile(const struct gemm_call *call, size_t row, struct gemm_tc_plan *plan)
+{
+    const struct gemm_tc_tile *tile = &plan->table[row];
+    plan->tile = tile;
+    plan->kernel = NULL;
     /* SPLIT: 3xTF32 for f32 operands at TF32X3 (the 16-bit kernels ignore it) */
-    snprintf(options, size,
-             "%s -DA_TYPE=%d -DC_TYPE=%d -DTRANS_A=%d -DTRANS_B=%d -DACT=%d -DSPLIT=%d",
-             tc_tile_for(ctx, call, path)->options, (int)call->a_type, (int)call->c_type,
-             (int)call->ta, (int)call->tb, (int)call->act, call->math == KILN_MATH_TF32X3);
+    snprintf(plan->options, sizeof(plan->options),
+             "-DTILE_M=%u -DTILE_N=%u%s -DSTAGES=%u -DA_TYPE=%d -DC_TYPE=%d -DTRANS_A=%d "
+             "-DTRANS_B=%d -DACT=%d -DSPLIT=%d",
+             tile->tile_m, tile->tile_n, tile->warps, tile->stages, (int)call->a_type,
+             (int)call->c_type, (int)call->ta, (int)call->tb, (int)call->act,
+             call->math == KILN_MATH_TF32X3);
+    plan->launch = plan_gemm_tc(tile->threads, tile->tile_m, tile->tile_n, call->m, call->n,
+                                call->batch);
+}
+
+struct gemm_tc_plan gemm_tc_plan_for(const kiln_ctx *ctx, const struct gemm_call *call)
+{
+    struct gemm_tc_plan plan = {0};
+    plan.path = tc_path_for(ctx, call, &plan.why);
+    if (plan.path == GEMM_TC_NONE)
+        return plan;
+    enum tc_kernel kernel = tc_kernel_for(call, plan.path);
+    plan.method = tc_methods[kernel];
+    plan.table = tc_tiles[kernel];
+    /* the large tile where it gives every compute unit a block */
+    plan.large_blocks = tc_blocks(call, &plan.table[0]);
+    gemm_tc_plan_tile(call, plan.large_blocks >= ctx->limits.compute_units ? 0 : 1, &plan);
+    return plan;
 }
 
 /* Keeps the first refusal of the sm_90a kernel; later calls take mma.sync. Lock held. */
@@ -159,15 +179,11 @@ static void wgmma_refused(kiln_ctx *ctx)
         ctx->wgmma_refusal = strdup(kiln_last_error(ctx));
 }
 
-/* The path's kernel for the call; a refused sm_90a build is kept as the refusal. */
-static kiln_status tc_kernel(kiln_ctx *ctx, const struct gemm_call *call,
-                             enum gemm_tc_path path, struct kernel **kernel)
+kiln_status gemm_tc_kernel_get(kiln_ctx *ctx, struct gemm_tc_plan *plan)
 {
-    const char *source = tc_tile_for(ctx, call, path)->source;
-    char options[256];
-    gemm_tc_options(ctx, call, path, options, sizeof(options));
-    kiln_status status = kernel_get(ctx, source, options, source, kernel);
-    if (status == KILN_ERR_BUILD && path == GEMM_TC_WGMMA) {
+    const char *source = plan->tile->kernel;
+    kiln_status status = kernel_get(ctx, source, plan->options, source, &plan->kernel);
+    if (status == KILN_ERR_BUILD && plan->path == GEMM_TC_WGMMA) {
         pthread_mutex_lock(&ctx->lock);
         wgmma_refused(ctx);
         pthread_mutex_unlock(&ctx->lock);
@@ -175,26 +191,22 @@ static kiln_status tc_kernel(kiln_ctx *ctx, const struct gemm_call *call,
     return status;
 }
 
-kiln_status gemm_tc_prepare(kiln_ctx *ctx, const struct gemm_call *call)
+kiln_status gemm_tc_build(kiln_ctx *ctx, const struct gemm_call *call,
+                          struct gemm_tc_plan *plan)
 {
-    const char *why;
-    enum gemm_tc_path path = gemm_tc_path_for(ctx, call, &why);
-    struct kernel *kernel;
-    if (path == GEMM_TC_NONE)
-        return KILN_OK;
-    kiln_status status = tc_kernel(ctx, call, path, &kernel);
-    if (status == KILN_ERR_BUILD && path == GEMM_TC_WGMMA)
-        return gemm_tc_prepare(ctx, call); /* now on mma.sync, or none */
-    return status;
+    for (;;) {
+        *plan = gemm_tc_plan_for(ctx, call);
+        if (plan->path == GEMM_TC_NONE)
+            return KILN_OK;
+        kiln_status status = gemm_tc_kernel_get(ctx, plan);
+        /* A refused sm_90a build is remembered, and the next pass plans mma.sync. */
+        if (status != KILN_ERR_BUILD || plan->path != GEMM_TC_WGMMA)
+            return status;
+    }
 }
 
 kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
-                            enum gemm_tc_path path)
+                            const struct gemm_tc_plan *plan)
 {
-    const struct tc_tile *tile = tc_tile_for(ctx, call, path);
-    struct kernel *kernel;
-    CHECK(tc_kernel(ctx, call, path, &kernel));
-    struct launch plan = plan_gemm_tc(tile->threads, tile->tile_m, tile->tile_n, call->m,
-                                      call->n, call->batch);
-    return gemm_launch(ctx, kernel, &plan, call);
+    return gemm_launch(ctx, plan->kernel, &plan->launch, call);
 }
