@@ -102,22 +102,30 @@ KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *sr
 {
     CHECK(check_transfer(buf, src, "src"));
     CHECK(check_range(buf, "buf", offset, bytes));
-    if (bytes == 0)
-        return KILN_OK;
-    cl_int err = clEnqueueWriteBuffer(buf->ctx->queue, buf->mem, CL_TRUE, buf->offset + offset,
-                                      bytes, src, 0, NULL, NULL);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(buf->ctx, "clEnqueueWriteBuffer", err);
+    return bytes == 0 ? KILN_OK : transfer_write(buf, offset, src, bytes, true);
 }
 
 KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst, size_t bytes)
 {
     CHECK(check_transfer(buf, dst, "dst"));
     CHECK(check_range(buf, "buf", offset, bytes));
-    if (bytes == 0)
-        return KILN_OK;
-    cl_int err = clEnqueueReadBuffer(buf->ctx->queue, buf->mem, CL_TRUE, buf->offset + offset,
-                                     bytes, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(buf->ctx, "clEnqueueReadBuffer", err);
+    return bytes == 0 ? KILN_OK : transfer_read(buf, offset, dst, bytes, true);
+}
+
+KILN_API kiln_status kiln_buf_write_async(kiln_buf *buf, size_t offset, const void *src,
+                                          size_t bytes)
+{
+    CHECK(check_transfer(buf, src, "src"));
+    CHECK(check_range(buf, "buf", offset, bytes));
+    return bytes == 0 ? KILN_OK : transfer_write(buf, offset, src, bytes, false);
+}
+
+KILN_API kiln_status kiln_buf_read_async(const kiln_buf *buf, size_t offset, void *dst,
+                                         size_t bytes)
+{
+    CHECK(check_transfer(buf, dst, "dst"));
+    CHECK(check_range(buf, "buf", offset, bytes));
+    return bytes == 0 ? KILN_OK : transfer_read(buf, offset, dst, bytes, false);
 }
 
 KILN_API kiln_status kiln_buf_view(kiln_buf *parent, size_t offset, size_t bytes,

@@ -62,7 +62,10 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     ctx->device = device;
     ctx->queue = queue;
     kiln_status status = read_limits(ctx);
+    if (status == KILN_OK)
+        status = transfers_create(ctx);
     if (status != KILN_OK) {
+        free(ctx->device_identity);
         free(ctx);
         return status;
     }
@@ -147,7 +150,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    clFinish(ctx->queue);
+    transfers_destroy(ctx);
     kiln_buf_destroy(ctx->sum_partials);
     programs_free(ctx->programs);
     programs_free(ctx->generated);
@@ -168,7 +171,9 @@ KILN_API kiln_status kiln_finish(kiln_ctx *ctx)
 {
     CHECK(check_ctx(ctx));
     cl_int err = clFinish(ctx->queue);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, "clFinish", err);
+    if (err != CL_SUCCESS)
+        return fail_cl(ctx, "clFinish", err);
+    return transfers_drain(ctx);
 }
 
 KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx)

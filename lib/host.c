@@ -12,15 +12,17 @@ struct staging {
 };
 
 /* A device buffer of `floats` floats (at least one, as buffers cannot be empty),
- * holding a copy of src unless src is NULL. */
+ * receiving a copy of src unless src is NULL. The copy is asynchronous, so the next
+ * input's copy and the operation queue behind it; finish() waits for them. */
 static kiln_status stage(struct staging *s, const float *src, size_t floats, kiln_buf **out)
 {
     size_t bytes = 0;
     CHECK(size_mul(s->ctx, floats > 0 ? floats : 1, sizeof(float), &bytes, "host array"));
     CHECK(kiln_buf_create(s->ctx, bytes, &s->bufs[s->count]));
     *out = s->bufs[s->count++];
-    return src != NULL && floats > 0 ? kiln_buf_write(*out, 0, src, floats * sizeof(float))
-                                     : KILN_OK;
+    return src != NULL && floats > 0
+               ? kiln_buf_write_async(*out, 0, src, floats * sizeof(float))
+               : KILN_OK;
 }
 
 /* Runs the staged operation's result back into dst and frees the staging. */
@@ -29,6 +31,8 @@ static kiln_status finish(struct staging *s, kiln_status status, const kiln_buf 
 {
     if (status == KILN_OK)
         status = kiln_buf_read(result, 0, dst, floats * sizeof(float));
+    else
+        kiln_finish(s->ctx); /* copies from the caller's arrays may still be running */
     for (size_t i = 0; i < s->count; ++i)
         kiln_buf_destroy(s->bufs[i]);
     return status;

@@ -357,6 +357,7 @@ struct kiln_ctx {
      * that keeps one sum's two passes together on them. */
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
+    struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -370,6 +371,28 @@ struct kiln_buf {
     cl_mem root;     /* the allocation mem is part of: for overlap checks only */
     size_t root_offset;
 };
+
+/* ---------------------------------------------------------------- transfer.c */
+
+/* The context's pinned blocks and staging ring; KILN_ERR_NOMEM without host memory. */
+kiln_status transfers_create(kiln_ctx *ctx);
+/* Waits for staged copies, frees the ring and every pinned block (after clFinish). */
+void transfers_destroy(kiln_ctx *ctx);
+/* Waits for the staged copies submitted so far and returns (and forgets) the first
+ * failure one of them met, so kiln_finish reports it. */
+kiln_status transfers_drain(kiln_ctx *ctx);
+/* Copies between host memory and a checked range of buf: pinned memory directly,
+ * pageable memory staged through the ring where that pays. wait: as kiln_buf_write and
+ * kiln_buf_read, else as their _async forms. */
+kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t bytes,
+                           bool wait);
+kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t bytes,
+                          bool wait);
+/* For tests: staging chunks of chunk_bytes (0 keeps them), staging of pageable memory
+ * even on host-unified devices, and pinned allocations refused as if the driver had.
+ * Call before the context's first staged copy. */
+void transfers_set_test_knobs(kiln_ctx *ctx, size_t chunk_bytes, bool stage_always,
+                              bool refuse_pinned);
 
 /* ---------------------------------------------------------------- check.c */
 

@@ -141,6 +141,10 @@ void bench_conv2d_label(bench_shape s, char *label, size_t length);
 void bench_conv2d_lengths(bench_case *c);
 bool bench_verify_conv2d(const bench_case *c, char *why, size_t why_len);
 extern const bench_impl bench_conv2d_impls[];
+/* copy (bench_copy.c): host <-> device from pinned and pageable memory; out must equal
+ * the input. */
+bool bench_verify_copy(const bench_case *c, char *why, size_t why_len);
+extern const bench_impl bench_copy_impls[];
 /* Uniform floats in [-1, 1) from a fixed seed, so runs are repeatable. */
 void bench_random_fill(float *x, size_t n, unsigned long long seed);
 

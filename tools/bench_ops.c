@@ -917,6 +917,9 @@ const bench_op bench_ops[] = {
     {"act_backward", "n", "N elements; dx = dy*y*(1-y), sigmoid's", BENCH_RATE_BYTES,
      add_bytes, binary_lengths, bench_verify_act_backward, {.act = KILN_ACT_SIGMOID},
      VECTOR_SIZES, act_backward_impls, false},
+    {"copy", "n", "N floats host->device and back, pinned and pageable (kiln line: h2d "
+     "pinned)", BENCH_RATE_BYTES, read_bytes, unary_lengths, bench_verify_copy, NO_ACT(1.0f, 0.0f), "2^28",
+     "2^20,2^24", bench_copy_impls, false},
 };
 
 const size_t bench_op_count = sizeof(bench_ops) / sizeof(bench_ops[0]);

@@ -199,11 +199,12 @@ KILN_API kiln_status kiln_ctx_create(kiln_ctx **out, const char *device);
 KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device_id device,
                                    cl_command_queue queue);
 
-/* Waits for the context's work to end, then frees it. Buffers of the context must be
- * destroyed first. NULL is a no-op. */
+/* Waits for the context's work to end, then frees it and the memory of its
+ * kiln_host_alloc. Buffers of the context must be destroyed first. NULL is a no-op. */
 KILN_API void kiln_ctx_destroy(kiln_ctx *ctx);
 
-/* Waits for all work enqueued on the context. Reports a failure of that work. */
+/* Waits for all work enqueued on the context, the _async copies into host memory
+ * included. Reports a failure of that work. */
 KILN_API kiln_status kiln_finish(kiln_ctx *ctx);
 
 /* The OpenCL objects behind ctx, to mix in kernels of your own; still owned by ctx
@@ -246,14 +247,52 @@ KILN_API kiln_status kiln_buf_create(kiln_ctx *ctx, size_t bytes, kiln_buf **out
  * sub-buffer is known for the memory it shares with its parent. Caller owns *out. */
 KILN_API kiln_status kiln_buf_wrap(kiln_ctx *ctx, cl_mem mem, kiln_buf **out);
 
+/* `bytes` of host memory that the device copies at the bus's speed (page-locked: a
+ * CL_MEM_ALLOC_HOST_PTR buffer kept mapped), uninitialised, into *ptr; copies from or to
+ * any range inside it take the fast path. Where the device cannot pin that much, *ptr is
+ * ordinary host memory, which works the same at pageable speed. bytes 0 or ptr NULL:
+ * KILN_ERR_ARG; no host memory at all: KILN_ERR_NOMEM. ctx owns it: kiln_host_free, or
+ * kiln_ctx_destroy, frees it. Waits for the context's earlier work (it maps through the
+ * queue). */
+KILN_API kiln_status kiln_host_alloc(kiln_ctx *ctx, size_t bytes, void **ptr);
+
+/* Frees memory of kiln_host_alloc on ctx, first waiting for all work enqueued before it
+ * (so copies from or to it that are in flight end first). NULL is a no-op. A pointer
+ * kiln_host_alloc did not return on ctx, or one freed already, frees nothing and sets
+ * kiln_last_error(ctx) (as KILN_ERR_ARG would); once kiln_host_alloc has handed that
+ * address out again, a second free frees the new memory, which kiln cannot tell. */
+KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr);
+
 /* Copies `bytes` from host memory into buf at byte `offset`. Waits until src may be
- * reused (and so for earlier work on the queue). */
+ * reused (and so for earlier work on the queue). Memory of kiln_host_alloc goes at the
+ * bus's speed; on a device that does not share the host's memory, other memory of 64 KiB
+ * or more is staged through the context's ring of 4 pinned chunks of 8 MiB (made at the
+ * first such copy; the host fills a chunk while the previous one travels). */
 KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *src,
                                     size_t bytes);
 
-/* Copies `bytes` from buf at byte `offset` into dst. Waits for all earlier work. */
+/* Copies `bytes` from buf at byte `offset` into dst, through the same paths as
+ * kiln_buf_write. Waits for all earlier work, including the _async reads' copies into
+ * host memory. */
 KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst,
                                    size_t bytes);
+
+/* kiln_buf_write that returns at once: the copy is enqueued and runs in order with the
+ * context's other work, as an operation would. src must stay valid and unchanged until
+ * kiln_finish, or a blocking kiln_buf_read on ctx, has returned. Staged (pageable)
+ * memory is copied into the ring by a worker thread of the context, chunk by chunk,
+ * while the device takes earlier chunks: every chunk's copy is enqueued by the call and
+ * waits on the queue for its data, so the call never waits for the device. Argument and
+ * enqueue failures are reported here, the rest by the next kiln_finish or kiln_buf_read. */
+KILN_API kiln_status kiln_buf_write_async(kiln_buf *buf, size_t offset, const void *src,
+                                          size_t bytes);
+
+/* kiln_buf_read that returns at once, ordered with the context's work as an operation:
+ * dst must stay valid, and holds the data (and must not be read or written by the
+ * program) only once kiln_finish, or a blocking kiln_buf_read on ctx, has returned.
+ * Staging and failures as kiln_buf_write_async. */
+KILN_API kiln_status kiln_buf_read_async(const kiln_buf *buf, size_t offset, void *dst,
+                                         size_t bytes);
 
 /* A buffer that is bytes [offset, offset + bytes) of parent, sharing its memory; any
  * operation accepts it. Float operations need offset to be a multiple of 4 (any

@@ -1,0 +1,295 @@
+/* Host <-> device transfers: pinned memory of kiln_host_alloc, pageable memory staged
+ * through the ring, the _async forms, their order with kernels, threads, and the
+ * fallbacks where pinned memory is refused. Links kiln's objects and includes
+ * lib/internal.h on purpose, for transfers_set_test_knobs: small chunks (so a copy
+ * crosses many chunk boundaries), staging on PoCL's host-unified device (where kiln
+ * would not stage), and pinned allocations refused. CI also runs it under TSan. */
+#include "internal.h" /* first: cmocka's fail() macro would rename kiln's fail() */
+
+#include "common.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SMALL_CHUNK = 4096 };
+
+typedef enum { HOST_PAGEABLE, HOST_PINNED } host_kind;
+typedef enum { COPY_BLOCKING, COPY_ASYNC } copy_mode;
+
+/* A context of the test's own that stages pageable copies in SMALL_CHUNK pieces. */
+static kiln_ctx *staging_context(bool refuse_pinned)
+{
+    kiln_ctx *ctx = scratch_context(NULL);
+    transfers_set_test_knobs(ctx, SMALL_CHUNK, true, refuse_pinned);
+    return ctx;
+}
+
+/* Host memory of the kind, freed by the test's teardown (pinned: with its context). */
+static unsigned char *host_memory(kiln_ctx *ctx, host_kind kind, size_t bytes)
+{
+    if (kind == HOST_PAGEABLE)
+        return (unsigned char *)scratch_floats((bytes + 3) / 4);
+    void *p = NULL;
+    assert_ok(ctx, kiln_host_alloc(ctx, bytes, &p));
+    return p;
+}
+
+static void bytes_fill(unsigned char *p, size_t bytes, unsigned seed)
+{
+    for (size_t i = 0; i < bytes; ++i)
+        p[i] = (unsigned char)(i * 131u + seed * 7u + (i >> 9));
+}
+
+static kiln_status write_with(copy_mode mode, kiln_buf *buf, size_t offset, const void *src,
+                              size_t bytes)
+{
+    return mode == COPY_ASYNC ? kiln_buf_write_async(buf, offset, src, bytes)
+                              : kiln_buf_write(buf, offset, src, bytes);
+}
+
+static kiln_status read_with(copy_mode mode, const kiln_buf *buf, size_t offset, void *dst,
+                             size_t bytes)
+{
+    return mode == COPY_ASYNC ? kiln_buf_read_async(buf, offset, dst, bytes)
+                              : kiln_buf_read(buf, offset, dst, bytes);
+}
+
+/* bytes at offset into a view (so the view's own offset counts too) and back: the range
+ * comes back as written and the rest of the buffer keeps its canaries. */
+static void round_trip(kiln_ctx *ctx, size_t bytes, size_t offset, host_kind from,
+                       host_kind to, copy_mode mode)
+{
+    size_t mark = scratch_mark();
+    size_t floats = (4 + offset + bytes + 3) / 4 + 1;
+    kiln_buf *whole = scratch_buffer(ctx, floats * 4);
+    kiln_buf *view = scratch_view(whole, 4, floats * 4 - 4);
+    assert_ok(ctx, kiln_buf_fill(whole, CANARY));
+    unsigned char *src = host_memory(ctx, from, bytes), *dst = host_memory(ctx, to, bytes);
+    bytes_fill(src, bytes, (unsigned)(bytes + offset));
+    memset(dst, 0xee, bytes);
+    assert_ok(ctx, write_with(mode, view, offset, src, bytes));
+    assert_ok(ctx, read_with(mode, view, offset, dst, bytes));
+    if (mode == COPY_ASYNC)
+        assert_ok(ctx, kiln_finish(ctx));
+    if (memcmp(src, dst, bytes) != 0)
+        fail_msg("%zu bytes at offset %zu (%s to %s, %s) came back different", bytes, offset,
+                 from == HOST_PINNED ? "pinned" : "pageable",
+                 to == HOST_PINNED ? "pinned" : "pageable",
+                 mode == COPY_ASYNC ? "async" : "blocking");
+    float *expected = scratch_filled(floats, CANARY);
+    memcpy((unsigned char *)expected + 4 + offset, src, bytes);
+    assert_memory_equal(scratch_download(whole, floats), expected, floats * 4);
+    scratch_release_to(mark);
+}
+
+/* Every combination of host kinds and modes over sizes around the chunks and the
+ * staging threshold (64 KiB), at odd offsets. */
+static void round_trips(kiln_ctx *ctx)
+{
+    static const size_t sizes[] = {1, 4095, 49157, 65536, 65537, 100003, 300001};
+    static const size_t offsets[] = {0, 3, SMALL_CHUNK - 3};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
+        for (size_t o = 0; o < sizeof offsets / sizeof *offsets; ++o)
+            for (int kinds = 0; kinds < 4; ++kinds)
+                for (int mode = 0; mode < 2; ++mode)
+                    round_trip(ctx, sizes[s], offsets[o], (host_kind)(kinds & 1),
+                               (host_kind)(kinds >> 1), (copy_mode)mode);
+}
+
+static void copies_on_the_default_paths_match_the_data(void **state)
+{
+    round_trips(*state);
+}
+
+static void staged_copies_match_the_data_across_chunk_boundaries(void **state)
+{
+    (void)state;
+    round_trips(staging_context(false));
+}
+
+static void refused_pinned_memory_falls_back_to_pageable_copies_with_the_same_results(
+    void **state)
+{
+    (void)state;
+    round_trips(staging_context(true));
+}
+
+/* write a; read (a); double in place; read (2a); write b over the kernel's result;
+ * read (b); double; read (2b): each copy sees exactly the work enqueued before it. */
+static void copies_and_kernels_on_one_buffer(kiln_ctx *ctx, host_kind kind, copy_mode mode)
+{
+    const size_t n = 70001, bytes = n * sizeof(float);
+    kiln_buf *buf = scratch_buffer(ctx, bytes);
+    float *a = (float *)host_memory(ctx, kind, bytes), *b = (float *)host_memory(ctx, kind, bytes);
+    float *got[4];
+    for (int i = 0; i < 4; ++i)
+        got[i] = (float *)host_memory(ctx, kind, bytes);
+    floats_random(a, n, 11);
+    floats_random(b, n, 12);
+    assert_ok(ctx, write_with(mode, buf, 0, a, bytes));
+    assert_ok(ctx, read_with(mode, buf, 0, got[0], bytes));
+    assert_ok(ctx, kiln_vadd(ctx, buf, buf, buf, n));
+    assert_ok(ctx, read_with(mode, buf, 0, got[1], bytes));
+    assert_ok(ctx, write_with(mode, buf, 0, b, bytes));
+    assert_ok(ctx, read_with(mode, buf, 0, got[2], bytes));
+    assert_ok(ctx, kiln_vadd(ctx, buf, buf, buf, n));
+    assert_ok(ctx, read_with(mode, buf, 0, got[3], bytes));
+    assert_ok(ctx, kiln_finish(ctx));
+    for (size_t i = 0; i < n; ++i) {
+        if (got[0][i] != a[i] || got[1][i] != a[i] + a[i] || got[2][i] != b[i] ||
+            got[3][i] != b[i] + b[i])
+            fail_msg("element %zu of %s %s copies: %g %g %g %g, wrote %g then %g", i,
+                     kind == HOST_PINNED ? "pinned" : "pageable",
+                     mode == COPY_ASYNC ? "async" : "blocking", got[0][i], got[1][i],
+                     got[2][i], got[3][i], a[i], b[i]);
+    }
+}
+
+static void copies_keep_their_order_with_kernels_on_the_same_buffer(void **state)
+{
+    kiln_ctx *contexts[] = {*state, staging_context(false)};
+    for (int c = 0; c < 2; ++c)
+        for (int kind = 0; kind < 2; ++kind)
+            for (int mode = 0; mode < 2; ++mode)
+                copies_and_kernels_on_one_buffer(contexts[c], (host_kind)kind, (copy_mode)mode);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+enum { THREADS = 8, ROUNDS = 12 };
+
+typedef struct {
+    kiln_ctx *ctx;
+    size_t n;
+    unsigned seed;
+    int wrong;
+} copier;
+
+/* Rounds of: async write from its own pinned (even rounds) or pageable memory, doubling
+ * in place, a blocking read into pinned memory; then frees its pinned memory. */
+static void *copy_rounds(void *arg)
+{
+    copier *job = arg;
+    const size_t bytes = job->n * sizeof(float);
+    void *pinned = NULL, *got = NULL;
+    float *pageable = malloc(bytes);
+    kiln_buf *buf = NULL;
+    job->wrong = pageable == NULL || kiln_host_alloc(job->ctx, bytes, &pinned) != KILN_OK ||
+                 kiln_host_alloc(job->ctx, bytes, &got) != KILN_OK ||
+                 kiln_buf_create(job->ctx, bytes, &buf) != KILN_OK;
+    for (int round = 0; round < ROUNDS && !job->wrong; ++round) {
+        float *src = round % 2 == 0 ? pinned : pageable, *out = got;
+        floats_random(src, job->n, job->seed + (unsigned)round);
+        job->wrong = kiln_buf_write_async(buf, 0, src, bytes) != KILN_OK ||
+                     kiln_vadd(job->ctx, buf, buf, buf, job->n) != KILN_OK ||
+                     kiln_buf_read(buf, 0, out, bytes) != KILN_OK;
+        for (size_t i = 0; i < job->n && !job->wrong; ++i)
+            job->wrong = out[i] != src[i] + src[i];
+    }
+    kiln_buf_destroy(buf);
+    kiln_host_free(job->ctx, pinned);
+    kiln_host_free(job->ctx, got);
+    free(pageable);
+    return NULL;
+}
+
+static void eight_threads_with_their_own_pinned_memory_share_a_context(void **state)
+{
+    kiln_ctx *contexts[] = {*state, staging_context(false)};
+    for (int c = 0; c < 2; ++c) {
+        copier jobs[THREADS];
+        pthread_t threads[THREADS];
+        for (int t = 0; t < THREADS; ++t) {
+            jobs[t] = (copier){contexts[c], 20000 + 4099 * (size_t)t, 100u * (unsigned)t, 0};
+            assert_int_equal(pthread_create(&threads[t], NULL, copy_rounds, &jobs[t]), 0);
+        }
+        for (int t = 0; t < THREADS; ++t)
+            assert_int_equal(pthread_join(threads[t], NULL), 0);
+        for (int t = 0; t < THREADS; ++t)
+            assert_int_equal(jobs[t].wrong, 0);
+    }
+}
+
+/* ---------------------------------------------------------------- kiln_host_free */
+
+static void host_free_waits_for_copies_in_flight(void **state)
+{
+    kiln_ctx *ctx = *state;
+    const size_t n = 1 << 20, bytes = n * sizeof(float);
+    kiln_buf *buf = scratch_buffer(ctx, bytes);
+    float *expected = scratch_random(n, 5), *got = scratch_floats(n);
+    void *src = NULL, *dst = NULL;
+    assert_ok(ctx, kiln_host_alloc(ctx, bytes, &src));
+    assert_ok(ctx, kiln_host_alloc(ctx, bytes, &dst));
+    memcpy(src, expected, bytes);
+    assert_ok(ctx, kiln_buf_write_async(buf, 0, src, bytes));
+    kiln_host_free(ctx, src);
+    assert_ok(ctx, kiln_buf_read_async(buf, 0, dst, bytes));
+    kiln_host_free(ctx, dst);
+    assert_ok(ctx, kiln_buf_read(buf, 0, got, bytes));
+    assert_memory_equal(got, expected, bytes);
+    assert_string_equal(kiln_last_error(ctx), "");
+}
+
+static void host_free_rejects_foreign_and_twice_freed_pointers(void **state)
+{
+    kiln_ctx *ctx = *state;
+    int local = 0;
+    kiln_host_free(ctx, NULL);
+    assert_string_equal(kiln_last_error(ctx), "");
+    kiln_host_free(ctx, &local);
+    assert_non_null(strstr(kiln_last_error(ctx), "not memory of kiln_host_alloc"));
+    void *p = NULL;
+    assert_ok(ctx, kiln_host_alloc(ctx, 100, &p));
+    kiln_host_free(ctx, (char *)p + 1);
+    assert_non_null(strstr(kiln_last_error(ctx), "not memory of kiln_host_alloc"));
+    kiln_host_free(ctx, p);
+    kiln_host_free(ctx, p);
+    assert_non_null(strstr(kiln_last_error(ctx), "or was freed already"));
+    kiln_host_free(NULL, p);
+    assert_string_equal(kiln_last_error(NULL), "ctx is NULL");
+}
+
+static void host_alloc_rejects_bad_arguments(void **state)
+{
+    kiln_ctx *ctx = *state;
+    void *p = NULL;
+    assert_arg_error(ctx, kiln_host_alloc(ctx, 0, &p));
+    assert_arg_error(ctx, kiln_host_alloc(ctx, 16, NULL));
+    assert_status(NULL, kiln_host_alloc(NULL, 16, &p), KILN_ERR_ARG);
+    assert_null(p);
+}
+
+/* Pinned and ordinary (refused) memory left to the context: ASan and valgrind see it
+ * freed by kiln_ctx_destroy. */
+static void host_memory_left_unfreed_goes_with_the_context(void **state)
+{
+    (void)state;
+    for (int refuse = 0; refuse < 2; ++refuse) {
+        kiln_ctx *ctx = NULL;
+        assert_ok(NULL, kiln_ctx_create(&ctx, NULL));
+        transfers_set_test_knobs(ctx, SMALL_CHUNK, true, refuse == 1);
+        void *p = NULL;
+        assert_ok(ctx, kiln_host_alloc(ctx, 1 << 16, &p));
+        memset(p, 1, 1 << 16);
+        kiln_ctx_destroy(ctx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        KILN_TEST(copies_on_the_default_paths_match_the_data),
+        KILN_TEST(staged_copies_match_the_data_across_chunk_boundaries),
+        KILN_TEST(refused_pinned_memory_falls_back_to_pageable_copies_with_the_same_results),
+        KILN_TEST(copies_keep_their_order_with_kernels_on_the_same_buffer),
+        KILN_TEST(eight_threads_with_their_own_pinned_memory_share_a_context),
+        KILN_TEST(host_free_waits_for_copies_in_flight),
+        KILN_TEST(host_free_rejects_foreign_and_twice_freed_pointers),
+        KILN_TEST(host_alloc_rejects_bad_arguments),
+        KILN_TEST(host_memory_left_unfreed_goes_with_the_context),
+    };
+    return RUN_KILN_TESTS(tests);
+}
