@@ -445,8 +445,11 @@ kiln_status transfers_create(kiln_ctx *ctx)
     pthread_cond_init(&t->wake, NULL);
     pthread_cond_init(&t->idle, NULL);
     t->chunk_bytes = DEFAULT_CHUNK_BYTES;
-    /* On host-unified devices (CPUs, PoCL) staging would only add a memcpy. */
-    t->stage_pageable = ctx->alloc_flags == 0;
+    /* Off until it pays: on the H200 (2026-12-01, kiln-bench --op copy) the ring moved
+     * 1 GiB of pageable memory to the device at 7.5 GB/s, as a plain write does (7.7),
+     * and back at 5.8 against a plain read's 13.8. On host-unified devices (CPUs, PoCL)
+     * it would only add a memcpy. Tests turn it on (transfers_set_test_knobs). */
+    t->stage_pageable = false;
     ctx->transfers = t;
     return KILN_OK;
 }

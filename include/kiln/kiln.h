@@ -265,9 +265,8 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr);
 
 /* Copies `bytes` from host memory into buf at byte `offset`. Waits until src may be
  * reused (and so for earlier work on the queue). Memory of kiln_host_alloc goes at the
- * bus's speed; on a device that does not share the host's memory, other memory of 64 KiB
- * or more is staged through the context's ring of 4 pinned chunks of 8 MiB (made at the
- * first such copy; the host fills a chunk while the previous one travels). */
+ * bus's speed (54 GB/s on the H200); other memory at what the driver gives pageable
+ * memory (7.7 GB/s there): copy through kiln_host_alloc memory where speed matters. */
 KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *src,
                                     size_t bytes);
 
@@ -279,11 +278,9 @@ KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst
 
 /* kiln_buf_write that returns at once: the copy is enqueued and runs in order with the
  * context's other work, as an operation would. src must stay valid and unchanged until
- * kiln_finish, or a blocking kiln_buf_read on ctx, has returned. Staged (pageable)
- * memory is copied into the ring by a worker thread of the context, chunk by chunk,
- * while the device takes earlier chunks: every chunk's copy is enqueued by the call and
- * waits on the queue for its data, so the call never waits for the device. Argument and
- * enqueue failures are reported here, the rest by the next kiln_finish or kiln_buf_read. */
+ * kiln_finish, or a blocking kiln_buf_read on ctx, has returned; the call never waits
+ * for the device. Argument and enqueue failures are reported here, the rest by the next
+ * kiln_finish or kiln_buf_read. */
 KILN_API kiln_status kiln_buf_write_async(kiln_buf *buf, size_t offset, const void *src,
                                           size_t bytes);
 
