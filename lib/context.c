@@ -149,6 +149,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
         return;
     clFinish(ctx->queue);
     kiln_buf_destroy(ctx->sum_partials);
+    kiln_buf_destroy(ctx->reduce_partials);
     programs_free(ctx->programs);
     gemm_clblast_release(ctx);
     clReleaseCommandQueue(ctx->queue);

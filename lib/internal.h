@@ -185,10 +185,29 @@ size_t plan_row_local(const struct device_limits *device, size_t max_threads,
                       size_t bytes_per_item);
 /* One group of `local` items per row, up to 2^20 groups (the kernels stride over rows). */
 struct launch plan_rows(size_t local, size_t rows);
-/* Per-column reductions: groups of up to 32 consecutive columns (coalesced reads; on
- * CPUs always 32, one shape) by local / width slices of the rows, both powers of two;
- * groups stride over columns. */
-struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols);
+/* Row-wise kernels with teams (cl/reduce.cl's reduce_rows, softmax, norms): a team of
+ * local[0] items per row, a power of two sized to give each item a few float4s of a
+ * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
+struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
+                             size_t cols);
+/* Partials of a two-pass kiln_reduce (values, then for ARGMAX as many uint32 indices):
+ * a bound of the context's scratch, whatever the problem. */
+enum { REDUCE_MAX_PARTIALS = 1 << 17 };
+/* How many groups of `local` items share each of `rows` long rows (reduce_row_pieces):
+ * 1 when the rows alone give the device enough groups or are too short to split; at
+ * most REDUCE_MAX_PARTIALS partials in all. */
+size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
+                       size_t cols);
+/* Per-column reductions: groups of local[0] items owning 4 adjacent columns each (up to
+ * 128 columns, coalesced; on CPUs always 32 items, one shape) by local[1] lanes down the
+ * rows, both powers of two; groups stride over columns. Where the column blocks are too
+ * few to fill the device, global[1] / local[1] chunks of the rows, at most
+ * REDUCE_MAX_PARTIALS / cols. */
+struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
+                           size_t cols);
+/* The second pass over a parts×results matrix of partials: groups of up to 32 results
+ * (on CPUs always 32) by local / width lanes over the parts. */
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
 /* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
  * never more than SUM_MAX_PARTIALS groups (one partial each). */
 enum { SUM_MAX_PARTIALS = 1024 };
@@ -338,10 +357,12 @@ struct kiln_ctx {
     /* The driver's refusal of the sm_90a wgmma kernel (malloc'd, set once under lock):
      * calls then take the mma.sync kernel. */
     char *wgmma_refusal;
-    /* kiln_sum's partials (SUM_MAX_PARTIALS floats, made at first use) and the lock
-     * that keeps one sum's two passes together on them. */
+    /* kiln_sum's partials (SUM_MAX_PARTIALS floats) and kiln_reduce's (REDUCE_MAX_PARTIALS
+     * values and indices), made at first use, and the lock that keeps one reduction's two
+     * passes together on them. */
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
+    kiln_buf *reduce_partials;
 };
 
 /* ---------------------------------------------------------------- buffer.c */
