@@ -481,7 +481,7 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
- * with `flavour` (its own -D) and the INDEX the call wants, its launch of a group per
+ * with `flavour` (its own -D) and the INDEX the call wants, its launch of a team per
  * row, and its `vectors` argument (x and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,

@@ -50,7 +50,7 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
     *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
     size_t local;
     CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
-    *plan = plan_rows(local, rows);
+    *plan = plan_row_teams(&ctx->limits, local, rows, cols);
     return KILN_OK;
 }
 
