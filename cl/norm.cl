@@ -89,20 +89,20 @@ inline moments row_moments_gather(__global const float *in, INDEX head, INDEX qu
     return m;
 }
 
-/* Merges the moments of a team's `lanes` items in a tree; the team's items keep theirs
- * at [lane·width + slot]. Every item gets the row's. */
-inline moments row_moments_merge(moments m, uint lane, uint lanes, uint width, uint slot,
+/* Merges the moments of a team's `lanes` items in a tree; item `lane` keeps its own at
+ * [base + lane]. Every item gets the row's. */
+inline moments row_moments_merge(moments m, uint lane, uint lanes, uint base,
                                  __local float *counts, __local float *means,
                                  __local float *m2s)
 {
-    const uint at = lane * width + slot;
+    const uint at = base + lane;
     counts[at] = m.count;
     means[at] = m.mean;
     m2s[at] = m.m2;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint step = lanes / 2; step > 0; step /= 2) {
         if (lane < step) {
-            const uint other_at = at + step * width;
+            const uint other_at = at + step;
             const moments other = {counts[other_at], means[other_at], m2s[other_at]};
             m = moments_merge(m, other);
             counts[at] = m.count;
@@ -111,9 +111,9 @@ inline moments row_moments_merge(moments m, uint lane, uint lanes, uint width, u
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    m.count = counts[slot];
-    m.mean = means[slot];
-    m.m2 = m2s[slot];
+    m.count = counts[base];
+    m.mean = means[base];
+    m.m2 = m2s[base];
     barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next rows */
     return m;
 }
@@ -165,7 +165,7 @@ __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
         moments m = {0.0f, 0.0f, 0.0f};
         if (r < rows)
             m = row_moments_gather(in, head, quads, count, lane, lanes);
-        m = row_moments_merge(m, lane, lanes, teams, team, counts, means, m2s);
+        m = row_moments_merge(m, lane, lanes, team * lanes, counts, means, m2s);
         const float rstd = 1.0f / sqrt(m.m2 / (float)cols + eps);
         if (r < rows)
             row_write(in, out, head, quads, count, lane, lanes, m.mean, rstd, gamma, has_gamma,

@@ -99,12 +99,13 @@ inline void accumulate(accumulator *a, float x, uint index)
 #endif
 }
 
-/* Combines the accumulators of `lanes` work-items (a power of two): item `lane` of the
- * group keeps its accumulator at values[lane·width + slot]. Every item gets the result. */
-inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width, uint slot,
+/* Combines the accumulators of `lanes` work-items (a power of two): item `lane` keeps
+ * its accumulator at values[base + lane·stride] (stride 1 where the lanes are a warp's
+ * neighbours, so its accesses hit distinct banks). Every item gets the result. */
+inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint base, uint stride,
                                 __local float *values, __local uint *indices)
 {
-    const uint at = lane * width + slot;
+    const uint at = base + lane * stride;
     a.value -= a.carry;
     a.carry = 0.0f;
     values[at] = a.value;
@@ -112,7 +113,7 @@ inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint step = lanes / 2; step > 0; step /= 2) {
         if (lane < step) {
-            fold(&a, values[at + step * width], indices[at + step * width]);
+            fold(&a, values[at + step * stride], indices[at + step * stride]);
             a.value -= a.carry;
             a.carry = 0.0f;
             values[at] = a.value;
@@ -120,8 +121,8 @@ inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    a.value = values[slot];
-    a.index = indices[slot];
+    a.value = values[base];
+    a.index = indices[base];
     barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next round */
     return a;
 }
@@ -203,7 +204,7 @@ __kernel void reduce_rows(const ulong rows, const ulong cols, const ulong ld,
                                  lane, lanes);
             a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
         }
-        a = group_reduce(a, lane, lanes, teams, team, values, indices);
+        a = group_reduce(a, lane, lanes, team * lanes, 1, values, indices);
         if (lane == 0 && r < rows)
             store(y, y_offset + r, a, cols);
     }
@@ -232,7 +233,7 @@ __kernel void reduce_row_pieces(const ulong rows, const ulong cols, const ulong 
                                          first, min(first + per_piece, quads), lane, lanes);
         if (piece == 0)
             a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
-        a = group_reduce(a, lane, lanes, 1, 0, values, indices);
+        a = group_reduce(a, lane, lanes, 0, 1, values, indices);
         if (lane == 0)
             store_partial(partials, g, indices_at, a);
     }
@@ -314,7 +315,7 @@ __kernel void reduce_columns(const ulong rows, const ulong cols, const ulong ld,
             column_block_accumulate(a, x, x_offset + column, ld, cols - column, row + lane,
                                     end, lanes);
         for (uint j = 0; j < 4; ++j) {
-            a[j] = group_reduce(a[j], lane, lanes, width, slot, values, indices);
+            a[j] = group_reduce(a[j], lane, lanes, slot, width, values, indices);
             if (lane == 0 && column + j < cols) {
                 if (chunks == 1)
                     store(y, y_offset + column + j, a[j], rows);
@@ -342,7 +343,7 @@ __kernel void reduce_partials(const ulong parts, const ulong results, const ulon
         accumulator a = accumulator_start();
         for (ulong p = lane; c < results && p < parts; p += lanes)
             fold(&a, partials[p * results + c], partial_index(partials, indices_at, p * results + c));
-        a = group_reduce(a, lane, lanes, width, slot, values, indices);
+        a = group_reduce(a, lane, lanes, slot, width, values, indices);
         if (lane == 0 && c < results)
             store(y, y_offset + c, a, count);
     }
@@ -414,7 +415,7 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
         fold(&a, v[i], 0);
 
     const uint lane = (uint)get_local_id(0);
-    a = group_reduce(a, lane, (uint)get_local_size(0), 1, 0, values, indices);
+    a = group_reduce(a, lane, (uint)get_local_size(0), 0, 1, values, indices);
     if (lane == 0)
         partials[get_group_id(0)] = a.value;
 }

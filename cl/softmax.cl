@@ -77,25 +77,25 @@ inline row_stats row_stats_gather(__global const float *in, INDEX head, INDEX qu
     return s;
 }
 
-/* Merges the statistics of a team's `lanes` items in a tree; the team's items keep theirs
- * at [lane·width + slot]. Every item gets the row's. */
-inline row_stats row_stats_merge(row_stats s, uint lane, uint lanes, uint width, uint slot,
+/* Merges the statistics of a team's `lanes` items in a tree; item `lane` keeps its own at
+ * [base + lane]. Every item gets the row's. */
+inline row_stats row_stats_merge(row_stats s, uint lane, uint lanes, uint base,
                                  __local float *maxes, __local float *sums)
 {
-    const uint at = lane * width + slot;
+    const uint at = base + lane;
     maxes[at] = s.max;
     sums[at] = s.sum;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint step = lanes / 2; step > 0; step /= 2) {
         if (lane < step) {
-            const float a = maxes[at], b = maxes[at + step * width], max = max_of(a, b);
-            sums[at] = sums[at] * rescale(a, max) + sums[at + step * width] * rescale(b, max);
+            const float a = maxes[at], b = maxes[at + step], max = max_of(a, b);
+            sums[at] = sums[at] * rescale(a, max) + sums[at + step] * rescale(b, max);
             maxes[at] = max;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    s.max = maxes[slot];
-    s.sum = sums[slot];
+    s.max = maxes[base];
+    s.sum = sums[base];
     barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next rows */
     return s;
 }
@@ -137,7 +137,7 @@ __kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
         row_stats s = {-INFINITY, 0.0f, 0.0f};
         if (r < rows)
             s = row_stats_gather(in, head, quads, count, lane, lanes);
-        s = row_stats_merge(s, lane, lanes, teams, team, maxes, sums);
+        s = row_stats_merge(s, lane, lanes, team * lanes, maxes, sums);
         if (r < rows)
             row_write(in, out, head, quads, count, lane, lanes, s.max, s.sum);
     }
