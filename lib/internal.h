@@ -357,12 +357,13 @@ struct kiln_ctx {
     /* The driver's refusal of the sm_90a wgmma kernel (malloc'd, set once under lock):
      * calls then take the mma.sync kernel. */
     char *wgmma_refusal;
-    /* kiln_sum's partials (SUM_MAX_PARTIALS floats) and kiln_reduce's (REDUCE_MAX_PARTIALS
-     * values and indices), made at first use, and the lock that keeps one reduction's two
-     * passes together on them. */
+    /* kiln_reduce's two-pass partials (REDUCE_MAX_PARTIALS values, then as many ARGMAX
+     * indices), made at first use and used under sum_lock, as kiln_sum's are. */
+    kiln_buf *reduce_partials;
+    /* kiln_sum's partials (SUM_MAX_PARTIALS floats, made at first use) and the lock
+     * that keeps one sum's two passes together on them. */
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
-    kiln_buf *reduce_partials;
 };
 
 /* ---------------------------------------------------------------- buffer.c */
