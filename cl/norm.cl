@@ -1,11 +1,12 @@
-/* layernorm and rmsnorm of each row: one work-group per row (grid-stride over rows).
+/* layernorm and rmsnorm of each row: a team of items per row, a few rows per group
+ * (grid-stride over rows; the dispatcher sizes the teams).
  *
  * RMS 1 for rmsnorm. LOCAL_SIZE and INDEX as cl/rows.h says; `vectors` as softmax.cl's.
  *
  * One read gathers the row's statistics, a second writes y (y may be x: the whole row's
  * statistics are known before anyone writes):
  * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford),
- *   exact for constant rows and without the cancellation of Σx² - (Σx)²/n; the group
+ *   exact for constant rows and without the cancellation of Σx² - (Σx)²/n; the team
  *   merges them in a tree (Chan et al.); the variance is biased (over n), as PyTorch's.
  * - rmsnorm: a compensated Σx², as kiln_reduce's SUMSQ.
  * gamma and beta (runtime flags, read through vload4 at any alignment) default to 1
@@ -63,6 +64,82 @@ inline moments moments_merge(moments a, moments b)
 #define OUTPUT(v, g, b) (((v) - mean) * rstd * (g) + (b))
 #endif
 
+/* The moments of the row `in` of `count` elements, as item `lane` of its team's `lanes`
+ * gathers them (rmsnorm: the carry folded in). */
+inline moments row_moments_gather(__global const float *in, INDEX head, INDEX quads,
+                                  INDEX count, uint lane, uint lanes)
+{
+    moments m = {0.0f, 0.0f, 0.0f};
+    for (INDEX i = lane; i < head; i += lanes)
+        moments_add(&m, in[i]);
+    __global const float4 *in4 = (__global const float4 *)(in + head);
+    for (INDEX q = lane; q < quads; q += lanes) {
+        const float4 v = in4[q];
+        moments_add(&m, v.x);
+        moments_add(&m, v.y);
+        moments_add(&m, v.z);
+        moments_add(&m, v.w);
+    }
+    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+        moments_add(&m, in[i]);
+#if RMS
+    m.m2 -= m.mean; /* the carry */
+    m.mean = 0.0f;
+#endif
+    return m;
+}
+
+/* Merges the moments of a team's `lanes` items in a tree; item `lane` keeps its own at
+ * [base + lane]. Every item gets the row's. */
+inline moments row_moments_merge(moments m, uint lane, uint lanes, uint base,
+                                 __local float *counts, __local float *means,
+                                 __local float *m2s)
+{
+    const uint at = base + lane;
+    counts[at] = m.count;
+    means[at] = m.mean;
+    m2s[at] = m.m2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = lanes / 2; step > 0; step /= 2) {
+        if (lane < step) {
+            const uint other_at = at + step;
+            const moments other = {counts[other_at], means[other_at], m2s[other_at]};
+            m = moments_merge(m, other);
+            counts[at] = m.count;
+            means[at] = m.mean;
+            m2s[at] = m.m2;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    m.count = counts[base];
+    m.mean = means[base];
+    m.m2 = m2s[base];
+    barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next rows */
+    return m;
+}
+
+/* Writes the row from x's row `in`, its mean and 1 / its standard deviation. */
+inline void row_write(__global const float *in, __global float *out, INDEX head, INDEX quads,
+                      INDEX count, uint lane, uint lanes, float mean, float rstd,
+                      __global const float *gamma, uint has_gamma, __global const float *beta,
+                      uint has_beta)
+{
+#if RMS
+    (void)mean;
+#endif
+    for (INDEX i = lane; i < head; i += lanes)
+        out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+    __global const float4 *in4 = (__global const float4 *)(in + head);
+    __global float4 *out4 = (__global float4 *)(out + head);
+    for (INDEX q = lane; q < quads; q += lanes) {
+        const INDEX i = head + 4 * q;
+        out4[q] = OUTPUT(in4[q], SCALE4(i), SHIFT4(i));
+    }
+    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+        out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+}
+
+/* A group holds get_local_size(1) rows, each done by a team of get_local_size(0) items. */
 __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
                         __global const float *x, const ulong x_offset, __global float *y,
                         const ulong y_offset, const uint vectors, __global const float *gamma,
@@ -74,62 +151,24 @@ __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
     __local float means[LOCAL_SIZE];
     __local float m2s[LOCAL_SIZE];
     const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
+    const uint team = (uint)get_local_id(1), teams = (uint)get_local_size(1);
     const INDEX count = (INDEX)cols;
     gamma += gamma_offset;
     beta += beta_offset;
-    for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
+    for (ulong first = get_group_id(0) * teams; first < rows; first += get_num_groups(0) * teams) {
+        const ulong r = first + team;
         __global const float *in = x + x_offset + r * ld;
         __global float *out = y + y_offset + r * ld;
         INDEX head, quads;
         row_parts(x_offset + r * ld, count, vectors, &head, &quads);
 
         moments m = {0.0f, 0.0f, 0.0f};
-        for (INDEX i = lane; i < head; i += lanes)
-            moments_add(&m, in[i]);
-        __global const float4 *in4 = (__global const float4 *)(in + head);
-        for (INDEX q = lane; q < quads; q += lanes) {
-            const float4 v = in4[q];
-            moments_add(&m, v.x);
-            moments_add(&m, v.y);
-            moments_add(&m, v.z);
-            moments_add(&m, v.w);
-        }
-        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-            moments_add(&m, in[i]);
-#if RMS
-        m.m2 -= m.mean; /* the carry */
-        m.mean = 0.0f;
-#endif
-
-        counts[lane] = m.count;
-        means[lane] = m.mean;
-        m2s[lane] = m.m2;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (uint step = lanes / 2; step > 0; step /= 2) {
-            if (lane < step) {
-                const moments other = {counts[lane + step], means[lane + step], m2s[lane + step]};
-                m = moments_merge(m, other);
-                counts[lane] = m.count;
-                means[lane] = m.mean;
-                m2s[lane] = m.m2;
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        const float mean = means[0], variance = m2s[0] / (float)cols;
-        barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next row */
-        const float rstd = 1.0f / sqrt(variance + eps);
-#if RMS
-        (void)mean;
-#endif
-
-        for (INDEX i = lane; i < head; i += lanes)
-            out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
-        __global float4 *out4 = (__global float4 *)(out + head);
-        for (INDEX q = lane; q < quads; q += lanes) {
-            const INDEX i = head + 4 * q;
-            out4[q] = OUTPUT(in4[q], SCALE4(i), SHIFT4(i));
-        }
-        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-            out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+        if (r < rows)
+            m = row_moments_gather(in, head, quads, count, lane, lanes);
+        m = row_moments_merge(m, lane, lanes, team * lanes, counts, means, m2s);
+        const float rstd = 1.0f / sqrt(m.m2 / (float)cols + eps);
+        if (r < rows)
+            row_write(in, out, head, quads, count, lane, lanes, m.mean, rstd, gamma, has_gamma,
+                      beta, has_beta);
     }
 }

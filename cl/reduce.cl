@@ -9,9 +9,13 @@
  * dropped once the sum is not finite, so Inf and NaN propagate as IEEE says instead of
  * turning into Inf - Inf.
  *
- * reduce_rows:    one group per row (grid-stride over rows); its items stride along the
- *                 row in float4s from the row's first 16-byte boundary.
- * reduce_columns: a group of LX consecutive columns (coalesced) × LY slices of rows.
+ * reduce_rows:       teams of items per row, a few rows per group (grid-stride over
+ *                    rows); a team's items stride along its row in float4s from the
+ *                    row's first 16-byte boundary.
+ * reduce_row_pieces: few long rows, each shared by several groups: partials.
+ * reduce_columns:    items own 4 adjacent columns (coalesced float4s), groups one chunk
+ *                    of the rows: the result, or partials when there are several chunks.
+ * reduce_partials:   the second pass over either's partials (ARGMAX: values and indices).
  * reduce_vector:  kiln_sum's first pass (OP 0): every item of the grid folds its share of
  *                 one vector, SUM_WIDTH floats at a time, into as many Kahan lanes; a
  *                 partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
@@ -95,12 +99,13 @@ inline void accumulate(accumulator *a, float x, uint index)
 #endif
 }
 
-/* Combines the accumulators of `lanes` work-items (a power of two): item `lane` of the
- * group keeps its accumulator at values[lane·width + slot]. Every item gets the result. */
-inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width, uint slot,
+/* Combines the accumulators of `lanes` work-items (a power of two): item `lane` keeps
+ * its accumulator at values[base + lane·stride] (stride 1 where the lanes are a warp's
+ * neighbours, so its accesses hit distinct banks). Every item gets the result. */
+inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint base, uint stride,
                                 __local float *values, __local uint *indices)
 {
-    const uint at = lane * width + slot;
+    const uint at = base + lane * stride;
     a.value -= a.carry;
     a.carry = 0.0f;
     values[at] = a.value;
@@ -108,7 +113,7 @@ inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint step = lanes / 2; step > 0; step /= 2) {
         if (lane < step) {
-            fold(&a, values[at + step * width], indices[at + step * width]);
+            fold(&a, values[at + step * stride], indices[at + step * stride]);
             a.value -= a.carry;
             a.carry = 0.0f;
             values[at] = a.value;
@@ -116,31 +121,42 @@ inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint width
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    a.value = values[slot];
-    a.index = indices[slot];
+    a.value = values[base];
+    a.index = indices[base];
     barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next round */
     return a;
 }
 
-/* Folds elements [0, count) of the row starting at x[start] into a, as lane `lane` of
- * `lanes`: a scalar head up to the first 16-byte boundary, float4s, a scalar tail. */
-inline accumulator row_accumulate(accumulator a, __global const float *x, ulong start,
-                                  INDEX count, INDEX lane, INDEX lanes)
+inline void accumulate4(accumulator *a, float4 v, uint index)
 {
-    __global const float *row = x + start;
-    INDEX head, quads;
-    row_parts(start, count, 1, &head, &quads);
+    accumulate(a, v.x, index);
+    accumulate(a, v.y, index + 1);
+    accumulate(a, v.z, index + 2);
+    accumulate(a, v.w, index + 3);
+}
+
+/* Folds float4s [first, end) of body (element `head` of its row onward) into a, every
+ * `lanes`-th from first + lane, two loads in flight at a time. */
+inline accumulator quads_accumulate(accumulator a, __global const float4 *body, INDEX head,
+                                    INDEX first, INDEX end, INDEX lane, INDEX lanes)
+{
+    INDEX q = first + lane;
+    for (; q + lanes < end; q += 2 * lanes) {
+        const float4 u = body[q], v = body[q + lanes];
+        accumulate4(&a, u, (uint)(head + 4 * q));
+        accumulate4(&a, v, (uint)(head + 4 * (q + lanes)));
+    }
+    if (q < end)
+        accumulate4(&a, body[q], (uint)(head + 4 * q));
+    return a;
+}
+
+/* Folds the scalar head [0, head) and tail [head + 4·quads, count) of a row into a. */
+inline accumulator edges_accumulate(accumulator a, __global const float *row, INDEX head,
+                                    INDEX quads, INDEX count, INDEX lane, INDEX lanes)
+{
     for (INDEX i = lane; i < head; i += lanes)
         accumulate(&a, row[i], (uint)i);
-    __global const float4 *body = (__global const float4 *)(row + head);
-    for (INDEX q = lane; q < quads; q += lanes) {
-        const float4 v = body[q];
-        const uint i = (uint)(head + 4 * q);
-        accumulate(&a, v.x, i);
-        accumulate(&a, v.y, i + 1);
-        accumulate(&a, v.z, i + 2);
-        accumulate(&a, v.w, i + 3);
-    }
     for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
         accumulate(&a, row[i], (uint)i);
     return a;
@@ -157,6 +173,18 @@ inline void store(__global float *y, ulong at, accumulator a, ulong count)
 #endif
 }
 
+/* A partial of a two-pass reduction: its value (a group_reduce result, carry folded in)
+ * at partials[at], for ARGMAX its index at uint indices_at + at of the same buffer. */
+inline void store_partial(__global float *partials, ulong at, ulong indices_at, accumulator a)
+{
+    partials[at] = a.value;
+#if OP == 5
+    ((__global uint *)partials)[indices_at + at] = a.index;
+#endif
+}
+
+/* A group holds `teams` rows (get_local_size(1)), each folded by a team of
+ * get_local_size(0) items: a team of 256 for long rows, a few items for short ones. */
 __kernel void reduce_rows(const ulong rows, const ulong cols, const ulong ld,
                           __global const float *x, const ulong x_offset, __global float *y,
                           const ulong y_offset)
@@ -164,35 +192,160 @@ __kernel void reduce_rows(const ulong rows, const ulong cols, const ulong ld,
     __local float values[LOCAL_SIZE];
     __local uint indices[LOCAL_SIZE];
     const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
-    for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
-        accumulator a = row_accumulate(accumulator_start(), x, x_offset + r * ld,
-                                       (INDEX)cols, lane, lanes);
-        a = group_reduce(a, lane, lanes, 1, 0, values, indices);
-        if (lane == 0)
+    const uint team = (uint)get_local_id(1), teams = (uint)get_local_size(1);
+    const INDEX count = (INDEX)cols;
+    for (ulong first = get_group_id(0) * teams; first < rows; first += get_num_groups(0) * teams) {
+        const ulong r = first + team, start = x_offset + r * ld;
+        accumulator a = accumulator_start();
+        if (r < rows) {
+            INDEX head, quads;
+            row_parts(start, count, 1, &head, &quads);
+            a = quads_accumulate(a, (__global const float4 *)(x + start + head), head, 0, quads,
+                                 lane, lanes);
+            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+        }
+        a = group_reduce(a, lane, lanes, team * lanes, 1, values, indices);
+        if (lane == 0 && r < rows)
             store(y, y_offset + r, a, cols);
     }
 }
 
+/* Few long rows: `pieces` groups share each row, group g folding piece g / rows of row
+ * g % rows (a run of its float4s; piece 0 takes the scalar head and tail too) into
+ * partial g, so the partials are a pieces×rows matrix for reduce_partials. */
+__kernel void reduce_row_pieces(const ulong rows, const ulong cols, const ulong ld,
+                                __global const float *x, const ulong x_offset,
+                                __global float *partials, const ulong indices_at,
+                                const ulong pieces)
+{
+    __local float values[LOCAL_SIZE];
+    __local uint indices[LOCAL_SIZE];
+    const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
+    const INDEX count = (INDEX)cols;
+    for (ulong g = get_group_id(0); g < rows * pieces; g += get_num_groups(0)) {
+        const ulong r = g % rows, piece = g / rows, start = x_offset + r * ld;
+        INDEX head, quads;
+        row_parts(start, count, 1, &head, &quads);
+        const INDEX per_piece = quads / (INDEX)pieces + (quads % (INDEX)pieces != 0);
+        const INDEX first = min((INDEX)piece * per_piece, quads);
+        accumulator a = quads_accumulate(accumulator_start(),
+                                         (__global const float4 *)(x + start + head), head,
+                                         first, min(first + per_piece, quads), lane, lanes);
+        if (piece == 0)
+            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+        a = group_reduce(a, lane, lanes, 0, 1, values, indices);
+        if (lane == 0)
+            store_partial(partials, g, indices_at, a);
+    }
+}
+
+/* Four adjacent columns of one row from p: a float4 load where they are whole and
+ * aligned, else the valid ones (the others are never stored). */
+inline float4 columns_load(__global const float *p, ulong valid)
+{
+    float4 v = (float4)(0.0f);
+    v.x = p[0];
+    if (valid > 1)
+        v.y = p[1];
+    if (valid > 2)
+        v.z = p[2];
+    if (valid > 3)
+        v.w = p[3];
+    return v;
+}
+
+inline void columns_accumulate(accumulator a[4], float4 v, uint row)
+{
+    accumulate(&a[0], v.x, row);
+    accumulate(&a[1], v.y, row);
+    accumulate(&a[2], v.z, row);
+    accumulate(&a[3], v.w, row);
+}
+
+/* The index a partial carries: ARGMAX's, else none is stored. */
+inline uint partial_index(__global const float *partials, ulong indices_at, ulong at)
+{
+#if OP == 5
+    return ((__global const uint *)partials)[indices_at + at];
+#else
+    return 0;
+#endif
+}
+
+/* Each item folds 4 adjacent columns (a float4 per row) over rows [row, end), every
+ * `lanes`-th; whole columns from a float4 boundary load as float4s. */
+inline void column_block_accumulate(accumulator a[4], __global const float *x, ulong at,
+                                    ulong ld, ulong valid, INDEX row, INDEX end, INDEX lanes)
+{
+    __global const float *p = x + at + row * ld;
+    const ulong step = lanes * ld;
+    if (valid == 4 && at % 4 == 0 && ld % 4 == 0) {
+        for (; row + lanes < end; row += 2 * lanes, p += 2 * step) {
+            const float4 u = *(__global const float4 *)p, v = *(__global const float4 *)(p + step);
+            columns_accumulate(a, u, (uint)row);
+            columns_accumulate(a, v, (uint)(row + lanes));
+        }
+    }
+    for (; row < end; row += lanes, p += step)
+        columns_accumulate(a, columns_load(p, valid), (uint)row);
+}
+
+/* Per-column reductions: a group of LX items × LY lanes covers 4·LX adjacent columns
+ * (each item a float4 of them, so a row's loads coalesce) of one chunk of the rows, the
+ * chunks being the groups along dimension 1. One chunk stores y; more store a
+ * chunks×cols matrix of partials for reduce_partials. Groups stride over columns. */
 __kernel void reduce_columns(const ulong rows, const ulong cols, const ulong ld,
                              __global const float *x, const ulong x_offset, __global float *y,
-                             const ulong y_offset)
+                             const ulong y_offset, const ulong indices_at)
+{
+    __local float values[LOCAL_SIZE];
+    __local uint indices[LOCAL_SIZE];
+    const uint slot = (uint)get_local_id(0), width = (uint)get_local_size(0);
+    const uint lane = (uint)get_local_id(1), lanes = (uint)get_local_size(1);
+    const ulong chunk = get_group_id(1), chunks = get_num_groups(1);
+    const INDEX per_chunk = (INDEX)(rows / chunks + (rows % chunks != 0));
+    const INDEX row = min((INDEX)chunk * per_chunk, (INDEX)rows);
+    const INDEX end = min(row + per_chunk, (INDEX)rows);
+    const ulong step = get_num_groups(0) * (ulong)width * 4;
+    for (ulong first = get_group_id(0) * (ulong)width * 4; first < cols; first += step) {
+        const ulong column = first + 4 * slot;
+        accumulator a[4] = {accumulator_start(), accumulator_start(), accumulator_start(),
+                            accumulator_start()};
+        if (column < cols)
+            column_block_accumulate(a, x, x_offset + column, ld, cols - column, row + lane,
+                                    end, lanes);
+        for (uint j = 0; j < 4; ++j) {
+            a[j] = group_reduce(a[j], lane, lanes, slot, width, values, indices);
+            if (lane == 0 && column + j < cols) {
+                if (chunks == 1)
+                    store(y, y_offset + column + j, a[j], rows);
+                else
+                    store_partial(y, chunk * cols + column + j, indices_at, a[j]);
+            }
+        }
+    }
+}
+
+/* The second pass: result c folds column c of a parts×results matrix of partials (row
+ * p of them: part p) and stores it to y; count is the elements of the whole set, for
+ * MEAN. Groups of LX results × LY lanes over the parts, as reduce_columns. */
+__kernel void reduce_partials(const ulong parts, const ulong results, const ulong count,
+                              __global const float *partials, const ulong indices_at,
+                              __global float *y, const ulong y_offset)
 {
     __local float values[LOCAL_SIZE];
     __local uint indices[LOCAL_SIZE];
     const uint slot = (uint)get_local_id(0), width = (uint)get_local_size(0);
     const uint lane = (uint)get_local_id(1), lanes = (uint)get_local_size(1);
     const ulong step = get_num_groups(0) * (ulong)width;
-    for (ulong first = get_group_id(0) * (ulong)width; first < cols; first += step) {
-        const ulong column = first + slot;
+    for (ulong first = get_group_id(0) * (ulong)width; first < results; first += step) {
+        const ulong c = first + slot;
         accumulator a = accumulator_start();
-        if (column < cols) {
-            __global const float *p = x + x_offset + lane * ld + column;
-            for (INDEX r = lane; r < (INDEX)rows; r += lanes, p += lanes * ld)
-                accumulate(&a, *p, (uint)r);
-        }
-        a = group_reduce(a, lane, lanes, width, slot, values, indices);
-        if (lane == 0 && column < cols)
-            store(y, y_offset + column, a, rows);
+        for (ulong p = lane; c < results && p < parts; p += lanes)
+            fold(&a, partials[p * results + c], partial_index(partials, indices_at, p * results + c));
+        a = group_reduce(a, lane, lanes, slot, width, values, indices);
+        if (lane == 0 && c < results)
+            store(y, y_offset + c, a, count);
     }
 }
 
@@ -262,7 +415,7 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
         fold(&a, v[i], 0);
 
     const uint lane = (uint)get_local_id(0);
-    a = group_reduce(a, lane, (uint)get_local_size(0), 1, 0, values, indices);
+    a = group_reduce(a, lane, (uint)get_local_size(0), 0, 1, values, indices);
     if (lane == 0)
         partials[get_group_id(0)] = a.value;
 }

@@ -1,4 +1,5 @@
-/* softmax and log_softmax of each row: one work-group per row (grid-stride over rows).
+/* softmax and log_softmax of each row: a team of items per row, a few rows per group
+ * (grid-stride over rows; the dispatcher sizes the teams).
  *
  * LOG 1 for log_softmax; LOCAL_SIZE and INDEX as cl/rows.h says. `vectors` is 1 when x
  * and y start on the same 16-byte phase (they share ld, so then every row does): both
@@ -6,7 +7,7 @@
  *
  * One read finds the row's max and Σ exp(x - max) together: each item keeps a running
  * max and rescales its sum when the max grows (a compensated sum, as kiln_reduce's), the
- * group merges the pairs in a tree; a second read writes y. y may be x: every item has
+ * team merges the pairs in a tree; a second read writes y. y may be x: every item has
  * read the whole row's statistics before anyone writes. */
 #ifndef LOG
 #define LOG 0
@@ -53,6 +54,70 @@ inline void stats_add(row_stats *s, float x)
 #define OUTPUT(v) (exp((v) - max) / sum)
 #endif
 
+/* The statistics of the row `in` of `count` elements, as item `lane` of its team's
+ * `lanes` gathers them. */
+inline row_stats row_stats_gather(__global const float *in, INDEX head, INDEX quads, INDEX count,
+                                  uint lane, uint lanes)
+{
+    row_stats s = {-INFINITY, 0.0f, 0.0f};
+    for (INDEX i = lane; i < head; i += lanes)
+        stats_add(&s, in[i]);
+    __global const float4 *in4 = (__global const float4 *)(in + head);
+    for (INDEX q = lane; q < quads; q += lanes) {
+        const float4 v = in4[q];
+        stats_add(&s, v.x);
+        stats_add(&s, v.y);
+        stats_add(&s, v.z);
+        stats_add(&s, v.w);
+    }
+    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+        stats_add(&s, in[i]);
+    s.sum -= s.carry;
+    s.carry = 0.0f;
+    return s;
+}
+
+/* Merges the statistics of a team's `lanes` items in a tree; item `lane` keeps its own at
+ * [base + lane]. Every item gets the row's. */
+inline row_stats row_stats_merge(row_stats s, uint lane, uint lanes, uint base,
+                                 __local float *maxes, __local float *sums)
+{
+    const uint at = base + lane;
+    maxes[at] = s.max;
+    sums[at] = s.sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = lanes / 2; step > 0; step /= 2) {
+        if (lane < step) {
+            const float a = maxes[at], b = maxes[at + step], max = max_of(a, b);
+            sums[at] = sums[at] * rescale(a, max) + sums[at + step] * rescale(b, max);
+            maxes[at] = max;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    s.max = maxes[base];
+    s.sum = sums[base];
+    barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next rows */
+    return s;
+}
+
+/* Writes the row from x's row `in` and its statistics. */
+inline void row_write(__global const float *in, __global float *out, INDEX head, INDEX quads,
+                      INDEX count, uint lane, uint lanes, float max, float sum)
+{
+#if LOG
+    const float log_sum = log(sum);
+#endif
+    for (INDEX i = lane; i < head; i += lanes)
+        out[i] = OUTPUT(in[i]);
+    __global const float4 *in4 = (__global const float4 *)(in + head);
+    __global float4 *out4 = (__global float4 *)(out + head);
+    for (INDEX q = lane; q < quads; q += lanes)
+        out4[q] = OUTPUT(in4[q]);
+    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+        out[i] = OUTPUT(in[i]);
+}
+
+/* A group holds get_local_size(1) rows, each done by a team of get_local_size(0) items. */
 __kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
                            __global const float *x, const ulong x_offset, __global float *y,
                            const ulong y_offset, const uint vectors)
@@ -60,50 +125,20 @@ __kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
     __local float maxes[LOCAL_SIZE];
     __local float sums[LOCAL_SIZE];
     const uint lane = (uint)get_local_id(0), lanes = (uint)get_local_size(0);
+    const uint team = (uint)get_local_id(1), teams = (uint)get_local_size(1);
     const INDEX count = (INDEX)cols;
-    for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
+    for (ulong first = get_group_id(0) * teams; first < rows; first += get_num_groups(0) * teams) {
+        const ulong r = first + team;
         __global const float *in = x + x_offset + r * ld;
         __global float *out = y + y_offset + r * ld;
         INDEX head, quads;
         row_parts(x_offset + r * ld, count, vectors, &head, &quads);
 
         row_stats s = {-INFINITY, 0.0f, 0.0f};
-        for (INDEX i = lane; i < head; i += lanes)
-            stats_add(&s, in[i]);
-        __global const float4 *in4 = (__global const float4 *)(in + head);
-        for (INDEX q = lane; q < quads; q += lanes) {
-            const float4 v = in4[q];
-            stats_add(&s, v.x);
-            stats_add(&s, v.y);
-            stats_add(&s, v.z);
-            stats_add(&s, v.w);
-        }
-        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-            stats_add(&s, in[i]);
-
-        maxes[lane] = s.max;
-        sums[lane] = s.sum - s.carry;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (uint step = lanes / 2; step > 0; step /= 2) {
-            if (lane < step) {
-                const float a = maxes[lane], b = maxes[lane + step], max = max_of(a, b);
-                sums[lane] = sums[lane] * rescale(a, max) + sums[lane + step] * rescale(b, max);
-                maxes[lane] = max;
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        const float max = maxes[0], sum = sums[0];
-        barrier(CLK_LOCAL_MEM_FENCE); /* the arrays are free for the next row */
-#if LOG
-        const float log_sum = log(sum);
-#endif
-
-        for (INDEX i = lane; i < head; i += lanes)
-            out[i] = OUTPUT(in[i]);
-        __global float4 *out4 = (__global float4 *)(out + head);
-        for (INDEX q = lane; q < quads; q += lanes)
-            out4[q] = OUTPUT(in4[q]);
-        for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-            out[i] = OUTPUT(in[i]);
+        if (r < rows)
+            s = row_stats_gather(in, head, quads, count, lane, lanes);
+        s = row_stats_merge(s, lane, lanes, team * lanes, maxes, sums);
+        if (r < rows)
+            row_write(in, out, head, quads, count, lane, lanes, s.max, s.sum);
     }
 }

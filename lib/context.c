@@ -152,6 +152,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
         return;
     transfers_destroy(ctx);
     kiln_buf_destroy(ctx->sum_partials);
+    kiln_buf_destroy(ctx->reduce_partials);
     programs_free(ctx->programs);
     programs_free(ctx->generated);
     gemm_clblast_release(ctx);

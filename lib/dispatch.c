@@ -364,8 +364,17 @@ struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t
 /* ---- row-wise kernels: cl/reduce.cl, cl/softmax.cl, cl/norm.cl */
 
 /* Work-items of a row group: enough for a wide row's float4s, few enough that the tree
- * stays 8 steps; the kernels loop for the rest. */
-enum { ROW_LOCAL = 256, ROW_MAX_GROUPS = 1 << 20, COLUMN_LANES = 32 };
+ * stays 8 steps; the kernels loop for the rest. A team gets a row's float4s this many to
+ * an item, so short rows share a group. A piece of a row or a chunk of a column gives
+ * each lane at least this many float4s or rows, so splitting pays for its partials. */
+enum {
+    ROW_LOCAL = 256,
+    ROW_MAX_GROUPS = 1 << 20,
+    COLUMN_LANES = 32,
+    ROW_QUADS_PER_ITEM = 8,
+    PIECE_QUADS_PER_ITEM = 2,
+    CHUNK_ROWS_PER_LANE = 4,
+};
 
 size_t plan_row_local(const struct device_limits *device, size_t max_threads,
                       size_t bytes_per_item)
@@ -383,16 +392,61 @@ struct launch plan_rows(size_t local, size_t rows)
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 
-struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols)
+struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
+                             size_t cols)
 {
-    /* GPUs get narrower groups for fewer columns, so a column's rows are shared among
-     * more work-items; PoCL builds a kernel again for every group shape, so CPUs keep
-     * one shape. */
-    size_t wanted = device->family == FAMILY_CPU ? COLUMN_LANES : ceil_pow2(cols > 0 ? cols : 1);
+    /* PoCL runs a group's items in turn, each striding along the row: there, narrower
+     * teams measured slower for rows longer than the group (row_sum 4096² 315 ms against
+     * 233 ms), so only rows shorter than it share a group. */
+    size_t per_item = device->family == FAMILY_CPU ? 1 : ROW_QUADS_PER_ITEM;
+    size_t team = min_size(ceil_pow2(ceil_div(ceil_div(cols, 4), per_item)), local);
+    size_t teams = min_size(local / team, floor_pow2(device->max_work_item_sizes[1]));
+    size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, teams), ROW_MAX_GROUPS);
+    return (struct launch){2, {groups * team, teams}, {team, teams}};
+}
+
+size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
+                       size_t cols)
+{
+    /* Fewer rows than the device has groups in flight: share each row among groups. */
+    size_t wanted = group_cap(device);
+    if (rows == 0 || rows >= wanted)
+        return 1;
+    size_t pieces = min_size(ceil_div(wanted, rows), cols / 4 / (local * PIECE_QUADS_PER_ITEM));
+    pieces = min_size(pieces, REDUCE_MAX_PARTIALS / rows);
+    return pieces > 0 ? pieces : 1;
+}
+
+/* Items along a row of a partials-like layout: up to COLUMN_LANES on GPUs, fewer for
+ * fewer columns; PoCL builds a kernel again for every group shape, so CPUs keep one. */
+static size_t column_width(const struct device_limits *device, size_t local, size_t columns)
+{
+    size_t wanted = device->family == FAMILY_CPU ? COLUMN_LANES : ceil_pow2(columns > 0 ? columns : 1);
     size_t width = min_size(min_size(wanted, COLUMN_LANES), local);
-    width = min_size(width, floor_pow2(device->max_work_item_sizes[0]));
+    return min_size(width, floor_pow2(device->max_work_item_sizes[0]));
+}
+
+struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
+                           size_t cols)
+{
+    size_t width = column_width(device, local, ceil_div(cols, 4));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
-    size_t groups = min_size(ceil_div(cols > 0 ? cols : 1, width), ROW_MAX_GROUPS);
+    size_t blocks = min_size(ceil_div(cols > 0 ? cols : 1, 4 * width), ROW_MAX_GROUPS);
+    /* Too few column blocks to fill the device: split the rows into chunks too. */
+    size_t chunks = 1, wanted = group_cap(device);
+    if (blocks < wanted && cols > 0) {
+        chunks = min_size(ceil_div(wanted, blocks), rows / (lanes * CHUNK_ROWS_PER_LANE));
+        chunks = min_size(min_size(chunks, REDUCE_MAX_PARTIALS / cols), MAX_GROUPS_PER_DIM);
+        chunks = chunks > 0 ? chunks : 1;
+    }
+    return (struct launch){2, {blocks * width, chunks * lanes}, {width, lanes}};
+}
+
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t results)
+{
+    size_t width = column_width(device, local, results);
+    size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
+    size_t groups = min_size(ceil_div(results > 0 ? results : 1, width), ROW_MAX_GROUPS);
     return (struct launch){2, {groups * width, lanes}, {width, lanes}};
 }
 

@@ -185,10 +185,29 @@ size_t plan_row_local(const struct device_limits *device, size_t max_threads,
                       size_t bytes_per_item);
 /* One group of `local` items per row, up to 2^20 groups (the kernels stride over rows). */
 struct launch plan_rows(size_t local, size_t rows);
-/* Per-column reductions: groups of up to 32 consecutive columns (coalesced reads; on
- * CPUs always 32, one shape) by local / width slices of the rows, both powers of two;
- * groups stride over columns. */
-struct launch plan_columns(const struct device_limits *device, size_t local, size_t cols);
+/* Row-wise kernels with teams (cl/reduce.cl's reduce_rows, softmax, norms): a team of
+ * local[0] items per row, a power of two sized to give each item a few float4s of a
+ * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
+struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
+                             size_t cols);
+/* Partials of a two-pass kiln_reduce (values, then for ARGMAX as many uint32 indices):
+ * a bound of the context's scratch, whatever the problem. */
+enum { REDUCE_MAX_PARTIALS = 1 << 17 };
+/* How many groups of `local` items share each of `rows` long rows (reduce_row_pieces):
+ * 1 when the rows alone give the device enough groups or are too short to split; at
+ * most REDUCE_MAX_PARTIALS partials in all. */
+size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
+                       size_t cols);
+/* Per-column reductions: groups of local[0] items owning 4 adjacent columns each (up to
+ * 128 columns, coalesced; on CPUs always 32 items, one shape) by local[1] lanes down the
+ * rows, both powers of two; groups stride over columns. Where the column blocks are too
+ * few to fill the device, global[1] / local[1] chunks of the rows, at most
+ * REDUCE_MAX_PARTIALS / cols. */
+struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
+                           size_t cols);
+/* The second pass over a parts×results matrix of partials: groups of up to 32 results
+ * (on CPUs always 32) by local / width lanes over the parts. */
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
 /* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
  * never more than SUM_MAX_PARTIALS groups (one partial each). */
 enum { SUM_MAX_PARTIALS = 1024 };
@@ -353,6 +372,9 @@ struct kiln_ctx {
     /* The driver's refusal of the sm_90a wgmma kernel (malloc'd, set once under lock):
      * calls then take the mma.sync kernel. */
     char *wgmma_refusal;
+    /* kiln_reduce's two-pass partials (REDUCE_MAX_PARTIALS values, then as many ARGMAX
+     * indices), made at first use and used under sum_lock, as kiln_sum's are. */
+    kiln_buf *reduce_partials;
     /* kiln_sum's partials (SUM_MAX_PARTIALS floats, made at first use) and the lock
      * that keeps one sum's two passes together on them. */
     pthread_mutex_t sum_lock;
@@ -498,7 +520,7 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
- * with `flavour` (its own -D) and the INDEX the call wants, its launch of a group per
+ * with `flavour` (its own -D) and the INDEX the call wants, its launch of a team per
  * row, and its `vectors` argument (x and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,

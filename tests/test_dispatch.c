@@ -399,6 +399,30 @@ static void random_limits_and_shapes_keep_every_invariant(void **state)
     }
 }
 
+/* The plans of a rows×cols problem with row groups of `local` items fit the device and
+ * keep their partials within the context's scratch. */
+static void check_row_wise_plans(const struct device_limits *device, size_t kernel,
+                                 size_t local, size_t rows, size_t cols)
+{
+    struct launch teams = plan_row_teams(device, local, rows, cols);
+    assert_launch_fits(&teams, device, kernel);
+    assert_int_equal(teams.local[0] * teams.local[1], local);
+    assert_true(is_pow2(teams.local[0]));
+    assert_true(teams.global[0] / teams.local[0] <= ((size_t)1 << 20));
+    size_t pieces = plan_row_pieces(device, local, rows, cols);
+    assert_true(pieces >= 1);
+    assert_true(pieces == 1 || rows * pieces <= REDUCE_MAX_PARTIALS);
+    assert_true(pieces == 1 || cols / 4 / pieces >= local); /* every item gets a float4 */
+    struct launch columns = plan_columns(device, local, rows, cols);
+    assert_launch_fits(&columns, device, kernel);
+    assert_int_equal(columns.local[0] * columns.local[1], local);
+    assert_true(is_pow2(columns.local[0]) && columns.local[0] <= 32);
+    size_t chunks = columns.global[1] / columns.local[1];
+    assert_true(chunks >= 1 && chunks <= 65535);
+    assert_true(chunks == 1 || chunks * cols <= REDUCE_MAX_PARTIALS);
+    assert_true(chunks <= rows || chunks == 1);
+}
+
 /* Row groups: a power of two within the device, the kernel and the local memory. */
 static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
 {
@@ -417,29 +441,76 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
                 assert_launch_fits(&rows, device, kernel);
                 assert_true(rows.global[0] / local <= ((size_t)1 << 20));
                 assert_true(rows.global[0] / local <= count);
-                struct launch columns = plan_columns(device, local, count);
-                assert_launch_fits(&columns, device, kernel);
-                assert_int_equal(columns.local[0] * columns.local[1], local);
-                assert_true(is_pow2(columns.local[0]) && columns.local[0] <= 32);
+                for (unsigned col_bits = 0; col_bits <= 40; col_bits += 8)
+                    check_row_wise_plans(device, kernel, local, count,
+                                         ((size_t)1 << col_bits) + 3);
+                struct launch partials = plan_partials(device, local, count);
+                assert_launch_fits(&partials, device, kernel);
+                assert_int_equal(partials.local[0] * partials.local[1], local);
+                assert_true(is_pow2(partials.local[0]) && partials.local[0] <= 32);
             }
         }
     }
 }
 
-/* Columns: a coalesced run of up to 32, the rest of the group down the rows. */
-static void column_groups_read_32_columns_and_split_the_rows(void **state)
+/* Columns: 32 items of a float4 each (128 columns, coalesced), the rest of the group
+ * down the rows; chunks of the rows where the column blocks are few. */
+static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **state)
 {
     (void)state;
-    struct launch wide = plan_columns(&nvidia_like, 256, 4096);
+    struct launch wide = plan_columns(&nvidia_like, 256, 4096, 32768);
     assert_int_equal(wide.local[0], 32);
     assert_int_equal(wide.local[1], 8);
-    assert_int_equal(wide.global[0], 4096);
-    struct launch one = plan_columns(&nvidia_like, 256, 1);
+    assert_int_equal(wide.global[0], 32768 / 4);
+    assert_int_equal(wide.global[1] / 8, 4); /* 4 chunks × 32768 columns of partials */
+    struct launch tall = plan_columns(&nvidia_like, 256, 65536, 1024);
+    assert_int_equal(tall.global[0] / 32, 8);
+    assert_int_equal(tall.global[1] / 8, 128); /* 1024 groups: 8 per compute unit */
+    struct launch one = plan_columns(&nvidia_like, 256, 1 << 22, 1);
     assert_int_equal(one.local[0], 1);
     assert_int_equal(one.local[1], 256);
-    struct launch cpu = plan_columns(&pocl_like, 256, 1); /* one shape: one PoCL build */
+    assert_int_equal(one.global[1] / 256, 132 * 8);
+    struct launch few_rows = plan_columns(&nvidia_like, 256, 40, 1024);
+    assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
+    struct launch cpu = plan_columns(&pocl_like, 256, 1, 1); /* one shape: one PoCL build */
     assert_int_equal(cpu.local[0], 32);
     assert_int_equal(cpu.local[1], 8);
+    struct launch cpu_tall = plan_columns(&pocl_like, 256, 1000, 37);
+    assert_int_equal(cpu_tall.global[1] / 8, 16); /* split on PoCL too: the tests see it */
+}
+
+/* Few long rows are shared among groups, as kiln_sum's vector is; many rows are not. */
+static void few_long_rows_are_split_into_pieces_and_many_rows_are_not(void **state)
+{
+    (void)state;
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, (size_t)1 << 28), 132 * 8);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4, (size_t)1 << 24), 132 * 2);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4096, 32768), 1);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, 1000), 1); /* too short */
+    assert_int_equal(plan_row_pieces(&pocl_like, 256, 1, 100000), 16);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 0, 100000), 1);
+}
+
+/* Short rows share a group in teams whose items each read about 8 float4s on GPUs,
+ * one on CPUs. */
+static void short_rows_share_a_group_in_teams(void **state)
+{
+    (void)state;
+    struct launch short_rows = plan_row_teams(&nvidia_like, 256, 65536, 1024);
+    assert_int_equal(short_rows.local[0], 32);
+    assert_int_equal(short_rows.local[1], 8);
+    assert_int_equal(short_rows.global[0] / 32, 65536 / 8);
+    struct launch long_rows = plan_row_teams(&nvidia_like, 256, 8192, 8192);
+    assert_int_equal(long_rows.local[0], 256);
+    assert_int_equal(long_rows.local[1], 1);
+    struct launch tiny_rows = plan_row_teams(&nvidia_like, 256, 100, 3);
+    assert_int_equal(tiny_rows.local[0], 1);
+    assert_int_equal(tiny_rows.local[1], 256);
+    assert_int_equal(tiny_rows.global[0], 1);
+    struct launch cpu_rows = plan_row_teams(&pocl_like, 256, 4096, 1024);
+    assert_int_equal(cpu_rows.local[0], 256); /* PoCL: a team only for rows under 1024 */
+    struct launch cpu_short = plan_row_teams(&pocl_like, 256, 300, 40);
+    assert_int_equal(cpu_short.local[0], 16);
 }
 
 /* kiln_sum's partials never outgrow SUM_MAX_PARTIALS, whatever n. */
@@ -499,7 +570,9 @@ int main(void)
         cmocka_unit_test(softmax_xent_groups_never_outnumber_the_partials),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
-        cmocka_unit_test(column_groups_read_32_columns_and_split_the_rows),
+        cmocka_unit_test(column_groups_read_128_columns_and_chunk_the_rows_when_few),
+        cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
+        cmocka_unit_test(short_rows_share_a_group_in_teams),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
     };

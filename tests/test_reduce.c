@@ -134,6 +134,70 @@ static void reduce_handles_many_rows_beyond_one_group_each(void **state)
     check_reduce(*state, KILN_REDUCE_ARGMAX, KILN_PER_COL, 3, 5000, 0, 3);
 }
 
+/* On PoCL (2 compute units) these take the two-pass paths: a few long rows shared
+ * among groups, and columns whose rows are split into chunks (aligned float4s or not). */
+static void reduce_splits_few_long_rows_and_tall_columns_across_groups(void **state)
+{
+    /* axis, rows, cols, pad, offset */
+    static const size_t split_shapes[][5] = {
+        {KILN_PER_ROW, 1, 100000, 0, 1}, {KILN_PER_ROW, 3, 50001, 5, 2},
+        {KILN_PER_ROW, 2, 16384, 0, 0},  {KILN_PER_COL, 1000, 37, 3, 1},
+        {KILN_PER_COL, 1000, 64, 0, 0},  {KILN_PER_COL, 4001, 5, 0, 2},
+        {KILN_PER_COL, 5000, 1, 0, 0},
+    };
+    for (size_t op = 0; op < OPS; op++)
+        for (size_t s = 0; s < sizeof split_shapes / sizeof split_shapes[0]; s++) {
+            const size_t *c = split_shapes[s];
+            check_reduce(*state, all_ops[op], (kiln_axis)c[0], c[1], c[2], c[3], c[4]);
+        }
+}
+
+/* Sets element (r, c) of x's host copy; write_back uploads it. */
+static void set_element(operand *x, size_t r, size_t c, float value)
+{
+    x->host[x->offset + r * x->ld + c] = value;
+}
+
+static void write_back(kiln_ctx *ctx, operand *x)
+{
+    assert_ok(ctx, kiln_buf_write(x->buffer, 0, x->host, x->total * sizeof(float)));
+}
+
+/* Each set is a row (rows: true) or a column of x, holding: only ones (every element ties),
+ * equal maxima in two pieces or chunks (the scalar head among them), NaN in two, only
+ * -Inf, and +Inf with -Inf. */
+static void fill_specials_across_groups(operand *x, bool rows, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        const float set[5] = {1.0f, (float)(i % 7), i == length / 3 ? NAN : 0.5f, -INFINITY,
+                              0.25f};
+        for (size_t k = 0; k < 5; k++)
+            set_element(x, rows ? k : i, rows ? i : k, set[k]);
+    }
+    const size_t at[][2] = {{1, 1}, {1, length - 10}, {2, length - 3}, {4, 2}, {4, length / 2}};
+    const float value[] = {9.0f, 9.0f, NAN, INFINITY, -INFINITY};
+    for (size_t k = 0; k < 5; k++)
+        set_element(x, rows ? at[k][0] : at[k][1], rows ? at[k][1] : at[k][0], value[k]);
+}
+
+static void reduce_across_groups_propagates_nan_and_keeps_the_first_maximum(void **state)
+{
+    kiln_ctx *ctx = *state;
+    enum { long_length = 100000, tall_length = 1000 };
+    for (size_t op = 0; op < OPS; op++) {
+        size_t mark = scratch_mark();
+        operand rows = operand_make(ctx, 5, long_length, long_length + 1, 1, 1, FILL_RANDOM, 6);
+        fill_specials_across_groups(&rows, true, long_length);
+        write_back(ctx, &rows);
+        check_reduce_on(ctx, all_ops[op], KILN_PER_ROW, &rows);
+        operand columns = operand_make(ctx, tall_length, 5, 7, 1, 1, FILL_RANDOM, 7);
+        fill_specials_across_groups(&columns, false, tall_length);
+        write_back(ctx, &columns);
+        check_reduce_on(ctx, all_ops[op], KILN_PER_COL, &columns);
+        scratch_release_to(mark);
+    }
+}
+
 /* Rows of special values: NaN first and later, infinities of both signs, ties. */
 static void reduce_propagates_nan_and_inf_and_takes_the_first_of_equal_maxima(void **state)
 {
@@ -519,6 +583,8 @@ int main(int argc, char **argv)
         KILN_TEST(reduce_handles_a_row_and_a_column_of_100000),
         KILN_TEST(reduce_handles_many_rows_beyond_one_group_each),
         KILN_TEST(reduce_propagates_nan_and_inf_and_takes_the_first_of_equal_maxima),
+        KILN_TEST(reduce_splits_few_long_rows_and_tall_columns_across_groups),
+        KILN_TEST(reduce_across_groups_propagates_nan_and_keeps_the_first_maximum),
         KILN_TEST(reduce_of_empty_sets_gives_the_identities),
         KILN_TEST(reduce_with_no_output_writes_nothing),
         KILN_TEST(reduce_rejects_argmax_of_an_empty_set_or_beyond_uint32),

@@ -438,7 +438,9 @@ typedef enum {
 /* y = op over each row (PER_ROW: `rows` results) or each column (PER_COL: `cols`) of x.
  * ARGMAX writes uint32 column (PER_ROW) or row (PER_COL) indices into y. Empty sets: SUM
  * and SUMSQ 0, MAX -Inf, MIN +Inf, MEAN NaN; ARGMAX of an empty set, or over more than
- * 2^32 - 1 elements, is KILN_ERR_ARG. y overlapping x is KILN_ERR_ARG. */
+ * 2^32 - 1 elements, is KILN_ERR_ARG. y overlapping x is KILN_ERR_ARG. A few long rows,
+ * or columns too few to fill the device, run in two passes whose partials live in scratch
+ * the context keeps (1 MiB at most, made at first use, whatever the sizes). */
 KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axis,
                                  const kiln_buf *x, kiln_buf *y, size_t rows, size_t cols,
                                  size_t ld);

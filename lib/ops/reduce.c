@@ -50,7 +50,7 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
     *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
     size_t local;
     CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
-    *plan = plan_rows(local, rows);
+    *plan = plan_row_teams(&ctx->limits, local, rows, cols);
     return KILN_OK;
 }
 
@@ -86,6 +86,108 @@ static kiln_status check_argmax_length(const kiln_ctx *ctx, kiln_axis axis, size
     return KILN_OK;
 }
 
+/* The context's partials for two-pass reductions, made at first use; the caller holds
+ * the sum lock. */
+static kiln_status reduce_partials_get(kiln_ctx *ctx, kiln_buf **partials)
+{
+    if (ctx->reduce_partials == NULL)
+        CHECK(kiln_buf_create(ctx, 2 * REDUCE_MAX_PARTIALS * sizeof(float),
+                              &ctx->reduce_partials));
+    *partials = ctx->reduce_partials;
+    return KILN_OK;
+}
+
+/* The second pass: y[c] = op over column c of the parts×results partials, `count`
+ * elements in all (MEAN's divisor). */
+static kiln_status partials_enqueue(kiln_ctx *ctx, const char *options, kiln_buf *partials,
+                                    size_t parts, size_t results, size_t count, kiln_buf *y)
+{
+    struct kernel *kernel;
+    size_t local;
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_partials", REDUCE_BYTES_PER_ITEM,
+                         &kernel, &local));
+    struct launch plan = plan_partials(&ctx->limits, local, results);
+    cl_ulong parts_arg = parts, results_arg = results, count_arg = count,
+             indices_at = REDUCE_MAX_PARTIALS, y_offset = buf_elements_offset(y);
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(parts_arg),  KERNEL_ARG(results_arg), KERNEL_ARG(count_arg),
+        KERNEL_ARG_BUF(partials), KERNEL_ARG(indices_at), KERNEL_ARG_BUF(y),
+        KERNEL_ARG(y_offset),
+    };
+    return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
+}
+
+/* Few long rows: `pieces` groups per row into partials, then the second pass. */
+static kiln_status row_pieces_enqueue(kiln_ctx *ctx, const char *options, struct kernel *kernel,
+                                      size_t local, size_t pieces, const kiln_buf *x,
+                                      kiln_buf *y, size_t rows, size_t cols, size_t ld)
+{
+    kiln_buf *partials;
+    CHECK(reduce_partials_get(ctx, &partials));
+    struct launch plan = plan_rows(local, rows * pieces);
+    cl_ulong rows_arg = rows, cols_arg = cols, ld_arg = ld, x_offset = buf_elements_offset(x),
+             indices_at = REDUCE_MAX_PARTIALS, pieces_arg = pieces;
+    const struct kernel_arg args[] = {
+        KERNEL_ARG(rows_arg),     KERNEL_ARG(cols_arg),   KERNEL_ARG(ld_arg),
+        KERNEL_ARG_BUF(x),        KERNEL_ARG(x_offset),   KERNEL_ARG_BUF(partials),
+        KERNEL_ARG(indices_at),   KERNEL_ARG(pieces_arg),
+    };
+    CHECK(kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0])));
+    return partials_enqueue(ctx, options, partials, pieces, rows, cols, y);
+}
+
+static kiln_status reduce_rows_enqueue(kiln_ctx *ctx, const char *options, const kiln_buf *x,
+                                       kiln_buf *y, size_t rows, size_t cols, size_t ld)
+{
+    struct kernel *kernel;
+    size_t local;
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_row_pieces", REDUCE_BYTES_PER_ITEM,
+                         &kernel, &local));
+    size_t pieces = plan_row_pieces(&ctx->limits, local, rows, cols);
+    if (pieces > 1) {
+        pthread_mutex_lock(&ctx->sum_lock);
+        kiln_status status = row_pieces_enqueue(ctx, options, kernel, local, pieces, x, y, rows,
+                                                cols, ld);
+        pthread_mutex_unlock(&ctx->sum_lock);
+        return status;
+    }
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_rows", REDUCE_BYTES_PER_ITEM, &kernel,
+                         &local));
+    struct launch plan = plan_row_teams(&ctx->limits, local, rows, cols);
+    return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
+}
+
+/* One pass into y, or chunks of the rows into partials and then the second pass. */
+static kiln_status columns_enqueue(kiln_ctx *ctx, const char *options, struct kernel *kernel,
+                                   const struct launch *plan, const kiln_buf *x, kiln_buf *y,
+                                   size_t rows, size_t cols, size_t ld)
+{
+    size_t chunks = plan->global[1] / plan->local[1];
+    cl_ulong indices_at = REDUCE_MAX_PARTIALS;
+    const struct kernel_arg extra[] = {KERNEL_ARG(indices_at)};
+    if (chunks == 1)
+        return row_kernel_launch(ctx, kernel, plan, rows, cols, ld, x, y, extra, 1);
+    kiln_buf *partials;
+    CHECK(reduce_partials_get(ctx, &partials));
+    CHECK(row_kernel_launch(ctx, kernel, plan, rows, cols, ld, x, partials, extra, 1));
+    return partials_enqueue(ctx, options, partials, chunks, cols, rows, y);
+}
+
+static kiln_status reduce_columns_enqueue(kiln_ctx *ctx, const char *options,
+                                          const kiln_buf *x, kiln_buf *y, size_t rows,
+                                          size_t cols, size_t ld)
+{
+    struct kernel *kernel;
+    size_t local;
+    CHECK(row_kernel_get(ctx, "reduce", options, "reduce_columns", REDUCE_BYTES_PER_ITEM,
+                         &kernel, &local));
+    struct launch plan = plan_columns(&ctx->limits, local, rows, cols);
+    pthread_mutex_lock(&ctx->sum_lock);
+    kiln_status status = columns_enqueue(ctx, options, kernel, &plan, x, y, rows, cols, ld);
+    pthread_mutex_unlock(&ctx->sum_lock);
+    return status;
+}
+
 KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axis,
                                  const kiln_buf *x, kiln_buf *y, size_t rows, size_t cols,
                                  size_t ld)
@@ -105,15 +207,11 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
     if (results == 0)
         return KILN_OK;
 
-    const char *name = axis == KILN_PER_ROW ? "reduce_rows" : "reduce_columns";
     char options[64];
     snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s", (int)op, row_index_type(length));
-    struct kernel *kernel;
-    size_t local;
-    CHECK(row_kernel_get(ctx, "reduce", options, name, REDUCE_BYTES_PER_ITEM, &kernel, &local));
-    struct launch plan = axis == KILN_PER_ROW ? plan_rows(local, rows)
-                                              : plan_columns(&ctx->limits, local, cols);
-    return row_kernel_launch(ctx, kernel, &plan, rows, cols, ld, x, y, NULL, 0);
+    if (axis == KILN_PER_ROW)
+        return reduce_rows_enqueue(ctx, options, x, y, rows, cols, ld);
+    return reduce_columns_enqueue(ctx, options, x, y, rows, cols, ld);
 }
 
 kiln_status partials_combine(kiln_ctx *ctx, int op, size_t groups, kiln_buf *y)
