@@ -95,11 +95,8 @@
 #error "STAGES must be 3 to 6"
 #endif
 
-#define ACC_TEXT_32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
-#define ACC_TEXT_64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
-#define F4(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
-#define F16(d, i) F4(d, i), F4(d, i + 4), F4(d, i + 8), F4(d, i + 12)
-#define F32(d, i) F16(d, i), F16(d, i + 16)
+#include "wgmma.h" /* ACC_TEXT_N, FN, XSTR */
+
 #if TILE_Q == 64
 #define ACC_TEXT ACC_TEXT_32
 #define ACC_OPERANDS(d) F32(d, 0)
@@ -113,8 +110,6 @@
 #else
 #error "Q's tile (TILE_N, or TILE_M when B is not transposed) must be 64 or 128"
 #endif
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 /* Helpers are always inlined (clang emits no body for an inline function it chooses not
  * to inline). */
