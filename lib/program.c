@@ -140,8 +140,9 @@ static kiln_status header_text(const kiln_ctx *ctx, const char *stem,
 }
 
 /* Source `stem` with each `#include "<header>.h"` line replaced by the header's text, as
- * the compiler would (the embedded copies have no files to include from); headers do not
- * include others. The whole text is also what the binary cache keys on. */
+ * the compiler would (the embedded copies have no files to include from); a header's own
+ * includes are replaced in turn, as the joined text is searched again. The whole text is
+ * also what the binary cache keys on. */
 static kiln_status source_read(const kiln_ctx *ctx, const char *stem, const char *extension,
                                const struct source_slot *slot, char **out)
 {
