@@ -7,12 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct kiln_group {
     size_t count;
     kiln_ctx **members;
     float *weights; /* one per member, finite, >= 0, not all 0 */
 };
+
+/* A member's failure as the group's: its status, and a message naming it followed by
+ * the member context's own. */
+static kiln_status member_failed(const kiln_group *g, size_t member, kiln_status status)
+{
+    return fail(NULL, status, "member %zu: %s", member, kiln_last_error(g->members[member]));
+}
 
 /* ---------------------------------------------------------------- making a group */
 
@@ -142,21 +150,82 @@ KILN_API kiln_ctx *kiln_group_ctx(const kiln_group *g, size_t member)
 
 /* ---------------------------------------------------------------- the split */
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The best of a few PROBE³ GEMMs on ctx after one that builds the kernel, as a
+ * speed: 1 / seconds. Members are timed one after another, so two members on one
+ * device each see all of it and get equal shares. */
+enum { PROBE = 256, PROBE_RUNS = 3 };
+static kiln_status probe_run(kiln_ctx *ctx, kiln_buf *const *m, double *speed)
+{
+    CHECK(kiln_buf_fill(m[0], 1.0f));
+    double best = 0;
+    for (int run = 0; run <= PROBE_RUNS; ++run) {
+        double start = seconds_now();
+        CHECK(kiln_matmul(ctx, PROBE, PROBE, PROBE, m[0], m[0], m[1]));
+        CHECK(kiln_finish(ctx));
+        double took = seconds_now() - start;
+        if (run > 0 && (best == 0 || took < best))
+            best = took;
+    }
+    *speed = 1.0 / (best > 1e-9 ? best : 1e-9);
+    return KILN_OK;
+}
+
+static kiln_status member_probe(const kiln_group *g, size_t i, double *speed)
+{
+    kiln_ctx *ctx = g->members[i];
+    kiln_buf *m[2] = {NULL, NULL};
+    kiln_status status = kiln_buf_create(ctx, PROBE * PROBE * sizeof(float), &m[0]);
+    if (status == KILN_OK)
+        status = kiln_buf_create(ctx, PROBE * PROBE * sizeof(float), &m[1]);
+    if (status == KILN_OK)
+        status = probe_run(ctx, m, speed);
+    kiln_buf_destroy(m[0]);
+    kiln_buf_destroy(m[1]);
+    return status != KILN_OK ? member_failed(g, i, status) : KILN_OK;
+}
+
+/* Weights from a short GEMM on each member (weights given NULL); on a failure the
+ * weights stay as they were. */
+static kiln_status weights_measure(kiln_group *g)
+{
+    float *measured = malloc(g->count * sizeof(*measured));
+    if (measured == NULL)
+        return fail(NULL, KILN_ERR_NOMEM, "out of host memory for a group's weights");
+    kiln_status status = KILN_OK;
+    for (size_t i = 0; i < g->count && status == KILN_OK; ++i) {
+        double speed = 0;
+        status = member_probe(g, i, &speed);
+        measured[i] = (float)speed;
+    }
+    if (status == KILN_OK)
+        memcpy(g->weights, measured, g->count * sizeof(*measured));
+    free(measured);
+    return status;
+}
+
 KILN_API kiln_status kiln_group_set_weights(kiln_group *g, const float *weights)
 {
     if (g == NULL)
         return fail(NULL, KILN_ERR_ARG, "g is NULL");
+    if (weights == NULL)
+        return weights_measure(g);
     double total = 0;
-    for (size_t i = 0; weights != NULL && i < g->count; ++i) {
+    for (size_t i = 0; i < g->count; ++i) {
         if (!isfinite(weights[i]) || weights[i] < 0)
             return fail(NULL, KILN_ERR_ARG, "weights[%zu] is %g: it must be finite and >= 0",
                         i, (double)weights[i]);
         total += weights[i];
     }
-    if (weights != NULL && total == 0)
+    if (total == 0)
         return fail(NULL, KILN_ERR_ARG, "weights are all 0: some member must own rows");
-    for (size_t i = 0; i < g->count; ++i)
-        g->weights[i] = weights != NULL ? weights[i] : 1.0f; /* NULL: equal shares */
+    memcpy(g->weights, weights, g->count * sizeof(*weights));
     return KILN_OK;
 }
 
@@ -190,13 +259,6 @@ KILN_API kiln_status kiln_group_rows(const kiln_group *g, size_t m, size_t membe
 }
 
 /* ---------------------------------------------------------------- running members */
-
-/* A member's failure as the group's: its status, and a message naming it followed by
- * the member context's own. */
-static kiln_status member_failed(const kiln_group *g, size_t member, kiln_status status)
-{
-    return fail(NULL, status, "member %zu: %s", member, kiln_last_error(g->members[member]));
-}
 
 /* Waits for members [0, started), all of them even after a failure (their work may use
  * buffers or host memory the caller frees next); the first failure, of `status` or of

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A group of two members on the device the test context uses. */
+/* A group of two members on the device the test context uses, with equal weights
+ * rather than measured ones, so nothing depends on timing. */
 static kiln_group *pair_open(void)
 {
     size_t index = 0;
@@ -16,6 +17,7 @@ static kiln_group *pair_open(void)
     snprintf(specs, sizeof(specs), "%zu, %zu", index, index);
     kiln_group *g = NULL;
     assert_ok(NULL, kiln_group_create(&g, specs));
+    assert_ok(NULL, kiln_group_set_weights(g, (const float[]){1, 1}));
     return g;
 }
 
@@ -117,8 +119,23 @@ static void group_rows_follow_the_weights_set(void **state)
     assert_ok(NULL, kiln_group_set_weights(g, (const float[]){0, 2}));
     assert_rows(g, 5, 0, 0, 0);
     assert_rows(g, 5, 1, 0, 5);
-    assert_ok(NULL, kiln_group_set_weights(g, NULL));
+    assert_ok(NULL, kiln_group_set_weights(g, (const float[]){1, 1}));
     assert_rows(g, 10, 1, 5, 5);
+    kiln_group_destroy(g);
+    (void)state;
+}
+
+/* Measured weights (their values depend on timing): every row is owned once. */
+static void group_measured_weights_split_every_row(void **state)
+{
+    kiln_group *g = pair_open();
+    assert_ok(NULL, kiln_group_set_weights(g, NULL));
+    size_t first0, count0, first1, count1;
+    assert_ok(NULL, kiln_group_rows(g, 1000, 0, &first0, &count0));
+    assert_ok(NULL, kiln_group_rows(g, 1000, 1, &first1, &count1));
+    assert_int_equal(first0, 0);
+    assert_int_equal(first1, count0);
+    assert_int_equal(count0 + count1, 1000);
     kiln_group_destroy(g);
     (void)state;
 }
@@ -347,6 +364,7 @@ int main(void)
         KILN_TEST(group_all_gpus_opens_every_gpu),
         KILN_TEST(group_rows_split_equal_weights_over_ragged_and_small_m),
         KILN_TEST(group_rows_follow_the_weights_set),
+        KILN_TEST(group_measured_weights_split_every_row),
         KILN_TEST(group_set_weights_rejects_negative_nan_and_all_zero),
         KILN_TEST(group_sgemm_host_matches_the_reference_with_equal_weights),
         KILN_TEST(group_sgemm_host_matches_the_reference_with_unequal_weights),

@@ -680,7 +680,8 @@ typedef struct kiln_group kiln_group;
  * twice (two contexts on it). The reserved word all-gpus, checked before the name rule,
  * opens a member on every GPU (none: KILN_ERR_NODEVICE). An empty spec: KILN_ERR_ARG; a
  * spec that opens no context: kiln_ctx_create's status, the message naming the member.
- * Members start with equal weights. The caller owns *out (kiln_group_destroy). */
+ * Members start with measured weights (kiln_group_set_weights with NULL). The caller
+ * owns *out (kiln_group_destroy). */
 KILN_API kiln_status kiln_group_create(kiln_group **out, const char *specs);
 
 /* Destroys every member's context; their buffers must be destroyed first. NULL is a
@@ -697,7 +698,8 @@ KILN_API kiln_ctx *kiln_group_ctx(const kiln_group *g, size_t member);
 
 /* Sets the members' shares of rows: weights holds size() values, finite and >= 0, not
  * all 0 (else KILN_ERR_ARG and the weights stay); a member of weight 0 gets no rows.
- * NULL gives equal weights (measuring the members is yet to come). */
+ * NULL measures them: a 256³ GEMM on each member in turn, its speed the weight (so the
+ * split depends on timing: set weights where it must not). Waits. */
 KILN_API kiln_status kiln_group_set_weights(kiln_group *g, const float *weights);
 
 /* The rows [*first, *first + *count) of an m-row product that member `member` owns: its
