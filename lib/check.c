@@ -182,9 +182,8 @@ kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, si
     return KILN_OK;
 }
 
-/* Floats from a stored matrix's first element to its last, inclusive (0 when empty). */
-static kiln_status matrix_span(const kiln_ctx *ctx, const char *name, size_t stored_rows,
-                               size_t stored_cols, size_t ld, size_t *span)
+kiln_status matrix_span(const kiln_ctx *ctx, const char *name, size_t stored_rows,
+                        size_t stored_cols, size_t ld, size_t *span)
 {
     *span = 0;
     if (stored_rows == 0 || stored_cols == 0)

@@ -440,6 +440,10 @@ kiln_status check_vector_of(const kiln_ctx *ctx, const kiln_buf *buf, const char
 /* ld >= max(1, cols) for the stored matrix: op(X) is rows×cols. */
 kiln_status check_ld(const kiln_ctx *ctx, const char *name, kiln_trans trans, size_t rows,
                      size_t cols, size_t ld);
+/* Floats from a stored matrix's first element to its last, inclusive (0 when empty);
+ * KILN_ERR_SIZE when that overflows size_t. */
+kiln_status matrix_span(const kiln_ctx *ctx, const char *name, size_t stored_rows,
+                        size_t stored_cols, size_t ld, size_t *span);
 /* buf holds op(X), rows×cols with leading dimension ld. */
 kiln_status check_matrix(const kiln_ctx *ctx, const kiln_buf *buf, const char *name,
                          kiln_trans trans, size_t rows, size_t cols, size_t ld);

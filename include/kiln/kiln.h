@@ -667,6 +667,68 @@ KILN_API kiln_status kiln_map_reduce(kiln_ctx *ctx, const char *expr, size_t row
                                      size_t cols, const kiln_binding *bindings,
                                      size_t count, kiln_buf *result);
 
+/* ---------------------------------------------------------------- device groups */
+
+/* Several devices of one host driven at once, each member its own context and queue.
+ * A GEMM's rows of C are split among the members in proportion to their weights; each
+ * member multiplies its rows, all members at once, and the call waits for all. A group
+ * must not be used from several threads at once. A member's failure is the call's: its
+ * status, with kiln_last_error(NULL) saying "member 1: " and the member's own message
+ * (which kiln_last_error(kiln_group_ctx(g, 1)) also holds). */
+typedef struct kiln_group kiln_group;
+
+/* Opens a member per comma-separated device spec of specs, each as kiln_ctx_create
+ * takes it ("0,1", "gpu,cpu"; spaces around a spec are dropped); a device may appear
+ * twice (two contexts on it). The reserved word all-gpus, checked before the name rule,
+ * opens a member on every GPU (none: KILN_ERR_NODEVICE). An empty spec: KILN_ERR_ARG; a
+ * spec that opens no context: kiln_ctx_create's status, the message naming the member.
+ * Members start with measured weights (kiln_group_set_weights with NULL). The caller
+ * owns *out (kiln_group_destroy). */
+KILN_API kiln_status kiln_group_create(kiln_group **out, const char *specs);
+
+/* Destroys every member's context; their buffers must be destroyed first. NULL is a
+ * no-op. */
+KILN_API void kiln_group_destroy(kiln_group *g);
+
+/* Members of g; 0 for NULL. */
+KILN_API size_t kiln_group_size(const kiln_group *g);
+
+/* Member `member`'s context, owned by g, for its buffers and settings (GEMM math and
+ * back end, which the group's GEMMs honour); NULL when g is NULL or member is out of
+ * range. */
+KILN_API kiln_ctx *kiln_group_ctx(const kiln_group *g, size_t member);
+
+/* Sets the members' shares of rows: weights holds size() values, finite and >= 0, not
+ * all 0 (else KILN_ERR_ARG and the weights stay); a member of weight 0 gets no rows.
+ * NULL measures them: a 256³ GEMM on each member in turn, its speed the weight (so the
+ * split depends on timing: set weights where it must not). Waits. */
+KILN_API kiln_status kiln_group_set_weights(kiln_group *g, const float *weights);
+
+/* The rows [*first, *first + *count) of an m-row product that member `member` owns: its
+ * share of m by weight, rounded to nearest, members in order, every row owned once
+ * (count may be 0 when m is small). member out of range: KILN_ERR_ARG. */
+KILN_API kiln_status kiln_group_rows(const kiln_group *g, size_t m, size_t member,
+                                     size_t *first, size_t *count);
+
+/* C = α·op(A)·op(B) + β·C as kiln_sgemm, on operands resident on the members: arrays of
+ * size() buffers, entry i of member i's context. a[i] holds member i's rows of op(A)
+ * (kiln_group_rows; for KILN_TRANS, those columns of A, k rows of ld lda), b[i] all of
+ * op(B), c[i] its rows of C; lda, ldb and ldc hold for every member. A member without
+ * rows is not called and its entries may be NULL. Every member's share is checked
+ * before any runs (the message names the member); then all run at once. Waits. */
+KILN_API kiln_status kiln_group_sgemm(kiln_group *g, kiln_trans ta, kiln_trans tb, size_t m,
+                                      size_t n, size_t k, float alpha, kiln_buf *const *a,
+                                      size_t lda, kiln_buf *const *b, size_t ldb, float beta,
+                                      kiln_buf *const *c, size_t ldc);
+
+/* kiln_group_sgemm over host arrays as cblas_sgemm takes them: copies each member its
+ * rows of op(A), all of B and (β ≠ 0) its rows of C, multiplies, copies the rows of C
+ * back, and waits. Device memory is allocated and freed within the call. */
+KILN_API kiln_status kiln_group_sgemm_host(kiln_group *g, kiln_trans ta, kiln_trans tb,
+                                           size_t m, size_t n, size_t k, float alpha,
+                                           const float *a, size_t lda, const float *b,
+                                           size_t ldb, float beta, float *c, size_t ldc);
+
 /* ---------------------------------------------------------------- conveniences */
 
 /* The same operations over plain host arrays: copy in, run, copy out, wait. Device
