@@ -131,20 +131,31 @@ inline void fold4(accumulator4 *a, const float4 x)
     FOLD(float4, a, x);
 }
 
-/* This item's float4s of the rows×cols elements, folded into a; the tail is not. */
+/* The expression at float4 q (elements 4q to 4q + 3). */
+inline float4 quad_value(const INDEX q, const INDEX columns MAP_PARAMS)
+{
+    ulong4 r = 0, c = 0;
+#if MAP_2D
+    quad_place(4 * q, columns, &r, &c);
+#endif
+    return map_value4(4 * (ulong)q, r, c MAP_ARGS);
+}
+
+/* This item's float4s of the rows×cols elements, folded into a; the tail is not. Two
+ * sets of lanes, as reduce_vector's: the folds of one overlap those of the other. */
 inline void fold_quads(accumulator *a, const INDEX quads, const INDEX columns MAP_PARAMS)
 {
-    const accumulator start = accumulator_start();
-    accumulator4 lanes = {(float4)(start.value), (float4)(0.0f)};
-    INDEX first, end, step;
-    vector_share(quads, &first, &end, &step);
-    ulong4 r = 0, c = 0;
-    for (INDEX q = first; q < end; q += step) {
-#if MAP_2D
-        quad_place(4 * q, columns, &r, &c);
-#endif
-        fold4(&lanes, map_value4(4 * (ulong)q, r, c MAP_ARGS));
+    const float4 identity = (float4)(accumulator_start().value);
+    accumulator4 lanes = {identity, (float4)(0.0f)}, more = lanes;
+    INDEX q, end, step;
+    vector_share(quads, &q, &end, &step);
+    for (; q + step < end; q += 2 * step) {
+        fold4(&lanes, quad_value(q, columns MAP_ARGS));
+        fold4(&more, quad_value(q + step, columns MAP_ARGS));
     }
+    for (; q < end; q += step)
+        fold4(&lanes, quad_value(q, columns MAP_ARGS));
+    fold4(&lanes, more.value - more.carry);
     const float4 sums = lanes.value - lanes.carry;
     fold(a, sums.s0);
     fold(a, sums.s1);
