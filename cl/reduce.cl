@@ -363,22 +363,6 @@ inline void fold_lanes(sum_lanes *sum, sum_lanes *carry, sum_lanes x)
     *sum = t;
 }
 
-/* Vectors [*first, *end) of `vectors`, every `*step`-th, are this item's. */
-inline void vector_share(INDEX vectors, INDEX *first, INDEX *end, INDEX *step)
-{
-    const INDEX item = (INDEX)get_global_id(0), items = (INDEX)get_global_size(0);
-#if CHUNKED
-    const INDEX per_item = vectors / items + (vectors % items != 0);
-    *first = min(item * per_item, vectors);
-    *end = min(*first + per_item, vectors);
-    *step = 1;
-#else
-    *first = item;
-    *end = vectors;
-    *step = items;
-#endif
-}
-
 __kernel void reduce_vector(const ulong n, __global const float *x, const ulong x_offset,
                             __global float *partials)
 {

@@ -25,4 +25,27 @@ inline void row_parts(ulong start, INDEX count, int vectors, INDEX *head, INDEX 
     *quads = (count - *head) / 4;
 }
 
+/* kiln_sum's and kiln_map_reduce's share of a vector: CHUNKED 0 interleaves the items'
+ * vectors (coalesced on GPUs), 1 gives each item one contiguous run (a CPU thread runs a
+ * group's items one after another). */
+#ifndef CHUNKED
+#define CHUNKED 0
+#endif
+
+/* Vectors [*first, *end) of `vectors`, every `*step`-th, are this item's. */
+inline void vector_share(INDEX vectors, INDEX *first, INDEX *end, INDEX *step)
+{
+    const INDEX item = (INDEX)get_global_id(0), items = (INDEX)get_global_size(0);
+#if CHUNKED
+    const INDEX per_item = vectors / items + (vectors % items != 0);
+    *first = min(item * per_item, vectors);
+    *end = min(*first + per_item, vectors);
+    *step = 1;
+#else
+    *first = item;
+    *end = vectors;
+    *step = items;
+#endif
+}
+
 #endif

@@ -5,16 +5,10 @@
 #include <limits.h>
 #include <stdio.h>
 
-/* A float4 needs 16-byte alignment; the cl_mem itself is aligned to far more. */
-static bool starts_on_float4(const kiln_buf *buf)
-{
-    return buf->offset % (4 * sizeof(float)) == 0;
-}
-
 kiln_status elementwise_enqueue(kiln_ctx *ctx, enum elementwise_op op, size_t n, float alpha,
                                 float beta, const kiln_buf *x, const kiln_buf *y, kiln_buf *z)
 {
-    bool aligned = starts_on_float4(x) && starts_on_float4(y) && starts_on_float4(z);
+    bool aligned = buf_on_float4(x) && buf_on_float4(y) && buf_on_float4(z);
     /* 32-bit indices when the loop's last step stays below 2^32; the grid is far
      * smaller than 2^31 (the dispatcher caps it). */
     bool narrow = n <= (size_t)INT_MAX;

@@ -487,6 +487,12 @@ static inline cl_ulong buf_elements_offset(const kiln_buf *buf)
     return (cl_ulong)(buf->offset / sizeof(float));
 }
 
+/* A float4 needs 16-byte alignment; the cl_mem itself is aligned to far more. */
+static inline bool buf_on_float4(const kiln_buf *buf)
+{
+    return buf->offset % (4 * sizeof(float)) == 0;
+}
+
 /* Element offset of a buffer of type (check_buf_of has made sure it is whole). */
 static inline cl_ulong buf_offset_of(const kiln_buf *buf, kiln_dtype type)
 {

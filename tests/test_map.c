@@ -59,6 +59,15 @@ static unsigned long long cache_misses(void)
     return stats.misses;
 }
 
+/* values in a view `shift` bytes into a larger buffer: 0 or 16 keeps cl/map.cl's float4
+ * path, 4 makes the whole call scalar. */
+static kiln_buf *shifted_upload(kiln_ctx *ctx, const float *values, size_t n, size_t shift)
+{
+    kiln_buf *view = scratch_view(scratch_buffer(ctx, 4 * n + shift), shift, 4 * n);
+    assert_ok(ctx, kiln_buf_write(view, 0, values, 4 * n));
+    return view;
+}
+
 /* The float that kiln computed into the first float of buf. */
 static float first_float(const kiln_buf *buf)
 {
@@ -73,27 +82,41 @@ typedef struct {
     double expected;
 } value_case;
 
-static void assert_cases(kiln_ctx *ctx, const value_case *cases, size_t count)
+/* Each case over 5 elements (a float4 and the tail), at `shift` bytes from a 32-byte
+ * slot: every element must hold the expected value. */
+static void assert_cases_at(kiln_ctx *ctx, const value_case *cases, size_t count,
+                            size_t shift)
 {
-    kiln_buf *out = scratch_buffer(ctx, count * sizeof(float));
+    enum { ELEMENTS = 5, SLOT = 32 };
+    kiln_buf *out = scratch_buffer(ctx, count * SLOT);
     kiln_binding binds[32];
     char names[32][8], text[2048] = "";
     size_t used = 0;
     for (size_t i = 0; i < count; ++i) {
         snprintf(names[i], sizeof(names[i]), "y%zu", i);
-        binds[i] = array(names[i], scratch_view(out, i * sizeof(float), sizeof(float)));
+        binds[i] = array(names[i], scratch_view(out, i * SLOT + shift, ELEMENTS * sizeof(float)));
         used += (size_t)snprintf(text + used, sizeof(text) - used, "%s = %s;\n", names[i],
                                  cases[i].expr);
     }
     binds[count] = scalar("a", 2);
     binds[count + 1] = scalar("b", 3);
     binds[count + 2] = scalar("c", 4);
-    assert_ok(ctx, kiln_map(ctx, text, 1, 1, binds, count + 3));
-    float *got = scratch_download(out, count);
-    for (size_t i = 0; i < count; ++i) {
-        if (fabs(got[i] - cases[i].expected) > 1e-6 * fmax(1, fabs(cases[i].expected)))
-            fail_msg("%s gave %.9g, expected %.9g", cases[i].expr, got[i], cases[i].expected);
-    }
+    assert_ok(ctx, kiln_map(ctx, text, 1, ELEMENTS, binds, count + 3));
+    float *got = scratch_download(out, count * SLOT / sizeof(float));
+    for (size_t i = 0; i < count; ++i)
+        for (size_t e = 0; e < ELEMENTS; ++e) {
+            float value = got[(i * SLOT + shift) / sizeof(float) + e];
+            if (fabs(value - cases[i].expected) > 1e-6 * fmax(1, fabs(cases[i].expected)))
+                fail_msg("%s gave %.9g at element %zu (shift %zu), expected %.9g",
+                         cases[i].expr, value, e, shift, cases[i].expected);
+        }
+}
+
+/* Through cl/map.cl's float4 path and its scalar one. */
+static void assert_cases(kiln_ctx *ctx, const value_case *cases, size_t count)
+{
+    assert_cases_at(ctx, cases, count, 0);
+    assert_cases_at(ctx, cases, count, 4);
 }
 
 static void map_follows_the_precedence_table(void **state)
@@ -151,10 +174,18 @@ static void map_computes_every_function(void **state)
 static void min_and_max_functions_propagate_nan(void **state)
 {
     kiln_ctx *ctx = *state;
-    kiln_buf *y = scratch_buffer(ctx, 8);
-    const kiln_binding binds[] = {array("y", y), scalar("n", NAN), scalar("a", 1)};
-    assert_ok(ctx, kiln_map(ctx, "y = max(n, a) + min(a, n)", 1, 1, binds, 3));
-    assert_true(isnan(first_float(y)));
+    const float x[5] = {NAN, 0, NAN, 0, NAN}; /* per lane of a float4, and the tail */
+    for (size_t shift = 0; shift <= 4; shift += 4) {
+        kiln_buf *y = scratch_buffer(ctx, 20), *xb = shifted_upload(ctx, x, 5, shift);
+        const kiln_binding binds[] = {array("y", y), array("n", xb), scalar("a", 1)};
+        assert_ok(ctx, kiln_map(ctx, "y = max(n, a) + min(a, n)", 1, 5, binds, 3));
+        float *got = scratch_download(y, 5);
+        for (int i = 0; i < 5; ++i)
+            if (isnan(x[i]))
+                assert_true(isnan(got[i]));
+            else
+                assert_float_equal(got[i], 1, 0);
+    }
 }
 
 static void statements_run_in_order_and_an_output_may_be_assigned_twice(void **state)
@@ -334,6 +365,53 @@ static void map_reads_arrays_scalars_rows_and_columns(void **state)
         }
 }
 
+/* Rows and columns per element on both paths, with quads across rows (cols % 4 != 0,
+ * cols below 4) and within them. */
+static void map_places_rows_and_columns_for_every_width(void **state)
+{
+    kiln_ctx *ctx = *state;
+    static const size_t shapes[][2] = {{7, 1}, {5, 2}, {3, 3}, {3, 4}, {2, 5}, {3, 8}, {4, 13}};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+        for (size_t shift = 0; shift <= 16; shift += 4) {
+            size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+            float *a = scratch_random(n, 41), *r = scratch_random(cols, 42),
+                  *c = scratch_random(rows, 43);
+            kiln_buf *y = shifted_upload(ctx, a, n, shift), *ab = shifted_upload(ctx, a, n, shift);
+            const kiln_binding binds[] = {array("y", y), array("a", ab),
+                                          row("r", scratch_upload(ctx, r, cols)),
+                                          col("c", scratch_upload(ctx, c, rows))};
+            assert_ok(ctx, kiln_map(ctx, "y = a + r * 10 + c * 100", rows, cols, binds, 4));
+            float *got = scratch_download(y, n);
+            for (size_t i = 0; i < n; ++i)
+                assert_float_equal(got[i], a[i] + r[i % cols] * 10.0f + c[i / cols] * 100.0f, 0);
+        }
+}
+
+/* Every length around the float4s' tail, views on and off 16-byte boundaries, and the
+ * output in place of an input. */
+static void map_matches_c_for_every_length_and_alignment(void **state)
+{
+    kiln_ctx *ctx = *state;
+    static const size_t lengths[] = {1, 2, 3, 4, 5, 7, 8, 1023, 1029};
+    for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); ++l)
+        for (size_t shift = 0; shift <= 16; shift += 4) {
+            size_t n = lengths[l];
+            float *a = scratch_random(n, 51), *b = scratch_random(n, 52),
+                  *c = scratch_random(n, 53);
+            kiln_buf *ab = shifted_upload(ctx, a, n, shift), *bb = shifted_upload(ctx, b, n, shift),
+                     *cb = shifted_upload(ctx, c, n, shift);
+            const kiln_binding binds[] = {array("a", ab), array("b", bb), array("c", cb)};
+            assert_ok(ctx, kiln_map(ctx, "a = sigmoid(a + b) * c", 1, n, binds, 3));
+            float *got = scratch_download(ab, n);
+            for (size_t i = 0; i < n; ++i) {
+                double want = 1.0 / (1.0 + exp(-(double)(a[i] + b[i]))) * c[i];
+                if (fabs(got[i] - want) > 1e-6)
+                    fail_msg("n %zu, shift %zu, element %zu: %.9g, expected %.9g", n, shift, i,
+                             got[i], want);
+            }
+        }
+}
+
 static void map_computes_sigmoid_of_a_plus_b_times_c_on_views(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -493,36 +571,42 @@ static void adam_step_as_one_map_matches_c(void **state)
 
 /* ---------------------------------------------------------------- map_reduce */
 
+/* sum((a - b)^2), max(a + r) and min(a + r) over rows×cols at `shift` bytes. */
+static void assert_reductions(kiln_ctx *ctx, size_t rows, size_t cols, size_t shift)
+{
+    size_t n = rows * cols;
+    float *a = scratch_random(n, 21), *b = scratch_random(n, 22), *r = scratch_random(cols, 23);
+    kiln_buf *result = scratch_buffer(ctx, 4);
+    const kiln_binding binds[] = {array("a", shifted_upload(ctx, a, n, shift)),
+                                  array("b", shifted_upload(ctx, b, n, shift)),
+                                  row("r", scratch_upload(ctx, r, cols))};
+    double sum = 0, max = -INFINITY, min = INFINITY;
+    for (size_t i = 0; i < n; ++i) {
+        float d = a[i] - b[i];
+        sum += d * d;
+        float shifted = a[i] + r[i % cols];
+        max = fmax(max, shifted);
+        min = fmin(min, shifted);
+    }
+    assert_ok(ctx, kiln_map_reduce(ctx, "sum((a - b)^2)", rows, cols, binds, 3, result));
+    double allowed = (4 * fmax(1, log2((double)n)) + 2) * ldexp(1, -24) * sum;
+    if (fabs(first_float(result) - sum) > allowed)
+        fail_msg("sum over %zux%zu (shift %zu): %.9g, expected %.9g within %.3g", rows, cols,
+                 shift, first_float(result), sum, allowed);
+    assert_ok(ctx, kiln_map_reduce(ctx, "max(a + r)", rows, cols, binds, 3, result));
+    assert_float_equal(first_float(result), max, 0);
+    assert_ok(ctx, kiln_map_reduce(ctx, "min(a + r)", rows, cols, binds, 3, result));
+    assert_float_equal(first_float(result), min, 0);
+}
+
+/* On the float4 path (shift 0, 16) and the scalar one (4), quads across rows too. */
 static void map_reduce_sums_maxes_and_mins_against_double(void **state)
 {
-    kiln_ctx *ctx = *state;
-    static const size_t sizes[][2] = {{1, 1}, {1, 1000003}, {37, 129}};
-    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); ++s) {
-        size_t rows = sizes[s][0], cols = sizes[s][1], n = rows * cols;
-        float *a = scratch_random(n, 21), *b = scratch_random(n, 22),
-              *r = scratch_random(cols, 23);
-        kiln_buf *ab = scratch_upload(ctx, a, n), *bb = scratch_upload(ctx, b, n),
-                 *rb = scratch_upload(ctx, r, cols), *result = scratch_buffer(ctx, 4);
-        const kiln_binding binds[] = {array("a", ab), array("b", bb), row("r", rb)};
-        double sum = 0, magnitude = 0, max = -INFINITY, min = INFINITY;
-        for (size_t i = 0; i < n; ++i) {
-            float d = a[i] - b[i], term = d * d;
-            sum += term;
-            magnitude += term;
-            float shifted = a[i] + r[i % cols];
-            max = fmax(max, shifted);
-            min = fmin(min, shifted);
-        }
-        assert_ok(ctx, kiln_map_reduce(ctx, "sum((a - b)^2)", rows, cols, binds, 3, result));
-        double allowed = (4 * fmax(1, log2((double)n)) + 2) * ldexp(1, -24) * magnitude;
-        if (fabs(first_float(result) - sum) > allowed)
-            fail_msg("sum over %zux%zu: %.9g, expected %.9g within %.3g", rows, cols,
-                     first_float(result), sum, allowed);
-        assert_ok(ctx, kiln_map_reduce(ctx, "max(a + r)", rows, cols, binds, 3, result));
-        assert_float_equal(first_float(result), max, 0);
-        assert_ok(ctx, kiln_map_reduce(ctx, "min(a + r)", rows, cols, binds, 3, result));
-        assert_float_equal(first_float(result), min, 0);
-    }
+    static const size_t sizes[][2] = {{1, 1}, {1, 7}, {5, 3}, {1, 1000003}, {37, 129}};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); ++s)
+        for (size_t shift = 0; shift <= 16; shift += 4)
+            if (shift != 8 && shift != 12)
+                assert_reductions(*state, sizes[s][0], sizes[s][1], shift);
 }
 
 static void map_reduce_propagates_nan_and_gives_identities_for_empty_ranges(void **state)
@@ -604,6 +688,8 @@ int main(void)
         KILN_TEST(map_rejects_text_beyond_64_kib_and_walks_long_chains),
         KILN_TEST(map_reduce_rejects_anything_but_one_whole_reduction),
         KILN_TEST(map_reads_arrays_scalars_rows_and_columns),
+        KILN_TEST(map_places_rows_and_columns_for_every_width),
+        KILN_TEST(map_matches_c_for_every_length_and_alignment),
         KILN_TEST(map_computes_sigmoid_of_a_plus_b_times_c_on_views),
         KILN_TEST(map_works_in_place_and_on_another_binding_of_the_same_range),
         KILN_TEST(map_rejects_outputs_sharing_memory_or_overlapping_inputs),

@@ -1,7 +1,8 @@
 /* The code generator: the checked tree lowered to instructions (a temporary each, in
  * evaluation order), printed as the cache key and as OpenCL C. Names of the caller's
  * never reach the output: variable k is p<k>/o<k> (a buffer and its offset) or s<k> (a
- * scalar), and v<k> inside the element function. */
+ * scalar), and v<k> inside the element functions (a float each, or a float4 of 4
+ * consecutive elements). */
 #include "expr.h"
 
 #include <stdarg.h>
@@ -204,29 +205,43 @@ static void emit_parameters(struct text *text, const struct expr_variables *vari
     text_add(text, "\n");
 }
 
-/* Each variable's value at the element (i: its index, r and c: its row and column). */
-static void emit_loads(struct text *text, const struct expr_variables *variables)
+/* Each variable's value at the element (i: its index, r and c: its row and column), or
+ * at the 4 from i on (width 4: i on a float4 boundary, r and c ulong4s, one per lane). */
+static void emit_loads(struct text *text, const struct expr_variables *variables,
+                       unsigned width)
 {
+    const char *type = width == 4 ? "float4" : "float";
     for (size_t v = 0; v < variables->count; ++v) {
         const struct expr_variable *variable = &variables->list[v];
+        text_add(text, "    %s%s v%zu = ", variable->kind == KILN_BIND_ARRAY ? "" : "const ",
+                 type, v);
         switch (variable->kind) {
         case KILN_BIND_ARRAY:
-            if (variable->loaded)
-                text_add(text, "    float v%zu = p%zu[o%zu + i];\n", v, v, v);
+            if (!variable->loaded)
+                text_add(text, "0.0f");
+            else if (width == 4)
+                text_add(text, "*(__global const float4 *)(p%zu + o%zu + i)", v, v);
             else
-                text_add(text, "    float v%zu = 0.0f;\n", v);
+                text_add(text, "p%zu[o%zu + i]", v, v);
             break;
-        case KILN_BIND_SCALAR: text_add(text, "    const float v%zu = s%zu;\n", v, v); break;
-        case KILN_BIND_ROW: text_add(text, "    const float v%zu = p%zu[o%zu + c];\n", v, v, v); break;
-        case KILN_BIND_COL: text_add(text, "    const float v%zu = p%zu[o%zu + r];\n", v, v, v); break;
+        case KILN_BIND_SCALAR: text_add(text, "s%zu", v); break;
+        case KILN_BIND_ROW:
+        case KILN_BIND_COL:
+            text_add(text, width == 4 ? "MAP_GATHER4(p%zu, o%zu, %c)" : "p%zu[o%zu + %c]", v,
+                     v, variable->kind == KILN_BIND_ROW ? 'c' : 'r');
+            break;
         }
+        text_add(text, ";\n");
     }
 }
 
-static void emit_stores(struct text *text, const struct expr_variables *variables)
+static void emit_stores(struct text *text, const struct expr_variables *variables,
+                        unsigned width)
 {
     for (size_t v = 0; v < variables->count; ++v)
-        if (variables->list[v].written)
+        if (variables->list[v].written && width == 4)
+            text_add(text, "    *(__global float4 *)(p%zu + o%zu + i) = v%zu;\n", v, v, v);
+        else if (variables->list[v].written)
             text_add(text, "    p%zu[o%zu + i] = v%zu;\n", v, v, v);
 }
 
@@ -275,7 +290,7 @@ static void emit_exact_power(struct text *text, const struct instruction *in)
         text_add(text, "%st%zu", k > 0 ? " * " : "", in->operand[0]);
 }
 
-static void emit_value(struct text *text, const struct instruction *in)
+static void emit_value(struct text *text, const struct instruction *in, const char *type)
 {
     const size_t *t = in->operand;
     switch (in->op) {
@@ -295,12 +310,15 @@ static void emit_value(struct text *text, const struct instruction *in)
     case NODE_CONDITION: text_add(text, "t%zu != 0.0f ? t%zu : t%zu", t[0], t[1], t[2]); break;
     case NODE_CALL: emit_call(text, in); break;
     default: /* comparisons */
-        text_add(text, "t%zu %s t%zu ? 1.0f : 0.0f", t[0], operator_text(in->op), t[1]);
+        /* a vector comparison is an int4 of -1 or 0: a per-lane choice */
+        text_add(text, "t%zu %s t%zu ? (%s)(1.0f) : (%s)(0.0f)", t[0], operator_text(in->op),
+                 t[1], type, type);
         break;
     }
 }
 
-static void emit_instructions(struct text *text, const struct expr_code *code)
+static void emit_instructions(struct text *text, const struct expr_code *code,
+                              const char *type)
 {
     for (size_t i = 0; i < code->count; ++i) {
         const struct instruction *in = &code->list[i];
@@ -308,10 +326,28 @@ static void emit_instructions(struct text *text, const struct expr_code *code)
             text_add(text, "    v%zu = t%zu;\n", in->variable, in->operand[0]);
             continue;
         }
-        text_add(text, "    const float t%zu = ", i);
-        emit_value(text, in);
+        text_add(text, "    const %s t%zu = ", type, i);
+        emit_value(text, in, type);
         text_add(text, ";\n");
     }
+}
+
+/* map_element or map_value (width 1), map_element4 or map_value4 (width 4). */
+static void emit_function(struct text *text, const struct expr_code *code, unsigned width)
+{
+    bool reduce = code->mode == EXPR_REDUCE;
+    const char *type = width == 4 ? "float4" : "float";
+    const char *suffix = width == 4 ? "4" : "";
+    text_add(text,
+             "inline %s map_%s%s(const ulong i, const ulong%s r, const ulong%s c MAP_PARAMS)\n{\n",
+             reduce ? type : "void", reduce ? "value" : "element", suffix, suffix, suffix);
+    emit_loads(text, &code->variables, width);
+    emit_instructions(text, code, type);
+    if (reduce)
+        text_add(text, "    return t%zu;\n", code->result);
+    else
+        emit_stores(text, &code->variables, width);
+    text_add(text, "}\n");
 }
 
 char *expr_opencl(const struct expr_code *code)
@@ -324,14 +360,7 @@ char *expr_opencl(const struct expr_code *code)
     if (reduce)
         text_add(&text, "#define MAP_REDUCE %d\n", (int)code->reduction);
     emit_parameters(&text, &code->variables);
-    text_add(&text, "inline %s(const ulong i, const ulong r, const ulong c MAP_PARAMS)\n{\n",
-             reduce ? "float map_value" : "void map_element");
-    emit_loads(&text, &code->variables);
-    emit_instructions(&text, code);
-    if (reduce)
-        text_add(&text, "    return t%zu;\n", code->result);
-    else
-        emit_stores(&text, &code->variables);
-    text_add(&text, "}\n");
+    emit_function(&text, code, 1);
+    emit_function(&text, code, 4);
     return text_done(&text);
 }

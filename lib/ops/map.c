@@ -170,18 +170,35 @@ static size_t map_arguments(const struct expr_variables *variables,
     return count;
 }
 
+/* Every ARRAY starts on a 16-byte boundary: cl/map.cl's MAP_VECTOR path applies. */
+static bool arrays_on_float4(const struct expr_variables *variables,
+                             const kiln_binding *bindings)
+{
+    for (size_t v = 0; v < variables->count; ++v) {
+        const kiln_binding *binding = &bindings[variables->list[v].binding];
+        if (binding->kind == KILN_BIND_ARRAY && !buf_on_float4(binding->buf))
+            return false;
+    }
+    return true;
+}
+
 static kiln_status map_enqueue(kiln_ctx *ctx, const struct compiled *compiled,
                                const kiln_binding *bindings, size_t rows, size_t cols)
 {
-    char options[32];
-    snprintf(options, sizeof(options), "-DINDEX=%s", row_index_type(rows * cols));
+    size_t n = rows * cols;
+    bool vector = arrays_on_float4(&compiled->variables, bindings);
+    char options[48];
+    snprintf(options, sizeof(options), "-DINDEX=%s -DMAP_VECTOR=%d", row_index_type(n), vector);
     const struct generated_request request = {"map", "map_expression", compiled->key,
                                               options, "map", generate, compiled->code};
     struct kernel *kernel;
     CHECK(generated_kernel_get(ctx, &request, &kernel));
-    struct launch plan = compiled->variables.per_row_or_col
-                             ? plan_bias_act(&ctx->limits, &kernel->limits, rows, cols)
-                             : plan_elementwise(&ctx->limits, &kernel->limits, rows * cols);
+    /* the vector path is flat, a float4 (and the tail's elements) per item */
+    struct launch plan =
+        vector ? plan_elementwise(&ctx->limits, &kernel->limits, n / 4 + (n % 4 != 0))
+        : compiled->variables.per_row_or_col
+            ? plan_bias_act(&ctx->limits, &kernel->limits, rows, cols)
+            : plan_elementwise(&ctx->limits, &kernel->limits, n);
     const cl_ulong sizes[2] = {rows, cols};
     cl_ulong offsets[EXPR_MAX_BINDINGS];
     struct kernel_arg args[MAP_MAX_ARGS];
@@ -211,13 +228,16 @@ KILN_API kiln_status kiln_map(kiln_ctx *ctx, const char *expr, size_t rows, size
 /* The first pass with -DLOCAL_SIZE: the dispatcher's group, smaller when the built
  * kernel allows fewer work-items (as row_kernel_get). Held: generated_kernel_put. */
 static kiln_status reduce_kernel_get(kiln_ctx *ctx, const struct compiled *compiled,
-                                     size_t elements, struct kernel **kernel, size_t *local)
+                                     size_t elements, bool vector, struct kernel **kernel,
+                                     size_t *local)
 {
     size_t items = plan_row_local(&ctx->limits, SIZE_MAX, sizeof(float));
+    bool chunked = plan_sum_lanes(&ctx->limits).chunked;
     for (;;) {
-        char options[64];
-        snprintf(options, sizeof(options), "-DINDEX=%s -DLOCAL_SIZE=%zu",
-                 row_index_type(elements), items);
+        char options[96];
+        snprintf(options, sizeof(options),
+                 "-DINDEX=%s -DLOCAL_SIZE=%zu -DMAP_VECTOR=%d -DCHUNKED=%d",
+                 row_index_type(elements), items, vector, chunked);
         const struct generated_request request = {"map", "map_expression", compiled->key,
                                                   options, "map_reduce", generate,
                                                   compiled->code};
@@ -240,7 +260,8 @@ static kiln_status map_reduce_enqueue(kiln_ctx *ctx, const struct compiled *comp
         CHECK(kiln_buf_create(ctx, SUM_MAX_PARTIALS * sizeof(float), &ctx->sum_partials));
     struct kernel *kernel;
     size_t local;
-    CHECK(reduce_kernel_get(ctx, compiled, rows * cols, &kernel, &local));
+    CHECK(reduce_kernel_get(ctx, compiled, rows * cols,
+                            arrays_on_float4(&compiled->variables, bindings), &kernel, &local));
     struct launch plan = plan_sum(&ctx->limits, local, rows * cols);
     const cl_ulong sizes[2] = {rows, cols};
     cl_ulong offsets[EXPR_MAX_BINDINGS];
