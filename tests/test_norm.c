@@ -153,6 +153,24 @@ static void layernorm_of_constant_rows_is_exactly_beta(void **state)
     check_norm_on(ctx, n, &x, 1, false);
 }
 
+/* eps = 0 leaves a row without deviation (layernorm) or a zero row (rmsnorm) 0/0: NaN. */
+static void norms_of_flat_rows_with_eps_zero_are_nan(void **state)
+{
+    kiln_ctx *ctx = *state;
+    enum { cols = 7 };
+    kiln_buf *x = scratch_upload(ctx, (const float[cols]){0}, cols);
+    kiln_buf *c = scratch_upload(ctx, (const float[cols]){2, 2, 2, 2, 2, 2, 2}, cols);
+    kiln_buf *y = scratch_buffer(ctx, cols * sizeof(float));
+    assert_ok(ctx, kiln_layernorm(ctx, c, NULL, NULL, y, 1, cols, cols, 0.0f));
+    const float *got = scratch_download(y, cols);
+    for (size_t j = 0; j < cols; j++)
+        assert_true(isnan(got[j]));
+    assert_ok(ctx, kiln_rmsnorm(ctx, x, NULL, y, 1, cols, cols, 0.0f));
+    got = scratch_download(y, cols);
+    for (size_t j = 0; j < cols; j++)
+        assert_true(isnan(got[j]));
+}
+
 /* layernorm: NaN or ±Inf makes the row NaN. rmsnorm: NaN makes the row NaN, Inf its own
  * element NaN and the rest of the row 0. */
 static void norms_propagate_nan_and_inf_as_documented(void **state)
@@ -284,6 +302,7 @@ int main(void)
         KILN_TEST(norms_handle_a_row_of_100000_and_many_rows),
         KILN_TEST(norms_in_place_match_the_reference),
         KILN_TEST(layernorm_of_constant_rows_is_exactly_beta),
+        KILN_TEST(norms_of_flat_rows_with_eps_zero_are_nan),
         KILN_TEST(norms_propagate_nan_and_inf_as_documented),
         KILN_TEST(norms_of_no_rows_or_columns_write_nothing),
         KILN_TEST(norms_reject_null_context_and_buffers),

@@ -463,13 +463,15 @@ KILN_API kiln_status kiln_log_softmax(kiln_ctx *ctx, const kiln_buf *x, kiln_buf
 /* Per row: y = (x - mean) / sqrt(var + eps) · gamma + beta with the biased variance (as
  * PyTorch); gamma and beta hold `cols` floats, NULL meaning 1 and 0. x and y share ld; y
  * may be x (the very same range), else must not overlap x, gamma or beta. eps must be
- * finite and >= 0. A row holding NaN or ±Inf becomes NaN. */
+ * finite and >= 0; with eps 0 a constant row is 0/0, NaN. A row holding NaN or ±Inf
+ * becomes NaN. */
 KILN_API kiln_status kiln_layernorm(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *gamma,
                                     const kiln_buf *beta, kiln_buf *y, size_t rows,
                                     size_t cols, size_t ld, float eps);
 
-/* Per row: y = x / sqrt(mean(x²) + eps) · gamma; gamma as kiln_layernorm's. A NaN makes
- * its row NaN; an Inf makes its own element NaN and the rest of its row 0 (x · 0). */
+/* Per row: y = x / sqrt(mean(x²) + eps) · gamma; gamma as kiln_layernorm's (with eps 0 a
+ * row of zeros is 0/0, NaN). A NaN makes its row NaN; an Inf makes its own element NaN
+ * and the rest of its row 0 (x · 0). */
 KILN_API kiln_status kiln_rmsnorm(kiln_ctx *ctx, const kiln_buf *x, const kiln_buf *gamma,
                                   kiln_buf *y, size_t rows, size_t cols, size_t ld, float eps);
 
