@@ -14,7 +14,7 @@
 #ifndef RMS
 #define RMS 0
 #endif
-#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
+#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts, ROW_GATHER */
 
 typedef struct {
     float count, mean, m2; /* rmsnorm: m2 is Σx² and mean its Kahan carry */
@@ -70,18 +70,7 @@ inline moments row_moments_gather(__global const float *in, INDEX head, INDEX qu
                                   INDEX count, uint lane, uint lanes)
 {
     moments m = {0.0f, 0.0f, 0.0f};
-    for (INDEX i = lane; i < head; i += lanes)
-        moments_add(&m, in[i]);
-    __global const float4 *in4 = (__global const float4 *)(in + head);
-    for (INDEX q = lane; q < quads; q += lanes) {
-        const float4 v = in4[q];
-        moments_add(&m, v.x);
-        moments_add(&m, v.y);
-        moments_add(&m, v.z);
-        moments_add(&m, v.w);
-    }
-    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-        moments_add(&m, in[i]);
+    ROW_GATHER(in, head, quads, count, lane, lanes, moments_add, &m);
 #if RMS
     m.m2 -= m.mean; /* the carry */
     m.mean = 0.0f;

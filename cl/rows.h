@@ -25,6 +25,25 @@ inline void row_parts(ulong start, INDEX count, int vectors, INDEX *head, INDEX 
     *quads = (count - *head) / 4;
 }
 
+/* Calls ADD(state, x) on each element of the row `in` that item `lane` of its team of
+ * `lanes` owns: the head, the float4s (in lane order x, y, z, w), then the tail; the
+ * order the compensated and Welford sums of softmax.cl and norm.cl rely on. */
+#define ROW_GATHER(in, head, quads, count, lane, lanes, ADD, state)                      \
+    do {                                                                                  \
+        for (INDEX i_ = (lane); i_ < (head); i_ += (lanes))                               \
+            ADD(state, (in)[i_]);                                                          \
+        __global const float4 *in4_ = (__global const float4 *)((in) + (head));           \
+        for (INDEX q_ = (lane); q_ < (quads); q_ += (lanes)) {                            \
+            const float4 v_ = in4_[q_];                                                    \
+            ADD(state, v_.x);                                                              \
+            ADD(state, v_.y);                                                              \
+            ADD(state, v_.z);                                                              \
+            ADD(state, v_.w);                                                              \
+        }                                                                                 \
+        for (INDEX i_ = (head) + 4 * (quads) + (lane); i_ < (count); i_ += (lanes))       \
+            ADD(state, (in)[i_]);                                                          \
+    } while (0)
+
 /* kiln_sum's and kiln_map_reduce's share of a vector: CHUNKED 0 interleaves the items'
  * vectors (coalesced on GPUs), 1 gives each item one contiguous run (a CPU thread runs a
  * group's items one after another). */

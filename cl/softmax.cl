@@ -12,7 +12,7 @@
 #ifndef LOG
 #define LOG 0
 #endif
-#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
+#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts, ROW_GATHER */
 
 typedef struct {
     float max, sum, carry;
@@ -60,18 +60,7 @@ inline row_stats row_stats_gather(__global const float *in, INDEX head, INDEX qu
                                   uint lane, uint lanes)
 {
     row_stats s = {-INFINITY, 0.0f, 0.0f};
-    for (INDEX i = lane; i < head; i += lanes)
-        stats_add(&s, in[i]);
-    __global const float4 *in4 = (__global const float4 *)(in + head);
-    for (INDEX q = lane; q < quads; q += lanes) {
-        const float4 v = in4[q];
-        stats_add(&s, v.x);
-        stats_add(&s, v.y);
-        stats_add(&s, v.z);
-        stats_add(&s, v.w);
-    }
-    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-        stats_add(&s, in[i]);
+    ROW_GATHER(in, head, quads, count, lane, lanes, stats_add, &s);
     s.sum -= s.carry;
     s.carry = 0.0f;
     return s;
