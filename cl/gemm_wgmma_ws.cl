@@ -6,11 +6,9 @@
  * slot instead of a work-group barrier a slice: "full" completes when the copies of the
  * slot's slice have landed (cp.async.mbarrier.arrive), "empty" when every consumer's
  * products reading it are done, so the copier runs up to STAGES slices ahead and the
- * tensor cores never wait for the slowest warp. The barriers and each work-item's count
- * of the slices it has put through the ring live after the ring, so the phases carry on
- * from one block of C to the next without a meeting: the copier starts a block's slices
- * while the consumers still store the last one's C (the host launches one work-group a
- * compute unit, each taking block after block). On the H200 (build-tc harness, bf16): 256×128 with 4
+ * tensor cores never wait for the slowest warp. The barriers and a count of the slices
+ * the work-group has put through the ring live after the ring, so their phases carry on
+ * from one block of C to the next. On the H200 (build-tc harness, bf16): 256×128 with 4
  * stages 466.8 TFLOP/s at 4096³ and 527.3 at 8192³ against 452.4 and 486.9 for
  * cl/gemm_wgmma.cl's 128×128 (5 and 6 stages: 467.5/521.4, 470.0/522.5; 128×256 of Bᵀ
  * 462.8/521.6; one consumer at 128×128 390.8/421.5; handing the copier's registers to the
@@ -62,27 +60,28 @@
 
 #include "tc_tiles.h" /* TILE_K, the slices' loads */
 
-/* After the ring: STAGES "full" barriers, STAGES "empty" ones, a slice count a work-item. */
+/* After the ring: STAGES "full" barriers, STAGES "empty" ones, the slice count. */
 #define FULL(ring, slot) ((ring) + STAGES * STAGE_BYTES + 8 * (slot))
 #define EMPTY(ring, slot) ((ring) + STAGES * STAGE_BYTES + 64 + 8 * (slot))
-#define SLICES_DONE(ring) ((ring) + STAGES * STAGE_BYTES + 128 + 4 * (uint)get_local_id(0))
-#define RING_BYTES (STAGES * STAGE_BYTES + 128 + 4 * THREADS)
+#define SLICES_DONE(ring) ((ring) + STAGES * STAGE_BYTES + 128)
+#define RING_BYTES (STAGES * STAGE_BYTES + 512)
 #define RING_SETUP(ring) pipeline_setup(ring)
 
 #include "wgmma_ops.h" /* descriptors, stage_products, products_wait_*, products_store */
 
-/* The barriers, each expecting its arrivals, and zero counts; once a work-group. */
+/* The barriers, each expecting its arrivals, and a zero count; once a work-group. */
 __attribute__((always_inline))
 inline void pipeline_setup(const uint ring)
 {
-    if (get_local_id(0) == 0)
+    if (get_local_id(0) == 0) {
         for (uint slot = 0; slot < STAGES; ++slot) {
             asm volatile("mbarrier.init.shared.b64 [%0], %1;"
                          :: "r"(FULL(ring, slot)), "r"(LOADERS) : "memory");
             asm volatile("mbarrier.init.shared.b64 [%0], %1;"
                          :: "r"(EMPTY(ring, slot)), "r"(128 * CONSUMERS) : "memory");
         }
-    asm volatile("st.shared.u32 [%0], 0;" :: "r"(SLICES_DONE(ring)) : "memory");
+        asm volatile("st.shared.u32 [%0], 0;" :: "r"(SLICES_DONE(ring)) : "memory");
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
@@ -180,8 +179,12 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
     else
         block_products(m, n, alpha, beta, c, ldc, bias, has_bias, row0, col0, ring, done,
                        slices);
-    asm volatile("st.shared.u32 [%0], %1;"
-                 :: "r"(SLICES_DONE(ring)), "r"(done + (uint)slices) : "memory");
+    /* every work-item has read the count; the copier's last copies have landed */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (get_local_id(0) == 0)
+        asm volatile("st.shared.u32 [%0], %1;"
+                     :: "r"(SLICES_DONE(ring)), "r"(done + (uint)slices) : "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 #define KERNEL gemm_wgmma_ws

@@ -663,7 +663,6 @@ struct gemm_tc_tile {
     const char *kernel; /* its source file and kernel name: "gemm_wgmma", ... */
     unsigned tile_m, tile_n, threads, stages;
     const char *warps;  /* -D options of its warps, with a leading space, or "" */
-    bool persistent;    /* one work-group a compute unit, each taking block after block */
 };
 enum { GEMM_TC_TILES = 2 }; /* rows of each kernel's table: the large tile, the small */
 
@@ -676,7 +675,6 @@ struct gemm_tc_plan {
     const struct gemm_tc_tile *table; /* the kernel's GEMM_TC_TILES rows */
     const struct gemm_tc_tile *tile;  /* the row it runs */
     size_t large_blocks; /* blocks of the large tile: taken where they cover every unit */
-    size_t units;        /* the device's compute units */
     char options[192];   /* the tile's and the call's -D options */
     struct launch launch;
     struct kernel *kernel; /* built by gemm_tc_kernel_get or gemm_tc_build; else NULL */

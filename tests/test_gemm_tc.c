@@ -192,11 +192,8 @@ static void assert_tc_plan(const struct gemm_tc_plan *plan, enum gemm_tc_path pa
     assert_int_equal(plan->launch.dims, 2);
     assert_int_equal(plan->launch.local[0], threads);
     assert_int_equal(plan->launch.local[1], 1);
-    size_t across = (n + tile_n - 1) / tile_n, down = (m + tile_m - 1) / tile_m;
-    if (plan->tile->persistent && across * down > plan->units) /* one a compute unit */
-        across = plan->units, down = 1;
-    assert_int_equal(plan->launch.global[0], across * threads);
-    assert_int_equal(plan->launch.global[1], down);
+    assert_int_equal(plan->launch.global[0], (n + tile_n - 1) / tile_n * threads);
+    assert_int_equal(plan->launch.global[1], (m + tile_m - 1) / tile_m);
 }
 
 static void f16_plan_takes_the_warp_specialised_kernel_where_its_blocks_cover_the_units(
@@ -298,9 +295,9 @@ static void query_plan_prints_the_tensor_core_kernel_tile_and_launch(void **stat
     struct plan_report big = query_plan_on(ctx, 90, 132, "4096x4096x4096", "f16", "fast");
     assert_true(big.has_tc);
     assert_int_equal(big.tc.path, GEMM_TC_WGMMA);
-    assert_int_equal(big.launch.global[0], 132 * 384); /* one a compute unit */
-    assert_int_equal(big.groups[0], 132);
-    assert_int_equal(big.groups[1], 1);
+    assert_int_equal(big.launch.global[0], 32 * 384);
+    assert_int_equal(big.groups[0], 32);
+    assert_int_equal(big.groups[1], 16);
     assert_says(&big, "tensor cores run it: cl/gemm_wgmma_ws.cl on the wgmma path");
     assert_says(&big, "tile 256x128 of its table's 256x128 and 128x128: 512 block(s) of "
                       "256x128 give a block to each of the 132 compute units");

@@ -43,7 +43,7 @@
 enum tc_kernel { TC_WGMMA_WS, TC_WGMMA, TC_WGMMA_TF32, TC_WGMMA_TF32X3, TC_MMA };
 static const struct gemm_tc_tile tc_tiles[][GEMM_TC_TILES] = {
     [TC_WGMMA_WS] = { /* A as stored, where the large tile covers every unit */
-        {"gemm_wgmma_ws", 256, 128, 384, 4, " -DCONSUMERS=2", true},
+        {"gemm_wgmma_ws", 256, 128, 384, 4, " -DCONSUMERS=2"},
         {"gemm_wgmma", 128, 128, 128, 4, " -DWARPGROUPS=1"},
     },
     [TC_WGMMA] = {
@@ -179,11 +179,6 @@ void gemm_tc_plan_tile(const struct gemm_call *call, size_t row, struct gemm_tc_
              call->math == KILN_MATH_TF32X3);
     plan->launch = plan_gemm_tc(tile->threads, tile->tile_m, tile->tile_n, call->m, call->n,
                                 call->batch);
-    size_t groups = plan->launch.global[0] / tile->threads * plan->launch.global[1];
-    if (tile->persistent && plan->units > 0 && groups > plan->units) {
-        plan->launch.global[0] = plan->units * tile->threads;
-        plan->launch.global[1] = 1;
-    }
 }
 
 struct gemm_tc_plan gemm_tc_plan_for(const kiln_ctx *ctx, const struct gemm_call *call)
@@ -197,7 +192,6 @@ struct gemm_tc_plan gemm_tc_plan_for(const kiln_ctx *ctx, const struct gemm_call
     plan.table = tc_tiles[kernel];
     /* the large tile where it gives every compute unit a block */
     plan.large_blocks = tc_blocks(call, &plan.table[0]);
-    plan.units = ctx->limits.compute_units;
     gemm_tc_plan_tile(call, plan.large_blocks >= ctx->limits.compute_units ? 0 : 1, &plan);
     return plan;
 }
