@@ -4,13 +4,9 @@
  * Work-groups stride over the blocks of C in block_origin's order (dimensions 0 and 1)
  * and the batch (dimension 2): matrix i starts i·stride elements after the first; the
  * bias is shared. The ring is 512-byte aligned: wgmma's swizzle repeats from the atoms'
- * own addresses; RING_BYTES (default the STAGES slices) sizes it, and RING_SETUP(ring),
- * where defined, prepares it once a work-group. */
+ * own addresses. */
 #ifndef OPERAND
 #define OPERAND ushort
-#endif
-#ifndef RING_BYTES
-#define RING_BYTES (STAGES * STAGE_BYTES) /* local memory a work-group takes */
 #endif
 
 __kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
@@ -22,11 +18,8 @@ void KERNEL(const ulong m, const ulong n, const ulong k, const float alpha,
             const ulong batch, const ulong stride_a, const ulong stride_b,
             const ulong stride_c)
 {
-    __local uint4 ring[RING_BYTES / 16] __attribute__((aligned(512)));
+    __local uint4 ring[STAGES * STAGE_BYTES / 16] __attribute__((aligned(512)));
     const uint ring_base = (uint)(size_t)ring;
-#ifdef RING_SETUP
-    RING_SETUP(ring_base);
-#endif
     const ulong groups = (ulong)get_num_groups(0) * get_num_groups(1);
     const ulong first = (ulong)get_group_id(1) * get_num_groups(0) + get_group_id(0);
     for (ulong i = get_group_id(2); i < batch; i += get_num_groups(2))

@@ -11,9 +11,6 @@
  * Rows must start on 16 bytes: lda, ldb and the element offsets multiples of 8.
  * The block order and C epilogue are cl/tc_epilogue.h's (included here). */
 #define TILE_K 32
-#ifndef LOADERS
-#define LOADERS THREADS /* the work-items that copy the operands */
-#endif
 #define A_BYTES (TILE_M * TILE_K * 2)
 #define B_BYTES (TILE_N * TILE_K * 2)
 #define STAGE_BYTES (A_BYTES + B_BYTES)
@@ -49,7 +46,7 @@ inline uint mn_major_offset(const uint r, const uint c, const uint width)
 }
 
 /* A work-item's part of one operand's slices. Chunk q of a slice is 16-byte column c of
- * row r0 + q·ROW_STEP of the stored tile, ROW_STEP = LOADERS / (chunks in a row): a
+ * row r0 + q·ROW_STEP of the stored tile, ROW_STEP = THREADS / (chunks in a row): a
  * multiple of 8, so every chunk keeps chunk 0's column and swizzle and lies q·ROW_STEP
  * rows further on, in local memory as in the matrix. */
 struct share {
@@ -84,7 +81,7 @@ inline void share_load(const struct share *share, const uint base, const ulong s
                        const ulong k, const uint rows, const uint cols, const int mn,
                        const uint tid)
 {
-    const uint row_step = LOADERS / (cols / 8);
+    const uint row_step = THREADS / (cols / 8);
     const ulong k_first = share->k0 + slice * TILE_K;
 #pragma unroll
     for (uint q = 0; q < rows / row_step; ++q) {
@@ -115,7 +112,7 @@ inline void share_load(const struct share *share, const uint base, const ulong s
 #define B_ROWS TILE_K
 #define B_COLS TILE_N
 #endif
-#if (LOADERS / (A_COLS / 8)) % 8 != 0 || (LOADERS / (B_COLS / 8)) % 8 != 0
+#if (THREADS / (A_COLS / 8)) % 8 != 0 || (THREADS / (B_COLS / 8)) % 8 != 0
 #error "an MN-major tile wider than the work-group's items"
 #endif
 

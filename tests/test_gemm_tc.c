@@ -176,52 +176,39 @@ static void assert_tc_plan(const struct gemm_tc_plan *plan, enum gemm_tc_path pa
                            unsigned stages, size_t m, size_t n)
 {
     char tile_options[64];
-    /* the warp-specialised kernel: a copying warpgroup and two multiplying */
-    size_t threads = strcmp(kernel, "gemm_wgmma_ws") == 0 ? 384 : 128;
     assert_int_equal(plan->path, path);
     assert_non_null(plan->tile);
     assert_string_equal(plan->tile->kernel, kernel);
     assert_int_equal(plan->tile->tile_m, tile_m);
     assert_int_equal(plan->tile->tile_n, tile_n);
     assert_int_equal(plan->tile->stages, stages);
-    assert_int_equal(plan->tile->threads, threads);
+    assert_int_equal(plan->tile->threads, 128);
     snprintf(tile_options, sizeof tile_options, "-DTILE_M=%u -DTILE_N=%u", tile_m, tile_n);
     assert_non_null(strstr(plan->options, tile_options));
     snprintf(tile_options, sizeof tile_options, "-DSTAGES=%u", stages);
     assert_non_null(strstr(plan->options, tile_options));
     assert_int_equal(plan->launch.dims, 2);
-    assert_int_equal(plan->launch.local[0], threads);
+    assert_int_equal(plan->launch.local[0], 128);
     assert_int_equal(plan->launch.local[1], 1);
-    assert_int_equal(plan->launch.global[0], (n + tile_n - 1) / tile_n * threads);
+    assert_int_equal(plan->launch.global[0], (n + tile_n - 1) / tile_n * 128);
     assert_int_equal(plan->launch.global[1], (m + tile_m - 1) / tile_m);
 }
 
-static void f16_plan_takes_the_warp_specialised_kernel_where_its_blocks_cover_the_units(
-    void **state)
+static void f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_one(void **state)
 {
     kiln_ctx *ctx = *state;
     unsetenv("KILN_GEMM_TC");
     struct gemm_call call = tc_call(ctx);
     struct gemm_tc_plan big = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_int_equal(big.large_blocks, 16 * 32);
-    assert_tc_plan(&big, GEMM_TC_WGMMA, "gemm_wgmma_ws", 256, 128, 4, 4096, 4096);
-    assert_non_null(strstr(big.options, "-DCONSUMERS=2"));
+    assert_int_equal(big.large_blocks, 32 * 32);
+    assert_tc_plan(&big, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 4096, 4096);
+    assert_non_null(strstr(big.options, "-DWARPGROUPS=1"));
     assert_non_null(strstr(big.options, "-DA_TYPE=1"));
-    /* its copier takes A as stored only */
-    call.ta = KILN_TRANS;
-    struct gemm_tc_plan transposed = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_tc_plan(&transposed, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 4096, 4096);
-    assert_non_null(strstr(transposed.options, "-DWARPGROUPS=1"));
-    call.ta = KILN_NO_TRANS;
-    /* 8 × 16 blocks of 256×128 would leave 4 of the 132 units idle */
-    struct gemm_tc_plan medium = plan_on(ctx, 90, 132, call, 2048, 2048, 2048);
-    assert_tc_plan(&medium, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 2048, 2048);
-    assert_ptr_equal(medium.table, transposed.table);
     /* 8 × 8 blocks of 128×128 would leave 68 of the 132 units idle */
     struct gemm_tc_plan small = plan_on(ctx, 90, 132, call, 1024, 1024, 1024);
     assert_int_equal(small.large_blocks, 64);
     assert_tc_plan(&small, GEMM_TC_WGMMA, "gemm_wgmma", 64, 128, 5, 1024, 1024);
-    assert_ptr_equal(small.table, medium.table);
+    assert_ptr_equal(small.table, big.table);
 }
 
 static void f32_plans_take_the_tf32_and_3xtf32_tables(void **state)
@@ -295,17 +282,13 @@ static void query_plan_prints_the_tensor_core_kernel_tile_and_launch(void **stat
     struct plan_report big = query_plan_on(ctx, 90, 132, "4096x4096x4096", "f16", "fast");
     assert_true(big.has_tc);
     assert_int_equal(big.tc.path, GEMM_TC_WGMMA);
-    assert_int_equal(big.launch.global[0], 32 * 384);
+    assert_int_equal(big.launch.global[0], 32 * 128);
     assert_int_equal(big.groups[0], 32);
-    assert_int_equal(big.groups[1], 16);
-    assert_says(&big, "tensor cores run it: cl/gemm_wgmma_ws.cl on the wgmma path");
-    assert_says(&big, "tile 256x128 of its table's 256x128 and 128x128: 512 block(s) of "
-                      "256x128 give a block to each of the 132 compute units");
-    assert_says(&big, "384 work-items a work-group, 4 stages");
-    struct plan_report medium = query_plan_on(ctx, 90, 132, "2048x2048x2048", "f16", "fast");
-    assert_says(&medium, "cl/gemm_wgmma.cl on the wgmma path");
-    assert_says(&medium, "tile 128x128 of its table's 128x128 and 64x128: 256 block(s) of "
-                         "128x128 give a block to each of the 132 compute units");
+    assert_int_equal(big.groups[1], 32);
+    assert_says(&big, "tensor cores run it: cl/gemm_wgmma.cl on the wgmma path");
+    assert_says(&big, "tile 128x128 of its table's 128x128 and 64x128: 1024 block(s) of "
+                      "128x128 give a block to each of the 132 compute units");
+    assert_says(&big, "128 work-items a work-group, 4 stages");
     struct plan_report small = query_plan_on(ctx, 90, 132, "1024x1024x1024", "bf16", "fast");
     assert_int_equal(small.groups[1], 16);
     assert_says(&small, "tile 64x128 of its table's 128x128 and 64x128: 64 block(s) of "
@@ -369,13 +352,10 @@ static const kiln_trans transposes[4][2] = {{KILN_NO_TRANS, KILN_NO_TRANS},
 static const kiln_dtype types[3] = {KILN_DTYPE_F32, KILN_DTYPE_F16, KILN_DTYPE_BF16};
 
 /* Blocks cut at every edge (m, n not multiples of 128, k not of 32), k of one slice and
- * of one element, one shape of whole blocks, one of enough 128×128 blocks for every
- * compute unit of an H200 (132), which takes the larger tile (the others take the
- * smaller), and one of enough ragged 256×128 blocks, which takes the warp-specialised
- * kernel where A is as stored. */
+ * of one element, one shape of whole blocks, and one of enough blocks for every compute
+ * unit of an H200 (132), which takes the larger tile (the others take the smaller). */
 static const size_t shapes[][3] = {{255, 257, 130}, {1025, 17, 64}, {7, 1023, 33},
-                                   {17, 7, 1},      {128, 256, 96}, {1536, 1544, 40},
-                                   {2050, 2100, 40}};
+                                   {17, 7, 1},      {128, 256, 96}, {1536, 1544, 40}};
 
 static void tensor_core_gemm_matches_the_reference_on_every_type_and_transpose(void **state)
 {
@@ -520,7 +500,7 @@ int main(void)
         KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
         KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),
         KILN_TEST(a_failed_sm90a_build_is_kept_as_the_refusal),
-        KILN_TEST(f16_plan_takes_the_warp_specialised_kernel_where_its_blocks_cover_the_units),
+        KILN_TEST(f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_one),
         KILN_TEST(f32_plans_take_the_tf32_and_3xtf32_tables),
         KILN_TEST(f16_plan_at_capability_80_takes_mma_sync),
         KILN_TEST(plan_at_capability_75_says_why_there_are_no_tensor_cores),

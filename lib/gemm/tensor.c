@@ -12,12 +12,6 @@
 
 /* Each kernel's tiles, a large one and a small one: a call takes the large one where it
  * gives every compute unit a block. Measured on the H200 (build-tc harness, 2026-12-01):
- * - wgmma bf16, warp-specialised (cl/gemm_wgmma_ws.cl), 256×128, two multiplying
- *   warpgroups and one copying, 4 stages: 466.8 at 4096³ and 527.3 at 8192³ against
- *   452.4 and 486.9 for 128×128 below in the same run. Without the split, 128×256 and
- *   256×128 on two warpgroups (one group an SM) ran 422.1–483.5 at 3 to 6 stages, and
- *   64-deep stages (two 32-deep slices a barrier) 405.8/448.2: the work-group barrier
- *   each slice, not the tile, held them back.
  * - wgmma bf16 128×128, one warpgroup, 4 stages, one product group left running across
  *   each slice's barrier: 491.0 TFLOP/s at 8192³ and 454.4 at 4096³ (waiting for each
  *   slice's products, 3 stages: 437.1 and 375.1; 5 and 6 stages: 455.6 and 456.4 at
@@ -27,25 +21,16 @@
  * - wgmma tf32 (f32 operands) 128×128, one warpgroup, 4 stages of 16-deep slices, one
  *   product group left running: TF32 226.0 TFLOP/s at 8192³ and 209.6 at 4096³ (5
  *   stages 210.6; waiting for each slice's products, 198.7).
- *   256×128 on two warpgroups 188.2/195.7 (4 stages) and 32-deep stages 213.6/225.4:
- *   every TF32 variant has ptxas serialise its wgmmas (C7513: P's fragments are loaded
- *   while products run).
  * - 3xTF32 128×64, 3 stages: each slice's products sum apart and join in fp32 (the
  *   tensor cores' accumulation truncates), so two accumulator sets: 58.4 at 8192³, 55.9
  *   at 4096³ (4 stages 52.8; 128×128 on two warpgroups 55.3; without the joins, 128×128
  *   ran 80.7 with 16 times STRICT's error at k = 4096). 4 stages of 128×128 3xTF32 took
  *   100864 bytes of local memory, which NVIDIA's OpenCL grants to static arrays.
- *   Joining each partial one slice late from a second set, to leave the products
- *   running, has ptxas serialise every wgmma (C7514): 48.0/49.9; 32-deep slices 37.8/39.7.
  * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³, 242.0 at
  *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
  *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
-enum tc_kernel { TC_WGMMA_WS, TC_WGMMA, TC_WGMMA_TF32, TC_WGMMA_TF32X3, TC_MMA };
+enum tc_kernel { TC_WGMMA, TC_WGMMA_TF32, TC_WGMMA_TF32X3, TC_MMA };
 static const struct gemm_tc_tile tc_tiles[][GEMM_TC_TILES] = {
-    [TC_WGMMA_WS] = { /* A as stored, where the large tile covers every unit */
-        {"gemm_wgmma_ws", 256, 128, 384, 4, " -DCONSUMERS=2"},
-        {"gemm_wgmma", 128, 128, 128, 4, " -DWARPGROUPS=1"},
-    },
     [TC_WGMMA] = {
         {"gemm_wgmma", 128, 128, 128, 4, " -DWARPGROUPS=1"},
         {"gemm_wgmma", 64, 128, 128, 5, " -DWARPGROUPS=1"},
@@ -64,34 +49,18 @@ static const struct gemm_tc_tile tc_tiles[][GEMM_TC_TILES] = {
     },
 };
 static const char *const tc_methods[] = {
-    [TC_WGMMA_WS] = "wgmma, a copying warpgroup and two multiplying: f16/bf16 products, "
-                    "fp32 accumulation",
     [TC_WGMMA] = "wgmma: f16/bf16 products, fp32 accumulation",
     [TC_WGMMA_TF32] = "wgmma: tf32 products, fp32 accumulation",
     [TC_WGMMA_TF32X3] = "wgmma: 3xTF32 (a = a_hi + a_lo, three tf32 products), fp32 sums",
     [TC_MMA] = "mma.sync: f16/bf16 products, fp32 accumulation",
 };
 
-/* Blocks of `tile` over the call's C, a batch counting as more. */
-static size_t tc_blocks(const struct gemm_call *call, const struct gemm_tc_tile *tile)
-{
-    return ((call->m + tile->tile_m - 1) / tile->tile_m) *
-           ((call->n + tile->tile_n - 1) / tile->tile_n) * call->batch;
-}
-
-/* The kernel a call runs on its path: f16/bf16 with A as stored on the warp-specialised
- * wgmma kernel where its 256×128 blocks cover every unit. */
-static enum tc_kernel tc_kernel_for(const kiln_ctx *ctx, const struct gemm_call *call,
-                                    enum gemm_tc_path path)
+/* The kernel a call runs on its path. */
+static enum tc_kernel tc_kernel_for(const struct gemm_call *call, enum gemm_tc_path path)
 {
     if (call->a_type == KILN_DTYPE_F32)
         return call->math == KILN_MATH_TF32X3 ? TC_WGMMA_TF32X3 : TC_WGMMA_TF32;
-    if (path != GEMM_TC_WGMMA)
-        return TC_MMA;
-    return call->ta == KILN_NO_TRANS &&
-                   tc_blocks(call, &tc_tiles[TC_WGMMA_WS][0]) >= ctx->limits.compute_units
-               ? TC_WGMMA_WS
-               : TC_WGMMA;
+    return path == GEMM_TC_WGMMA ? TC_WGMMA : TC_MMA;
 }
 
 /* $KILN_GEMM_TC: the path a test or measurement forces (GEMM_TC_NONE for "off"), or -1. */
@@ -165,6 +134,13 @@ static enum gemm_tc_path tc_path_for(const kiln_ctx *ctx, const struct gemm_call
     return GEMM_TC_WGMMA;
 }
 
+/* Blocks of `tile` over the call's C, a batch counting as more. */
+static size_t tc_blocks(const struct gemm_call *call, const struct gemm_tc_tile *tile)
+{
+    return ((call->m + tile->tile_m - 1) / tile->tile_m) *
+           ((call->n + tile->tile_n - 1) / tile->tile_n) * call->batch;
+}
+
 void gemm_tc_plan_tile(const struct gemm_call *call, size_t row, struct gemm_tc_plan *plan)
 {
     const struct gemm_tc_tile *tile = &plan->table[row];
@@ -187,7 +163,7 @@ struct gemm_tc_plan gemm_tc_plan_for(const kiln_ctx *ctx, const struct gemm_call
     plan.path = tc_path_for(ctx, call, &plan.why);
     if (plan.path == GEMM_TC_NONE)
         return plan;
-    enum tc_kernel kernel = tc_kernel_for(ctx, call, plan.path);
+    enum tc_kernel kernel = tc_kernel_for(call, plan.path);
     plan.method = tc_methods[kernel];
     plan.table = tc_tiles[kernel];
     /* the large tile where it gives every compute unit a block */
