@@ -17,15 +17,29 @@
  *   slice's products, 3 stages: 437.1 and 375.1; 5 and 6 stages: 455.6 and 456.4 at
  *   8192³). Blocks walked 8 rows a band (415.0 and 394.2 in plain row order, before).
  *   At 1024³ 64 blocks leave most of 132 units idle: 64×128 (109.6 against 82.6 before).
- *   Two warpgroups at 256×128 or 128×256: 200.2 and 207.3 at 8192³ (one group an SM).
+ *   Two warpgroups at 256×128 or 128×256: 200.2 and 207.3 at 8192³ (one group an SM);
+ *   again after the ring went past 48 KiB, 3 to 6 stages: 418.2–483.5 at 4096³/8192³
+ *   against 451.7/486.9 for 128×128 in the same run; 64-deep stages (two slices a
+ *   barrier) 405.8/448.2. A warp-specialised 256×128 kernel (one copying warpgroup, two
+ *   multiplying, mbarriers a ring slot; commit 235db02) ran 466.8/527.3 in the harness
+ *   (f32 C) but in kiln-bench, C in bf16 and f16, 413.9/439.1 and 301.4/365.4 (launched
+ *   one work-group a unit, block after block: 390.0/413.8 and 292.2/350.0) against
+ *   451.2/439.6 and 405.1/401.1 here: with one work-group an SM nothing multiplies while
+ *   the consumers round and store C. Next: two consumer sets taking turns on blocks.
  * - wgmma tf32 (f32 operands) 128×128, one warpgroup, 4 stages of 16-deep slices, one
  *   product group left running: TF32 226.0 TFLOP/s at 8192³ and 209.6 at 4096³ (5
  *   stages 210.6; waiting for each slice's products, 198.7).
+ *   256×128 on two warpgroups 188.2/195.7 and 32-deep stages 213.6/225.4 at 4096³/8192³;
+ *   ptxas serialises the wgmmas of every TF32 variant (C7513: P's fragments are loaded
+ *   while products run).
  * - 3xTF32 128×64, 3 stages: each slice's products sum apart and join in fp32 (the
  *   tensor cores' accumulation truncates), so two accumulator sets: 58.4 at 8192³, 55.9
  *   at 4096³ (4 stages 52.8; 128×128 on two warpgroups 55.3; without the joins, 128×128
  *   ran 80.7 with 16 times STRICT's error at k = 4096). 4 stages of 128×128 3xTF32 took
  *   100864 bytes of local memory, which NVIDIA's OpenCL grants to static arrays.
+ *   Joining each partial one slice late from a second set, to leave the products
+ *   running, has ptxas serialise every wgmma (C7514): 48.0/49.9 at 4096³/8192³; 32-deep
+ *   slices 37.8/39.7.
  * - mma.sync 128×128, 2×2 warps, 3 stages: 335.0 at 8192³, 302.7 at 4096³, 242.0 at
  *   2048³, 82.6 at 1024³ (64×128 with 1×4 warps and 4 stages: 102.5); 2×4 warps 290.8
  *   at 8192³, 4×2 214.4, 128×256 with 2×4 warps and 2 stages 259.4. */
