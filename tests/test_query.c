@@ -476,6 +476,52 @@ static void query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not(void **
     run_free(&sgemm);
 }
 
+/* The JSON of kiln-query --plan map on device 0 for y = sigmoid(a + b) * c + r over 3 x
+ * 1000, with `bindings` for the names, evaluated by `expression`. */
+static void assert_map_plan(const char *bindings, const char *expression, const char *expected)
+{
+    char args[512];
+    snprintf(args, sizeof args, "--json -d 0 --plan map \"y = sigmoid(a + b) * c\" 3 1000 %s",
+             bindings);
+    run_result result = query_ok(args);
+    assert_json_evaluates(result.out, expression, expected);
+    run_free(&result);
+}
+
+/* kiln_map's plan: the float4 path for ARRAYs on 16-byte boundaries (array@4 is one), the
+ * scalar path else, a 2-D grid only for ROW and COL on the scalar path; its options and
+ * the generated source say the same. */
+static void query_plan_for_map_shows_its_path_grid_and_generated_source(void **state)
+{
+    (void)state;
+    const char *expression =
+        "(lambda p: \" \".join(str(x) for x in [p[\"path\"], p[\"two_dimensional\"], "
+        "len(p[\"global\"]), p[\"kernel\"][\"options\"].split()[-1], "
+        "any(\"map_element4\" in line for line in p[\"source\"])]))(d[\"devices\"][0][\"plan\"]) "
+        "+ \" \" + d[\"bindings\"][\"c\"]";
+    assert_map_plan("y=array a=array b=array c=array", expression,
+                    "float4 False 1 -DMAP_VECTOR=1 True array\n");
+    assert_map_plan("y=array a=array b=array c=array@4", expression,
+                    "float4 False 1 -DMAP_VECTOR=1 True array@4\n");
+    assert_map_plan("y=array a=array b=array c=array@1", expression,
+                    "scalar False 1 -DMAP_VECTOR=0 True array@1\n");
+    assert_map_plan("y=array@2 a=array b=array c=row", expression,
+                    "scalar True 2 -DMAP_VECTOR=0 True row\n");
+    assert_map_plan("y=array a=array b=scalar c=col", expression,
+                    "float4 True 1 -DMAP_VECTOR=1 True col\n");
+}
+
+/* A name without a kind, or a bad expression, fails on the device with kiln_map's
+ * message, as a call would. */
+static void query_plan_for_map_reports_what_kiln_map_would_refuse(void **state)
+{
+    (void)state;
+    run_result result = run_query(NULL, "-d 0 --plan map \"y = a + d\" 1 8 y=array a=array");
+    assert_fails_cleanly(&result);
+    assert_contains(result.err, "unknown name 'd' at column 9");
+    run_free(&result);
+}
+
 static void query_rejects_bad_options_as_usage_errors(void **state)
 {
     (void)state;
@@ -485,7 +531,11 @@ static void query_rejects_bad_options_as_usage_errors(void **state)
                                       "--plan gemm_ex 4x4x4 --dtype f8",
                                       "--plan gemm_ex 4x4x4 --math exact",
                                       "--plan sgemm 4x4x4 --math fast", "--dtype f16 -l",
-                                      "--plan gemm_ex 4x4x4 --math"};
+                                      "--plan gemm_ex 4x4x4 --math", "--plan map",
+                                      "--plan map y=a 4 y=array", "--plan map y=a 0 4 y=array",
+                                      "--plan map y=a 1 4 y=arr", "--plan map y=a 1 4 y=array@x",
+                                      "--plan map y=a 1 4 =array", "--plan map y=a 1 4 y",
+                                      "--plan map y=a 1 4 y=array --dtype f16"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         run_result result = run_query(NULL, bad[i]);
         if (result.status != 2)
@@ -737,6 +787,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_plan_for_sgemm_names_the_kernel_it_launches),
         cmocka_unit_test(query_plan_for_gemm_ex_names_the_kernel_of_its_types),
         cmocka_unit_test(query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not),
+        cmocka_unit_test(query_plan_for_map_shows_its_path_grid_and_generated_source),
+        cmocka_unit_test(query_plan_for_map_reports_what_kiln_map_would_refuse),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),
