@@ -117,8 +117,16 @@ static unsigned operand_count(const tree *t)
     return t->op == TREE_CALL ? calls[t->function].arity : 2;
 }
 
-static const tree *grow(forest *f, unsigned depth);
+/* A node of f, a number until set otherwise. */
+static tree *node_new(forest *f)
+{
+    assert_true(f->used < MAX_NODES);
+    tree *t = &f->nodes[f->used++];
+    *t = (tree){TREE_NUMBER, CALL_EXP, 0, {NULL, NULL, NULL}};
+    return t;
+}
 
+/* An input, a literal or an earlier statement's output. */
 static const tree *leaf(forest *f, tree *t)
 {
     unsigned choice = pick(&f->random, 4 * INPUTS + f->outputs);
@@ -126,7 +134,6 @@ static const tree *leaf(forest *f, tree *t)
         t->op = TREE_NAME;
         t->leaf = choice % INPUTS;
     } else if (choice < 4 * INPUTS) {
-        t->op = TREE_NUMBER;
         t->leaf = pick(&f->random, LITERALS);
     } else {
         t->op = TREE_NAME;
@@ -135,12 +142,18 @@ static const tree *leaf(forest *f, tree *t)
     return t;
 }
 
+/* The literal 0, 1, 2 or 3: an exponent the language multiplies out. */
+static const tree *exact_exponent_leaf(forest *f)
+{
+    tree *t = node_new(f);
+    t->leaf = pick(&f->random, 4);
+    return t;
+}
+
 /* A tree of at most MAX_DEPTH - depth + 1 levels; leaves likelier the deeper it is. */
 static const tree *grow(forest *f, unsigned depth)
 {
-    assert_true(f->used < MAX_NODES);
-    tree *t = &f->nodes[f->used++];
-    *t = (tree){TREE_NAME, CALL_EXP, 0, {NULL, NULL, NULL}};
+    tree *t = node_new(f);
     if (depth == MAX_DEPTH || pick(&f->random, MAX_DEPTH) < depth - 1)
         return leaf(f, t);
     /* the comparisons share one slot, functions have three */
@@ -151,12 +164,9 @@ static const tree *grow(forest *f, unsigned depth)
     if (t->op == TREE_LESS)
         t->op = (tree_op)(TREE_LESS + pick(&f->random, TREE_NOT_EQUAL - TREE_LESS + 1));
     t->function = (call)pick(&f->random, CALL_COUNT);
+    const bool exact = t->op == TREE_POWER && pick(&f->random, 2) == 0;
     for (unsigned i = 0; i < operand_count(t); ++i)
-        t->operand[i] = grow(f, depth + 1);
-    if (t->op == TREE_POWER && pick(&f->random, 2) == 0) { /* an exact exponent, 0..3 */
-        tree *exponent = (tree *)t->operand[1];
-        *exponent = (tree){TREE_NUMBER, CALL_EXP, pick(&f->random, 4), {NULL, NULL, NULL}};
-    }
+        t->operand[i] = exact && i == 1 ? exact_exponent_leaf(f) : grow(f, depth + 1);
     return t;
 }
 
