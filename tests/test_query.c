@@ -384,19 +384,20 @@ static void assert_plan_kernel(const char *request, const char *kernel)
     run_free(&result);
 }
 
-/* The KILN_GEMM_TABLE the test started with (malloc'd, NULL when unset), and back. */
-static char *gemm_table_saved(void)
+/* The variable `name` as the test started with it (malloc'd, NULL when unset), and
+ * back. */
+static char *env_saved(const char *name)
 {
-    const char *table = getenv("KILN_GEMM_TABLE");
-    return table != NULL ? strdup(table) : NULL;
+    const char *value = getenv(name);
+    return value != NULL ? strdup(value) : NULL;
 }
 
-static void gemm_table_restore(char *saved)
+static void env_restore(const char *name, char *saved)
 {
     if (saved != NULL)
-        setenv("KILN_GEMM_TABLE", saved, 1);
+        setenv(name, saved, 1);
     else
-        unsetenv("KILN_GEMM_TABLE");
+        unsetenv(name);
     free(saved);
 }
 
@@ -407,7 +408,7 @@ static void gemm_table_restore(char *saved)
 static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
 {
     (void)state;
-    char *saved = gemm_table_saved();
+    char *saved = env_saved("KILN_GEMM_TABLE");
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_block");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm");
@@ -416,7 +417,7 @@ static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_cpu");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm_cpu");
     assert_plan_kernel("dense 4096x1024x256", "gemm_cpu");
-    gemm_table_restore(saved);
+    env_restore("KILN_GEMM_TABLE", saved);
 }
 
 /* The tensor-core kernel device 0 runs f16 and bf16 below STRICT with, else `other`. */
@@ -431,7 +432,7 @@ static const char *tensor_core_kernel_or(const char *other)
 static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
 {
     (void)state;
-    char *saved = gemm_table_saved();
+    char *saved = env_saved("KILN_GEMM_TABLE");
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("gemm_ex 4096x4096x4096", "gemm_block");
     assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast",
@@ -441,7 +442,7 @@ static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f32 --math tf32", "gemm_cpu");
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f16", "gemm");
     assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype f16", "gemm");
-    gemm_table_restore(saved);
+    env_restore("KILN_GEMM_TABLE", saved);
 }
 
 /* gemm_ex's plan has a tensor_cores member: the kernel, tile and launch that run on
@@ -520,6 +521,34 @@ static void query_plan_for_map_reports_what_kiln_map_would_refuse(void **state)
     assert_fails_cleanly(&result);
     assert_contains(result.err, "unknown name 'd' at column 9");
     run_free(&result);
+}
+
+/* kiln-query builds the very kernel kiln_map then launches: with a cache folder of
+ * their own, the call finds the plan's program on disk and builds nothing. */
+static void query_plan_for_map_builds_the_kernel_kiln_map_runs(void **state)
+{
+    (void)state;
+    char folder[] = "/tmp/kiln-test-query-map-XXXXXX", env[128];
+    assert_non_null(mkdtemp(folder));
+    snprintf(env, sizeof env, "KILN_CACHE_DIR='%s'", folder);
+    run_result result = run_query(env, "-d 0 --plan map \"y = a * 3 + b\" 1 1000 y=array "
+                                       "a=array b=array@1");
+    assert_int_equal(result.status, 0);
+    run_free(&result);
+    char *saved = env_saved("KILN_CACHE_DIR");
+    assert_int_equal(setenv("KILN_CACHE_DIR", folder, 1), 0);
+    kiln_ctx *ctx = scratch_context("0");
+    kiln_buf *b = scratch_view(scratch_buffer(ctx, 4004), 4, 4000);
+    const kiln_binding binds[] = {{"y", KILN_BIND_ARRAY, scratch_buffer(ctx, 4000), 0},
+                                  {"a", KILN_BIND_ARRAY, scratch_buffer(ctx, 4000), 0},
+                                  {"b", KILN_BIND_ARRAY, b, 0}};
+    kiln_cache_stats before = {.struct_size = sizeof before}, after = before;
+    assert_int_equal(kiln_cache_stats_get(&before), KILN_OK);
+    assert_int_equal(kiln_map(ctx, "y = a * 3 + b", 1, 1000, binds, 3), KILN_OK);
+    assert_int_equal(kiln_cache_stats_get(&after), KILN_OK);
+    env_restore("KILN_CACHE_DIR", saved);
+    folder_remove(folder);
+    assert_true(after.hits == before.hits + 1 && after.misses == before.misses);
 }
 
 static void query_rejects_bad_options_as_usage_errors(void **state)
@@ -789,6 +818,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not),
         cmocka_unit_test(query_plan_for_map_shows_its_path_grid_and_generated_source),
         cmocka_unit_test(query_plan_for_map_reports_what_kiln_map_would_refuse),
+        cmocka_unit_test_teardown(query_plan_for_map_builds_the_kernel_kiln_map_runs,
+                                  scratch_release),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),
