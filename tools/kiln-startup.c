@@ -98,7 +98,8 @@ static kiln_status map_buffers(kiln_ctx *ctx, kiln_buf **bufs)
 }
 
 /* The first kiln_map of the process, timed from the call to kiln_finish; *right when
- * y's first and last elements are sigmoid(1 + 2) * 3. */
+ * y's first and last elements are sigmoid(1 + 2) * 3 (sigmoid within 1e-6, times 3, and
+ * roundings). */
 static kiln_status first_map(kiln_ctx *ctx, double *map_ms, bool *right)
 {
     kiln_buf *bufs[4] = {NULL, NULL, NULL, NULL};
@@ -119,7 +120,7 @@ static kiln_status first_map(kiln_ctx *ctx, double *map_ms, bool *right)
     if (status == KILN_OK)
         status = kiln_buf_read(bufs[0], (MAP_N - 1) * sizeof(float), &ends[1], sizeof(float));
     const float want = 3.0f / (1.0f + expf(-3.0f));
-    *right = fabsf(ends[0] - want) <= 1e-6f && fabsf(ends[1] - want) <= 1e-6f;
+    *right = fabsf(ends[0] - want) <= 4e-6f && fabsf(ends[1] - want) <= 4e-6f;
     for (int i = 0; i < 4; ++i)
         kiln_buf_destroy(bufs[i]);
     return status;
