@@ -24,12 +24,12 @@
 
 enum {
     MAX_DEPTH = 6,
-    MAX_NODES = 2048,     /* of the trees alive at once */
+    MAX_NODES = 4096,     /* of the trees alive at once: 8 full trees have 2912 */
     STATEMENTS = 8,       /* trees of one kernel */
     MAP_KERNELS = 4,      /* 32 trees */
     ROWS = 3, COLS = 13,  /* a float4 path tail, and rows and columns for ROW and COL */
     KEY_TREES = 400,      /* trees whose keys are compared, none compiled */
-    TEXT = 16 * 1024,
+    TEXT = 48 * 1024,     /* 8 full trees spaced take about 30 KiB */
 };
 
 static unsigned long long seed;
