@@ -142,11 +142,10 @@ static const tree *leaf(forest *f, tree *t)
     return t;
 }
 
-/* The literal 0, 1, 2 or 3: an exponent the language multiplies out. */
-static const tree *exact_exponent_leaf(forest *f)
+static const tree *literal_leaf(forest *f)
 {
     tree *t = node_new(f);
-    t->leaf = pick(&f->random, 4);
+    t->leaf = pick(&f->random, LITERALS);
     return t;
 }
 
@@ -164,9 +163,11 @@ static const tree *grow(forest *f, unsigned depth)
     if (t->op == TREE_LESS)
         t->op = (tree_op)(TREE_LESS + pick(&f->random, TREE_NOT_EQUAL - TREE_LESS + 1));
     t->function = (call)pick(&f->random, CALL_COUNT);
-    const bool exact = t->op == TREE_POWER && pick(&f->random, 2) == 0;
+    /* half the exponents are literals: whole ones the language multiplies out, others
+     * (0.5, 3., 1.5E1) it calls pow for */
+    const bool literal_exponent = t->op == TREE_POWER && pick(&f->random, 2) == 0;
     for (unsigned i = 0; i < operand_count(t); ++i)
-        t->operand[i] = exact && i == 1 ? exact_exponent_leaf(f) : grow(f, depth + 1);
+        t->operand[i] = literal_exponent && i == 1 ? literal_leaf(f) : grow(f, depth + 1);
     return t;
 }
 
