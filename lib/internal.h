@@ -296,6 +296,26 @@ kiln_status generated_kernel_get(kiln_ctx *ctx, const struct generated_request *
                                  struct kernel **out);
 void generated_kernel_put(kiln_ctx *ctx, const struct kernel *kernel);
 
+/* ---------------------------------------------------------------- ops/map.c */
+
+/* How kiln_map runs an expression over rows×cols: decided by one function, which
+ * kiln_map launches and kiln-query --plan map prints. */
+struct map_plan {
+    bool vector;           /* cl/map.cl's float4 path: every ARRAY on a 16-byte boundary */
+    bool two_dimensional;  /* elements need their row and column (ROW or COL bindings) */
+    char options[48];      /* cl/map.cl's -D options */
+    struct kernel *kernel; /* built for them; held until map_plan_release */
+    struct launch launch;
+};
+
+/* kiln_map's plan for expr (rows and cols at least 1), its bindings checked as kiln_map
+ * checks them but for their buffers' sizes and aliasing, and the OpenCL C generated from
+ * expr in *source (malloc'd, the caller frees it). */
+kiln_status map_plan_for(kiln_ctx *ctx, const char *expr, size_t rows, size_t cols,
+                         const kiln_binding *bindings, size_t count, struct map_plan *plan,
+                         char **source);
+void map_plan_release(kiln_ctx *ctx, struct map_plan *plan);
+
 /* ---------------------------------------------------------------- cache.c */
 
 /* The program for (ctx's device, source, options) built from a checked cache entry;

@@ -344,6 +344,55 @@ static kiln_status parse_shape(const struct op_kind *kind, const char *shape,
                 kind->name, kind->shape, plan_usage);
 }
 
+const char map_plan_usage[] =
+    "map EXPR ROWS COLS NAME=KIND..., KIND array, array@N (N floats into its buffer), row, "
+    "col or scalar";
+
+kiln_status map_request_parse(const char *expr, const char *rows, const char *cols,
+                              struct map_request *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->expr = expr;
+    const char *end = "";
+    if (!parse_size(rows, &end, &out->rows) || *end != '\0' ||
+        !parse_size(cols, &end, &out->cols) || *end != '\0')
+        return fail(NULL, KILN_ERR_ARG, "bad size \"%s\" or \"%s\" for map: ROWS and COLS "
+                    "are digits, at least 1 (%s)", rows, cols, map_plan_usage);
+    return KILN_OK;
+}
+
+/* The kind `text` names (kiln_bind_kind's order), and an ARRAY's offset in floats. */
+static bool parse_kind(const char *text, kiln_bind_kind *kind, size_t *offset)
+{
+    static const char *const kinds[] = {"array", "scalar", "row", "col"};
+    const char *end = "";
+    *offset = 0;
+    for (int k = 0; k < 4; ++k)
+        if (strcmp(text, kinds[k]) == 0) {
+            *kind = (kiln_bind_kind)k;
+            return true;
+        }
+    *kind = KILN_BIND_ARRAY;
+    return strncmp(text, "array@", 6) == 0 && parse_size(text + 6, &end, offset) &&
+           *end == '\0';
+}
+
+kiln_status map_request_bind(struct map_request *request, const char *spec)
+{
+    const size_t at = request->count, length = strcspn(spec, "=");
+    if (at == MAP_REQUEST_MAX_BINDINGS)
+        return fail(NULL, KILN_ERR_ARG, "%s: more than %d bindings", spec,
+                    MAP_REQUEST_MAX_BINDINGS);
+    if (spec[length] != '=' || length == 0 || length >= sizeof(request->names[at]) ||
+        !parse_kind(spec + length + 1, &request->kinds[at], &request->offsets[at]))
+        return fail(NULL, KILN_ERR_ARG, "bad binding \"%s\": NAME=KIND, KIND array, array@N "
+                    "(N floats into its buffer), row, col or scalar", spec);
+    memcpy(request->names[at], spec, length);
+    request->names[at][length] = '\0';
+    request->count++;
+    return KILN_OK;
+}
+
 static const char *const dtype_names[] = {"f32", "f16", "bf16"};
 static const char *const math_names[] = {"strict", "tf32x3", "tf32", "fast"};
 
@@ -438,7 +487,9 @@ static void explain_groups(const char *what, size_t groups, size_t needed,
         why_add(report, "%s: %zu work-groups, one element per work-item\n", what, groups);
 }
 
-static void explain_elementwise(const kiln_ctx *ctx, size_t n, struct plan_report *report)
+/* A flat grid-stride launch over `items` steps, each a float4 or an element (`what`). */
+static void explain_flat(const kiln_ctx *ctx, const char *what, size_t items,
+                         struct plan_report *report)
 {
     const struct device_limits *device = &ctx->limits;
     size_t local = report->launch.local[0], multiple = report->kernel.preferred_multiple;
@@ -447,8 +498,12 @@ static void explain_elementwise(const kiln_ctx *ctx, size_t n, struct plan_repor
             local_bound(local, limit, device->max_work_item_sizes[0], device),
             multiple > 1 && local % multiple == 0 ? ", a multiple of the preferred multiple"
                                                   : "");
-    explain_groups("grid (a float4 per work-item per step)", report->groups[0],
-                   ceil_div(float4_count(n), local), report);
+    explain_groups(what, report->groups[0], ceil_div(items, local), report);
+}
+
+static void explain_elementwise(const kiln_ctx *ctx, size_t n, struct plan_report *report)
+{
+    explain_flat(ctx, "grid (a float4 per work-item per step)", float4_count(n), report);
 }
 
 /* geam's work-items each move TILE / TILE_ROWS elements of a TILE×TILE block. */
@@ -718,6 +773,57 @@ void introspect_gemm_tc(const kiln_ctx *ctx, const struct plan_request *request,
     if (report->tc.path != GEMM_TC_NONE)
         take_launch(&report->tc.launch, report);
     explain_tc(ctx, request, &report->tc, report);
+}
+
+/* kiln_map's path and grid in words. */
+static void explain_map(const kiln_ctx *ctx, const struct map_request *request,
+                        struct plan_report *report)
+{
+    const size_t n = request->rows * request->cols;
+    explain_limits(ctx, &report->kernel, report);
+    if (!report->map_vector)
+        why_add(report, "scalar path, an element a work-item: an ARRAY the expression uses "
+                        "starts off a 16-byte boundary\n");
+    if (report->map_vector) {
+        why_add(report, "float4 path: every ARRAY starts on a 16-byte boundary; %zu float4s "
+                        "and a tail of %zu elements%s\n", n / 4, n % 4,
+                report->map_2d ? ", ROW and COL read per lane" : "");
+        explain_flat(ctx, "grid (a float4 per work-item per step)", float4_count(n), report);
+    } else if (report->map_2d) {
+        why_add(report, "2-D grid of %zu x %zu (columns x rows) for the ROW and COL bindings, "
+                        "as kiln_bias_act's; items stride over the rest\n",
+                report->launch.global[0], report->launch.global[1]);
+    } else {
+        explain_flat(ctx, "grid (an element per work-item per step)", n, report);
+    }
+}
+
+kiln_status introspect_map(kiln_ctx *ctx, const struct map_request *request,
+                           struct plan_report *report, char **source)
+{
+    *source = NULL;
+    CHECK(check_ctx(ctx));
+    memset(report, 0, sizeof(*report));
+    kiln_buf standins[MAP_REQUEST_MAX_BINDINGS];
+    kiln_binding bindings[MAP_REQUEST_MAX_BINDINGS];
+    for (size_t i = 0; i < request->count; ++i) {
+        standins[i] = (kiln_buf){.ctx = ctx, .offset = request->offsets[i] * sizeof(float)};
+        bindings[i] = (kiln_binding){request->names[i], request->kinds[i], &standins[i], 0};
+    }
+    struct map_plan plan;
+    CHECK(map_plan_for(ctx, request->expr, request->rows, request->cols, bindings,
+                       request->count, &plan, source));
+    struct built built = {.label = "map (generated from the expression)", .kernel = plan.kernel};
+    snprintf(built.options, sizeof(built.options), "%s", plan.options);
+    kiln_status status = report_read(ctx, &built, &report->kernel);
+    take_launch(&plan.launch, report);
+    report->is_map = true;
+    report->map_vector = plan.vector;
+    report->map_2d = plan.two_dimensional;
+    map_plan_release(ctx, &plan);
+    if (status == KILN_OK)
+        explain_map(ctx, request, report);
+    return status;
 }
 
 static void explain(const kiln_ctx *ctx, const struct plan_request *request,

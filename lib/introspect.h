@@ -71,6 +71,9 @@ struct plan_report {
     bool is_gemm;
     struct gemm_config gemm;      /* the tile, when is_gemm */
     bool has_tc;                  /* gemm_ex: tc is the tensor-core family's plan */
+    bool is_map;                  /* kiln_map: the two below are its plan's */
+    bool map_vector;              /* cl/map.cl's float4 path, else one element an item */
+    bool map_2d;                  /* a 2-D grid, for ROW and COL bindings */
     struct gemm_tc_plan tc;       /* on a path, it is what runs (kernel, tile, launch) */
     char why[1536];               /* lines, each ending in '\n': what bound each choice */
 };
@@ -89,6 +92,38 @@ kiln_status introspect_plan(kiln_ctx *ctx, const struct plan_request *request,
  * set. */
 void introspect_gemm_tc(const kiln_ctx *ctx, const struct plan_request *request,
                         struct plan_report *report);
+
+/* A kiln_map call to plan: the expression, its rows×cols, and each name's kind; an
+ * ARRAY may start `offset` floats into its buffer (off a 16-byte boundary unless a
+ * multiple of 4), the others start at 0. */
+enum { MAP_REQUEST_MAX_BINDINGS = 32 };
+struct map_request {
+    const char *expr;
+    size_t rows, cols;
+    char names[MAP_REQUEST_MAX_BINDINGS][72];
+    kiln_bind_kind kinds[MAP_REQUEST_MAX_BINDINGS];
+    size_t offsets[MAP_REQUEST_MAX_BINDINGS];
+    size_t count;
+};
+
+/* "map EXPR ROWS COLS NAME=KIND...", KIND as map_request_bind reads it: for usage. */
+extern const char map_plan_usage[];
+
+/* The expression and its rows and cols (digits, at least 1); no bindings yet.
+ * KILN_ERR_ARG, with kiln_last_error(NULL) saying why, for a malformed size. */
+kiln_status map_request_parse(const char *expr, const char *rows, const char *cols,
+                              struct map_request *out);
+
+/* Adds a binding "NAME=KIND": KIND array, array@N (N floats into its buffer), row, col
+ * or scalar. KILN_ERR_ARG, with kiln_last_error(NULL) saying why, for another form, a
+ * name given twice or more than 32 bindings. */
+kiln_status map_request_bind(struct map_request *request, const char *spec);
+
+/* kiln_map's plan for the request, as lib/ops/map.c makes it (map_plan_for), and the
+ * OpenCL C generated from the expression in *source (NULL or malloc'd, whatever the
+ * status: the caller frees it). Builds the kernel but launches nothing. */
+kiln_status introspect_map(kiln_ctx *ctx, const struct map_request *request,
+                           struct plan_report *report, char **source);
 
 /* "none", "mma.sync" or "wgmma". */
 const char *plan_tc_path_name(enum gemm_tc_path path);

@@ -384,19 +384,20 @@ static void assert_plan_kernel(const char *request, const char *kernel)
     run_free(&result);
 }
 
-/* The KILN_GEMM_TABLE the test started with (malloc'd, NULL when unset), and back. */
-static char *gemm_table_saved(void)
+/* The variable `name` as the test started with it (malloc'd, NULL when unset), and
+ * back. */
+static char *env_saved(const char *name)
 {
-    const char *table = getenv("KILN_GEMM_TABLE");
-    return table != NULL ? strdup(table) : NULL;
+    const char *value = getenv(name);
+    return value != NULL ? strdup(value) : NULL;
 }
 
-static void gemm_table_restore(char *saved)
+static void env_restore(const char *name, char *saved)
 {
     if (saved != NULL)
-        setenv("KILN_GEMM_TABLE", saved, 1);
+        setenv(name, saved, 1);
     else
-        unsetenv("KILN_GEMM_TABLE");
+        unsetenv(name);
     free(saved);
 }
 
@@ -407,7 +408,7 @@ static void gemm_table_restore(char *saved)
 static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
 {
     (void)state;
-    char *saved = gemm_table_saved();
+    char *saved = env_saved("KILN_GEMM_TABLE");
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_block");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm");
@@ -416,7 +417,7 @@ static void query_plan_for_sgemm_names_the_kernel_it_launches(void **state)
     assert_plan_kernel("sgemm 4096x4096x4096", "gemm_cpu");
     assert_plan_kernel("sgemm 1025x1025x1025", "gemm_cpu");
     assert_plan_kernel("dense 4096x1024x256", "gemm_cpu");
-    gemm_table_restore(saved);
+    env_restore("KILN_GEMM_TABLE", saved);
 }
 
 /* The tensor-core kernel device 0 runs f16 and bf16 below STRICT with, else `other`. */
@@ -431,7 +432,7 @@ static const char *tensor_core_kernel_or(const char *other)
 static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
 {
     (void)state;
-    char *saved = gemm_table_saved();
+    char *saved = env_saved("KILN_GEMM_TABLE");
     setenv("KILN_GEMM_TABLE", "gpu", 1);
     assert_plan_kernel("gemm_ex 4096x4096x4096", "gemm_block");
     assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype bf16 --math fast",
@@ -441,7 +442,7 @@ static void query_plan_for_gemm_ex_names_the_kernel_of_its_types(void **state)
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f32 --math tf32", "gemm_cpu");
     assert_plan_kernel("gemm_ex 1025x1025x1025 --dtype f16", "gemm");
     assert_plan_kernel("gemm_ex 4096x4096x4096 --dtype f16", "gemm");
-    gemm_table_restore(saved);
+    env_restore("KILN_GEMM_TABLE", saved);
 }
 
 /* gemm_ex's plan has a tensor_cores member: the kernel, tile and launch that run on
@@ -476,6 +477,80 @@ static void query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not(void **
     run_free(&sgemm);
 }
 
+/* The JSON of kiln-query --plan map on device 0 for y = sigmoid(a + b) * c + r over 3 x
+ * 1000, with `bindings` for the names, evaluated by `expression`. */
+static void assert_map_plan(const char *bindings, const char *expression, const char *expected)
+{
+    char args[512];
+    snprintf(args, sizeof args, "--json -d 0 --plan map \"y = sigmoid(a + b) * c\" 3 1000 %s",
+             bindings);
+    run_result result = query_ok(args);
+    assert_json_evaluates(result.out, expression, expected);
+    run_free(&result);
+}
+
+/* kiln_map's plan: the float4 path for ARRAYs on 16-byte boundaries (array@4 is one), the
+ * scalar path else, a 2-D grid only for ROW and COL on the scalar path; its options and
+ * the generated source say the same. */
+static void query_plan_for_map_shows_its_path_grid_and_generated_source(void **state)
+{
+    (void)state;
+    const char *expression =
+        "(lambda p: \" \".join(str(x) for x in [p[\"path\"], p[\"two_dimensional\"], "
+        "len(p[\"global\"]), p[\"kernel\"][\"options\"].split()[-1], "
+        "any(\"map_element4\" in line for line in p[\"source\"])]))(d[\"devices\"][0][\"plan\"]) "
+        "+ \" \" + d[\"bindings\"][\"c\"]";
+    assert_map_plan("y=array a=array b=array c=array", expression,
+                    "float4 False 1 -DMAP_VECTOR=1 True array\n");
+    assert_map_plan("y=array a=array b=array c=array@4", expression,
+                    "float4 False 1 -DMAP_VECTOR=1 True array@4\n");
+    assert_map_plan("y=array a=array b=array c=array@1", expression,
+                    "scalar False 1 -DMAP_VECTOR=0 True array@1\n");
+    assert_map_plan("y=array@2 a=array b=array c=row", expression,
+                    "scalar True 2 -DMAP_VECTOR=0 True row\n");
+    assert_map_plan("y=array a=array b=scalar c=col", expression,
+                    "float4 True 1 -DMAP_VECTOR=1 True col\n");
+}
+
+/* A name without a kind, or a bad expression, fails on the device with kiln_map's
+ * message, as a call would. */
+static void query_plan_for_map_reports_what_kiln_map_would_refuse(void **state)
+{
+    (void)state;
+    run_result result = run_query(NULL, "-d 0 --plan map \"y = a + d\" 1 8 y=array a=array");
+    assert_fails_cleanly(&result);
+    assert_contains(result.err, "unknown name 'd' at column 9");
+    run_free(&result);
+}
+
+/* kiln-query builds the very kernel kiln_map then launches: with a cache folder of
+ * their own, the call finds the plan's program on disk and builds nothing. */
+static void query_plan_for_map_builds_the_kernel_kiln_map_runs(void **state)
+{
+    (void)state;
+    char folder[] = "/tmp/kiln-test-query-map-XXXXXX", env[128];
+    assert_non_null(mkdtemp(folder));
+    snprintf(env, sizeof env, "KILN_CACHE_DIR='%s'", folder);
+    run_result result = run_query(env, "-d 0 --plan map \"y = a * 3 + b\" 1 1000 y=array "
+                                       "a=array b=array@1");
+    assert_int_equal(result.status, 0);
+    run_free(&result);
+    char *saved = env_saved("KILN_CACHE_DIR");
+    assert_int_equal(setenv("KILN_CACHE_DIR", folder, 1), 0);
+    kiln_ctx *ctx = scratch_context("0");
+    kiln_buf *b = scratch_view(scratch_buffer(ctx, 4004), 4, 4000);
+    const kiln_binding binds[] = {{"y", KILN_BIND_ARRAY, scratch_buffer(ctx, 4000), 0},
+                                  {"a", KILN_BIND_ARRAY, scratch_buffer(ctx, 4000), 0},
+                                  {"b", KILN_BIND_ARRAY, b, 0}};
+    kiln_cache_stats before = {.struct_size = sizeof before}, after = before;
+    assert_int_equal(kiln_cache_stats_get(&before), KILN_OK);
+    assert_int_equal(kiln_map(ctx, "y = a * 3 + b", 1, 1000, binds, 3), KILN_OK);
+    assert_int_equal(kiln_cache_stats_get(&after), KILN_OK);
+    env_restore("KILN_CACHE_DIR", saved);
+    folder_remove(folder);
+    assert_true(after.hits == before.hits + 1 && after.misses == before.misses);
+}
+
 static void query_rejects_bad_options_as_usage_errors(void **state)
 {
     (void)state;
@@ -485,7 +560,11 @@ static void query_rejects_bad_options_as_usage_errors(void **state)
                                       "--plan gemm_ex 4x4x4 --dtype f8",
                                       "--plan gemm_ex 4x4x4 --math exact",
                                       "--plan sgemm 4x4x4 --math fast", "--dtype f16 -l",
-                                      "--plan gemm_ex 4x4x4 --math"};
+                                      "--plan gemm_ex 4x4x4 --math", "--plan map",
+                                      "--plan map y=a 4 y=array", "--plan map y=a 0 4 y=array",
+                                      "--plan map y=a 1 4 y=arr", "--plan map y=a 1 4 y=array@x",
+                                      "--plan map y=a 1 4 =array", "--plan map y=a 1 4 y",
+                                      "--plan map y=a 1 4 y=array --dtype f16"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         run_result result = run_query(NULL, bad[i]);
         if (result.status != 2)
@@ -737,6 +816,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(query_plan_for_sgemm_names_the_kernel_it_launches),
         cmocka_unit_test(query_plan_for_gemm_ex_names_the_kernel_of_its_types),
         cmocka_unit_test(query_plan_for_gemm_ex_shows_the_tensor_core_plan_or_why_not),
+        cmocka_unit_test(query_plan_for_map_shows_its_path_grid_and_generated_source),
+        cmocka_unit_test(query_plan_for_map_reports_what_kiln_map_would_refuse),
+        cmocka_unit_test_teardown(query_plan_for_map_builds_the_kernel_kiln_map_runs,
+                                  scratch_release),
         cmocka_unit_test(query_kernels_reports_every_kiln_kernel),
         cmocka_unit_test(query_rejects_bad_options_as_usage_errors),
         cmocka_unit_test(query_lists_the_devices_when_a_spec_matches_none),

@@ -58,6 +58,7 @@ typedef struct {
     kiln_buf *dev_out;
     kiln_buf *dev_typed[3]; /* gemm_ex in f16 or bf16: A, B and C in expect.dtype */
     kiln_buf *workspace;    /* conv2d's, made once by its prepare, outside the timing */
+    kiln_buf *dev_parts[3]; /* adam's w, m and v: views of dev_out, made by its prepare */
 } bench_case;
 
 typedef enum {
@@ -122,6 +123,18 @@ bool bench_verify_softmax(const bench_case *c, char *why, size_t why_len);
 /* kiln_map's sigmoid(a + b) * c and kiln_map_reduce's sum((a - b)^2). */
 bool bench_verify_map(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_map_sum(const bench_case *c, char *why, size_t why_len);
+/* The Adam step as one kiln_map: torch.optim.Adam's defaults, its bias corrections folded
+ * into lr and eps (lr·sqrt(bc2)/bc1 and eps·sqrt(bc2) give torch's step exactly). */
+typedef struct {
+    float beta1, beta2, lr, eps;
+} bench_adam_params;
+extern const bench_adam_params bench_adam;
+/* The state before the step: w, m and v of n floats each from in[0], v made
+ * non-negative (a second moment is), into state[3n]. */
+void bench_adam_start(const bench_case *c, float *state);
+/* out (w, m and v after one step from bench_adam_start's state and the gradient in[1])
+ * against the step in double. */
+bool bench_verify_adam(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_log_softmax(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_layernorm(const bench_case *c, char *why, size_t why_len);
 bool bench_verify_rmsnorm(const bench_case *c, char *why, size_t why_len);

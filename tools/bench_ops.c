@@ -52,6 +52,12 @@ static double two_reads_bytes(bench_shape s)
     return 8.0 * (double)elements(s);
 }
 
+/* The Adam step: w, g, m and v read, w, m and v written. */
+static double adam_bytes(bench_shape s)
+{
+    return 28.0 * (double)elements(s);
+}
+
 static double gemm_flops(bench_shape s)
 {
     return 2.0 * (double)s.m * (double)s.n * (double)s.k;
@@ -89,6 +95,13 @@ static void map_reduce_lengths(bench_case *c)
 {
     c->in_len[0] = c->in_len[1] = elements(c->shape);
     c->out_len = 1;
+}
+
+/* in[0] holds w, m and v, n floats each, and out them after the step; in[1] is g. */
+static void adam_lengths(bench_case *c)
+{
+    c->in_len[0] = c->out_len = 3 * elements(c->shape);
+    c->in_len[1] = elements(c->shape);
 }
 
 /* A result per row or per column; kiln_sum's and a whole vector's (m = 1) is one. */
@@ -150,6 +163,26 @@ static bool map_sum_cpu(bench_case *c)
     for (size_t i = 0; i < c->in_len[0]; ++i)
         sum += (double)(a[i] - b[i]) * (a[i] - b[i]);
     c->out[0] = (float)sum;
+    return true;
+}
+
+static bool adam_start_cpu(bench_case *c)
+{
+    bench_adam_start(c, c->out);
+    return true;
+}
+
+/* One step over the state in out, in float as a C programmer writes it. */
+static bool adam_cpu(bench_case *c)
+{
+    const size_t n = c->in_len[1];
+    const float b1 = bench_adam.beta1, b2 = bench_adam.beta2, *g = c->in[1];
+    float *w = c->out, *m = w + n, *v = w + 2 * n;
+    for (size_t i = 0; i < n; ++i) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        w[i] = w[i] - bench_adam.lr * m[i] / (sqrtf(v[i]) + bench_adam.eps);
+    }
     return true;
 }
 
@@ -471,6 +504,33 @@ static bool map_sum_kiln(bench_case *c)
     return kiln_ok(c, kiln_map_reduce(c->ctx, "sum((a - b)^2)", 1, c->in_len[0], binds, 2,
                                       c->dev_out),
                    "kiln_map_reduce");
+}
+
+/* The state uploaded to dev_out, and w, m and v as views of it. */
+static bool adam_start_kiln(bench_case *c)
+{
+    const size_t bytes = c->in_len[1] * sizeof(float);
+    bench_adam_start(c, c->out);
+    for (size_t part = 0; part < 3; ++part)
+        if (c->dev_parts[part] == NULL &&
+            !kiln_ok(c, kiln_buf_view(c->dev_out, part * bytes, bytes, &c->dev_parts[part]),
+                     "kiln_buf_view"))
+            return false;
+    return kiln_ok(c, kiln_buf_write(c->dev_out, 0, c->out, 3 * bytes), "kiln_buf_write");
+}
+
+static bool adam_kiln(bench_case *c)
+{
+    const kiln_binding binds[] = {
+        {"w", KILN_BIND_ARRAY, c->dev_parts[0], 0}, {"m", KILN_BIND_ARRAY, c->dev_parts[1], 0},
+        {"v", KILN_BIND_ARRAY, c->dev_parts[2], 0}, {"g", KILN_BIND_ARRAY, c->dev_in[1], 0},
+        {"b1", KILN_BIND_SCALAR, NULL, bench_adam.beta1},
+        {"b2", KILN_BIND_SCALAR, NULL, bench_adam.beta2},
+        {"lr", KILN_BIND_SCALAR, NULL, bench_adam.lr},
+        {"eps", KILN_BIND_SCALAR, NULL, bench_adam.eps}};
+    return kiln_ok(c, kiln_map(c->ctx, "m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; "
+                                        "w = w - lr*m/(sqrt(v)+eps)", 1, c->in_len[1], binds, 8),
+                   "kiln_map");
 }
 
 static bool vadd_kiln(bench_case *c)
@@ -798,7 +858,9 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
     {"cpu blocked loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, prepare, run},
 #endif
 #define CPU_GEMM(run) CPU_GEMM_PREPARED(NULL, run)
-#define CPU_LOOP(run) {"cpu C loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, NULL, run},
+#define CPU_LOOP_PREPARED(prepare, run) \
+    {"cpu C loop", BENCH_ROLE_CPU, BENCH_ON_HOST, false, prepare, run},
+#define CPU_LOOP(run) CPU_LOOP_PREPARED(NULL, run)
 #define KILN(run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, NULL, run},
 #define KILN_PREPARED(prepare, run) {"kiln", BENCH_ROLE_KILN, BENCH_ON_QUEUE, false, prepare, run},
 #define KILN_TRANSFERS(run) {"kiln+transfers", BENCH_ROLE_TRANSFERS, BENCH_WAITS, false, NULL, run},
@@ -807,6 +869,8 @@ bool bench_clblast_override(kiln_ctx *ctx, const char *list)
 static const bench_impl vadd_impls[] = {
     CPU_LOOP(vadd_cpu) KILN(vadd_kiln) KILN_TRANSFERS(vadd_transfers) PEER_SAXPY END};
 static const bench_impl map_impls[] = {CPU_LOOP(map_sigmoid_cpu) KILN(map_sigmoid_kiln) END};
+static const bench_impl adam_impls[] = {
+    CPU_LOOP_PREPARED(adam_start_cpu, adam_cpu) KILN_PREPARED(adam_start_kiln, adam_kiln) END};
 static const bench_impl map_sum_impls[] = {CPU_LOOP(map_sum_cpu) KILN(map_sum_kiln) END};
 static const bench_impl sigmoid_impls[] = {
     CPU_LOOP(sigmoid_cpu) KILN(sigmoid_kiln) KILN_TRANSFERS(sigmoid_transfers) END};
@@ -914,6 +978,9 @@ const bench_op bench_ops[] = {
     {"map_sum", "n", "N elements each of a and b; kiln_map_reduce sum((a - b)^2)",
      BENCH_RATE_BYTES, two_reads_bytes, map_reduce_lengths, bench_verify_map_sum, {.act = KILN_ACT_NONE},
      "2^20,2^24,2^28", "2^20,2^22,2^24", map_sum_impls, false},
+    {"adam", "n", "N parameters; the Adam step as one kiln_map, 28 bytes a parameter",
+     BENCH_RATE_BYTES, adam_bytes, adam_lengths, bench_verify_adam, {.act = KILN_ACT_NONE},
+     "2^20,2^24,2^26", "2^20,2^22", adam_impls, false},
     {"act_backward", "n", "N elements; dx = dy*y*(1-y), sigmoid's", BENCH_RATE_BYTES,
      add_bytes, binary_lengths, bench_verify_act_backward, {.act = KILN_ACT_SIGMOID},
      VECTOR_SIZES, act_backward_impls, false},

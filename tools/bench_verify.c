@@ -185,6 +185,36 @@ bool bench_verify_map_sum(const bench_case *c, char *why, size_t why_len)
     return judge(&bad, 1, "results", why, why_len);
 }
 
+const bench_adam_params bench_adam = {0.9f, 0.999f, 1e-3f, 1e-8f};
+
+void bench_adam_start(const bench_case *c, float *state)
+{
+    const size_t n = c->in_len[1];
+    memcpy(state, c->in[0], 2 * n * sizeof(float));
+    for (size_t i = 2 * n; i < 3 * n; ++i)
+        state[i] = fabsf(c->in[0][i]);
+}
+
+/* Each of w, m and v within a few roundings of its terms (tests/test_map.c's bounds):
+ * lr·m/(sqrt(v) + eps) has a few roundings of its own. */
+bool bench_verify_adam(const bench_case *c, char *why, size_t why_len)
+{
+    const size_t n = c->in_len[1];
+    const double b1 = bench_adam.beta1, b2 = bench_adam.beta2, lr = bench_adam.lr,
+                 eps = bench_adam.eps, ulp = FLT_EPSILON;
+    const float *g = c->in[1], *w = c->in[0], *m = w + n, *v_in = w + 2 * n;
+    mismatch bad = {0};
+    for (size_t i = 0; i < n; ++i) {
+        const double v = fabs((double)v_in[i]), g2 = (double)g[i] * g[i];
+        const double mm = b1 * m[i] + (1 - b1) * g[i], vv = b2 * v + (1 - b2) * g2;
+        const double step = lr * mm / (sqrt(vv) + eps);
+        note(&bad, i, c->out[i], w[i] - step, 4 * ulp * fabs(w[i]) + 20 * ulp * fabs(step));
+        note(&bad, n + i, c->out[n + i], mm, 4 * ulp * (fabs(m[i]) + fabs(g[i])));
+        note(&bad, 2 * n + i, c->out[2 * n + i], vv, 4 * ulp * (v + g2));
+    }
+    return judge(&bad, 3 * n, "of w, m and v", why, why_len);
+}
+
 static double row_max(const float *row, size_t cols)
 {
     double max = -INFINITY;

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MAX_OPS = 32, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
+enum { MAX_OPS = 40, MAX_SIZES = 32, DEFAULT_WARMUP = 2 };
 
 /* Without -r, R is chosen so the timed launches last about this long. */
 static const double REPEAT_BUDGET_SECONDS = 0.2;
@@ -536,6 +536,8 @@ static void case_free(bench_case *c)
     for (size_t i = 0; i < 3; ++i)
         kiln_buf_destroy(c->dev_typed[i]);
     kiln_buf_destroy(c->workspace);
+    for (size_t i = 0; i < 3; ++i)
+        kiln_buf_destroy(c->dev_parts[i]);
 }
 
 /* ---------------------------------------------------------------- one implementation */
@@ -968,7 +970,8 @@ static void print_preamble(const bench *b)
            "host<->device copies; host us: enqueueing one call\n");
     printf("rates count bytes read and written: 12 per element for vadd, geam, axpy and "
            "act_backward, 8 for sigmoid, scale, softmax, the norms and bias_act, 4 (read "
-           "only) for sum, max and the row and column reductions; 2*m*n*k flops for sgemm, "
+           "only) for sum, max and the row and column reductions, 16 for map, 8 for map_sum, "
+           "28 a parameter for adam; 2*m*n*k flops for sgemm, "
            "gemm_ex and dense; every result was verified first\n\n");
 }
 

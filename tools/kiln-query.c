@@ -26,11 +26,13 @@ typedef struct {
     const char *plan_text[2];
     const char *dtype, *math; /* --plan gemm_ex's type and math level; NULL: f32, strict */
     struct plan_request plan;
+    bool is_map;              /* --plan map: the request is `map` */
+    struct map_request map;
 } options;
 
 static const char usage_text[] =
-    "Usage: kiln-query [-d SPEC] [-l | --kernels | --plan OP SHAPE [--dtype T] [--math M]]\n"
-    "                  [--json]\n"
+    "Usage: kiln-query [-d SPEC] [-l | --kernels | --plan OP SHAPE [--dtype T] [--math M]\n"
+    "                  | --plan map EXPR ROWS COLS NAME=KIND...] [--json]\n"
     "\n"
     "Reports every OpenCL device as kiln sees it, max work-group size first.\n"
     "\n"
@@ -41,6 +43,12 @@ static const char usage_text[] =
     "      --plan OP SHAPE\n"
     "                     the global and local sizes the dispatcher chooses, and why;\n"
     "                     OP SHAPE is one of: %s\n"
+    "      --plan map EXPR ROWS COLS NAME=KIND...\n"
+    "                     kiln_map's plan for the expression over ROWS x COLS: the\n"
+    "                     OpenCL C generated from it, the float4 or scalar path, the\n"
+    "                     global and local sizes, and why; every name the expression\n"
+    "                     uses needs a NAME=KIND, KIND one of array, array@N (its buffer\n"
+    "                     starts N floats into a 16-byte aligned one), row, col, scalar\n"
     "      --dtype T      for --plan gemm_ex: the type of A, B and C: f32 (default),\n"
     "                     f16 or bf16\n"
     "      --math M       for --plan gemm_ex: strict (default), tf32x3, tf32 or fast\n"
@@ -608,8 +616,28 @@ static kiln_status kernels_work(emitter *e, const options *opts, kiln_ctx *ctx)
     return KILN_OK;
 }
 
+/* kiln_map's plan: its path, grid and reasons, and the generated source a line each. */
+static kiln_status map_plan_work(emitter *e, const options *opts, kiln_ctx *ctx)
+{
+    struct plan_report plan;
+    char *source;
+    kiln_status status = introspect_map(ctx, &opts->map, &plan, &source);
+    if (status == KILN_OK) {
+        emit_open(e, "plan", "plan", '{');
+        emit_text(e, "path", "path", plan.map_vector ? "float4" : "scalar");
+        emit_flag(e, "two_dimensional", "2-D (ROW or COL)", plan.map_2d);
+        emit_plan(e, &plan);
+        emit_list(e, "source", "generated source", source, '\n', 0);
+        emit_close(e, '}');
+    }
+    free(source);
+    return status;
+}
+
 static kiln_status plan_work(emitter *e, const options *opts, kiln_ctx *ctx)
 {
+    if (opts->is_map)
+        return map_plan_work(e, opts, ctx);
     struct plan_report plan;
     CHECK(introspect_plan(ctx, &opts->plan, &plan));
     emit_open(e, "plan", "plan", '{');
@@ -640,12 +668,36 @@ static void platform_heading(const emitter *e, const options *opts,
     fprintf(e->out, "Platform %zu: %s\n", info->platform_index, info->platform_name);
 }
 
+/* Binding i's kind as --plan map takes it, into text. */
+static const char *map_kind_text(const struct map_request *map, size_t i, char *text,
+                                 size_t size)
+{
+    static const char *const kinds[] = {"array", "scalar", "row", "col"};
+    if (map->offsets[i] > 0)
+        snprintf(text, size, "array@%zu", map->offsets[i]);
+    else
+        snprintf(text, size, "%s", kinds[map->kinds[i]]);
+    return text;
+}
+
 /* The request itself, before the devices: op and shape. */
 static void describe_request(emitter *e, const options *opts)
 {
     if (opts->mode != MODE_PLAN)
         return;
     emit_text(e, "op", "plan for", opts->plan_text[0]);
+    if (opts->is_map) {
+        const size_t shape[] = {opts->map.rows, opts->map.cols};
+        emit_text(e, "expression", "expression", opts->map.expr);
+        emit_sizes(e, "shape", "shape (rows x cols)", shape, 2);
+        emit_open(e, "bindings", "bindings", '{');
+        char kind[32];
+        for (size_t i = 0; i < opts->map.count; ++i)
+            emit_text(e, opts->map.names[i], opts->map.names[i],
+                      map_kind_text(&opts->map, i, kind, sizeof(kind)));
+        emit_close(e, '}');
+        return;
+    }
     emit_sizes(e, "shape", "shape", opts->plan.shape, opts->plan.dims);
     if (opts->plan.op == PLAN_GEMM_EX) {
         emit_text(e, "dtype", "type", opts->dtype != NULL ? opts->dtype : "f32");
@@ -711,6 +763,24 @@ static bool is_option(const char *arg, const char *short_name, const char *long_
            strcmp(arg, long_name) == 0;
 }
 
+/* --plan map EXPR ROWS COLS and the NAME=KIND arguments after them; CONTINUE, or the
+ * exit status. */
+static int parse_map_plan(int argc, char **argv, int *i, options *opts)
+{
+    const char *option = argv[*i];
+    if (argc - *i - 1 < 4)
+        return usage_error("%s map needs EXPR ROWS COLS NAME=KIND...: %s", option,
+                           map_plan_usage);
+    opts->plan_text[0] = argv[*i + 1];
+    if (map_request_parse(argv[*i + 2], argv[*i + 3], argv[*i + 4], &opts->map) != KILN_OK)
+        return usage_error("%s", kiln_last_error(NULL));
+    for (*i += 4; *i + 1 < argc && argv[*i + 1][0] != '-'; ++*i)
+        if (map_request_bind(&opts->map, argv[*i + 1]) != KILN_OK)
+            return usage_error("%s", kiln_last_error(NULL));
+    opts->is_map = true;
+    return set_mode(opts, MODE_PLAN, option);
+}
+
 /* The option at argv[*i] and the arguments it takes; CONTINUE, or the exit status. */
 static int parse_option(int argc, char **argv, int *i, options *opts)
 {
@@ -733,6 +803,8 @@ static int parse_option(int argc, char **argv, int *i, options *opts)
         opts->device = argv[++*i];
         return CONTINUE;
     }
+    if (is_option(arg, NULL, "--plan") && left >= 1 && strcmp(argv[*i + 1], "map") == 0)
+        return parse_map_plan(argc, argv, i, opts);
     if (is_option(arg, NULL, "--plan") && left >= 2) {
         opts->plan_text[0] = argv[++*i];
         opts->plan_text[1] = argv[++*i];

@@ -182,29 +182,62 @@ static bool arrays_on_float4(const struct expr_variables *variables,
     return true;
 }
 
+/* The plan: the float4 path when every ARRAY starts on a 16-byte boundary, the kernel
+ * built for the path, and a launch over float4s (flat, ROW and COL too), else over
+ * elements (2-D with ROW or COL). */
+static kiln_status map_plan_make(kiln_ctx *ctx, const struct compiled *compiled,
+                                 const kiln_binding *bindings, size_t rows, size_t cols,
+                                 struct map_plan *plan)
+{
+    size_t n = rows * cols;
+    plan->vector = arrays_on_float4(&compiled->variables, bindings);
+    plan->two_dimensional = compiled->variables.per_row_or_col;
+    snprintf(plan->options, sizeof(plan->options), "-DINDEX=%s -DMAP_VECTOR=%d",
+             row_index_type(n), plan->vector);
+    const struct generated_request request = {"map", "map_expression", compiled->key,
+                                              plan->options, "map", generate, compiled->code};
+    CHECK(generated_kernel_get(ctx, &request, &plan->kernel));
+    const struct kernel_limits *limits = &plan->kernel->limits;
+    plan->launch = plan->vector ? plan_elementwise(&ctx->limits, limits, n / 4 + (n % 4 != 0))
+                   : plan->two_dimensional ? plan_bias_act(&ctx->limits, limits, rows, cols)
+                                           : plan_elementwise(&ctx->limits, limits, n);
+    return KILN_OK;
+}
+
+void map_plan_release(kiln_ctx *ctx, struct map_plan *plan)
+{
+    generated_kernel_put(ctx, plan->kernel);
+    plan->kernel = NULL;
+}
+
 static kiln_status map_enqueue(kiln_ctx *ctx, const struct compiled *compiled,
                                const kiln_binding *bindings, size_t rows, size_t cols)
 {
-    size_t n = rows * cols;
-    bool vector = arrays_on_float4(&compiled->variables, bindings);
-    char options[48];
-    snprintf(options, sizeof(options), "-DINDEX=%s -DMAP_VECTOR=%d", row_index_type(n), vector);
-    const struct generated_request request = {"map", "map_expression", compiled->key,
-                                              options, "map", generate, compiled->code};
-    struct kernel *kernel;
-    CHECK(generated_kernel_get(ctx, &request, &kernel));
-    /* the vector path is flat, a float4 (and the tail's elements) per item */
-    struct launch plan =
-        vector ? plan_elementwise(&ctx->limits, &kernel->limits, n / 4 + (n % 4 != 0))
-        : compiled->variables.per_row_or_col
-            ? plan_bias_act(&ctx->limits, &kernel->limits, rows, cols)
-            : plan_elementwise(&ctx->limits, &kernel->limits, n);
+    struct map_plan plan;
+    CHECK(map_plan_make(ctx, compiled, bindings, rows, cols, &plan));
     const cl_ulong sizes[2] = {rows, cols};
     cl_ulong offsets[EXPR_MAX_BINDINGS];
     struct kernel_arg args[MAP_MAX_ARGS];
     size_t count = map_arguments(&compiled->variables, bindings, sizes, NULL, offsets, args);
-    kiln_status status = kernel_launch(ctx, kernel, &plan, args, count);
-    generated_kernel_put(ctx, kernel);
+    kiln_status status = kernel_launch(ctx, plan.kernel, &plan.launch, args, count);
+    map_plan_release(ctx, &plan);
+    return status;
+}
+
+kiln_status map_plan_for(kiln_ctx *ctx, const char *expr, size_t rows, size_t cols,
+                         const kiln_binding *bindings, size_t count, struct map_plan *plan,
+                         char **source)
+{
+    CHECK(check_bindings(ctx, bindings, count));
+    struct compiled compiled;
+    kiln_status status = compile(ctx, expr, EXPR_MAP, bindings, count, &compiled);
+    if (status == KILN_OK)
+        status = map_plan_make(ctx, &compiled, bindings, rows, cols, plan);
+    if (status == KILN_OK && (*source = expr_opencl(compiled.code)) == NULL) {
+        map_plan_release(ctx, plan);
+        status = fail(ctx, KILN_ERR_NOMEM, "out of host memory for the generated source");
+    }
+    compiled_free(&compiled);
     return status;
 }
 
