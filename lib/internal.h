@@ -133,6 +133,13 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
                                                  size_t max_threads, size_t m, size_t n,
                                                  size_t k);
 size_t gemm_config_threads(const struct gemm_config *config);
+/* A tile of cl/conv2d_implicit.cl suits the device and an m×n C (filters × batch·pixels,
+ * any edges) within one launch's grid. */
+bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads,
+                          const struct gemm_config *config, size_t m, size_t n);
+/* The tile of cl/conv2d_implicit.cl for an m×n C, or NULL when none fits. */
+const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
+                                                      size_t max_threads, size_t m, size_t n);
 /* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
 enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */
@@ -232,6 +239,8 @@ struct gemm_table {
     size_t count;
 };
 struct gemm_table gemm_block_table(const struct device_limits *device);
+/* The implicit-GEMM convolution's tiles (cl/conv2d_implicit.cl) for one device family. */
+struct gemm_table conv2d_implicit_table(const struct device_limits *device);
 /* The CPU kernel's tiles (cl/gemm_cpu.cl), one row per register width, largest first. */
 struct gemm_table gemm_cpu_table(void);
 

@@ -1,0 +1,173 @@
+/* kiln_conv2d as one implicit GEMM: y = act(W · B + bias) with M = filters, N =
+ * batch·out_h·out_w (every image's output pixels in one index space, so no image leaves
+ * a ragged tile of its own) and K = channels·KERNEL_H·KERNEL_W. W is the KCRS weights as
+ * they are, a row of K floats per filter. B is never stored: its element (k, n), k = (c,
+ * r, s) and n = (image, oy, ox), is gathered from x as a slice of it is staged,
+ * x[image][c][oy·stride_h - pad_h + r·dilation_h][ox·stride_w - pad_w + s·dilation_w],
+ * 0 outside the image; and C goes straight to y in NCHW order, column n to pixel
+ * n % pixels of image n / pixels.
+ *
+ * The tiling is cl/gemm_block.cl's (cl/gemm_tile.h, cl/gemm_slice.h): a TILE_M×TILE_N
+ * block of C per work-group, WPT_M×WPT_N per work-item in float4 pieces, TILE_K-deep
+ * k-major slices double-buffered in local memory, the next slice's loads held in
+ * registers while the current one is multiplied, one barrier per slice. Unlike
+ * gemm_block every edge is checked: rows past the filters, columns past N and k past K
+ * stage zeros in both operands (so nothing a padded product reads is NaN), and only C's
+ * elements inside are stored.
+ *
+ * The gather's index math stays out of the multiply: each work-item stages one column
+ * of every B slice (THREADS is a multiple of TILE_N), so its image, input corner and
+ * base offset are computed once; per slice it splits its TILE_K / B_STEP k's into (c, r,
+ * s) by the compile-time KERNEL_H and KERNEL_W (a multiply and shift each, nothing for a
+ * 1×1 kernel) and checks the two bounds of the tap. That is a few integer operations per
+ * staged float, against WPT_M·WPT_N FMAs per k per work-item.
+ *
+ * INDEX is int when every offset into x, w and y and every coordinate fits 31 bits. */
+#ifndef TILE_M
+#define TILE_M 128
+#endif
+#ifndef TILE_N
+#define TILE_N 128
+#endif
+#ifndef TILE_K
+#define TILE_K 8
+#endif
+#ifndef WPT_M
+#define WPT_M 8
+#endif
+#ifndef WPT_N
+#define WPT_N 8
+#endif
+#ifndef KERNEL_H
+#define KERNEL_H 3
+#endif
+#ifndef KERNEL_W
+#define KERNEL_W 3
+#endif
+#ifndef INDEX
+#define INDEX long
+#endif
+
+#include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP, TILE_ROW, TILE_COL */
+#include "activation.h" /* ACT, ACTIVATE */
+
+#define TAPS (KERNEL_H * KERNEL_W)
+#define A_LOADS (TILE_M * TILE_K / THREADS) /* floats of W per work-item per slice */
+#define B_STEP (THREADS / TILE_N)           /* k's between a work-item's floats of B */
+#define B_LOADS (TILE_K / B_STEP)
+
+#if THREADS % TILE_N != 0 || TILE_K % B_STEP != 0 || (TILE_M * TILE_K) % THREADS != 0
+#error "a tile's work-items must stage whole columns of B and whole shares of W"
+#endif
+
+/* This work-item's floats of the W slice from k0 on: element e of the slice is row e /
+ * TILE_K, k e % TILE_K, so neighbours read along a filter's row. */
+#define LOAD_W(regs, k0)                                                                  \
+    for (uint j = 0; j < A_LOADS; ++j) {                                                  \
+        const INDEX e = (INDEX)(tid + j * THREADS), row = row0 + e / TILE_K, k = (k0) + e % TILE_K; \
+        regs[j] = row < filters && k < taps ? w[row * taps + k] : 0.0f;                   \
+    }
+
+#define STORE_W(tile, regs)                                                               \
+    for (uint j = 0; j < A_LOADS; ++j) {                                                  \
+        const uint e = tid + j * THREADS;                                                 \
+        (tile)[(e % TILE_K) * TILE_M + e / TILE_K] = regs[j];                             \
+    }
+
+/* This work-item's floats of its column of the B slice from k0 on: k's k0 + first +
+ * j·B_STEP. k_end is K, or 0 for a column past N (all zeros). */
+#define GATHER_B(regs, k0)                                                                \
+    for (uint j = 0; j < B_LOADS; ++j) {                                                  \
+        const INDEX k = (k0) + first + j * B_STEP, c = k / TAPS, tap = k % TAPS;          \
+        const INDEX dy = tap / KERNEL_W * (INDEX)dilation_h, dx = tap % KERNEL_W * (INDEX)dilation_w; \
+        const bool inside = k < k_end && iy0 + dy >= 0 && iy0 + dy < in_h && ix0 + dx >= 0 && \
+                            ix0 + dx < in_w;                                              \
+        regs[j] = inside ? x[corner + c * plane + dy * in_w + dx] : 0.0f;                 \
+    }
+
+#define STORE_B(tile, regs)                                                               \
+    for (uint j = 0; j < B_LOADS; ++j)                                                    \
+        (tile)[(first + j * B_STEP) * TILE_N + tid % TILE_N] = regs[j];
+
+/* Work-group (i, j) computes filters j·TILE_M.. for columns i·TILE_N..; the grid covers
+ * every block (the host refuses a grid beyond the device's cap). */
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void conv2d_implicit(const ulong filter_count, const ulong column_count, const ulong tap_count,
+                     __global const float *x, const ulong x_offset, const ulong image,
+                     __global const float *w, const ulong w_offset,
+                     __global const float *bias, const ulong bias_offset, const int has_bias,
+                     __global float *y, const ulong y_offset, const ulong height,
+                     const ulong width, const ulong out_w, const ulong pixel_count,
+                     const ulong stride_h, const ulong stride_w, const ulong pad_h,
+                     const ulong pad_w, const ulong dilation_h, const ulong dilation_w)
+{
+    __local float4 a_store[2][TILE_K * TILE_M / 4];
+    __local float4 b_store[2][TILE_K * TILE_N / 4];
+    x += x_offset;
+    w += w_offset;
+    bias += bias_offset;
+    y += y_offset;
+    const INDEX filters = (INDEX)filter_count, columns = (INDEX)column_count,
+                taps = (INDEX)tap_count, pixels = (INDEX)pixel_count, in_h = (INDEX)height,
+                in_w = (INDEX)width, plane = in_h * in_w;
+    const uint tid = get_local_id(1) * LX + get_local_id(0); /* numbers the loads */
+    uint tx, ty;
+    tile_position(tid, &tx, &ty);
+    const INDEX row0 = (INDEX)get_group_id(1) * TILE_M, col0 = (INDEX)get_group_id(0) * TILE_N;
+
+    /* The column this work-item stages: its image and the input pixel of tap (0, 0). */
+    const INDEX n = col0 + (INDEX)(tid % TILE_N), first = (INDEX)(tid / TILE_N);
+    const INDEX k_end = n < columns ? taps : 0, pixel = (n < columns ? n : 0) % pixels;
+    const INDEX iy0 = (pixel / (INDEX)out_w) * (INDEX)stride_h - (INDEX)pad_h;
+    const INDEX ix0 = (pixel % (INDEX)out_w) * (INDEX)stride_w - (INDEX)pad_w;
+    const INDEX corner = (n < columns ? n : 0) / pixels * (INDEX)image + iy0 * in_w + ix0;
+
+    float a_next[A_LOADS], b_next[B_LOADS];
+    LOAD_W(a_next, 0);
+    GATHER_B(b_next, 0);
+    STORE_W((__local float *)a_store[0], a_next);
+    STORE_B((__local float *)b_store[0], b_next);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float acc[WPT_M][WPT_N];
+    for (uint r = 0; r < WPT_M; ++r)
+        for (uint s = 0; s < WPT_N; ++s)
+            acc[r][s] = 0.0f;
+
+    uint current = 0;
+    for (INDEX k0 = 0; k0 < taps; k0 += TILE_K) {
+        const bool more = k0 + TILE_K < taps;
+        if (more) {
+            LOAD_W(a_next, k0 + TILE_K);
+            GATHER_B(b_next, k0 + TILE_K);
+        }
+        __local const float *a_tile = (__local const float *)a_store[current];
+        __local const float *b_tile = (__local const float *)b_store[current];
+#include "gemm_slice.h"
+        if (more) {
+            STORE_W((__local float *)a_store[current ^ 1], a_next);
+            STORE_B((__local float *)b_store[current ^ 1], b_next);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        current ^= 1;
+    }
+
+    /* Column n of C is pixel n % pixels of image n / pixels: y[image][filter][pixel]. */
+    INDEX at[WPT_N];
+#pragma unroll
+    for (uint s = 0; s < WPT_N; ++s) {
+        const INDEX column = col0 + (INDEX)TILE_COL(s);
+        at[s] = column < columns ? column / pixels * filters * pixels + column % pixels : -1;
+    }
+#pragma unroll
+    for (uint r = 0; r < WPT_M; ++r) {
+        const INDEX row = row0 + (INDEX)TILE_ROW(r);
+        if (row >= filters)
+            break;
+        const float shift = has_bias ? bias[row] : 0.0f;
+#pragma unroll
+        for (uint s = 0; s < WPT_N; ++s)
+            if (at[s] >= 0)
+                y[at[s] + row * pixels] = ACTIVATE(acc[r][s] + shift);
+    }
+}
