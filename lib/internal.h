@@ -563,6 +563,33 @@ struct geam_kernel {
 };
 kiln_status geam_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, struct geam_kernel *out);
 
+/* ---------------------------------------------------------------- ops/conv2d.c, ops/conv2d_implicit.c */
+
+/* A checked convolution: the descriptor's sizes (stride and dilation 0 made 1), the
+ * output's, and the GEMM's. */
+struct conv2d_shape {
+    size_t batch, channels, height, width, filters, kernel_h, kernel_w;
+    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+    size_t out_h, out_w;
+    size_t taps;        /* channels·kernel_h·kernel_w: the GEMM's k */
+    size_t pixels;      /* out_h·out_w: the GEMM's n */
+    size_t image;       /* channels·height·width: floats of one image of x */
+    size_t column;      /* floats of the workspace per column: taps, and filters if wide */
+    size_t cols_bytes;  /* the workspace of one image: the least */
+    bool direct;        /* 1×1, stride 1, no padding: x is the GEMM's B as it is */
+    bool wide;          /* one GEMM over a chunk's columns, then a scatter to y */
+};
+
+/* $KILN_CONV2D_TILE ("128x128x8:8x8": TILE_MxTILE_NxTILE_K:WPT_MxWPT_N) into *tile, for
+ * timing a tile outside the table; false when unset or malformed (said on stderr). */
+bool conv2d_implicit_tile_forced(struct gemm_config *tile);
+/* Runs a checked convolution (batch > 0) as one implicit GEMM with the planned tile
+ * (a smaller one of the table if the built kernel allows fewer work-items). */
+kiln_status conv2d_implicit_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
+                                    const struct gemm_config *tile, const kiln_buf *x,
+                                    const kiln_buf *w, const kiln_buf *bias, kiln_buf *y,
+                                    kiln_act act);
+
 /* ---------------------------------------------------------------- gemm/portable.c */
 
 /* One GEMM as the kernels see it, arguments already checked. */

@@ -1,11 +1,25 @@
 /* kiln_conv2d and kiln_conv2d_workspace: a table of kernel, stride, padding and dilation
- * cases against a double reference, the workspace's chunks, the context's math level,
- * and every bad argument named. */
+ * cases against a double reference through both paths ($KILN_CONV2D forces implicit GEMM
+ * or im2col), the implicit kernel's tile edges and every tile of its tables, the
+ * workspace's chunks, the context's math level, and every bad argument named. Includes
+ * lib/internal.h on purpose, for the implicit kernel's tile tables. */
+#include "internal.h" /* first: cmocka's fail() macro would rename kiln's fail() */
+
 #include "common.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+static const char *const paths[] = {"implicit", "im2col"};
+#define PATH_COUNT (sizeof paths / sizeof paths[0])
+
+/* Makes kiln_conv2d and kiln_conv2d_workspace take `path` where it applies. */
+static void use_path(const char *path)
+{
+    setenv("KILN_CONV2D", path, 1);
+}
 
 static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU,
                                        KILN_ACT_TANH};
@@ -156,28 +170,95 @@ static const conv_case cases[] = {
 };
 #define CASE_COUNT (sizeof cases / sizeof cases[0])
 
-static void conv2d_matches_the_reference_over_the_table_of_cases(void **state)
+static void check_table(kiln_ctx *ctx, const conv_case *table, size_t count)
 {
-    for (size_t i = 0; i < CASE_COUNT; i++) {
+    for (size_t i = 0; i < count; i++) {
         print_message("case %zu\n", i);
-        check_conv2d(*state, cases[i]);
+        check_conv2d(ctx, table[i]);
     }
+}
+
+static void conv2d_matches_the_reference_over_the_table_through_implicit_gemm(void **state)
+{
+    use_path("implicit");
+    check_table(*state, cases, CASE_COUNT);
+}
+
+static void conv2d_matches_the_reference_over_the_table_through_im2col(void **state)
+{
+    use_path("im2col");
+    check_table(*state, cases, CASE_COUNT);
 }
 
 static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 {
     const size_t picks[] = {0, 11}; /* direct 1×1, dilated 3×3 */
-    for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
-        for (size_t a = 0; a < ACT_COUNT; a++)
-            for (int with_bias = 0; with_bias < 2; with_bias++) {
-                conv_case c = cases[picks[p]];
-                c.act = activations[a], c.bias = with_bias;
-                check_conv2d(*state, c);
-            }
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
+            for (size_t a = 0; a < ACT_COUNT; a++)
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    conv_case c = cases[picks[p]];
+                    c.act = activations[a], c.bias = with_bias;
+                    check_conv2d(*state, c);
+                }
+    }
+}
+
+/* Shapes at the implicit kernel's tile edges: output pixels of the batch not a multiple
+ * of any tile's columns, taps of 1 and below one slice, 3 channels of 7×7, 1, 7 and 17
+ * filters, and more filters and pixels than one block holds. */
+static const conv_case edge_cases[] = {
+    {2, 1, 9, 13, 7, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_NONE, 0},    /* k = 1 */
+    {3, 3, 14, 13, 17, 7, 7, 2, 2, 3, 3, 0, 0, true, KILN_ACT_RELU, 1},  /* k = 147 */
+    {2, 3, 11, 12, 1, 7, 7, 1, 1, 3, 3, 0, 0, false, KILN_ACT_NONE, 0},  /* 1 filter */
+    {5, 2, 7, 5, 7, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},     /* 175 columns */
+    {2, 5, 12, 12, 70, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_RELU, 2},  /* 2 row blocks */
+    {3, 16, 13, 11, 129, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_NONE, 0}, /* k = 144 */
+};
+#define EDGE_COUNT (sizeof edge_cases / sizeof edge_cases[0])
+
+static void conv2d_implicit_gemm_handles_tile_edges(void **state)
+{
+    use_path("implicit");
+    check_table(*state, edge_cases, EDGE_COUNT);
+}
+
+/* Every row of every family's table, forced through $KILN_CONV2D_TILE, on two edge cases. */
+static void conv2d_implicit_gemm_runs_every_tile_of_its_tables(void **state)
+{
+    use_path("implicit");
+    const struct device_limits families[] = {{.family = FAMILY_GPU}, {.family = FAMILY_AMD}};
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        struct gemm_table table = conv2d_implicit_table(&families[f]);
+        for (size_t i = 0; i < table.count; i++) {
+            const struct gemm_config *t = &table.configs[i];
+            char tile[64];
+            snprintf(tile, sizeof tile, "%ux%ux%u:%ux%u", t->tile_m, t->tile_n, t->tile_k,
+                     t->wpt_m, t->wpt_n);
+            print_message("%s tile %s\n", table.family, tile);
+            setenv("KILN_CONV2D_TILE", tile, 1);
+            check_conv2d(*state, edge_cases[1]);
+            check_conv2d(*state, edge_cases[5]);
+        }
+    }
+    unsetenv("KILN_CONV2D_TILE");
+}
+
+static void conv2d_implicit_gemm_needs_no_workspace(void **state)
+{
+    kiln_ctx *ctx = *state;
+    use_path("implicit");
+    kiln_conv2d_desc desc = desc_of(&cases[4]);
+    size_t bytes = 1;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    assert_int_equal(bytes, 0);
+    check_conv2d(ctx, cases[4]); /* with the NULL workspace that 0 asks for */
 }
 
 static void conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets(void **state)
 {
+    use_path("im2col");
     conv_case c = cases[6]; /* batch 3 of 7×5 pixels: one GEMM over a chunk's columns */
     c.act = KILN_ACT_RELU;  /* single-image chunks: a GEMM build the table made */
     check_conv2d_with(*state, c, 1);
@@ -192,15 +273,19 @@ static void conv2d_follows_the_contexts_math_level(void **state)
     (void)state;
     kiln_ctx *ctx = scratch_context(NULL);
     const kiln_math maths[] = {KILN_MATH_TF32X3, KILN_MATH_TF32, KILN_MATH_FAST};
-    for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
-        assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
-        check_conv2d(ctx, cases[CASE_COUNT - 1]);
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
+            assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
+            check_conv2d(ctx, cases[CASE_COUNT - 1]);
+        }
     }
 }
 
 static void conv2d_workspace_is_none_in_place_and_bounded_otherwise(void **state)
 {
     kiln_ctx *ctx = *state;
+    use_path("im2col");
     kiln_conv2d_desc desc = desc_of(&cases[0]);
     size_t bytes = 1;
     assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
@@ -246,9 +331,8 @@ static void assert_refused(kiln_ctx *ctx, const kiln_conv2d_desc *desc, const ki
     assert_contains(kiln_last_error(ctx), words);
 }
 
-static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
+static void check_descriptor_refusals(kiln_ctx *ctx)
 {
-    kiln_ctx *ctx = *state;
     operand t = vector_make(ctx, 4096, 0, 0, FILL_RANDOM, 6);
     operand y = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
     kiln_buf *ws = scratch_buffer(ctx, 4096 * sizeof(float));
@@ -295,6 +379,15 @@ static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
     assert_operand_unchanged(&t);
 }
 
+/* The descriptor is checked before a path is chosen: the same refusals on both. */
+static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
+{
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        check_descriptor_refusals(*state);
+    }
+}
+
 static void conv2d_rejects_sizes_that_overflow(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -317,6 +410,7 @@ static void conv2d_rejects_sizes_that_overflow(void **state)
 static void conv2d_rejects_bad_buffers_naming_them(void **state)
 {
     kiln_ctx *ctx = *state;
+    use_path("im2col"); /* its workspace is checked too */
     /* 2 images of 2×5×5 (100 floats), 3 filters of 2×3×3 (54), y 2×3×3×3 (54), one
      * image's workspace: 18 taps and 3 outputs by 9 pixels padded to 64 (1344 floats) */
     const kiln_conv2d_desc d = {sizeof d, 2, 2, 5, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1};
@@ -365,8 +459,12 @@ static void conv2d_rejects_bad_buffers_naming_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        KILN_TEST(conv2d_matches_the_reference_over_the_table_of_cases),
+        KILN_TEST(conv2d_matches_the_reference_over_the_table_through_implicit_gemm),
+        KILN_TEST(conv2d_matches_the_reference_over_the_table_through_im2col),
         KILN_TEST(conv2d_applies_every_activation_with_and_without_bias),
+        KILN_TEST(conv2d_implicit_gemm_handles_tile_edges),
+        KILN_TEST(conv2d_implicit_gemm_runs_every_tile_of_its_tables),
+        KILN_TEST(conv2d_implicit_gemm_needs_no_workspace),
         KILN_TEST(conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets),
         KILN_TEST(conv2d_follows_the_contexts_math_level),
         KILN_TEST(conv2d_workspace_is_none_in_place_and_bounded_otherwise),
