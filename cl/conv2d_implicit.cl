@@ -7,7 +7,7 @@
  * 0 outside the image; and C goes straight to y in NCHW order, column n to pixel
  * n % pixels of image n / pixels.
  *
- * The tiling is cl/gemm_block.cl's (cl/gemm_tile.h, cl/gemm_slice.h): a TILE_M×TILE_N
+ * The tiling is cl/gemm_block.cl's (cl/gemm_tile.h, cl/gemm_pipeline.h): a TILE_M×TILE_N
  * block of C per work-group, WPT_M×WPT_N per work-item in float4 pieces, TILE_K-deep
  * k-major slices double-buffered in local memory, the next slice's loads held in
  * registers while the current one is multiplied, one barrier per slice. Unlike
@@ -89,6 +89,21 @@
     for (uint j = 0; j < B_LOADS; ++j)                                                    \
         (tile)[(first + j * B_STEP) * TILE_N + tid % TILE_N] = regs[j];
 
+/* cl/gemm_pipeline.h's steps: the floats of W and B from k k0 on into a_next and
+ * b_next, and from there into local slot `slot`. */
+#define LOAD_NEXT(k0)                                                                     \
+    do {                                                                                  \
+        LOAD_W(a_next, k0);                                                               \
+        GATHER_B(b_next, k0);                                                             \
+    } while (0)
+#define STORE_NEXT(slot)                                                                  \
+    do {                                                                                  \
+        STORE_W((__local float *)a_store[slot], a_next);                                  \
+        STORE_B((__local float *)b_store[slot], b_next);                                  \
+    } while (0)
+#define DEPTH taps
+#define DEPTH_TYPE INDEX
+
 /* Work-group (i, j) computes filters j·TILE_M.. for columns i·TILE_N..; the grid covers
  * every block (the host refuses a grid beyond the device's cap). */
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
@@ -123,34 +138,7 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
     const INDEX corner = (n < columns ? n : 0) / pixels * (INDEX)image + iy0 * in_w + ix0;
 
     float a_next[A_LOADS], b_next[B_LOADS];
-    LOAD_W(a_next, 0);
-    GATHER_B(b_next, 0);
-    STORE_W((__local float *)a_store[0], a_next);
-    STORE_B((__local float *)b_store[0], b_next);
-    barrier(CLK_LOCAL_MEM_FENCE);
-
-    float acc[WPT_M][WPT_N];
-    for (uint r = 0; r < WPT_M; ++r)
-        for (uint s = 0; s < WPT_N; ++s)
-            acc[r][s] = 0.0f;
-
-    uint current = 0;
-    for (INDEX k0 = 0; k0 < taps; k0 += TILE_K) {
-        const bool more = k0 + TILE_K < taps;
-        if (more) {
-            LOAD_W(a_next, k0 + TILE_K);
-            GATHER_B(b_next, k0 + TILE_K);
-        }
-        __local const float *a_tile = (__local const float *)a_store[current];
-        __local const float *b_tile = (__local const float *)b_store[current];
-#include "gemm_slice.h"
-        if (more) {
-            STORE_W((__local float *)a_store[current ^ 1], a_next);
-            STORE_B((__local float *)b_store[current ^ 1], b_next);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        current ^= 1;
-    }
+#include "gemm_pipeline.h"
 
     /* Column n of C is pixel n % pixels of image n / pixels: y[image][filter][pixel]. */
     INDEX at[WPT_N];

@@ -10,11 +10,8 @@
  * TILE_M×TILE_N block of C in float4 pieces, each run of 32 work-items over a 4×8 patch
  * of the grid (on the H100 47.1 against 46.0 TFLOP/s at 4096 for the 2×16 rows of plain
  * numbering).
- * op(A) and op(B) slices are staged k-major in two local buffers: while the work-group
- * multiplies one, the next slice is already loaded into registers and then stored into
- * the other, so there is one barrier per TILE_K step and global latency hides behind
- * the arithmetic; within a slice the operands of step p + 1 are read while step p
- * multiplies.
+ * op(A) and op(B) slices are staged k-major in two local buffers, the next one loaded
+ * while the current one is multiplied (cl/gemm_pipeline.h).
  *
  * Stored along k (A not transposed, B transposed), a float4 from global memory spans
  * four k and is scattered into four local rows; stored along m or n it lands as is.
@@ -100,6 +97,21 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
         }                                                                                 \
     }
 
+/* cl/gemm_pipeline.h's steps: float4s of op(A) and op(B) from k k0 on into a_next and
+ * b_next, and from there into local slot `slot`. */
+#define LOAD_NEXT(k0)                                                                     \
+    do {                                                                                  \
+        LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, k0, tid);             \
+        LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, k0, tid);              \
+    } while (0)
+#define STORE_NEXT(slot)                                                                  \
+    do {                                                                                  \
+        STORE_SLICE((__local float *)a_store[slot], a_next, A_LOADS, !TRANS_A, TILE_M, tid); \
+        STORE_SLICE((__local float *)b_store[slot], b_next, B_LOADS, TRANS_B, TILE_N, tid); \
+    } while (0)
+#define DEPTH k
+#define DEPTH_TYPE ulong
+
 /* This work-group's block of one product: C = act(alpha·op(A)·op(B) + beta·C + bias). */
 __attribute__((always_inline))
 inline void gemm_block_one(const ulong k, const float alpha, __global const a_elem *a,
@@ -116,34 +128,7 @@ inline void gemm_block_one(const ulong k, const float alpha, __global const a_el
     const ulong col0 = (ulong)get_group_id(0) * TILE_N;
 
     float4 a_next[A_LOADS], b_next[B_LOADS];
-    LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, 0, tid);
-    LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, 0, tid);
-    STORE_SLICE((__local float *)a_store[0], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
-    STORE_SLICE((__local float *)b_store[0], b_next, B_LOADS, TRANS_B, TILE_N, tid);
-    barrier(CLK_LOCAL_MEM_FENCE);
-
-    float acc[WPT_M][WPT_N];
-    for (uint r = 0; r < WPT_M; ++r)
-        for (uint s = 0; s < WPT_N; ++s)
-            acc[r][s] = 0.0f;
-
-    uint current = 0;
-    for (ulong p0 = 0; p0 < k; p0 += TILE_K) {
-        const bool more = p0 + TILE_K < k;
-        if (more) {
-            LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, p0 + TILE_K, tid);
-            LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, p0 + TILE_K, tid);
-        }
-        __local const float *a_tile = (__local const float *)a_store[current];
-        __local const float *b_tile = (__local const float *)b_store[current];
-#include "gemm_slice.h"
-        if (more) {
-            STORE_SLICE((__local float *)a_store[current ^ 1], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
-            STORE_SLICE((__local float *)b_store[current ^ 1], b_next, B_LOADS, TRANS_B, TILE_N, tid);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        current ^= 1;
-    }
+#include "gemm_pipeline.h"
 
 #pragma unroll
     for (uint r = 0; r < WPT_M; ++r) {

@@ -6,7 +6,7 @@
  * rows). Each run of 32 work-items (a warp on NVIDIA) covers a 4×8 patch of that grid
  * where it divides: its reads per k are then 4 float4s of A and 8 of B, a single pass of
  * local memory each. The slices are k-major: element (p, i) of A at a_tile[p·TILE_M + i],
- * (p, j) of B at b_tile[p·TILE_N + j]; cl/gemm_slice.h multiplies one into acc. */
+ * (p, j) of B at b_tile[p·TILE_N + j]; cl/gemm_pipeline.h multiplies them into acc. */
 #define LX (TILE_N / WPT_N)
 #define LY (TILE_M / WPT_M)
 #define THREADS (LX * LY)
