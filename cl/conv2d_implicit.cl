@@ -11,16 +11,21 @@
  * block of C per work-group, WPT_M×WPT_N per work-item in float4 pieces, TILE_K-deep
  * k-major slices double-buffered in local memory, the next slice's loads held in
  * registers while the current one is multiplied, one barrier per slice. Unlike
- * gemm_block every edge is checked: rows past the filters, columns past N and k past K
- * stage zeros in both operands (so nothing a padded product reads is NaN), and only C's
- * elements inside are stored.
+ * gemm_block, C's edges need no whole blocks: a block's rows past the filters stage the
+ * last filter again and its columns past N the last column (valid reads; their products
+ * are never stored), and only k past K is zeroed, in both operands (a 0 times an Inf
+ * of x or w would make NaN).
  *
  * The gather's index math stays out of the multiply: each work-item stages one column
  * of every B slice (THREADS is a multiple of TILE_N), so its image, input corner and
  * base offset are computed once; per slice it splits its TILE_K / B_STEP k's into (c, r,
  * s) by the compile-time KERNEL_H and KERNEL_W (a multiply and shift each, nothing for a
  * 1×1 kernel) and checks the two bounds of the tap. That is a few integer operations per
- * staged float, against WPT_M·WPT_N FMAs per k per work-item.
+ * staged float, against WPT_M·WPT_N FMAs per k per work-item. W is staged A_LOADS
+ * neighbouring k's of one filter per work-item from one pointer, x through one pointer
+ * per column: at 128×128×8 with 8×8, clang-15's PTX through ptxas (sm_90) then takes
+ * 128 registers, no spills, as gemm_block (two work-groups per SM); scattering W by
+ * element, zeroing the edges and indexing from x took 140 (one work-group per SM).
  *
  * INDEX is int when every offset into x, w and y and every coordinate fits 31 bits. */
 #ifndef TILE_M
@@ -56,33 +61,35 @@
 #define B_STEP (THREADS / TILE_N)           /* k's between a work-item's floats of B */
 #define B_LOADS (TILE_K / B_STEP)
 
-#if THREADS % TILE_N != 0 || TILE_K % B_STEP != 0 || (TILE_M * TILE_K) % THREADS != 0
+#if THREADS % TILE_N != 0 || TILE_K % B_STEP != 0 || (TILE_M * TILE_K) % THREADS != 0 || \
+    TILE_K % A_LOADS != 0
 #error "a tile's work-items must stage whole columns of B and whole shares of W"
 #endif
 
-/* This work-item's floats of the W slice from k0 on: element e of the slice is row e /
- * TILE_K, k e % TILE_K, so neighbours read along a filter's row. */
+/* This work-item's floats of the W slice from k0 on: A_LOADS neighbouring k's, from w_k
+ * on, of filter w_row (its neighbours take the rest of the row, then the next rows),
+ * read from w_first, their first. */
+#define W_SPLIT (TILE_K / A_LOADS) /* work-items a row of the slice is split over */
 #define LOAD_W(regs, k0)                                                                  \
     for (uint j = 0; j < A_LOADS; ++j) {                                                  \
-        const INDEX e = (INDEX)(tid + j * THREADS), row = row0 + e / TILE_K, k = (k0) + e % TILE_K; \
-        regs[j] = row < filters && k < taps ? w[row * taps + k] : 0.0f;                   \
+        const INDEX k = (k0) + w_k + j;                                                   \
+        regs[j] = k < taps ? w_first[(k0) + j] : 0.0f;                                  \
     }
 
 #define STORE_W(tile, regs)                                                               \
-    for (uint j = 0; j < A_LOADS; ++j) {                                                  \
-        const uint e = tid + j * THREADS;                                                 \
-        (tile)[(e % TILE_K) * TILE_M + e / TILE_K] = regs[j];                             \
-    }
+    for (uint j = 0; j < A_LOADS; ++j)                                                    \
+        (tile)[(w_k + j) * TILE_M + tid / W_SPLIT] = regs[j];
 
 /* This work-item's floats of its column of the B slice from k0 on: k's k0 + first +
- * j·B_STEP. k_end is K, or 0 for a column past N (all zeros). */
+ * j·B_STEP, x at the tap's offset from x_corner (tap 0 of channel 0: it may lie in the
+ * padding, outside x, and is then not read), 0 outside the image. */
 #define GATHER_B(regs, k0)                                                                \
     for (uint j = 0; j < B_LOADS; ++j) {                                                  \
         const INDEX k = (k0) + first + j * B_STEP, c = k / TAPS, tap = k % TAPS;          \
         const INDEX dy = tap / KERNEL_W * (INDEX)dilation_h, dx = tap % KERNEL_W * (INDEX)dilation_w; \
-        const bool inside = k < k_end && iy0 + dy >= 0 && iy0 + dy < in_h && ix0 + dx >= 0 && \
+        const bool inside = k < taps && iy0 + dy >= 0 && iy0 + dy < in_h && ix0 + dx >= 0 && \
                             ix0 + dx < in_w;                                              \
-        regs[j] = inside ? x[corner + c * plane + dy * in_w + dx] : 0.0f;                 \
+        regs[j] = inside ? x_corner[c * plane + dy * in_w + dx] : 0.0f;                 \
     }
 
 #define STORE_B(tile, regs)                                                               \
@@ -103,6 +110,13 @@
     } while (0)
 #define DEPTH taps
 #define DEPTH_TYPE INDEX
+
+/* i, or count - 1 where i is past it. */
+__attribute__((always_inline))
+inline INDEX last_below(const INDEX i, const INDEX count)
+{
+    return i < count ? i : count - 1;
+}
 
 /* Work-group (i, j) computes filters j·TILE_M.. for columns i·TILE_N..; the grid covers
  * every block (the host refuses a grid beyond the device's cap). */
@@ -130,12 +144,18 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
     tile_position(tid, &tx, &ty);
     const INDEX row0 = (INDEX)get_group_id(1) * TILE_M, col0 = (INDEX)get_group_id(0) * TILE_N;
 
-    /* The column this work-item stages: its image and the input pixel of tap (0, 0). */
-    const INDEX n = col0 + (INDEX)(tid % TILE_N), first = (INDEX)(tid / TILE_N);
-    const INDEX k_end = n < columns ? taps : 0, pixel = (n < columns ? n : 0) % pixels;
+    /* The filter and first k this work-item stages of W (past the filters: the last). */
+    const INDEX w_row = last_below(row0 + (INDEX)(tid / W_SPLIT), filters);
+    const INDEX w_k = (INDEX)(tid % W_SPLIT * A_LOADS);
+    __global const float *const w_first = w + (w_row * taps + w_k);
+
+    /* The column this work-item stages of B (past N: the last), its first k, and its
+     * image and the input pixel of tap (0, 0). */
+    const INDEX n = last_below(col0 + (INDEX)(tid % TILE_N), columns);
+    const INDEX first = (INDEX)(tid / TILE_N), pixel = n % pixels;
     const INDEX iy0 = (pixel / (INDEX)out_w) * (INDEX)stride_h - (INDEX)pad_h;
     const INDEX ix0 = (pixel % (INDEX)out_w) * (INDEX)stride_w - (INDEX)pad_w;
-    const INDEX corner = (n < columns ? n : 0) / pixels * (INDEX)image + iy0 * in_w + ix0;
+    __global const float *const x_corner = x + (n / pixels * (INDEX)image + iy0 * in_w + ix0);
 
     float a_next[A_LOADS], b_next[B_LOADS];
 #include "gemm_pipeline.h"

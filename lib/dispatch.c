@@ -247,10 +247,13 @@ bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads
                           const struct gemm_config *config, size_t m, size_t n)
 {
     size_t threads = gemm_config_threads(config);
-    /* The kernel stages whole columns of B and whole shares of W per work-item. */
+    /* The kernel stages whole columns of B and, of W, a run of k's within one row of the
+     * slice per work-item. */
+    size_t w_share = (size_t)config->tile_m * config->tile_k / threads;
     bool stages = threads % config->tile_n == 0 &&
                   config->tile_k % (threads / config->tile_n) == 0 &&
-                  (size_t)config->tile_m * config->tile_k % threads == 0;
+                  (size_t)config->tile_m * config->tile_k % threads == 0 && w_share > 0 &&
+                  config->tile_k % w_share == 0;
     return gemm_config_valid(config, GEMM_KIND_BLOCK) && stages &&
            block_tile_fits(device, max_threads, config) && m > 0 && n > 0 &&
            ceil_div(m, config->tile_m) <= MAX_GROUPS_PER_DIM &&
