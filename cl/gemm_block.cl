@@ -46,7 +46,7 @@
 #define A_LOADS ((A_SLICE + THREADS - 1) / THREADS) /* per work-item per step */
 #define B_LOADS ((B_SLICE + THREADS - 1) / THREADS)
 
-#include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP, TILE_ROW */
+#include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP */
 #include "activation.h" /* ACT, ACTIVATE */
 #include "dtype.h"      /* A_TYPE, C_TYPE, a_elem, c_elem, LOAD4, STORE4 */
 
@@ -132,7 +132,7 @@ inline void gemm_block_one(const ulong k, const float alpha, __global const a_el
 
 #pragma unroll
     for (uint r = 0; r < WPT_M; ++r) {
-        const ulong row = row0 + TILE_ROW(r);
+        const ulong row = row0 + (r / 4) * LY * 4 + ty * 4 + r % 4;
         const float shift = has_bias ? bias[row] : 0.0f;
 #pragma unroll
         for (uint s = 0; s < WPT_N / 4; ++s) {
