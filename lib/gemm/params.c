@@ -75,10 +75,13 @@ struct gemm_table gemm_block_table(const struct device_limits *device)
  * the H100); not yet timed as a convolution. What is added: 64x128 for layers of 64
  * filters (a 128-row tile would leave half idle; 784 blocks at 32 images of 56x56), which
  * also gives 196 blocks at 256 filters of 14x14 where 128x128 gives 98 of the H200's 132
- * SMs one. Per work-group at 128x128x8 with 8x8: 64 accumulators, 8 staged floats
- * (4 of W, 4 of B) and 32 of fragments per item, as gemm_block's 128 registers, and
- * 16 KiB of local memory, two groups per SM. THREADS must be a multiple of TILE_N (each
- * work-item stages one column of B). $KILN_CONV2D_TILE picks a row to time (tools). */
+ * SMs one. Per work-group at 128x128x8 with 8x8: 64 accumulators, 32 floats of operand
+ * fragments and 8 staged floats (4 of W, 4 of B) per work-item, 128 registers in
+ * clang-15's PTX for sm_90 as gemm_block's (two work-groups of 256 per SM), and 16 KiB
+ * of local memory; 64x128x8 takes 130 registers and 12 KiB (three of 128 per SM).
+ * THREADS must be a multiple of TILE_N (each work-item stages one column of B), and
+ * TILE_K of the floats of W each stages. $KILN_CONV2D_TILE runs another tile, to time
+ * one without rebuilding. */
 static const struct gemm_config conv_gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
     {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local: gemm_block's H100 row */
