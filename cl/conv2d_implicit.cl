@@ -17,17 +17,19 @@
  * of x or w would make NaN).
  *
  * The gather's index math stays out of the multiply: each work-item stages one column
- * of every B slice (THREADS is a multiple of TILE_N), so its image, input corner and
- * base offset are computed once; per slice it splits its TILE_K / B_STEP k's into (c, r,
- * s) by the compile-time KERNEL_H and KERNEL_W (a multiply and shift each, nothing for a
- * 1×1 kernel) and checks the two bounds of the tap. That is a few integer operations per
- * staged float, against WPT_M·WPT_N FMAs per k per work-item. W is staged A_LOADS
- * neighbouring k's of one filter per work-item from one pointer, x through one pointer
- * per column: at 128×128×8 with 8×8, clang-15's PTX through ptxas (sm_90) then takes
- * 128 registers, no spills, as gemm_block (two work-groups per SM); scattering W by
- * element, zeroing the edges and indexing from x took 140 (one work-group per SM).
+ * of every B slice (THREADS is a multiple of TILE_N), so its image and the input pixel
+ * of tap (0, 0) are found once; per slice it splits its TILE_K / B_STEP k's into (c, r,
+ * s) by the compile-time KERNEL_H and KERNEL_W (a multiply and a shift each, nothing for
+ * a 1×1 kernel) and checks the tap against the image's bounds. In clang-15's PTX at
+ * 128×128×8 with 8×8 and a 3×3 kernel that is about 29 instructions per float of B, 4
+ * per work-item per slice: the k loop is 716 instructions with its 512 FMAs, gemm_block's
+ * 571. W is staged A_LOADS neighbouring k's of one filter per work-item from one pointer:
+ * through ptxas (sm_90) the kernel then takes 128 registers, no spills, as gemm_block
+ * (two work-groups per SM); scattering W by element and zeroing the edges took 140 (one
+ * work-group per SM).
  *
- * INDEX is int when every offset into x, w and y and every coordinate fits 31 bits. */
+ * INDEX is int (UINDEX uint) when every offset into x, w and y and every coordinate fits
+ * 31 bits. */
 #ifndef TILE_M
 #define TILE_M 128
 #endif
@@ -51,6 +53,9 @@
 #endif
 #ifndef INDEX
 #define INDEX long
+#endif
+#ifndef UINDEX
+#define UINDEX ulong /* INDEX's unsigned twin */
 #endif
 
 #include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP, TILE_ROW, TILE_COL */
@@ -81,15 +86,16 @@
         (tile)[(w_k + j) * TILE_M + tid / W_SPLIT] = regs[j];
 
 /* This work-item's floats of its column of the B slice from k0 on: k's k0 + first +
- * j·B_STEP, x at the tap's offset from x_corner (tap 0 of channel 0: it may lie in the
- * padding, outside x, and is then not read), 0 outside the image. */
+ * j·B_STEP, x at row iy and column ix of channel c of the column's image, 0 outside the
+ * image (k split by constants, unsigned: a multiply and a shift each). */
 #define GATHER_B(regs, k0)                                                                \
     for (uint j = 0; j < B_LOADS; ++j) {                                                  \
-        const INDEX k = (k0) + first + j * B_STEP, c = k / TAPS, tap = k % TAPS;          \
-        const INDEX dy = tap / KERNEL_W * (INDEX)dilation_h, dx = tap % KERNEL_W * (INDEX)dilation_w; \
-        const bool inside = k < taps && iy0 + dy >= 0 && iy0 + dy < in_h && ix0 + dx >= 0 && \
-                            ix0 + dx < in_w;                                              \
-        regs[j] = inside ? x_corner[c * plane + dy * in_w + dx] : 0.0f;                 \
+        const UINDEX k = (UINDEX)((k0) + first) + j * B_STEP, c = k / TAPS, tap = k % TAPS; \
+        const INDEX iy = iy0 + (INDEX)(tap / KERNEL_W) * (INDEX)dilation_h;               \
+        const INDEX ix = ix0 + (INDEX)(tap % KERNEL_W) * (INDEX)dilation_w;               \
+        const bool inside = k < (UINDEX)taps && (UINDEX)iy < (UINDEX)in_h &&               \
+                            (UINDEX)ix < (UINDEX)in_w;                                    \
+        regs[j] = inside ? x_image[((INDEX)c * in_h + iy) * in_w + ix] : 0.0f;            \
     }
 
 #define STORE_B(tile, regs)                                                               \
@@ -149,13 +155,13 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
     const INDEX w_k = (INDEX)(tid % W_SPLIT * A_LOADS);
     __global const float *const w_first = w + (w_row * taps + w_k);
 
-    /* The column this work-item stages of B (past N: the last), its first k, and its
-     * image and the input pixel of tap (0, 0). */
+    /* The column this work-item stages of B (past N: the last), its first k, its image
+     * and the input pixel of tap (0, 0). */
     const INDEX n = last_below(col0 + (INDEX)(tid % TILE_N), columns);
     const INDEX first = (INDEX)(tid / TILE_N), pixel = n % pixels;
     const INDEX iy0 = (pixel / (INDEX)out_w) * (INDEX)stride_h - (INDEX)pad_h;
     const INDEX ix0 = (pixel % (INDEX)out_w) * (INDEX)stride_w - (INDEX)pad_w;
-    __global const float *const x_corner = x + (n / pixels * (INDEX)image + iy0 * in_w + ix0);
+    __global const float *const x_image = x + n / pixels * (INDEX)image;
 
     float a_next[A_LOADS], b_next[B_LOADS];
 #include "gemm_pipeline.h"

@@ -78,7 +78,7 @@ struct gemm_table gemm_block_table(const struct device_limits *device)
  * SMs one. Per work-group at 128x128x8 with 8x8: 64 accumulators, 32 floats of operand
  * fragments and 8 staged floats (4 of W, 4 of B) per work-item, 128 registers in
  * clang-15's PTX for sm_90 as gemm_block's (two work-groups of 256 per SM), and 16 KiB
- * of local memory; 64x128x8 takes 130 registers and 12 KiB (three of 128 per SM).
+ * of local memory; 64x128x8 takes 138 registers and 12 KiB (three of 128 per SM).
  * THREADS must be a multiple of TILE_N (each work-item stages one column of B), and
  * TILE_K of the floats of W each stages. $KILN_CONV2D_TILE runs another tile, to time
  * one without rebuilding. */

@@ -42,11 +42,12 @@ static kiln_status implicit_kernel(kiln_ctx *ctx, const struct conv2d_shape *s,
                                    struct kernel **kernel)
 {
     char options[192];
+    const bool narrow = implicit_narrow(s);
     snprintf(options, sizeof(options),
              "-DTILE_M=%u -DTILE_N=%u -DTILE_K=%u -DWPT_M=%u -DWPT_N=%u -DKERNEL_H=%zu "
-             "-DKERNEL_W=%zu -DACT=%d -DINDEX=%s",
+             "-DKERNEL_W=%zu -DACT=%d -DINDEX=%s -DUINDEX=%s",
              tile->tile_m, tile->tile_n, tile->tile_k, tile->wpt_m, tile->wpt_n, s->kernel_h,
-             s->kernel_w, (int)act, implicit_narrow(s) ? "int" : "long");
+             s->kernel_w, (int)act, narrow ? "int" : "long", narrow ? "uint" : "ulong");
     return kernel_get(ctx, "conv2d_implicit", options, "conv2d_implicit", kernel);
 }
 
