@@ -6,18 +6,12 @@
  * and C_TYPE are cl/dtype.h's types: f16 and bf16 are widened as they are loaded (four at
  * a time, needing no alignment beyond their own) and C is rounded to nearest even.
  *
- * A work-group of LX×LY work-items computes a TILE_M×TILE_N block of C; each work-item
- * a WPT_M×WPT_N register tile made of float4 pieces spread LY·4 rows and LX·4 columns
- * apart, so a work-item's local reads are float4s and neighbours read neighbouring
- * float4s (no bank conflicts, broadcasts across rows). Each run of 32 work-items (a
- * warp on NVIDIA) covers a 4×8 patch of that grid where it divides: its reads per k
- * are then 4 float4s of A and 8 of B, a single pass of local memory each (on the H100
- * 47.1 against 46.0 TFLOP/s at 4096 for the 2×16 rows of plain numbering).
- * op(A) and op(B) slices are staged k-major in two local buffers: while the work-group
- * multiplies one, the next slice is already loaded into registers and then stored into
- * the other, so there is one barrier per TILE_K step and global latency hides behind
- * the arithmetic; within a slice the operands of step p + 1 are read while step p
- * multiplies.
+ * The register tiling is cl/gemm_tile.h's: a work-group of LX×LY work-items computes a
+ * TILE_M×TILE_N block of C in float4 pieces, each run of 32 work-items over a 4×8 patch
+ * of the grid (on the H100 47.1 against 46.0 TFLOP/s at 4096 for the 2×16 rows of plain
+ * numbering).
+ * op(A) and op(B) slices are staged k-major in two local buffers, the next one loaded
+ * while the current one is multiplied (cl/gemm_pipeline.h).
  *
  * Stored along k (A not transposed, B transposed), a float4 from global memory spans
  * four k and is scattered into four local rows; stored along m or n it lands as is.
@@ -47,17 +41,12 @@
 #define BATCHED 0 /* 1: work-groups loop over the batch along the third dimension */
 #endif
 
-#define LX (TILE_N / WPT_N)
-#define LY (TILE_M / WPT_M)
-#define THREADS (LX * LY)
 #define A_SLICE (TILE_M * TILE_K / 4) /* float4s of a slice */
 #define B_SLICE (TILE_N * TILE_K / 4)
 #define A_LOADS ((A_SLICE + THREADS - 1) / THREADS) /* per work-item per step */
 #define B_LOADS ((B_SLICE + THREADS - 1) / THREADS)
-#define PATCH_ROWS 4 /* a run of 32 work-items as 4 rows of 8 */
-#define PATCH_COLS 8
-#define PATCHED (LX % PATCH_COLS == 0 && LY % PATCH_ROWS == 0)
 
+#include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP */
 #include "activation.h" /* ACT, ACTIVATE */
 #include "dtype.h"      /* A_TYPE, C_TYPE, a_elem, c_elem, LOAD4, STORE4 */
 
@@ -108,14 +97,20 @@ inline void slice_place(const uint e, const uint along_k, const uint width, uint
         }                                                                                 \
     }
 
-/* Reads this work-item's float4s of step p of the local slices a_tile and b_tile. */
-#define READ_STEP(a_frag, b_frag, p)                                                      \
+/* cl/gemm_pipeline.h's steps: float4s of op(A) and op(B) from k k0 on into a_next and
+ * b_next, and from there into local slot `slot`. */
+#define LOAD_NEXT(k0)                                                                     \
     do {                                                                                  \
-        for (uint r = 0; r < WPT_M / 4; ++r)                                              \
-            (a_frag)[r] = *(__local const float4 *)(a_tile + (p) * TILE_M + (r * LY + ty) * 4); \
-        for (uint s = 0; s < WPT_N / 4; ++s)                                              \
-            (b_frag)[s] = *(__local const float4 *)(b_tile + (p) * TILE_N + (s * LX + tx) * 4); \
+        LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, k0, tid);             \
+        LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, k0, tid);              \
     } while (0)
+#define STORE_NEXT(slot)                                                                  \
+    do {                                                                                  \
+        STORE_SLICE((__local float *)a_store[slot], a_next, A_LOADS, !TRANS_A, TILE_M, tid); \
+        STORE_SLICE((__local float *)b_store[slot], b_next, B_LOADS, TRANS_B, TILE_N, tid); \
+    } while (0)
+#define DEPTH k
+#define DEPTH_TYPE ulong
 
 /* This work-group's block of one product: C = act(alpha·op(A)·op(B) + beta·C + bias). */
 __attribute__((always_inline))
@@ -127,63 +122,13 @@ inline void gemm_block_one(const ulong k, const float alpha, __global const a_el
                            __local float4 b_store[2][TILE_K * TILE_N / 4])
 {
     const uint tid = get_local_id(1) * LX + get_local_id(0); /* numbers the loads */
-#if PATCHED
-    const uint patch = tid / (PATCH_ROWS * PATCH_COLS), lane = tid % (PATCH_ROWS * PATCH_COLS);
-    const uint tx = (patch % (LX / PATCH_COLS)) * PATCH_COLS + lane % PATCH_COLS;
-    const uint ty = (patch / (LX / PATCH_COLS)) * PATCH_ROWS + lane / PATCH_COLS;
-#else
-    const uint tx = get_local_id(0), ty = get_local_id(1);
-#endif
+    uint tx, ty;
+    tile_position(tid, &tx, &ty);
     const ulong row0 = (ulong)get_group_id(1) * TILE_M;
     const ulong col0 = (ulong)get_group_id(0) * TILE_N;
 
     float4 a_next[A_LOADS], b_next[B_LOADS];
-    LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, 0, tid);
-    LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, 0, tid);
-    STORE_SLICE((__local float *)a_store[0], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
-    STORE_SLICE((__local float *)b_store[0], b_next, B_LOADS, TRANS_B, TILE_N, tid);
-    barrier(CLK_LOCAL_MEM_FENCE);
-
-    float acc[WPT_M][WPT_N];
-    for (uint r = 0; r < WPT_M; ++r)
-        for (uint s = 0; s < WPT_N; ++s)
-            acc[r][s] = 0.0f;
-
-    uint current = 0;
-    for (ulong p0 = 0; p0 < k; p0 += TILE_K) {
-        const bool more = p0 + TILE_K < k;
-        if (more) {
-            LOAD_SLICE(a_next, A_LOADS, a, lda, !TRANS_A, TILE_M, row0, p0 + TILE_K, tid);
-            LOAD_SLICE(b_next, B_LOADS, b, ldb, TRANS_B, TILE_N, col0, p0 + TILE_K, tid);
-        }
-        __local const float *a_tile = (__local const float *)a_store[current];
-        __local const float *b_tile = (__local const float *)b_store[current];
-        float4 a_frag[2][WPT_M / 4], b_frag[2][WPT_N / 4];
-        READ_STEP(a_frag[0], b_frag[0], 0);
-#pragma unroll
-        for (uint p = 0; p < TILE_K; ++p) {
-            if (p + 1 < TILE_K)
-                READ_STEP(a_frag[(p + 1) % 2], b_frag[(p + 1) % 2], p + 1);
-            float a_reg[WPT_M], b_reg[WPT_N];
-#pragma unroll
-            for (uint r = 0; r < WPT_M / 4; ++r)
-                vstore4(a_frag[p % 2][r], 0, a_reg + r * 4);
-#pragma unroll
-            for (uint s = 0; s < WPT_N / 4; ++s)
-                vstore4(b_frag[p % 2][s], 0, b_reg + s * 4);
-#pragma unroll
-            for (uint r = 0; r < WPT_M; ++r)
-#pragma unroll
-                for (uint s = 0; s < WPT_N; ++s)
-                    acc[r][s] += a_reg[r] * b_reg[s];
-        }
-        if (more) {
-            STORE_SLICE((__local float *)a_store[current ^ 1], a_next, A_LOADS, !TRANS_A, TILE_M, tid);
-            STORE_SLICE((__local float *)b_store[current ^ 1], b_next, B_LOADS, TRANS_B, TILE_N, tid);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        current ^= 1;
-    }
+#include "gemm_pipeline.h"
 
 #pragma unroll
     for (uint r = 0; r < WPT_M; ++r) {

@@ -202,13 +202,21 @@ static size_t gemm_block_local_bytes(const struct gemm_config *config)
     return 2 * sizeof(float) * config->tile_k * (config->tile_m + config->tile_n);
 }
 
-bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
-                     const struct gemm_config *config, size_t m, size_t n, size_t k)
+/* A tile of cl/gemm_block.cl's layout (also cl/conv2d_implicit.cl's) fits the device's
+ * work-group and local memory, whatever the shape. */
+static bool block_tile_fits(const struct device_limits *device, size_t max_threads,
+                            const struct gemm_config *config)
 {
     size_t lx = config->tile_n / config->wpt_n, ly = config->tile_m / config->wpt_m;
     return gemm_config_threads(config) <= min_size(max_threads, device->max_work_group_size) &&
            lx <= device->max_work_item_sizes[0] && ly <= device->max_work_item_sizes[1] &&
-           gemm_block_local_bytes(config) <= device->local_mem_bytes && k > 0 &&
+           gemm_block_local_bytes(config) <= device->local_mem_bytes;
+}
+
+bool gemm_block_fits(const struct device_limits *device, size_t max_threads,
+                     const struct gemm_config *config, size_t m, size_t n, size_t k)
+{
+    return block_tile_fits(device, max_threads, config) && k > 0 &&
            m % config->tile_m == 0 && n % config->tile_n == 0 && k % config->tile_k == 0 &&
            m / config->tile_m <= MAX_GROUPS_PER_DIM && n / config->tile_n <= MAX_GROUPS_PER_DIM;
 }
@@ -231,6 +239,55 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
             break;
     }
     return chosen;
+}
+
+/* ---- cl/conv2d_implicit.cl */
+
+bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads,
+                          const struct gemm_config *config, size_t m, size_t n)
+{
+    size_t threads = gemm_config_threads(config);
+    /* The kernel stages whole columns of B and, of W, a run of k's within one row of the
+     * slice per work-item. */
+    size_t w_share = (size_t)config->tile_m * config->tile_k / threads;
+    bool stages = threads % config->tile_n == 0 &&
+                  config->tile_k % (threads / config->tile_n) == 0 &&
+                  (size_t)config->tile_m * config->tile_k % threads == 0 && w_share > 0 &&
+                  config->tile_k % w_share == 0;
+    return gemm_config_valid(config, GEMM_KIND_BLOCK) && stages &&
+           block_tile_fits(device, max_threads, config) && m > 0 && n > 0 &&
+           ceil_div(m, config->tile_m) <= MAX_GROUPS_PER_DIM &&
+           ceil_div(n, config->tile_n) <= MAX_GROUPS_PER_DIM;
+}
+
+/* The padded product a tile computes for an m×n C: whole blocks. */
+static size_t padded_area(const struct gemm_config *config, size_t m, size_t n)
+{
+    return ceil_div(m, config->tile_m) * config->tile_m * ceil_div(n, config->tile_n) *
+           config->tile_n;
+}
+
+const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
+                                                      size_t max_threads, size_t m, size_t n)
+{
+    /* The largest tile that wastes at most an eighth of its blocks on C's edges (64
+     * filters leave half of a 128-row tile idle) and still gives three of four compute
+     * units a block, as plan_gemm_block_config; failing that, the tile of the least
+     * padded work, the smaller of equals (more blocks). */
+    const struct gemm_config *least = NULL;
+    struct gemm_table table = conv2d_implicit_table(device);
+    for (size_t i = 0; i < table.count; ++i) {
+        const struct gemm_config *config = &table.configs[i];
+        if (!conv2d_implicit_fits(device, max_threads, config, m, n))
+            continue;
+        size_t padded = padded_area(config, m, n);
+        size_t blocks = padded / config->tile_m / config->tile_n;
+        if (8 * (padded - m * n) <= padded && 4 * blocks >= 3 * device->compute_units)
+            return config;
+        if (least == NULL || padded <= padded_area(least, m, n))
+            least = config;
+    }
+    return least;
 }
 
 /* ---- cl/gemm_cpu.cl */

@@ -133,6 +133,13 @@ const struct gemm_config *plan_gemm_block_config(const struct device_limits *dev
                                                  size_t max_threads, size_t m, size_t n,
                                                  size_t k);
 size_t gemm_config_threads(const struct gemm_config *config);
+/* A tile of cl/conv2d_implicit.cl suits the device and an m×n C (filters × batch·pixels,
+ * any edges) within one launch's grid. */
+bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads,
+                          const struct gemm_config *config, size_t m, size_t n);
+/* The tile of cl/conv2d_implicit.cl for an m×n C, or NULL when none fits. */
+const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
+                                                      size_t max_threads, size_t m, size_t n);
 /* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
 enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */
@@ -232,6 +239,8 @@ struct gemm_table {
     size_t count;
 };
 struct gemm_table gemm_block_table(const struct device_limits *device);
+/* The implicit-GEMM convolution's tiles (cl/conv2d_implicit.cl) for one device family. */
+struct gemm_table conv2d_implicit_table(const struct device_limits *device);
 /* The CPU kernel's tiles (cl/gemm_cpu.cl), one row per register width, largest first. */
 struct gemm_table gemm_cpu_table(void);
 
@@ -573,6 +582,33 @@ struct geam_kernel {
     char options[96];
 };
 kiln_status geam_pick(kiln_ctx *ctx, kiln_trans ta, kiln_trans tb, struct geam_kernel *out);
+
+/* ---------------------------------------------------------------- ops/conv2d.c, ops/conv2d_implicit.c */
+
+/* A checked convolution: the descriptor's sizes (stride and dilation 0 made 1), the
+ * output's, and the GEMM's. */
+struct conv2d_shape {
+    size_t batch, channels, height, width, filters, kernel_h, kernel_w;
+    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+    size_t out_h, out_w;
+    size_t taps;        /* channels·kernel_h·kernel_w: the GEMM's k */
+    size_t pixels;      /* out_h·out_w: the GEMM's n */
+    size_t image;       /* channels·height·width: floats of one image of x */
+    size_t column;      /* floats of the workspace per column: taps, and filters if wide */
+    size_t cols_bytes;  /* the workspace of one image: the least */
+    bool direct;        /* 1×1, stride 1, no padding: x is the GEMM's B as it is */
+    bool wide;          /* one GEMM over a chunk's columns, then a scatter to y */
+};
+
+/* $KILN_CONV2D_TILE ("128x128x8:8x8": TILE_MxTILE_NxTILE_K:WPT_MxWPT_N) into *tile, for
+ * timing a tile outside the table; false when unset or malformed (said on stderr). */
+bool conv2d_implicit_tile_forced(struct gemm_config *tile);
+/* Runs a checked convolution (batch > 0) as one implicit GEMM with the planned tile
+ * (a smaller one of the table if the built kernel allows fewer work-items). */
+kiln_status conv2d_implicit_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
+                                    const struct gemm_config *tile, const kiln_buf *x,
+                                    const kiln_buf *w, const kiln_buf *bias, kiln_buf *y,
+                                    kiln_act act);
 
 /* ---------------------------------------------------------------- gemm/portable.c */
 

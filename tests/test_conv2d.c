@@ -1,11 +1,26 @@
 /* kiln_conv2d and kiln_conv2d_workspace: a table of kernel, stride, padding and dilation
- * cases against a double reference, the workspace's chunks, the context's math level,
- * and every bad argument named. */
+ * cases against a double reference through both paths ($KILN_CONV2D forces implicit GEMM
+ * or im2col), the implicit kernel's tile edges and every tile of its tables, the
+ * workspace's chunks, the context's math level, and every bad argument named. Includes
+ * lib/internal.h on purpose, for the implicit kernel's tile tables. */
+#include "internal.h" /* first: cmocka's fail() macro would rename kiln's fail() */
+
 #include "common.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const paths[] = {"implicit", "im2col"};
+#define PATH_COUNT (sizeof paths / sizeof paths[0])
+
+/* Makes kiln_conv2d and kiln_conv2d_workspace take `path` where it applies. */
+static void use_path(const char *path)
+{
+    setenv("KILN_CONV2D", path, 1);
+}
 
 static const kiln_act activations[] = {KILN_ACT_NONE, KILN_ACT_SIGMOID, KILN_ACT_RELU,
                                        KILN_ACT_TANH};
@@ -156,28 +171,110 @@ static const conv_case cases[] = {
 };
 #define CASE_COUNT (sizeof cases / sizeof cases[0])
 
-static void conv2d_matches_the_reference_over_the_table_of_cases(void **state)
+static void check_table(kiln_ctx *ctx, const conv_case *table, size_t count)
 {
-    for (size_t i = 0; i < CASE_COUNT; i++) {
+    for (size_t i = 0; i < count; i++) {
         print_message("case %zu\n", i);
-        check_conv2d(*state, cases[i]);
+        check_conv2d(ctx, table[i]);
     }
+}
+
+static void conv2d_matches_the_reference_over_the_table_through_implicit_gemm(void **state)
+{
+    use_path("implicit");
+    check_table(*state, cases, CASE_COUNT);
+}
+
+static void conv2d_matches_the_reference_over_the_table_through_im2col(void **state)
+{
+    use_path("im2col");
+    check_table(*state, cases, CASE_COUNT);
 }
 
 static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 {
     const size_t picks[] = {0, 11}; /* direct 1×1, dilated 3×3 */
-    for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
-        for (size_t a = 0; a < ACT_COUNT; a++)
-            for (int with_bias = 0; with_bias < 2; with_bias++) {
-                conv_case c = cases[picks[p]];
-                c.act = activations[a], c.bias = with_bias;
-                check_conv2d(*state, c);
-            }
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
+            for (size_t a = 0; a < ACT_COUNT; a++)
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    conv_case c = cases[picks[p]];
+                    c.act = activations[a], c.bias = with_bias;
+                    check_conv2d(*state, c);
+                }
+    }
+}
+
+/* Shapes at the implicit kernel's tile edges: output pixels of the batch not a multiple
+ * of any tile's columns, taps of 1 and below one slice, 3 channels of 7×7, 1, 7 and 17
+ * filters, and more filters and pixels than one block holds. */
+static const conv_case edge_cases[] = {
+    {2, 1, 9, 13, 7, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_NONE, 0},    /* k = 1 */
+    {3, 3, 14, 13, 17, 7, 7, 2, 2, 3, 3, 0, 0, true, KILN_ACT_RELU, 1},  /* k = 147 */
+    {2, 3, 11, 12, 1, 7, 7, 1, 1, 3, 3, 0, 0, false, KILN_ACT_NONE, 0},  /* 1 filter */
+    {5, 2, 7, 5, 7, 1, 1, 0, 0, 0, 0, 0, 0, true, KILN_ACT_RELU, 0},     /* 175 columns */
+    {2, 5, 12, 12, 70, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_RELU, 2},  /* 2 row blocks */
+    {3, 16, 13, 11, 129, 3, 3, 0, 0, 1, 1, 0, 0, true, KILN_ACT_NONE, 0}, /* k = 144 */
+};
+#define EDGE_COUNT (sizeof edge_cases / sizeof edge_cases[0])
+
+static void conv2d_implicit_gemm_handles_tile_edges(void **state)
+{
+    use_path("implicit");
+    check_table(*state, edge_cases, EDGE_COUNT);
+}
+
+/* Every tile of every family's table, forced through $KILN_CONV2D_TILE, on an edge case
+ * of more filters and pixels than a block and k not a whole number of slices (each tile
+ * is a PoCL build of its own: the GPU rows, then the AMD rows they lack). */
+static void conv2d_implicit_gemm_runs_every_tile_of_its_tables(void **state)
+{
+    use_path("implicit");
+    const struct device_limits families[] = {{.family = FAMILY_GPU}, {.family = FAMILY_AMD}};
+    char done[16][64];
+    size_t count = 0;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        struct gemm_table table = conv2d_implicit_table(&families[f]);
+        for (size_t i = 0; i < table.count; i++) {
+            const struct gemm_config *t = &table.configs[i];
+            char tile[64];
+            snprintf(tile, sizeof tile, "%ux%ux%u:%ux%u", t->tile_m, t->tile_n, t->tile_k,
+                     t->wpt_m, t->wpt_n);
+            bool seen = false;
+            for (size_t d = 0; d < count; d++)
+                seen = seen || strcmp(done[d], tile) == 0;
+            if (seen || count == sizeof done / sizeof done[0])
+                continue;
+            snprintf(done[count++], sizeof done[0], "%s", tile);
+            print_message("%s tile %s\n", table.family, tile);
+            setenv("KILN_CONV2D_TILE", tile, 1);
+            check_conv2d(*state, edge_cases[5]);
+        }
+    }
+    unsetenv("KILN_CONV2D_TILE");
+}
+
+/* What kiln_conv2d_workspace reports for desc. */
+static size_t workspace_for(kiln_ctx *ctx, const kiln_conv2d_desc *desc)
+{
+    size_t bytes = 1;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, desc, &bytes));
+    return bytes;
+}
+
+static void conv2d_implicit_gemm_needs_no_workspace(void **state)
+{
+    kiln_ctx *ctx = *state;
+    use_path("implicit");
+    kiln_conv2d_desc desc = desc_of(&cases[4]);
+    assert_int_equal(workspace_for(ctx, &desc), 0);
+    check_conv2d(ctx, cases[4]); /* with the NULL workspace that 0 asks for */
 }
 
 static void conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets(void **state)
 {
+    use_path("im2col");
     conv_case c = cases[6]; /* batch 3 of 7×5 pixels: one GEMM over a chunk's columns */
     c.act = KILN_ACT_RELU;  /* single-image chunks: a GEMM build the table made */
     check_conv2d_with(*state, c, 1);
@@ -192,39 +289,57 @@ static void conv2d_follows_the_contexts_math_level(void **state)
     (void)state;
     kiln_ctx *ctx = scratch_context(NULL);
     const kiln_math maths[] = {KILN_MATH_TF32X3, KILN_MATH_TF32, KILN_MATH_FAST};
-    for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
-        assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
-        check_conv2d(ctx, cases[CASE_COUNT - 1]);
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        for (size_t level = 0; level < sizeof maths / sizeof maths[0]; level++) {
+            assert_ok(ctx, kiln_ctx_set_math(ctx, maths[level]));
+            check_conv2d(ctx, cases[CASE_COUNT - 1]);
+        }
     }
 }
 
 static void conv2d_workspace_is_none_in_place_and_bounded_otherwise(void **state)
 {
     kiln_ctx *ctx = *state;
+    use_path("im2col");
     kiln_conv2d_desc desc = desc_of(&cases[0]);
-    size_t bytes = 1;
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
-    assert_int_equal(bytes, 0);
+    assert_int_equal(workspace_for(ctx, &desc), 0);
     desc = desc_of(&cases[4]); /* 3 images of 27 taps × 64 pixels */
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
-    assert_int_equal(bytes, 3 * 27 * 64 * sizeof(float));
+    assert_int_equal(workspace_for(ctx, &desc), 3 * 27 * 64 * sizeof(float));
     desc.batch = 0;
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
-    assert_int_equal(bytes, 0);
+    assert_int_equal(workspace_for(ctx, &desc), 0);
     /* 256 images of 576 taps × 56·56 pixels: a few images' columns, not the batch's */
     desc = (kiln_conv2d_desc){sizeof desc, 256, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1};
-    const size_t image = 576 * 56 * 56 * sizeof(float);
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
+    const size_t image = 576 * 56 * 56 * sizeof(float), bytes = workspace_for(ctx, &desc);
     assert_true(bytes >= image && bytes <= ((size_t)64 << 20) && bytes % image == 0);
     /* one image beyond the target still gets its own columns */
     desc = (kiln_conv2d_desc){sizeof desc, 4, 1024, 64, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1};
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
-    assert_int_equal(bytes, (size_t)9 * 1024 * 64 * 64 * sizeof(float));
+    assert_int_equal(workspace_for(ctx, &desc), (size_t)9 * 1024 * 64 * 64 * sizeof(float));
     /* 2 images of 7×7 pixels side by side, 98 columns padded to 128, with 27 taps and
      * the 8 filters' outputs in each */
     desc = (kiln_conv2d_desc){sizeof desc, 2, 3, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1};
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &desc, &bytes));
-    assert_int_equal(bytes, (27 + 8) * 128 * sizeof(float));
+    assert_int_equal(workspace_for(ctx, &desc), (27 + 8) * 128 * sizeof(float));
+}
+
+/* Unforced, the plan (seen through the workspace it asks for) unfolds on CPUs and on
+ * tensor-core GPUs below STRICT math, and is one implicit GEMM on other GPUs. The device
+ * facts are set on a context of its own; nothing runs. */
+static void conv2d_unfolds_on_cpus_and_for_tensor_cores_only(void **state)
+{
+    (void)state;
+    unsetenv("KILN_CONV2D");
+    kiln_ctx *ctx = scratch_context(NULL);
+    const kiln_conv2d_desc desc = desc_of(&cases[4]);
+    const size_t unfolded = 3 * 27 * 64 * sizeof(float);
+    ctx->limits.family = FAMILY_CPU;
+    assert_int_equal(workspace_for(ctx, &desc), unfolded);
+    ctx->limits.family = FAMILY_GPU;
+    ctx->limits.nv_compute_capability = 90;
+    assert_int_equal(workspace_for(ctx, &desc), 0);
+    assert_ok(ctx, kiln_ctx_set_math(ctx, KILN_MATH_TF32));
+    assert_int_equal(workspace_for(ctx, &desc), unfolded);
+    ctx->limits.nv_compute_capability = 0; /* no tensor cores: fp32 all the same */
+    assert_int_equal(workspace_for(ctx, &desc), 0);
 }
 
 static void conv2d_of_no_images_writes_nothing(void **state)
@@ -246,9 +361,8 @@ static void assert_refused(kiln_ctx *ctx, const kiln_conv2d_desc *desc, const ki
     assert_contains(kiln_last_error(ctx), words);
 }
 
-static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
+static void check_descriptor_refusals(kiln_ctx *ctx)
 {
-    kiln_ctx *ctx = *state;
     operand t = vector_make(ctx, 4096, 0, 0, FILL_RANDOM, 6);
     operand y = vector_make(ctx, 4096, 0, 0, FILL_CANARY, 0);
     kiln_buf *ws = scratch_buffer(ctx, 4096 * sizeof(float));
@@ -295,6 +409,15 @@ static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
     assert_operand_unchanged(&t);
 }
 
+/* The descriptor is checked before a path is chosen: the same refusals on both. */
+static void conv2d_rejects_a_bad_descriptor_naming_the_field(void **state)
+{
+    for (size_t path = 0; path < PATH_COUNT; path++) {
+        use_path(paths[path]);
+        check_descriptor_refusals(*state);
+    }
+}
+
 static void conv2d_rejects_sizes_that_overflow(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -317,6 +440,7 @@ static void conv2d_rejects_sizes_that_overflow(void **state)
 static void conv2d_rejects_bad_buffers_naming_them(void **state)
 {
     kiln_ctx *ctx = *state;
+    use_path("im2col"); /* its workspace is checked too */
     /* 2 images of 2×5×5 (100 floats), 3 filters of 2×3×3 (54), y 2×3×3×3 (54), one
      * image's workspace: 18 taps and 3 outputs by 9 pixels padded to 64 (1344 floats) */
     const kiln_conv2d_desc d = {sizeof d, 2, 2, 5, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1};
@@ -365,11 +489,16 @@ static void conv2d_rejects_bad_buffers_naming_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        KILN_TEST(conv2d_matches_the_reference_over_the_table_of_cases),
+        KILN_TEST(conv2d_matches_the_reference_over_the_table_through_implicit_gemm),
+        KILN_TEST(conv2d_matches_the_reference_over_the_table_through_im2col),
         KILN_TEST(conv2d_applies_every_activation_with_and_without_bias),
+        KILN_TEST(conv2d_implicit_gemm_handles_tile_edges),
+        KILN_TEST(conv2d_implicit_gemm_runs_every_tile_of_its_tables),
+        KILN_TEST(conv2d_implicit_gemm_needs_no_workspace),
         KILN_TEST(conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets),
         KILN_TEST(conv2d_follows_the_contexts_math_level),
         KILN_TEST(conv2d_workspace_is_none_in_place_and_bounded_otherwise),
+        KILN_TEST(conv2d_unfolds_on_cpus_and_for_tensor_cores_only),
         KILN_TEST(conv2d_of_no_images_writes_nothing),
         KILN_TEST(conv2d_rejects_a_bad_descriptor_naming_the_field),
         KILN_TEST(conv2d_rejects_sizes_that_overflow),

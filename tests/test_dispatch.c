@@ -205,16 +205,53 @@ static void block_tiles_are_the_largest_that_still_fill_most_compute_units(void 
     block_tile_is(&amd_like, 4096, 4096, 4096, "128x128x16");
 }
 
-/* The CPU kernel's tile for m×n, as "MxNxK RxC", or "none". */
-static void cpu_tile_is(const struct device_limits *device, size_t m, size_t n,
-                        const char *expected)
+/* A tile as "MxNxK RxC", or "none", is `expected`. */
+static void tile_is(const struct gemm_config *config, const char *expected)
 {
-    const struct gemm_config *config = plan_gemm_cpu_config(device, m, n);
     char got[48] = "none";
     if (config != NULL)
         snprintf(got, sizeof got, "%ux%ux%u %ux%u", config->tile_m, config->tile_n,
                  config->tile_k, config->wpt_m, config->wpt_n);
     assert_string_equal(got, expected);
+}
+
+/* The CPU kernel's tile for m×n. */
+static void cpu_tile_is(const struct device_limits *device, size_t m, size_t n,
+                        const char *expected)
+{
+    tile_is(plan_gemm_cpu_config(device, m, n), expected);
+}
+
+/* The implicit convolution's tile for m filters by n output pixels of the batch. */
+static void conv_tile_is(const struct device_limits *device, size_t m, size_t n,
+                         const char *expected)
+{
+    tile_is(plan_conv2d_implicit_config(device, device->max_work_group_size, m, n),
+            expected);
+}
+
+static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **state)
+{
+    (void)state;
+    conv_tile_is(&nvidia_like, 64, 32 * 56 * 56, "64x128x8 8x8"); /* 128 rows: half idle */
+    conv_tile_is(&nvidia_like, 256, 32 * 14 * 14, "64x128x8 8x8"); /* 196 blocks, not 98 */
+    conv_tile_is(&nvidia_like, 1024, 32 * 14 * 14, "128x128x8 8x8");
+    conv_tile_is(&nvidia_like, 512, 32 * 7 * 7, "64x128x8 8x8");
+    conv_tile_is(&nvidia_like, 1, 1000, "32x64x8 4x4"); /* the least padded work */
+    conv_tile_is(&nvidia_like, 64, (size_t)65536 * 128 + 1, "none"); /* beyond the grid */
+    conv_tile_is(&amd_like, 1024, 32 * 14 * 14, "128x128x16 8x8");
+    conv_tile_is(&tiny_64, 64, 4096, "none");
+}
+
+static void conv_tiles_stage_whole_columns_of_b(void **state)
+{
+    (void)state;
+    struct gemm_config ragged = {64, 128, 8, 4, 8}; /* 256 items for 128 columns: fine */
+    assert_true(conv2d_implicit_fits(&nvidia_like, 1024, &ragged, 64, 64));
+    ragged = (struct gemm_config){128, 128, 8, 16, 16}; /* 64 items for 128 columns */
+    assert_false(conv2d_implicit_fits(&nvidia_like, 1024, &ragged, 64, 64));
+    ragged = (struct gemm_config){128, 32, 4, 4, 4}; /* 256 items: 8 k's a step, TILE_K 4 */
+    assert_false(conv2d_implicit_fits(&nvidia_like, 1024, &ragged, 64, 64));
 }
 
 static void cpu_tiles_are_two_native_vectors_wide_and_fill_every_core(void **state)
@@ -575,6 +612,8 @@ int main(void)
         cmocka_unit_test(short_rows_share_a_group_in_teams),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
+        cmocka_unit_test(conv_tiles_waste_little_on_edges_and_fill_most_compute_units),
+        cmocka_unit_test(conv_tiles_stage_whole_columns_of_b),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

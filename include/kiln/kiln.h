@@ -493,19 +493,23 @@ typedef struct {
     size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 } kiln_conv2d_desc;
 
-/* The workspace bytes kiln_conv2d wants for desc into *bytes: the unfolded columns
- * (channels·kernel_h·kernel_w rows of out_h·out_w floats per image, each row padded to a
- * multiple of 64 floats; where out_h·out_w is not such a multiple, filters more rows for
- * the GEMM's output) of as many images as fit in 64 MiB, at least one and at most batch;
- * 0 for a 1×1, stride-1, unpadded convolution (it reads x as it is) and for batch 0.
- * Checks desc as kiln_conv2d does. */
+/* The workspace bytes kiln_conv2d wants for desc into *bytes: 0 where it runs as one
+ * implicit GEMM (GPUs at STRICT math; kiln_conv2d's comment says when), for a 1×1,
+ * stride-1, unpadded convolution (it reads x as it is) and for batch 0; else the
+ * unfolded columns (channels·kernel_h·kernel_w rows of out_h·out_w floats per image,
+ * each row padded to a multiple of 64 floats; where out_h·out_w is not such a multiple,
+ * filters more rows for the GEMM's output) of as many images as fit in 64 MiB, at least
+ * one and at most batch. Depends on the context's device and math level: ask again after
+ * kiln_ctx_set_math. Checks desc as kiln_conv2d does. */
 KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
                                            size_t *bytes);
 
 /* y = act(conv(x, w) + bias): for each image n and filter f, y[n][f] is the
  * cross-correlation (as PyTorch and cuDNN) of x[n]'s channels, zero-padded, with w[f],
  * plus bias[f]; bias holds `filters` floats or is NULL; all tensors tightly packed.
- * Images are unfolded into workspace and multiplied by kiln's GEMM at the context's math
+ * On GPUs at STRICT math (and at any math level without tensor cores) it is one implicit
+ * GEMM in fp32, gathering x as it multiplies; elsewhere (CPUs, TF32 on tensor cores)
+ * images are unfolded into workspace and multiplied by kiln's GEMM at the context's math
  * level (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
  * NULL where kiln_conv2d_workspace reports 0; else it must hold one image's columns at
  * least (KILN_ERR_SIZE), and as many images run at a time as it holds. KILN_ERR_ARG for

@@ -68,6 +68,45 @@ struct gemm_table gemm_block_table(const struct device_limits *device)
     return (struct gemm_table)TABLE("gpu", gpu_configs);
 }
 
+/* Tiles of the implicit-GEMM convolution (cl/conv2d_implicit.cl), one table per device
+ * family, largest first; plan_conv2d_implicit_config takes the first that wastes little
+ * on C's edges and gives the compute units blocks. The kernel has cl/gemm_block.cl's
+ * register tiling, so its rows start from gpu_configs (chosen there by measurement on
+ * the H100); not yet timed as a convolution. What is added: 64x128 for layers of 64
+ * filters (a 128-row tile would leave half idle; 784 blocks at 32 images of 56x56), which
+ * also gives 196 blocks at 256 filters of 14x14 where 128x128 gives 98 of the H200's 132
+ * SMs one. Per work-group at 128x128x8 with 8x8: 64 accumulators, 32 floats of operand
+ * fragments and 8 staged floats (4 of W, 4 of B) per work-item, 128 registers in
+ * clang-15's PTX for sm_90 as gemm_block's (two work-groups of 256 per SM), and 16 KiB
+ * of local memory; 64x128x8 takes 138 registers and 12 KiB (three of 128 per SM).
+ * THREADS must be a multiple of TILE_N (each work-item stages one column of B), and
+ * TILE_K of the floats of W each stages. $KILN_CONV2D_TILE runs another tile, to time
+ * one without rebuilding. */
+static const struct gemm_config conv_gpu_configs[] = {
+    /* tile_m tile_n tile_k wpt_m wpt_n */
+    {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local: gemm_block's H100 row */
+    {64, 128, 8, 8, 8},  /* 128 work-items, 12 KiB local: 64 filters */
+    {128, 64, 16, 8, 8}, /* 128 work-items, 24 KiB local */
+    {64, 64, 16, 4, 4},  /* 256 work-items, 16 KiB local */
+    {32, 64, 8, 4, 4},   /* 128 work-items, 6 KiB local: few filters, small layers */
+};
+
+/* AMD: amd_configs' rows with the 64-filter shape added; not timed. */
+static const struct gemm_config conv_amd_configs[] = {
+    {128, 128, 16, 8, 8}, /* 256 work-items, 32 KiB local */
+    {64, 128, 16, 8, 8},  /* 128 work-items, 24 KiB local */
+    {64, 64, 16, 4, 4},   /* 256 work-items, 16 KiB local */
+    {32, 64, 8, 4, 4},    /* 128 work-items, 6 KiB local */
+};
+
+struct gemm_table conv2d_implicit_table(const struct device_limits *device)
+{
+    if (device->family == FAMILY_AMD)
+        return (struct gemm_table)TABLE("amd", conv_amd_configs);
+    /* CPUs take im2col unless forced (ops/conv2d.c); forced, they run the GPU rows */
+    return (struct gemm_table)TABLE("gpu", conv_gpu_configs);
+}
+
 /* cl/gemm_cpu.cl's tiles: MC×NC blocks, KC-deep slices, MR×NR register tiles. The
  * dispatcher takes the rows whose register tile is two of the device's native vectors
  * wide (AVX-512, AVX2, 128-bit), the larger block where it gives every core a few.

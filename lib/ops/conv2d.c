@@ -1,17 +1,26 @@
-/* kiln_conv2d: a 2-D convolution as GEMMs. Images are unfolded into the caller's
- * workspace (cl/conv2d.cl's im2col), a chunk of them at a time, side by side: one row
- * per filter tap, each image's output pixels in turn along it. Where an image's pixels
- * are a whole number of GEMM tiles, the chunk is one batched GEMM, Y_n = W · col_n, that
- * writes y; otherwise (14×14, 7×7) it is one GEMM over all the chunk's columns, W · col,
- * into the workspace, then scattered to y's NCHW order. A product 49 columns wide
- * would leave most of every 64- or 128-wide tile idle, and its rows of 49 floats would
- * keep the whole-block and tensor-core kernels (rows on 16 bytes) away. The bias and
- * activation are in the GEMM's epilogue. A 1×1, stride-1, unpadded convolution needs no
- * unfolding: x itself is the batched GEMM's B. */
+/* kiln_conv2d: a 2-D convolution as GEMMs, on one of two paths that conv2d_plan chooses.
+ *
+ * Implicit GEMM (cl/conv2d_implicit.cl, ops/conv2d_implicit.c): one GEMM of the filters
+ * by every image's output pixels, its B gathered from x as it is staged and its C written
+ * to y in NCHW order: no workspace, no unfolded copy written and read back, no ragged
+ * tile per image.
+ *
+ * im2col: images are unfolded into the caller's workspace (cl/conv2d.cl's im2col), a
+ * chunk of them at a time, side by side: one row per filter tap, each image's output
+ * pixels in turn along it. Where an image's pixels are a whole number of GEMM tiles, the
+ * chunk is one batched GEMM, Y_n = W · col_n, that writes y; otherwise (14×14, 7×7) it is
+ * one GEMM over all the chunk's columns, W · col, into the workspace, then scattered to
+ * y's NCHW order. A product 49 columns wide would leave most of every 64- or 128-wide
+ * tile idle, and its rows of 49 floats would keep the whole-block and tensor-core kernels
+ * (rows on 16 bytes) away. The bias and activation are in the GEMM's epilogue. A 1×1,
+ * stride-1, unpadded convolution needs no unfolding: x itself is the batched GEMM's B.
+ * This path reaches every GEMM family (the tensor cores at TF32, the CPU kernel). */
 #include "../internal.h"
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* kiln_conv2d_workspace asks for the columns of as many images as fit here (at least
  * one): enough for GEMMs large enough to fill a GPU, bounded whatever the batch. */
@@ -21,21 +30,6 @@
  * number of the block kernel's 64-wide tiles (gemm/params.c), and its rows start on 16
  * bytes as float4 loads and the tensor cores want. */
 #define CONV2D_COLUMNS_MULTIPLE 64
-
-/* A checked convolution: the descriptor's sizes (stride and dilation 0 made 1), the
- * output's, and the GEMM's. */
-struct conv2d_shape {
-    size_t batch, channels, height, width, filters, kernel_h, kernel_w;
-    size_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
-    size_t out_h, out_w;
-    size_t taps;        /* channels·kernel_h·kernel_w: the GEMM's k */
-    size_t pixels;      /* out_h·out_w: the GEMM's n */
-    size_t image;       /* channels·height·width: floats of one image of x */
-    size_t column;      /* floats of the workspace per column: taps, and filters if wide */
-    size_t cols_bytes;  /* the workspace of one image: the least */
-    bool direct;        /* 1×1, stride 1, no padding: x is the GEMM's B as it is */
-    bool wide;          /* one GEMM over a chunk's columns, then a scatter to y */
-};
 
 static kiln_status check_positive(const kiln_ctx *ctx, size_t value, const char *field,
                                   const char *why)
@@ -136,12 +130,76 @@ static size_t images_within(const struct conv2d_shape *s, size_t bytes)
     return (columns - columns % CONV2D_COLUMNS_MULTIPLE) / s->pixels;
 }
 
-/* What kiln_conv2d_workspace reports: none for a direct convolution or an empty batch,
- * else the columns of as many images as fit the target (at most the batch), at least
- * one image's. */
-static size_t workspace_wanted(const struct conv2d_shape *s)
+/* The two paths of a convolution: one implicit GEMM, or GEMMs over x as it is (direct)
+ * or over its columns unfolded into the workspace (im2col). */
+enum conv2d_path { CONV2D_IMPLICIT, CONV2D_DIRECT, CONV2D_IM2COL };
+
+struct conv2d_plan {
+    enum conv2d_path path;
+    struct gemm_config tile; /* CONV2D_IMPLICIT: cl/conv2d_implicit.cl's tile */
+    const char *why;         /* what decided it, a sentence */
+};
+
+/* $KILN_CONV2D: the path a test or measurement forces ("implicit" or "im2col"), or -1. */
+static int path_forced(void)
 {
-    if (s->direct || s->batch == 0)
+    const char *value = getenv("KILN_CONV2D");
+    if (value == NULL || *value == '\0')
+        return -1;
+    return strcmp(value, "implicit") == 0 ? CONV2D_IMPLICIT
+           : strcmp(value, "im2col") == 0 ? CONV2D_IM2COL
+                                          : -1;
+}
+
+/* The implicit kernel's tile for the shape: $KILN_CONV2D_TILE's where it fits, else the
+ * table's; false when none fits (or C has more blocks than a launch's grid takes). */
+static bool implicit_tile(const kiln_ctx *ctx, const struct conv2d_shape *s,
+                          struct gemm_config *tile)
+{
+    size_t limit = ctx->limits.max_work_group_size, columns = s->batch * s->pixels;
+    if (conv2d_implicit_tile_forced(tile) &&
+        conv2d_implicit_fits(&ctx->limits, limit, tile, s->filters, columns))
+        return true;
+    const struct gemm_config *table = plan_conv2d_implicit_config(&ctx->limits, limit,
+                                                                   s->filters, columns);
+    if (table != NULL)
+        *tile = *table;
+    return table != NULL;
+}
+
+/* Which path runs the convolution, with which tile, and why; shape-only, so
+ * kiln_conv2d_workspace and kiln_conv2d agree. Implicit GEMM is the fp32 path; im2col
+ * keeps what only the GEMM families have: the tensor cores when the math allows TF32
+ * (f32 operands rounded there, fp32 FMA in the implicit kernel), and on CPUs the packed
+ * cl/gemm_cpu.cl kernel, which the GPU-shaped implicit tiles do not match on PoCL. */
+static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_shape *s)
+{
+    const int forced = path_forced();
+    const kiln_math math = (kiln_math)atomic_load(&ctx->math);
+    struct conv2d_plan plan = {s->direct ? CONV2D_DIRECT : CONV2D_IM2COL, {0}, NULL};
+    bool fits = s->batch > 0 && s->pixels <= SIZE_MAX / s->batch &&
+                implicit_tile(ctx, s, &plan.tile);
+    if (forced == CONV2D_IM2COL)
+        plan.why = "KILN_CONV2D=im2col";
+    else if (!fits)
+        plan.why = "no implicit GEMM tile fits the device, or C's blocks exceed a launch";
+    else if (forced == CONV2D_IMPLICIT)
+        plan.path = CONV2D_IMPLICIT, plan.why = "KILN_CONV2D=implicit";
+    else if (math != KILN_MATH_STRICT && ctx->limits.nv_compute_capability >= 80)
+        plan.why = "math is not STRICT: im2col's GEMM may run on the tensor cores";
+    else if (ctx->limits.family == FAMILY_CPU)
+        plan.why = "a CPU: im2col's GEMM is the packed cl/gemm_cpu.cl kernel";
+    else
+        plan.path = CONV2D_IMPLICIT, plan.why = "fp32: one implicit GEMM over the batch";
+    return plan;
+}
+
+/* What kiln_conv2d_workspace reports: none unless the plan unfolds images (not for an
+ * empty batch either), else the columns of as many images as fit the target (at most
+ * the batch), at least one image's. */
+static size_t workspace_wanted(const kiln_ctx *ctx, const struct conv2d_shape *s)
+{
+    if (s->batch == 0 || conv2d_plan(ctx, s).path != CONV2D_IM2COL)
         return 0;
     size_t images = images_within(s, CONV2D_WORKSPACE_TARGET);
     images = images < 1 ? 1 : images < s->batch ? images : s->batch;
@@ -156,7 +214,7 @@ KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc
         return fail(ctx, KILN_ERR_ARG, "bytes is NULL");
     struct conv2d_shape s;
     CHECK(shape_read(ctx, desc, &s));
-    *bytes = workspace_wanted(&s);
+    *bytes = workspace_wanted(ctx, &s);
     return KILN_OK;
 }
 
@@ -181,16 +239,17 @@ static kiln_status check_tensors(const kiln_ctx *ctx, const struct conv2d_shape 
 }
 
 /* The workspace holds one image's columns at least and shares memory with no tensor;
- * *images gets how many images it holds, at most the batch. */
+ * *images gets how many images it holds, at most the batch. `why` is the plan's reason
+ * for unfolding. */
 static kiln_status check_workspace(const kiln_ctx *ctx, const struct conv2d_shape *s,
                                    const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
                                    const kiln_buf *y, const kiln_buf *workspace,
-                                   size_t *images)
+                                   const char *why, size_t *images)
 {
     size_t one = s->cols_bytes;
     if (workspace == NULL)
         return fail(ctx, KILN_ERR_ARG, "workspace is NULL but this convolution unfolds its "
-                    "images there: it needs %zu bytes (kiln_conv2d_workspace)", one);
+                    "images there (%s): it needs %zu bytes (kiln_conv2d_workspace)", why, one);
     if (workspace->size < one)
         return fail(ctx, KILN_ERR_SIZE, "workspace holds %zu bytes but one image's columns "
                     "need %zu (kiln_conv2d_workspace)", workspace->size, one);
@@ -339,11 +398,14 @@ KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc, co
     CHECK(check_tensors(ctx, &s, x, w, bias, y));
     if (s.batch == 0)
         return KILN_OK;
-    if (s.direct)
+    const struct conv2d_plan plan = conv2d_plan(ctx, &s);
+    if (plan.path == CONV2D_IMPLICIT)
+        return conv2d_implicit_enqueue(ctx, &s, &plan.tile, x, w, bias, y, act);
+    if (plan.path == CONV2D_DIRECT)
         return gemm_images(ctx, &s, w, x, s.pixels, s.image, bias, y, 0, s.batch, act);
 
     size_t chunk = 0;
-    CHECK(check_workspace(ctx, &s, x, w, bias, y, workspace, &chunk));
+    CHECK(check_workspace(ctx, &s, x, w, bias, y, workspace, plan.why, &chunk));
     for (size_t first = 0; first < s.batch; first += chunk) {
         size_t images = s.batch - first < chunk ? s.batch - first : chunk;
         CHECK(chunk_enqueue(ctx, &s, x, w, bias, y, act, workspace, first, images));
