@@ -40,6 +40,7 @@ static kiln_status read_limits(kiln_ctx *ctx)
         info.nv_compute_capability_major * 10 + info.nv_compute_capability_minor;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
+    ctx->host_unified = info.unified_memory || info.type == KILN_DEVICE_CPU;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */
     size_t length = strlen(info.name) + strlen(info.vendor) + strlen(info.driver_version) +
                     strlen(info.platform_name) + 4;

@@ -359,6 +359,7 @@ struct kiln_ctx {
     /* Host-unified devices get CL_MEM_ALLOC_HOST_PTR so memory is reserved at create:
      * PoCL otherwise allocates at first use and aborts when that fails. */
     cl_mem_flags alloc_flags;
+    bool host_unified; /* a CPU device, or one sharing the host's memory */
     char *device_identity; /* name, vendor, driver: what a cached binary depends on */
     pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
     struct program *programs;
@@ -410,11 +411,41 @@ kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t
                            bool wait);
 kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t bytes,
                           bool wait);
-/* For tests: staging chunks of chunk_bytes (0 keeps them), staging of pageable memory
- * even on host-unified devices, and pinned allocations refused as if the driver had.
- * Call before the context's first staged copy. */
-void transfers_set_test_knobs(kiln_ctx *ctx, size_t chunk_bytes, bool stage_always,
-                              bool refuse_pinned);
+/* Whether copies of pageable memory (from stage_min_bytes up) go through the ring.
+ * Contexts start with it on where the device has memory of its own, off on host-unified
+ * devices (PoCL), where it would only add a memcpy; $KILN_STAGING=on|off overrides. */
+enum stage_mode {
+    STAGE_UNCHANGED, /* in transfers_set_test_knobs: keep the context's */
+    STAGE_ON,
+    STAGE_OFF, /* the driver copies pageable memory itself */
+};
+/* For tests: a 0 size or thread count keeps the context's; slot_bytes (the largest
+ * chunk) and copy_threads count only before the ring is made, at the first staged copy. */
+struct transfer_knobs {
+    size_t slot_bytes;
+    size_t stage_min_bytes; /* smaller pageable copies go directly */
+    size_t copy_threads;    /* host threads of a chunk's memcpy, the worker included */
+    enum stage_mode stage;
+    bool refuse_pinned; /* pinned allocations fail as if the driver had refused them */
+};
+void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs);
+
+/* ---------------------------------------------------------------- host_copy.c */
+
+/* Threads that split a large memcpy between them and the caller. */
+struct host_copiers;
+/* How many threads (the caller included) a copy is split between on this host: its
+ * cores, up to 8. */
+size_t host_copy_threads(void);
+/* Starts threads - 1 helpers; NULL where they could not be had (copies then run on the
+ * caller alone). */
+struct host_copiers *host_copiers_create(size_t threads);
+/* Stops and joins the helpers. NULL is a no-op. */
+void host_copiers_destroy(struct host_copiers *copiers);
+/* memcpy, in pieces of at least 256 KiB shared with the helpers; one caller at a time.
+ * copiers NULL: a plain memcpy. */
+void host_copiers_copy(struct host_copiers *copiers, void *dst, const void *src,
+                       size_t bytes);
 
 /* ---------------------------------------------------------------- check.c */
 

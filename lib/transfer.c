@@ -1,18 +1,31 @@
 /* Host <-> device transfers: pinned host memory (kiln_host_alloc), copies from and to it
  * at the bus's speed, and a ring of pinned chunks that pageable memory is staged
  * through by a worker thread, so that copies of ordinary memory are fast too and can
- * be asynchronous. */
+ * be asynchronous. The worker splits each chunk's memcpy between host threads
+ * (host_copy.c) while the device copies the chunk before it. */
 #include "internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
     RING_SLOTS = 4,
-    DEFAULT_CHUNK_BYTES = 8 << 20,
-    /* Below this a staged copy costs more in round trips than it saves. */
-    STAGE_MIN_BYTES = 64 << 10,
+    SLOT_BYTES = 8 << 20,
+    /* Below this the driver's own copy of pageable memory is as quick as the ring's
+     * round trips. */
+    STAGE_MIN_BYTES = 2 << 20,
+};
+
+/* A staged copy's chunks by its size, each at most a slot: copies of a few slots go in
+ * smaller chunks so that the memcpy of one still overlaps the device's copy of another. */
+static const struct {
+    size_t from_bytes, chunk_bytes;
+} chunk_table[] = {
+    {32 << 20, 8 << 20},
+    {8 << 20, 2 << 20},
+    {0, 1 << 20},
 };
 
 /* Memory of kiln_host_alloc or a slot of the ring: a CL_MEM_ALLOC_HOST_PTR buffer kept
@@ -43,9 +56,11 @@ struct transfers {
     struct pinned *blocks; /* kiln_host_alloc's */
     struct pinned ring[RING_SLOTS];
     cl_event slot_busy[RING_SLOTS]; /* the last command on each slot, until waited for */
-    size_t next_slot, chunk_bytes;
-    bool stage_pageable, refuse_pinned, ring_tried, ring_ready, stopping;
+    size_t next_slot;
+    struct transfer_knobs knobs; /* slot_bytes fixed once the ring is tried */
+    bool ring_tried, ring_ready, stopping;
     pthread_t worker;
+    struct host_copiers *copiers; /* the worker's; NULL: it copies alone */
     struct job *head, *tail;
     unsigned long long submitted, finished; /* jobs, in FIFO order */
     cl_int deferred; /* the first failure of a job, until someone reports it */
@@ -57,7 +72,7 @@ struct transfers {
 /* A mapped CL_MEM_ALLOC_HOST_PTR buffer. The blocking map waits for the queue. */
 static kiln_status pinned_make(kiln_ctx *ctx, size_t bytes, struct pinned *block)
 {
-    if (ctx->transfers->refuse_pinned)
+    if (ctx->transfers->knobs.refuse_pinned)
         return fail(ctx, KILN_ERR_NOMEM, "pinned memory refused (the tests' switch)");
     if (bytes > ctx->max_alloc_bytes)
         return fail(ctx, KILN_ERR_SIZE, "%zu pinned bytes is above the device's largest "
@@ -182,7 +197,8 @@ static void job_run_write(struct transfers *t, const struct job *job)
     for (size_t i = 0; i < job->enqueued; ++i) {
         size_t slot = job_slot(job, i);
         slot_wait(t, slot);
-        memcpy(t->ring[slot].host, job->host + i * job->chunk_bytes, chunk_length(job, i));
+        host_copiers_copy(t->copiers, t->ring[slot].host, job->host + i * job->chunk_bytes,
+                          chunk_length(job, i));
         gate_open(t, job, i);
     }
 }
@@ -197,7 +213,8 @@ static void job_run_read(struct transfers *t, const struct job *job)
     for (size_t i = 0; i < job->enqueued; ++i) {
         size_t slot = job_slot(job, i);
         slot_wait(t, slot);
-        memcpy(job->host + i * job->chunk_bytes, t->ring[slot].host, chunk_length(job, i));
+        host_copiers_copy(t->copiers, job->host + i * job->chunk_bytes, t->ring[slot].host,
+                          chunk_length(job, i));
         if (i + RING_SLOTS < job->enqueued)
             gate_open(t, job, i + RING_SLOTS);
     }
@@ -280,25 +297,30 @@ static void ring_release(kiln_ctx *ctx)
             pinned_release(ctx, &ctx->transfers->ring[s]);
 }
 
-/* The ring and its worker, made at the first staged copy; false where pinned memory
- * or a thread could not be had, and copies then go directly. */
+/* The ring, its worker and the worker's copy threads, made at the first staged copy;
+ * false where pinned memory or the worker could not be had, and copies then go
+ * directly. */
 static bool ring_ready(kiln_ctx *ctx)
 {
     struct transfers *t = ctx->transfers;
     pthread_mutex_lock(&t->lock);
     bool first = !t->ring_tried, ready = t->ring_ready;
     t->ring_tried = true;
-    size_t chunk_bytes = t->chunk_bytes;
+    struct transfer_knobs knobs = t->knobs;
     pthread_mutex_unlock(&t->lock);
     if (!first)
         return ready;
     /* Another thread meanwhile copies directly. */
     ready = true;
     for (size_t s = 0; s < RING_SLOTS && ready; ++s)
-        ready = pinned_make(ctx, chunk_bytes, &t->ring[s]) == KILN_OK;
+        ready = pinned_make(ctx, knobs.slot_bytes, &t->ring[s]) == KILN_OK;
+    t->copiers = ready ? host_copiers_create(knobs.copy_threads) : NULL;
     ready = ready && pthread_create(&t->worker, NULL, worker_main, t) == 0;
-    if (!ready)
+    if (!ready) {
+        host_copiers_destroy(t->copiers);
+        t->copiers = NULL;
         ring_release(ctx);
+    }
     pthread_mutex_lock(&t->lock);
     t->ring_ready = ready;
     pthread_mutex_unlock(&t->lock);
@@ -334,11 +356,21 @@ static cl_int job_enqueue(const kiln_buf *buf, size_t offset, struct job *job,
     return err;
 }
 
+/* The chunk_table's chunk for a copy of `bytes`, within a slot. */
+static size_t chunk_for(const struct transfers *t, size_t bytes)
+{
+    size_t row = 0;
+    while (bytes < chunk_table[row].from_bytes)
+        ++row;
+    size_t chunk = chunk_table[row].chunk_bytes;
+    return chunk < t->knobs.slot_bytes ? chunk : t->knobs.slot_bytes;
+}
+
 static kiln_status job_new(kiln_ctx *ctx, bool write, char *host, size_t bytes,
                            struct job **out)
 {
     struct job *job = calloc(1, sizeof(*job));
-    size_t chunk_bytes = ctx->transfers->chunk_bytes; /* fixed once the ring exists */
+    size_t chunk_bytes = chunk_for(ctx->transfers, bytes); /* slots are fixed by now */
     size_t chunks = (bytes + chunk_bytes - 1) / chunk_bytes;
     if (job != NULL) {
         *job = (struct job){write, host, bytes, chunk_bytes, chunks, 0, 0,
@@ -411,7 +443,7 @@ static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t b
 {
     struct transfers *t = buf->ctx->transfers;
     pthread_mutex_lock(&t->lock);
-    bool staged = t->stage_pageable && bytes >= STAGE_MIN_BYTES &&
+    bool staged = t->knobs.stage == STAGE_ON && bytes >= t->knobs.stage_min_bytes &&
                   pinned_holding(t, host, bytes) == NULL;
     unsigned long long earlier = t->submitted;
     pthread_mutex_unlock(&t->lock);
@@ -436,6 +468,20 @@ kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t 
 
 /* ---------------------------------------------------------------- the context's part */
 
+/* $KILN_STAGING: "on" stages pageable copies on any device, "off" on none. */
+static enum stage_mode stage_from_env(void)
+{
+    const char *value = getenv("KILN_STAGING");
+    if (value == NULL || *value == '\0')
+        return STAGE_UNCHANGED;
+    if (strcmp(value, "on") == 0)
+        return STAGE_ON;
+    if (strcmp(value, "off") == 0)
+        return STAGE_OFF;
+    fprintf(stderr, "kiln: ignoring KILN_STAGING=%s: expected on or off\n", value);
+    return STAGE_UNCHANGED;
+}
+
 kiln_status transfers_create(kiln_ctx *ctx)
 {
     struct transfers *t = calloc(1, sizeof(*t));
@@ -444,13 +490,12 @@ kiln_status transfers_create(kiln_ctx *ctx)
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     pthread_cond_init(&t->idle, NULL);
-    t->chunk_bytes = DEFAULT_CHUNK_BYTES;
-    /* Off until it pays: on the H200 (2026-12-01, kiln-bench --op copy) the ring moved
-     * 1 GiB of pageable memory to the device at 7.5 GB/s, as a plain write does (7.7),
-     * and back at 5.8 against a plain read's 13.8. On host-unified devices (CPUs, PoCL)
-     * it would only add a memcpy. Tests turn it on (transfers_set_test_knobs). */
-    t->stage_pageable = false;
+    /* On host-unified devices (CPUs, PoCL) the ring would only add a memcpy. */
+    t->knobs = (struct transfer_knobs){SLOT_BYTES, STAGE_MIN_BYTES, host_copy_threads(),
+                                       ctx->host_unified ? STAGE_OFF : STAGE_ON,
+                                       false};
     ctx->transfers = t;
+    transfers_set_test_knobs(ctx, &(struct transfer_knobs){.stage = stage_from_env()});
     return KILN_OK;
 }
 
@@ -495,8 +540,10 @@ void transfers_destroy(kiln_ctx *ctx)
     bool worker = t->ring_ready;
     pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
-    if (worker)
+    if (worker) {
         pthread_join(t->worker, NULL);
+        host_copiers_destroy(t->copiers);
+    }
     for (size_t s = 0; s < RING_SLOTS; ++s)
         if (t->slot_busy[s] != NULL)
             clReleaseEvent(t->slot_busy[s]);
@@ -514,14 +561,18 @@ void transfers_destroy(kiln_ctx *ctx)
     free(t);
 }
 
-void transfers_set_test_knobs(kiln_ctx *ctx, size_t chunk_bytes, bool stage_always,
-                              bool refuse_pinned)
+void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)
 {
     struct transfers *t = ctx->transfers;
     pthread_mutex_lock(&t->lock);
-    if (chunk_bytes > 0 && !t->ring_tried)
-        t->chunk_bytes = chunk_bytes;
-    t->stage_pageable = t->stage_pageable || stage_always;
-    t->refuse_pinned = refuse_pinned;
+    if (knobs->slot_bytes > 0 && !t->ring_tried)
+        t->knobs.slot_bytes = knobs->slot_bytes;
+    if (knobs->stage_min_bytes > 0)
+        t->knobs.stage_min_bytes = knobs->stage_min_bytes;
+    if (knobs->copy_threads > 0 && !t->ring_tried)
+        t->knobs.copy_threads = knobs->copy_threads;
+    if (knobs->stage != STAGE_UNCHANGED)
+        t->knobs.stage = knobs->stage;
+    t->knobs.refuse_pinned = knobs->refuse_pinned;
     pthread_mutex_unlock(&t->lock);
 }
