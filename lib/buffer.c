@@ -163,6 +163,7 @@ KILN_API kiln_status kiln_buf_copy(kiln_buf *dst, size_t dst_offset, const kiln_
         return fail(dst->ctx, KILN_ERR_ARG, "the source and destination ranges overlap");
     if (bytes == 0)
         return KILN_OK;
+    CHECK(copies_fence(dst->ctx));
     cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->mem, dst->mem,
                                      src->offset + src_offset, dst->offset + dst_offset, bytes,
                                      0, NULL, NULL);
@@ -177,6 +178,7 @@ KILN_API kiln_status kiln_buf_fill(kiln_buf *buf, float value)
         return fail(buf->ctx, KILN_ERR_ARG,
                     "buf (offset %zu, %zu bytes) is not made of whole floats", buf->offset,
                     buf->size);
+    CHECK(copies_fence(buf->ctx));
     cl_int err = clEnqueueFillBuffer(buf->ctx->queue, buf->mem, &value, sizeof(value),
                                      buf->offset, buf->size, 0, NULL, NULL);
     return err == CL_SUCCESS ? KILN_OK : fail_cl(buf->ctx, "clEnqueueFillBuffer", err);

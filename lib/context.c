@@ -142,6 +142,7 @@ KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device
                     context == NULL ? "context" : device == NULL ? "device" : "queue");
     CHECK(check_wrapped_queue(context, device, queue));
     CHECK(ctx_assemble(out, context, device, queue));
+    copies_share_queue(*out);
     clRetainContext(context);
     clRetainCommandQueue(queue);
     return KILN_OK;
@@ -172,6 +173,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
 KILN_API kiln_status kiln_finish(kiln_ctx *ctx)
 {
     CHECK(check_ctx(ctx));
+    CHECK(copies_fence(ctx));
     cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS)
         return fail_cl(ctx, "clFinish", err);
@@ -190,5 +192,8 @@ KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx)
 
 KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx)
 {
-    return ctx != NULL ? ctx->queue : NULL;
+    if (ctx == NULL)
+        return NULL;
+    copies_share_queue(ctx);
+    return ctx->queue;
 }

@@ -381,6 +381,7 @@ struct kiln_ctx {
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
+    struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -411,24 +412,47 @@ kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t
                            bool wait);
 kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t bytes,
                           bool wait);
-/* Whether copies of pageable memory (from stage_min_bytes up) go through the ring.
- * Contexts start with it on where the device has memory of its own, off on host-unified
- * devices (PoCL), where it would only add a memcpy; $KILN_STAGING=on|off overrides. */
-enum stage_mode {
-    STAGE_UNCHANGED, /* in transfers_set_test_knobs: keep the context's */
-    STAGE_ON,
-    STAGE_OFF, /* the driver copies pageable memory itself */
-};
-/* For tests: a 0 size or thread count keeps the context's; slot_bytes (the largest
- * chunk) and copy_threads count only before the ring is made, at the first staged copy. */
+enum knob_switch { KNOB_UNCHANGED, KNOB_ON, KNOB_OFF };
+/* For tests: a 0 size or thread count, or KNOB_UNCHANGED, keeps the context's;
+ * slot_bytes (the largest chunk) and copy_threads count only before the ring is made,
+ * at the first staged copy. */
 struct transfer_knobs {
     size_t slot_bytes;
     size_t stage_min_bytes; /* smaller pageable copies go directly */
     size_t copy_threads;    /* host threads of a chunk's memcpy, the worker included */
-    enum stage_mode stage;
+    /* Pageable copies (from stage_min_bytes up) through the ring: contexts start with it
+     * on where the device has memory of its own, off on host-unified devices (PoCL),
+     * where it would only add a memcpy; $KILN_STAGING=on|off overrides. */
+    enum knob_switch stage;
+    /* _async copies on queues of their own (copy_queue.c): on where the device has
+     * memory of its own and the context's queue is kiln's alone. */
+    enum knob_switch copy_queues;
     bool refuse_pinned; /* pinned allocations fail as if the driver had refused them */
 };
 void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs);
+
+/* ---------------------------------------------------------------- copy_queue.c */
+
+/* The copy queues' state, without queues yet (they are made at the first copy); false
+ * without host memory. transfers_create and transfers_destroy call these. */
+bool copies_create(kiln_ctx *ctx);
+/* Waits for the copies on the copy queues and frees them. */
+void copies_destroy(kiln_ctx *ctx);
+/* Enqueues an _async copy on the copy queue of its direction, ordered as copy_queue.c
+ * says; *used false (nothing enqueued) where copies stay on the context's queue. */
+kiln_status copies_enqueue(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
+                           bool write, bool *used);
+/* Makes the context's queue wait for the copies made since the last fence: call before
+ * every enqueue of kiln's on ctx->queue, and before waiting for it. */
+kiln_status copies_fence(const kiln_ctx *ctx);
+/* Waits for every copy on the copy queues (kiln_host_free). */
+void copies_finish(const kiln_ctx *ctx);
+/* The context's queue is handed out (kiln_ctx_queue) or the caller's (kiln_ctx_wrap):
+ * fences, and keeps later copies on it, since the caller's own work there would not
+ * wait for the copy queues. */
+void copies_share_queue(const kiln_ctx *ctx);
+/* For tests: copies on the copy queues, or not, from the next copy on. */
+void copies_set_wanted(kiln_ctx *ctx, bool wanted);
 
 /* ---------------------------------------------------------------- host_copy.c */
 

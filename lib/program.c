@@ -429,6 +429,7 @@ static cl_int arg_set(struct kernel *kernel, cl_uint i, const struct kernel_arg 
 kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
                           const struct kernel_arg *args, size_t count)
 {
+    CHECK(copies_fence(ctx));
     cl_int err = CL_SUCCESS;
     const char *call = "clSetKernelArg";
     pthread_mutex_lock(&ctx->lock);

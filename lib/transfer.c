@@ -437,16 +437,23 @@ static kiln_status copy_direct(const kiln_buf *buf, size_t offset, void *host, s
 }
 
 /* Pinned memory goes directly (the driver copies it at the bus's speed); pageable memory
- * through the ring where the device is not the host's own memory. */
+ * through the ring where the device is not the host's own memory. Direct _async copies
+ * go to the copy queues where the context has them, the rest to its queue. */
 static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
                         bool write, bool wait)
 {
     struct transfers *t = buf->ctx->transfers;
     pthread_mutex_lock(&t->lock);
-    bool staged = t->knobs.stage == STAGE_ON && bytes >= t->knobs.stage_min_bytes &&
+    bool staged = t->knobs.stage == KNOB_ON && bytes >= t->knobs.stage_min_bytes &&
                   pinned_holding(t, host, bytes) == NULL;
     unsigned long long earlier = t->submitted;
     pthread_mutex_unlock(&t->lock);
+    bool on_copy_queue = false;
+    if (!staged && !wait)
+        CHECK(copies_enqueue(buf, offset, host, bytes, write, &on_copy_queue));
+    if (on_copy_queue)
+        return KILN_OK;
+    CHECK(copies_fence(buf->ctx));
     if (staged && ring_ready(buf->ctx))
         return copy_staged(buf, offset, host, bytes, write, wait);
     CHECK(copy_direct(buf, offset, host, bytes, write, wait));
@@ -469,31 +476,33 @@ kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t 
 /* ---------------------------------------------------------------- the context's part */
 
 /* $KILN_STAGING: "on" stages pageable copies on any device, "off" on none. */
-static enum stage_mode stage_from_env(void)
+static enum knob_switch stage_from_env(void)
 {
     const char *value = getenv("KILN_STAGING");
     if (value == NULL || *value == '\0')
-        return STAGE_UNCHANGED;
+        return KNOB_UNCHANGED;
     if (strcmp(value, "on") == 0)
-        return STAGE_ON;
+        return KNOB_ON;
     if (strcmp(value, "off") == 0)
-        return STAGE_OFF;
+        return KNOB_OFF;
     fprintf(stderr, "kiln: ignoring KILN_STAGING=%s: expected on or off\n", value);
-    return STAGE_UNCHANGED;
+    return KNOB_UNCHANGED;
 }
 
 kiln_status transfers_create(kiln_ctx *ctx)
 {
     struct transfers *t = calloc(1, sizeof(*t));
-    if (t == NULL)
+    if (t == NULL || !copies_create(ctx)) {
+        free(t);
         return fail(NULL, KILN_ERR_NOMEM, "out of host memory for a context");
+    }
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     pthread_cond_init(&t->idle, NULL);
     /* On host-unified devices (CPUs, PoCL) the ring would only add a memcpy. */
     t->knobs = (struct transfer_knobs){SLOT_BYTES, STAGE_MIN_BYTES, host_copy_threads(),
-                                       ctx->host_unified ? STAGE_OFF : STAGE_ON,
-                                       false};
+                                       ctx->host_unified ? KNOB_OFF : KNOB_ON,
+                                       KNOB_UNCHANGED, false};
     ctx->transfers = t;
     transfers_set_test_knobs(ctx, &(struct transfer_knobs){.stage = stage_from_env()});
     return KILN_OK;
@@ -525,6 +534,7 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr)
     }
     /* Copies from or to it may still be on their way. */
     jobs_wait(t, ticket);
+    copies_finish(ctx);
     clFinish(ctx->queue);
     pinned_release(ctx, block);
     free(block);
@@ -533,6 +543,7 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr)
 void transfers_destroy(kiln_ctx *ctx)
 {
     struct transfers *t = ctx->transfers;
+    copies_destroy(ctx);
     jobs_wait(t, jobs_submitted(t));
     clFinish(ctx->queue);
     pthread_mutex_lock(&t->lock);
@@ -571,8 +582,10 @@ void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)
         t->knobs.stage_min_bytes = knobs->stage_min_bytes;
     if (knobs->copy_threads > 0 && !t->ring_tried)
         t->knobs.copy_threads = knobs->copy_threads;
-    if (knobs->stage != STAGE_UNCHANGED)
+    if (knobs->stage != KNOB_UNCHANGED)
         t->knobs.stage = knobs->stage;
+    if (knobs->copy_queues != KNOB_UNCHANGED)
+        copies_set_wanted(ctx, knobs->copy_queues == KNOB_ON);
     t->knobs.refuse_pinned = knobs->refuse_pinned;
     pthread_mutex_unlock(&t->lock);
 }

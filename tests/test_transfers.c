@@ -37,8 +37,8 @@ static kiln_ctx *context_with(const struct transfer_knobs *knobs)
  * pieces, each memcpy on one thread. */
 static kiln_ctx *staging_context(bool refuse_pinned)
 {
-    return context_with(&(struct transfer_knobs){SMALL_CHUNK, SMALL_STAGE_MIN, 1, STAGE_ON,
-                                                 refuse_pinned});
+    return context_with(&(struct transfer_knobs){SMALL_CHUNK, SMALL_STAGE_MIN, 1, KNOB_ON,
+                                                 KNOB_OFF, refuse_pinned});
 }
 
 /* One that stages from 64 KiB in chunks of up to THREADED_SLOT, each memcpy split
@@ -46,13 +46,27 @@ static kiln_ctx *staging_context(bool refuse_pinned)
 static kiln_ctx *threaded_context(void)
 {
     return context_with(&(struct transfer_knobs){THREADED_SLOT, SMALL_STAGE_MIN, COPY_THREADS,
-                                                 STAGE_ON, false});
+                                                 KNOB_ON, KNOB_OFF, false});
 }
 
-/* One whose pageable copies all go to the driver. */
+/* One whose copies all go to the driver on the context's queue. */
 static kiln_ctx *plain_context(void)
 {
-    return context_with(&(struct transfer_knobs){.stage = STAGE_OFF});
+    return context_with(&(struct transfer_knobs){.stage = KNOB_OFF, .copy_queues = KNOB_OFF});
+}
+
+/* One whose _async copies all go to the copy queues (pageable ones too: no staging). */
+static kiln_ctx *copy_queue_context(void)
+{
+    return context_with(&(struct transfer_knobs){.stage = KNOB_OFF, .copy_queues = KNOB_ON});
+}
+
+/* One that stages pageable copies from 64 KiB on the context's queue, in SMALL_CHUNK
+ * pieces, and puts the other _async copies on the copy queues, as on a GPU. */
+static kiln_ctx *mixed_context(void)
+{
+    return context_with(&(struct transfer_knobs){SMALL_CHUNK, SMALL_STAGE_MIN, 1, KNOB_ON,
+                                                 KNOB_ON, false});
 }
 
 /* Host memory of the kind, freed by the test's teardown (pinned: with its context). */
@@ -144,6 +158,13 @@ static void copies_by_the_driver_alone_match_the_data(void **state)
     round_trips(plain_context(), small_sizes);
 }
 
+static void async_copies_on_copy_queues_match_the_data(void **state)
+{
+    (void)state;
+    round_trips(copy_queue_context(), small_sizes);
+    round_trips(mixed_context(), small_sizes);
+}
+
 static void staged_copies_match_the_data_across_chunk_boundaries(void **state)
 {
     (void)state;
@@ -204,13 +225,15 @@ typedef struct {
     size_t n;
 } sized_context;
 
-enum { CONTEXTS = 3 };
+enum { CONTEXTS = 5 };
 
 static void contexts_of_every_path(void **state, sized_context contexts[CONTEXTS])
 {
     contexts[0] = (sized_context){*state, 70001};
     contexts[1] = (sized_context){staging_context(false), 70001};
     contexts[2] = (sized_context){threaded_context(), (5 << 20) / 4 + 3};
+    contexts[3] = (sized_context){copy_queue_context(), 70001};
+    contexts[4] = (sized_context){mixed_context(), 70001};
 }
 
 static void copies_keep_their_order_with_kernels_on_the_same_buffer(void **state)
@@ -222,6 +245,65 @@ static void copies_keep_their_order_with_kernels_on_the_same_buffer(void **state
             for (int mode = 0; mode < 2; ++mode)
                 copies_and_kernels_on_one_buffer(contexts[c].ctx, contexts[c].n,
                                                  (host_kind)kind, (copy_mode)mode);
+}
+
+/* On the copy queues, host -> device and device -> host copies run on queues of their
+ * own: they still keep their order through the host memory and the buffers they share.
+ * x = a; p = y (b), after x took p (a); q = x (a); y = q (a); y = y + y. */
+static void copies_keep_their_order_through_shared_host_memory(kiln_ctx *ctx)
+{
+    const size_t n = 30011, bytes = n * sizeof(float);
+    size_t mark = scratch_mark();
+    kiln_buf *x = scratch_buffer(ctx, bytes), *y = scratch_buffer(ctx, bytes);
+    float *a = scratch_random(n, 21), *b = scratch_random(n, 22);
+    float *p = (float *)host_memory(ctx, HOST_PINNED, bytes);
+    float *q = (float *)host_memory(ctx, HOST_PINNED, bytes);
+    memcpy(p, a, bytes);
+    assert_ok(ctx, kiln_buf_write(y, 0, b, bytes));
+    assert_ok(ctx, kiln_buf_write_async(x, 0, p, bytes));
+    assert_ok(ctx, kiln_buf_read_async(y, 0, p, bytes));
+    assert_ok(ctx, kiln_buf_read_async(x, 0, q, bytes));
+    assert_ok(ctx, kiln_buf_write_async(y, 0, q, bytes));
+    assert_ok(ctx, kiln_vadd(ctx, y, y, y, n));
+    assert_ok(ctx, kiln_finish(ctx));
+    assert_memory_equal(p, b, bytes);
+    assert_memory_equal(q, a, bytes);
+    float *doubled = scratch_download(y, n);
+    for (size_t i = 0; i < n; ++i)
+        assert_float_equal(doubled[i], a[i] + a[i], 0.0f);
+    scratch_release_to(mark);
+}
+
+static void async_copies_keep_their_order_with_each_other(void **state)
+{
+    copies_keep_their_order_through_shared_host_memory(*state);
+    copies_keep_their_order_through_shared_host_memory(copy_queue_context());
+}
+
+/* Work of the caller's own on kiln_ctx_queue sees an _async copy made before the queue
+ * was handed out (kiln fences it then) and one made after (it stays on that queue). */
+static void work_of_ones_own_on_the_handed_out_queue_sees_async_copies(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = copy_queue_context();
+    const size_t n = 50021, bytes = n * sizeof(float);
+    kiln_buf *x = scratch_buffer(ctx, bytes), *y = scratch_buffer(ctx, bytes);
+    float *a = scratch_random(n, 31), *b = scratch_random(n, 32);
+    float *p = (float *)host_memory(ctx, HOST_PINNED, bytes);
+    memcpy(p, a, bytes);
+    assert_ok(ctx, kiln_buf_write_async(x, 0, p, bytes));
+    cl_command_queue queue = kiln_ctx_queue(ctx);
+    assert_int_equal(clEnqueueCopyBuffer(queue, kiln_buf_mem(x), kiln_buf_mem(y), 0, 0, bytes,
+                                         0, NULL, NULL),
+                     CL_SUCCESS);
+    assert_memory_equal(scratch_download(y, n), a, bytes);
+    assert_ok(ctx, kiln_finish(ctx));
+    memcpy(p, b, bytes);
+    assert_ok(ctx, kiln_buf_write_async(x, 0, p, bytes));
+    assert_int_equal(clEnqueueCopyBuffer(queue, kiln_buf_mem(x), kiln_buf_mem(y), 0, 0, bytes,
+                                         0, NULL, NULL),
+                     CL_SUCCESS);
+    assert_memory_equal(scratch_download(y, n), b, bytes);
 }
 
 /* ---------------------------------------------------------------- threads */
@@ -284,9 +366,8 @@ static void eight_threads_with_their_own_pinned_memory_share_a_context(void **st
 
 /* ---------------------------------------------------------------- kiln_host_free */
 
-static void host_free_waits_for_copies_in_flight(void **state)
+static void host_free_while_copying(kiln_ctx *ctx)
 {
-    kiln_ctx *ctx = *state;
     const size_t n = 1 << 20, bytes = n * sizeof(float);
     kiln_buf *buf = scratch_buffer(ctx, bytes);
     float *expected = scratch_random(n, 5), *got = scratch_floats(n);
@@ -301,6 +382,12 @@ static void host_free_waits_for_copies_in_flight(void **state)
     assert_ok(ctx, kiln_buf_read(buf, 0, got, bytes));
     assert_memory_equal(got, expected, bytes);
     assert_string_equal(kiln_last_error(ctx), "");
+}
+
+static void host_free_waits_for_copies_in_flight(void **state)
+{
+    host_free_while_copying(*state);
+    host_free_while_copying(copy_queue_context());
 }
 
 static void host_free_rejects_foreign_and_twice_freed_pointers(void **state)
@@ -341,7 +428,7 @@ static void host_memory_left_unfreed_goes_with_the_context(void **state)
         kiln_ctx *ctx = NULL;
         assert_ok(NULL, kiln_ctx_create(&ctx, NULL));
         transfers_set_test_knobs(ctx, &(struct transfer_knobs){SMALL_CHUNK, SMALL_STAGE_MIN, 1,
-                                                               STAGE_ON, refuse == 1});
+                                                               KNOB_ON, KNOB_ON, refuse == 1});
         void *p = NULL;
         assert_ok(ctx, kiln_host_alloc(ctx, 1 << 16, &p));
         memset(p, 1, 1 << 16);
@@ -354,10 +441,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KILN_TEST(copies_on_the_default_paths_match_the_data),
         KILN_TEST(copies_by_the_driver_alone_match_the_data),
+        KILN_TEST(async_copies_on_copy_queues_match_the_data),
         KILN_TEST(staged_copies_match_the_data_across_chunk_boundaries),
         KILN_TEST(staged_copies_split_between_copy_threads_match_the_data),
         KILN_TEST(refused_pinned_memory_falls_back_to_pageable_copies_with_the_same_results),
         KILN_TEST(copies_keep_their_order_with_kernels_on_the_same_buffer),
+        KILN_TEST(async_copies_keep_their_order_with_each_other),
+        KILN_TEST(work_of_ones_own_on_the_handed_out_queue_sees_async_copies),
         KILN_TEST(eight_threads_with_their_own_pinned_memory_share_a_context),
         KILN_TEST(host_free_waits_for_copies_in_flight),
         KILN_TEST(host_free_rejects_foreign_and_twice_freed_pointers),

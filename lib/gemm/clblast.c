@@ -91,6 +91,7 @@ kiln_status gemm_clblast_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
      * 1.5.3 then does not read C, which tests/test_gemm_clblast.c checks.) */
     if (call->k == 0 || call->alpha == 0.0f)
         return gemm_portable_enqueue(ctx, call);
+    CHECK(copies_fence(ctx));
     CLBlastStatusCode status = clblast_sgemm(ctx, call);
     if (status == CLBlastSuccess)
         return KILN_OK;
