@@ -173,7 +173,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
 KILN_API kiln_status kiln_finish(kiln_ctx *ctx)
 {
     CHECK(check_ctx(ctx));
-    CHECK(copies_fence(ctx));
+    CHECK(copies_fence_all(ctx));
     cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS)
         return fail_cl(ctx, "clFinish", err);

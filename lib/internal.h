@@ -270,9 +270,11 @@ struct kernel_arg {
     size_t size; /* at most 8 bytes */
     const void *value;
     uint64_t serial; /* a buffer's serial; 0 for a plain value */
+    cl_mem root;     /* a buffer's allocation, for the copy queues' order; else NULL */
 };
-#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x), 0})
-#define KERNEL_ARG_BUF(buf) ((struct kernel_arg){sizeof(cl_mem), &(buf)->mem, (buf)->serial})
+#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x), 0, NULL})
+#define KERNEL_ARG_BUF(buf)                                                            \
+    ((struct kernel_arg){sizeof(cl_mem), &(buf)->mem, (buf)->serial, (buf)->root})
 
 /* Sets the arguments and enqueues, under the context's lock (clSetKernelArg is not
  * thread-safe on a shared kernel). */
@@ -425,7 +427,8 @@ struct transfer_knobs {
      * where it would only add a memcpy; $KILN_STAGING=on|off overrides. */
     enum knob_switch stage;
     /* _async copies on queues of their own (copy_queue.c): on where the device has
-     * memory of its own and the context's queue is kiln's alone. */
+     * memory of its own and the context's queue is kiln's alone; $KILN_COPY_QUEUES=on|off
+     * overrides the first. */
     enum knob_switch copy_queues;
     bool refuse_pinned; /* pinned allocations fail as if the driver had refused them */
 };
@@ -436,15 +439,26 @@ void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)
 /* The copy queues' state, without queues yet (they are made at the first copy); false
  * without host memory. transfers_create and transfers_destroy call these. */
 bool copies_create(kiln_ctx *ctx);
-/* Waits for the copies on the copy queues and frees them. */
+/* Waits for every copy on the copy queues and frees them. */
 void copies_destroy(kiln_ctx *ctx);
 /* Enqueues an _async copy on the copy queue of its direction, ordered as copy_queue.c
  * says; *used false (nothing enqueued) where copies stay on the context's queue. */
 kiln_status copies_enqueue(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
                            bool write, bool *used);
-/* Makes the context's queue wait for the copies made since the last fence: call before
- * every enqueue of kiln's on ctx->queue, and before waiting for it. */
-kiln_status copies_fence(const kiln_ctx *ctx);
+/* Before kiln enqueues work on ctx->queue that uses the allocations `roots` (kiln_buf's
+ * root; NULL or count 0: anything, host memory included, as copies and waits do): makes
+ * the queue wait for the copies that use them. *track says whether the copy queues run,
+ * and so whether to pass the work's event to copies_track. */
+kiln_status copies_fence(const kiln_ctx *ctx, const cl_mem *roots, size_t count, bool *track);
+/* After such work was enqueued with event done (NULL, as when not tracking: nothing to
+ * do): later copies of those allocations wait for it. Releases done. */
+kiln_status copies_track(const kiln_ctx *ctx, const cl_mem *roots, size_t count,
+                         cl_event done);
+/* After a copy through the context's queue (while tracking): later copies wait for it
+ * and everything before it. */
+kiln_status copies_track_all(const kiln_ctx *ctx);
+/* copies_fence of everything, before waiting for the context's queue (kiln_finish). */
+kiln_status copies_fence_all(const kiln_ctx *ctx);
 /* Waits for every copy on the copy queues (kiln_host_free). */
 void copies_finish(const kiln_ctx *ctx);
 /* The context's queue is handed out (kiln_ctx_queue) or the caller's (kiln_ctx_wrap):
@@ -452,7 +466,7 @@ void copies_finish(const kiln_ctx *ctx);
  * wait for the copy queues. */
 void copies_share_queue(const kiln_ctx *ctx);
 /* For tests: copies on the copy queues, or not, from the next copy on. */
-void copies_set_wanted(kiln_ctx *ctx, bool wanted);
+void copies_set_wanted(const kiln_ctx *ctx, bool wanted);
 
 /* ---------------------------------------------------------------- host_copy.c */
 

@@ -436,9 +436,23 @@ static kiln_status copy_direct(const kiln_buf *buf, size_t offset, void *host, s
     return KILN_OK;
 }
 
+/* A copy through the context's queue: staged, or directly where it is not. */
+static kiln_status copy_on_queue(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
+                                 bool write, bool wait, bool staged)
+{
+    unsigned long long earlier = jobs_submitted(buf->ctx->transfers);
+    if (staged && ring_ready(buf->ctx))
+        return copy_staged(buf, offset, host, bytes, write, wait);
+    CHECK(copy_direct(buf, offset, host, bytes, write, wait));
+    /* A blocking read also waits for earlier staged reads to reach their memory. */
+    return wait && !write ? jobs_wait_report(buf->ctx, earlier) : KILN_OK;
+}
+
 /* Pinned memory goes directly (the driver copies it at the bus's speed); pageable memory
  * through the ring where the device is not the host's own memory. Direct _async copies
- * go to the copy queues where the context has them, the rest to its queue. */
+ * go to the copy queues where the context has them; the rest, through the context's
+ * queue, wait for every copy there (host memory may be shared) and, until they have
+ * ended, hold up later copies on the copy queues. */
 static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
                         bool write, bool wait)
 {
@@ -446,19 +460,16 @@ static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t b
     pthread_mutex_lock(&t->lock);
     bool staged = t->knobs.stage == KNOB_ON && bytes >= t->knobs.stage_min_bytes &&
                   pinned_holding(t, host, bytes) == NULL;
-    unsigned long long earlier = t->submitted;
     pthread_mutex_unlock(&t->lock);
     bool on_copy_queue = false;
     if (!staged && !wait)
         CHECK(copies_enqueue(buf, offset, host, bytes, write, &on_copy_queue));
     if (on_copy_queue)
         return KILN_OK;
-    CHECK(copies_fence(buf->ctx));
-    if (staged && ring_ready(buf->ctx))
-        return copy_staged(buf, offset, host, bytes, write, wait);
-    CHECK(copy_direct(buf, offset, host, bytes, write, wait));
-    /* A blocking read also waits for earlier staged reads to reach their memory. */
-    return wait && !write ? jobs_wait_report(buf->ctx, earlier) : KILN_OK;
+    bool track = false;
+    CHECK(copies_fence(buf->ctx, NULL, 0, &track));
+    CHECK(copy_on_queue(buf, offset, host, bytes, write, wait, staged));
+    return track && !wait ? copies_track_all(buf->ctx) : KILN_OK;
 }
 
 kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t bytes,
@@ -475,17 +486,17 @@ kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t 
 
 /* ---------------------------------------------------------------- the context's part */
 
-/* $KILN_STAGING: "on" stages pageable copies on any device, "off" on none. */
-static enum knob_switch stage_from_env(void)
+/* A switch from the environment: "on", "off", else unchanged (said on stderr). */
+static enum knob_switch switch_from_env(const char *name)
 {
-    const char *value = getenv("KILN_STAGING");
+    const char *value = getenv(name);
     if (value == NULL || *value == '\0')
         return KNOB_UNCHANGED;
     if (strcmp(value, "on") == 0)
         return KNOB_ON;
     if (strcmp(value, "off") == 0)
         return KNOB_OFF;
-    fprintf(stderr, "kiln: ignoring KILN_STAGING=%s: expected on or off\n", value);
+    fprintf(stderr, "kiln: ignoring %s=%s: expected on or off\n", name, value);
     return KNOB_UNCHANGED;
 }
 
@@ -504,7 +515,11 @@ kiln_status transfers_create(kiln_ctx *ctx)
                                        ctx->host_unified ? KNOB_OFF : KNOB_ON,
                                        KNOB_UNCHANGED, false};
     ctx->transfers = t;
-    transfers_set_test_knobs(ctx, &(struct transfer_knobs){.stage = stage_from_env()});
+    /* For measurements and as a way out: the ring and the copy queues on any device
+     * ("on"), or on none ("off"). */
+    transfers_set_test_knobs(ctx, &(struct transfer_knobs){
+                                      .stage = switch_from_env("KILN_STAGING"),
+                                      .copy_queues = switch_from_env("KILN_COPY_QUEUES")});
     return KILN_OK;
 }
 

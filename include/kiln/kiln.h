@@ -213,9 +213,11 @@ KILN_API kiln_status kiln_finish(kiln_ctx *ctx);
 KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx);
 KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx);
 /* The queue operations run on. On GPUs with memory of their own, _async copies that go
- * straight to the driver run on two queues of kiln's (one per direction), so that they
- * overlap kernels, ordered with this queue by events. Once this queue is handed out,
- * they run on it instead, so that work you enqueue here keeps its order with them. */
+ * straight to the driver (pinned memory, pageable below 2 MiB) run on two queues of
+ * kiln's, one per direction, ordered by events with the work that uses the same buffer
+ * or host memory, so that they overlap the rest ($KILN_COPY_QUEUES=off keeps them on
+ * this queue). Once this queue is handed out they run on it, so that work you enqueue
+ * here keeps its order with them. */
 KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx);
 
 /* ---------------------------------------------------------------- kernel cache */
