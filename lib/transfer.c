@@ -57,7 +57,9 @@ struct transfers {
     struct pinned ring[RING_SLOTS];
     cl_event slot_busy[RING_SLOTS]; /* the last command on each slot, until waited for */
     size_t next_slot;
-    struct transfer_knobs knobs; /* slot_bytes fixed once the ring is tried */
+    /* slot_bytes fixed once the ring is tried; copy_queues unused (copy_queue.c keeps
+     * that switch) */
+    struct transfer_knobs knobs;
     bool ring_tried, ring_ready, stopping;
     pthread_t worker;
     struct host_copiers *copiers; /* the worker's; NULL: it copies alone */
@@ -599,8 +601,8 @@ void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)
         t->knobs.copy_threads = knobs->copy_threads;
     if (knobs->stage != KNOB_UNCHANGED)
         t->knobs.stage = knobs->stage;
-    if (knobs->copy_queues != KNOB_UNCHANGED)
-        copies_set_wanted(ctx, knobs->copy_queues == KNOB_ON);
     t->knobs.refuse_pinned = knobs->refuse_pinned;
     pthread_mutex_unlock(&t->lock);
+    if (knobs->copy_queues != KNOB_UNCHANGED)
+        copies_set_wanted(ctx, knobs->copy_queues == KNOB_ON);
 }
