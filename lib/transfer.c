@@ -450,6 +450,22 @@ static kiln_status copy_on_queue(const kiln_buf *buf, size_t offset, void *host,
     return wait && !write ? jobs_wait_report(buf->ctx, earlier) : KILN_OK;
 }
 
+/* The ticket of the last unfinished staged read into host memory that overlaps
+ * [host, host + bytes), else 0. Lock held. */
+static unsigned long long read_landing_in(const struct transfers *t, const void *host,
+                                          size_t bytes)
+{
+    uintptr_t start = (uintptr_t)host, end = start + bytes;
+    unsigned long long ticket = 0, position = t->finished;
+    for (const struct job *job = t->head; job != NULL; job = job->next) {
+        ++position;
+        uintptr_t job_start = (uintptr_t)job->host;
+        if (!job->write && job_start < end && start < job_start + job->bytes)
+            ticket = position;
+    }
+    return ticket;
+}
+
 /* Pinned memory goes directly (the driver copies it at the bus's speed); pageable memory
  * through the ring where the device is not the host's own memory. Direct _async copies
  * go to the copy queues where the context has them; the rest, through the context's
@@ -462,7 +478,13 @@ static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t b
     pthread_mutex_lock(&t->lock);
     bool staged = t->knobs.stage == KNOB_ON && bytes >= t->knobs.stage_min_bytes &&
                   pinned_holding(t, host, bytes) == NULL;
+    /* The worker fills a staged read's memory after the device has copied each chunk, so
+     * a copy that the driver makes of that memory must wait for it (staged ones queue
+     * behind it anyway). */
+    unsigned long long landing = staged ? 0 : read_landing_in(t, host, bytes);
     pthread_mutex_unlock(&t->lock);
+    if (landing > 0)
+        jobs_wait(t, landing);
     bool on_copy_queue = false;
     if (!staged && !wait)
         CHECK(copies_enqueue(buf, offset, host, bytes, write, &on_copy_queue));

@@ -280,6 +280,34 @@ static void async_copies_keep_their_order_with_each_other(void **state)
     copies_keep_their_order_through_shared_host_memory(copy_queue_context());
 }
 
+/* The worker fills the memory of a staged read after the device copied each chunk: a
+ * copy through the driver from the end of that memory, and one into it, wait for it. */
+static void copies_through_the_driver_wait_for_a_staged_read_of_their_memory(kiln_ctx *ctx)
+{
+    const size_t n = 75007, bytes = n * sizeof(float), tail = 1000;
+    size_t mark = scratch_mark();
+    kiln_buf *x = scratch_buffer(ctx, bytes), *y = scratch_buffer(ctx, tail * sizeof(float));
+    float *a = scratch_random(n, 41), *b = scratch_random(tail, 42);
+    float *p = scratch_floats(n);
+    assert_ok(ctx, kiln_buf_write(x, 0, a, bytes));
+    assert_ok(ctx, kiln_buf_write(y, 0, b, tail * sizeof(float)));
+    assert_ok(ctx, kiln_buf_read_async(x, 0, p, bytes));
+    assert_ok(ctx, kiln_buf_write_async(y, 0, p + n - tail, tail * sizeof(float)));
+    assert_ok(ctx, kiln_buf_read_async(y, 0, p + n - 2 * tail, tail * sizeof(float)));
+    assert_ok(ctx, kiln_finish(ctx));
+    assert_memory_equal(p, a, (n - 2 * tail) * sizeof(float));
+    assert_memory_equal(p + n - 2 * tail, a + n - tail, tail * sizeof(float));
+    assert_memory_equal(scratch_download(y, tail), a + n - tail, tail * sizeof(float));
+    scratch_release_to(mark);
+}
+
+static void copies_through_the_driver_keep_their_order_with_staged_reads(void **state)
+{
+    (void)state;
+    copies_through_the_driver_wait_for_a_staged_read_of_their_memory(staging_context(false));
+    copies_through_the_driver_wait_for_a_staged_read_of_their_memory(mixed_context());
+}
+
 /* Work of the caller's own on kiln_ctx_queue sees an _async copy made before the queue
  * was handed out (kiln fences it then) and one made after (it stays on that queue). */
 static void work_of_ones_own_on_the_handed_out_queue_sees_async_copies(void **state)
@@ -447,6 +475,7 @@ int main(void)
         KILN_TEST(refused_pinned_memory_falls_back_to_pageable_copies_with_the_same_results),
         KILN_TEST(copies_keep_their_order_with_kernels_on_the_same_buffer),
         KILN_TEST(async_copies_keep_their_order_with_each_other),
+        KILN_TEST(copies_through_the_driver_keep_their_order_with_staged_reads),
         KILN_TEST(work_of_ones_own_on_the_handed_out_queue_sees_async_copies),
         KILN_TEST(eight_threads_with_their_own_pinned_memory_share_a_context),
         KILN_TEST(host_free_waits_for_copies_in_flight),

@@ -289,9 +289,10 @@ KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst
 /* kiln_buf_write that returns at once: the copy is enqueued and runs in order with the
  * context's other work, as an operation would (on GPUs it may run on a queue of its own,
  * overlapping kernels that do not need it: see kiln_ctx_queue). src must stay valid and
- * unchanged until kiln_finish, or a blocking kiln_buf_read on ctx, has returned; the
- * call never waits for the device. Argument and enqueue failures are reported here, the
- * rest by the next kiln_finish or kiln_buf_read. */
+ * unchanged until kiln_finish, or a blocking kiln_buf_read on ctx, has returned. The
+ * call does not wait for the device, but for an earlier staged _async read into the
+ * same host memory to land. Argument and enqueue failures are reported here, the rest
+ * by the next kiln_finish or kiln_buf_read. */
 KILN_API kiln_status kiln_buf_write_async(kiln_buf *buf, size_t offset, const void *src,
                                           size_t bytes);
 
