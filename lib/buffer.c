@@ -163,10 +163,16 @@ KILN_API kiln_status kiln_buf_copy(kiln_buf *dst, size_t dst_offset, const kiln_
         return fail(dst->ctx, KILN_ERR_ARG, "the source and destination ranges overlap");
     if (bytes == 0)
         return KILN_OK;
+    const cl_mem roots[] = {dst->root, src->root};
+    bool track = false;
+    CHECK(copies_fence(dst->ctx, roots, 2, &track));
+    cl_event done = NULL;
     cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->mem, dst->mem,
                                      src->offset + src_offset, dst->offset + dst_offset, bytes,
-                                     0, NULL, NULL);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(dst->ctx, "clEnqueueCopyBuffer", err);
+                                     0, NULL, track ? &done : NULL);
+    if (err != CL_SUCCESS)
+        return fail_cl(dst->ctx, "clEnqueueCopyBuffer", err);
+    return copies_track(dst->ctx, roots, 2, done);
 }
 
 KILN_API kiln_status kiln_buf_fill(kiln_buf *buf, float value)
@@ -177,9 +183,14 @@ KILN_API kiln_status kiln_buf_fill(kiln_buf *buf, float value)
         return fail(buf->ctx, KILN_ERR_ARG,
                     "buf (offset %zu, %zu bytes) is not made of whole floats", buf->offset,
                     buf->size);
+    bool track = false;
+    CHECK(copies_fence(buf->ctx, &buf->root, 1, &track));
+    cl_event done = NULL;
     cl_int err = clEnqueueFillBuffer(buf->ctx->queue, buf->mem, &value, sizeof(value),
-                                     buf->offset, buf->size, 0, NULL, NULL);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(buf->ctx, "clEnqueueFillBuffer", err);
+                                     buf->offset, buf->size, 0, NULL, track ? &done : NULL);
+    if (err != CL_SUCCESS)
+        return fail_cl(buf->ctx, "clEnqueueFillBuffer", err);
+    return copies_track(buf->ctx, &buf->root, 1, done);
 }
 
 KILN_API size_t kiln_buf_size(const kiln_buf *buf)

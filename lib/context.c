@@ -40,6 +40,7 @@ static kiln_status read_limits(kiln_ctx *ctx)
         info.nv_compute_capability_major * 10 + info.nv_compute_capability_minor;
     ctx->max_alloc_bytes = info.max_alloc_bytes;
     ctx->alloc_flags = info.unified_memory ? CL_MEM_ALLOC_HOST_PTR : 0;
+    ctx->host_unified = info.unified_memory || info.type == KILN_DEVICE_CPU;
     /* Keys the on-disk cache: a binary is only reused by the same device and driver. */
     size_t length = strlen(info.name) + strlen(info.vendor) + strlen(info.driver_version) +
                     strlen(info.platform_name) + 4;
@@ -141,6 +142,7 @@ KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device
                     context == NULL ? "context" : device == NULL ? "device" : "queue");
     CHECK(check_wrapped_queue(context, device, queue));
     CHECK(ctx_assemble(out, context, device, queue));
+    copies_share_queue(*out);
     clRetainContext(context);
     clRetainCommandQueue(queue);
     return KILN_OK;
@@ -171,6 +173,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
 KILN_API kiln_status kiln_finish(kiln_ctx *ctx)
 {
     CHECK(check_ctx(ctx));
+    CHECK(copies_fence_all(ctx));
     cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS)
         return fail_cl(ctx, "clFinish", err);
@@ -189,5 +192,8 @@ KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx)
 
 KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx)
 {
-    return ctx != NULL ? ctx->queue : NULL;
+    if (ctx == NULL)
+        return NULL;
+    copies_share_queue(ctx);
+    return ctx->queue;
 }

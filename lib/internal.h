@@ -279,9 +279,11 @@ struct kernel_arg {
     size_t size; /* at most 8 bytes */
     const void *value;
     uint64_t serial; /* a buffer's serial; 0 for a plain value */
+    cl_mem root;     /* a buffer's allocation, for the copy queues' order; else NULL */
 };
-#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x), 0})
-#define KERNEL_ARG_BUF(buf) ((struct kernel_arg){sizeof(cl_mem), &(buf)->mem, (buf)->serial})
+#define KERNEL_ARG(x) ((struct kernel_arg){sizeof(x), &(x), 0, NULL})
+#define KERNEL_ARG_BUF(buf)                                                            \
+    ((struct kernel_arg){sizeof(cl_mem), &(buf)->mem, (buf)->serial, (buf)->root})
 
 /* Sets the arguments and enqueues, under the context's lock (clSetKernelArg is not
  * thread-safe on a shared kernel). */
@@ -388,6 +390,7 @@ struct kiln_ctx {
     /* Host-unified devices get CL_MEM_ALLOC_HOST_PTR so memory is reserved at create:
      * PoCL otherwise allocates at first use and aborts when that fails. */
     cl_mem_flags alloc_flags;
+    bool host_unified; /* a CPU device, or one sharing the host's memory */
     char *device_identity; /* name, vendor, driver: what a cached binary depends on */
     pthread_mutex_t lock; /* programs, kernel arguments and enqueues */
     struct program *programs;
@@ -409,6 +412,7 @@ struct kiln_ctx {
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
+    struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -439,11 +443,76 @@ kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t
                            bool wait);
 kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t bytes,
                           bool wait);
-/* For tests: staging chunks of chunk_bytes (0 keeps them), staging of pageable memory
- * even on host-unified devices, and pinned allocations refused as if the driver had.
- * Call before the context's first staged copy. */
-void transfers_set_test_knobs(kiln_ctx *ctx, size_t chunk_bytes, bool stage_always,
-                              bool refuse_pinned);
+enum knob_switch { KNOB_UNCHANGED, KNOB_ON, KNOB_OFF };
+/* For tests: a 0 size or thread count, or KNOB_UNCHANGED, keeps the context's;
+ * slot_bytes (the largest chunk) and copy_threads count only before the ring is made,
+ * at the first staged copy. */
+struct transfer_knobs {
+    size_t slot_bytes;
+    size_t stage_min_bytes; /* smaller pageable copies go directly */
+    size_t copy_threads;    /* host threads of a chunk's memcpy, the worker included */
+    /* Pageable copies (from stage_min_bytes up) through the ring: contexts start with it
+     * on where the device has memory of its own, off on host-unified devices (PoCL),
+     * where it would only add a memcpy; $KILN_STAGING=on|off overrides. */
+    enum knob_switch stage;
+    /* _async copies on queues of their own (copy_queue.c): on where the device has
+     * memory of its own and the context's queue is kiln's alone; $KILN_COPY_QUEUES=on|off
+     * overrides the first. */
+    enum knob_switch copy_queues;
+    bool refuse_pinned; /* pinned allocations fail as if the driver had refused them */
+};
+void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs);
+
+/* ---------------------------------------------------------------- copy_queue.c */
+
+/* The copy queues' state, without queues yet (they are made at the first copy); false
+ * without host memory. transfers_create and transfers_destroy call these. */
+bool copies_create(kiln_ctx *ctx);
+/* Waits for every copy on the copy queues and frees them. */
+void copies_destroy(kiln_ctx *ctx);
+/* Enqueues an _async copy on the copy queue of its direction, ordered as copy_queue.c
+ * says; *used false (nothing enqueued) where copies stay on the context's queue. */
+kiln_status copies_enqueue(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
+                           bool write, bool *used);
+/* Before kiln enqueues work on ctx->queue that uses the allocations `roots` (kiln_buf's
+ * root; NULL or count 0: anything, host memory included, as copies and waits do): makes
+ * the queue wait for the copies that use them. *track says whether the copy queues run,
+ * and so whether to pass the work's event to copies_track. */
+kiln_status copies_fence(const kiln_ctx *ctx, const cl_mem *roots, size_t count, bool *track);
+/* After such work was enqueued with event done (NULL, as when not tracking: nothing to
+ * do): later copies of those allocations wait for it. Releases done. */
+kiln_status copies_track(const kiln_ctx *ctx, const cl_mem *roots, size_t count,
+                         cl_event done);
+/* After a copy through the context's queue (while tracking): later copies wait for it
+ * and everything before it. */
+kiln_status copies_track_all(const kiln_ctx *ctx);
+/* copies_fence of everything, before waiting for the context's queue (kiln_finish). */
+kiln_status copies_fence_all(const kiln_ctx *ctx);
+/* Waits for every copy on the copy queues (kiln_host_free). */
+void copies_finish(const kiln_ctx *ctx);
+/* The context's queue is handed out (kiln_ctx_queue) or the caller's (kiln_ctx_wrap):
+ * fences, and keeps later copies on it, since the caller's own work there would not
+ * wait for the copy queues. */
+void copies_share_queue(const kiln_ctx *ctx);
+/* For tests: copies on the copy queues, or not, from the next copy on. */
+void copies_set_wanted(const kiln_ctx *ctx, bool wanted);
+
+/* ---------------------------------------------------------------- host_copy.c */
+
+/* Threads that split a large memcpy between them and the caller. */
+struct host_copiers;
+/* How many threads (the caller included) a copy is split between on this host: its
+ * cores, up to 8. */
+size_t host_copy_threads(void);
+/* Starts threads - 1 helpers; NULL where they could not be had (copies then run on the
+ * caller alone). */
+struct host_copiers *host_copiers_create(size_t threads);
+/* Stops and joins the helpers. NULL is a no-op. */
+void host_copiers_destroy(struct host_copiers *copiers);
+/* memcpy, in pieces of at least 256 KiB shared with the helpers; one caller at a time.
+ * copiers NULL: a plain memcpy. */
+void host_copiers_copy(struct host_copiers *copiers, void *dst, const void *src,
+                       size_t bytes);
 
 /* ---------------------------------------------------------------- check.c */
 

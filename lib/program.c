@@ -426,9 +426,29 @@ static cl_int arg_set(struct kernel *kernel, cl_uint i, const struct kernel_arg 
     return err;
 }
 
+/* The allocations of the launch's buffers into roots; 0 (standing for all) when there
+ * are more than KERNEL_MAX_ARGS. */
+static size_t launch_roots(const struct kernel_arg *args, size_t count,
+                           cl_mem roots[KERNEL_MAX_ARGS])
+{
+    size_t found = 0;
+    for (size_t i = 0; i < count; ++i)
+        if (args[i].root != NULL) {
+            if (found == KERNEL_MAX_ARGS)
+                return 0;
+            roots[found++] = args[i].root;
+        }
+    return found;
+}
+
 kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct launch *plan,
                           const struct kernel_arg *args, size_t count)
 {
+    cl_mem roots[KERNEL_MAX_ARGS] = {NULL};
+    size_t root_count = launch_roots(args, count, roots);
+    bool track = false;
+    CHECK(copies_fence(ctx, roots, root_count, &track));
+    cl_event done = NULL;
     cl_int err = CL_SUCCESS;
     const char *call = "clSetKernelArg";
     pthread_mutex_lock(&ctx->lock);
@@ -437,10 +457,13 @@ kiln_status kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct lau
     if (err == CL_SUCCESS) {
         call = "clEnqueueNDRangeKernel";
         err = clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, plan->dims, NULL,
-                                     plan->global, plan->local, 0, NULL, NULL);
+                                     plan->global, plan->local, 0, NULL,
+                                     track ? &done : NULL);
     }
     pthread_mutex_unlock(&ctx->lock);
-    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, call, err);
+    if (err != CL_SUCCESS)
+        return fail_cl(ctx, call, err);
+    return copies_track(ctx, roots, root_count, done);
 }
 
 void programs_free(struct program *programs)

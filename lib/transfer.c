@@ -1,18 +1,31 @@
 /* Host <-> device transfers: pinned host memory (kiln_host_alloc), copies from and to it
  * at the bus's speed, and a ring of pinned chunks that pageable memory is staged
  * through by a worker thread, so that copies of ordinary memory are fast too and can
- * be asynchronous. */
+ * be asynchronous. The worker splits each chunk's memcpy between host threads
+ * (host_copy.c) while the device copies the chunk before it. */
 #include "internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
     RING_SLOTS = 4,
-    DEFAULT_CHUNK_BYTES = 8 << 20,
-    /* Below this a staged copy costs more in round trips than it saves. */
-    STAGE_MIN_BYTES = 64 << 10,
+    SLOT_BYTES = 8 << 20,
+    /* Below this the driver's own copy of pageable memory is as quick as the ring's
+     * round trips. */
+    STAGE_MIN_BYTES = 2 << 20,
+};
+
+/* A staged copy's chunks by its size, each at most a slot: copies of a few slots go in
+ * smaller chunks so that the memcpy of one still overlaps the device's copy of another. */
+static const struct {
+    size_t from_bytes, chunk_bytes;
+} chunk_table[] = {
+    {32 << 20, 8 << 20},
+    {8 << 20, 2 << 20},
+    {0, 1 << 20},
 };
 
 /* Memory of kiln_host_alloc or a slot of the ring: a CL_MEM_ALLOC_HOST_PTR buffer kept
@@ -43,9 +56,13 @@ struct transfers {
     struct pinned *blocks; /* kiln_host_alloc's */
     struct pinned ring[RING_SLOTS];
     cl_event slot_busy[RING_SLOTS]; /* the last command on each slot, until waited for */
-    size_t next_slot, chunk_bytes;
-    bool stage_pageable, refuse_pinned, ring_tried, ring_ready, stopping;
+    size_t next_slot;
+    /* slot_bytes fixed once the ring is tried; copy_queues unused (copy_queue.c keeps
+     * that switch) */
+    struct transfer_knobs knobs;
+    bool ring_tried, ring_ready, stopping;
     pthread_t worker;
+    struct host_copiers *copiers; /* the worker's; NULL: it copies alone */
     struct job *head, *tail;
     unsigned long long submitted, finished; /* jobs, in FIFO order */
     cl_int deferred; /* the first failure of a job, until someone reports it */
@@ -57,7 +74,7 @@ struct transfers {
 /* A mapped CL_MEM_ALLOC_HOST_PTR buffer. The blocking map waits for the queue. */
 static kiln_status pinned_make(kiln_ctx *ctx, size_t bytes, struct pinned *block)
 {
-    if (ctx->transfers->refuse_pinned)
+    if (ctx->transfers->knobs.refuse_pinned)
         return fail(ctx, KILN_ERR_NOMEM, "pinned memory refused (the tests' switch)");
     if (bytes > ctx->max_alloc_bytes)
         return fail(ctx, KILN_ERR_SIZE, "%zu pinned bytes is above the device's largest "
@@ -182,7 +199,8 @@ static void job_run_write(struct transfers *t, const struct job *job)
     for (size_t i = 0; i < job->enqueued; ++i) {
         size_t slot = job_slot(job, i);
         slot_wait(t, slot);
-        memcpy(t->ring[slot].host, job->host + i * job->chunk_bytes, chunk_length(job, i));
+        host_copiers_copy(t->copiers, t->ring[slot].host, job->host + i * job->chunk_bytes,
+                          chunk_length(job, i));
         gate_open(t, job, i);
     }
 }
@@ -197,7 +215,8 @@ static void job_run_read(struct transfers *t, const struct job *job)
     for (size_t i = 0; i < job->enqueued; ++i) {
         size_t slot = job_slot(job, i);
         slot_wait(t, slot);
-        memcpy(job->host + i * job->chunk_bytes, t->ring[slot].host, chunk_length(job, i));
+        host_copiers_copy(t->copiers, job->host + i * job->chunk_bytes, t->ring[slot].host,
+                          chunk_length(job, i));
         if (i + RING_SLOTS < job->enqueued)
             gate_open(t, job, i + RING_SLOTS);
     }
@@ -280,25 +299,30 @@ static void ring_release(kiln_ctx *ctx)
             pinned_release(ctx, &ctx->transfers->ring[s]);
 }
 
-/* The ring and its worker, made at the first staged copy; false where pinned memory
- * or a thread could not be had, and copies then go directly. */
+/* The ring, its worker and the worker's copy threads, made at the first staged copy;
+ * false where pinned memory or the worker could not be had, and copies then go
+ * directly. */
 static bool ring_ready(kiln_ctx *ctx)
 {
     struct transfers *t = ctx->transfers;
     pthread_mutex_lock(&t->lock);
     bool first = !t->ring_tried, ready = t->ring_ready;
     t->ring_tried = true;
-    size_t chunk_bytes = t->chunk_bytes;
+    struct transfer_knobs knobs = t->knobs;
     pthread_mutex_unlock(&t->lock);
     if (!first)
         return ready;
     /* Another thread meanwhile copies directly. */
     ready = true;
     for (size_t s = 0; s < RING_SLOTS && ready; ++s)
-        ready = pinned_make(ctx, chunk_bytes, &t->ring[s]) == KILN_OK;
+        ready = pinned_make(ctx, knobs.slot_bytes, &t->ring[s]) == KILN_OK;
+    t->copiers = ready ? host_copiers_create(knobs.copy_threads) : NULL;
     ready = ready && pthread_create(&t->worker, NULL, worker_main, t) == 0;
-    if (!ready)
+    if (!ready) {
+        host_copiers_destroy(t->copiers);
+        t->copiers = NULL;
         ring_release(ctx);
+    }
     pthread_mutex_lock(&t->lock);
     t->ring_ready = ready;
     pthread_mutex_unlock(&t->lock);
@@ -334,11 +358,21 @@ static cl_int job_enqueue(const kiln_buf *buf, size_t offset, struct job *job,
     return err;
 }
 
+/* The chunk_table's chunk for a copy of `bytes`, within a slot. */
+static size_t chunk_for(const struct transfers *t, size_t bytes)
+{
+    size_t row = 0;
+    while (bytes < chunk_table[row].from_bytes)
+        ++row;
+    size_t chunk = chunk_table[row].chunk_bytes;
+    return chunk < t->knobs.slot_bytes ? chunk : t->knobs.slot_bytes;
+}
+
 static kiln_status job_new(kiln_ctx *ctx, bool write, char *host, size_t bytes,
                            struct job **out)
 {
     struct job *job = calloc(1, sizeof(*job));
-    size_t chunk_bytes = ctx->transfers->chunk_bytes; /* fixed once the ring exists */
+    size_t chunk_bytes = chunk_for(ctx->transfers, bytes); /* slots are fixed by now */
     size_t chunks = (bytes + chunk_bytes - 1) / chunk_bytes;
     if (job != NULL) {
         *job = (struct job){write, host, bytes, chunk_bytes, chunks, 0, 0,
@@ -404,22 +438,62 @@ static kiln_status copy_direct(const kiln_buf *buf, size_t offset, void *host, s
     return KILN_OK;
 }
 
-/* Pinned memory goes directly (the driver copies it at the bus's speed); pageable memory
- * through the ring where the device is not the host's own memory. */
-static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
-                        bool write, bool wait)
+/* A copy through the context's queue: staged, or directly where it is not. */
+static kiln_status copy_on_queue(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
+                                 bool write, bool wait, bool staged)
 {
-    struct transfers *t = buf->ctx->transfers;
-    pthread_mutex_lock(&t->lock);
-    bool staged = t->stage_pageable && bytes >= STAGE_MIN_BYTES &&
-                  pinned_holding(t, host, bytes) == NULL;
-    unsigned long long earlier = t->submitted;
-    pthread_mutex_unlock(&t->lock);
+    unsigned long long earlier = jobs_submitted(buf->ctx->transfers);
     if (staged && ring_ready(buf->ctx))
         return copy_staged(buf, offset, host, bytes, write, wait);
     CHECK(copy_direct(buf, offset, host, bytes, write, wait));
     /* A blocking read also waits for earlier staged reads to reach their memory. */
     return wait && !write ? jobs_wait_report(buf->ctx, earlier) : KILN_OK;
+}
+
+/* The ticket of the last unfinished staged read into host memory that overlaps
+ * [host, host + bytes), else 0. Lock held. */
+static unsigned long long read_landing_in(const struct transfers *t, const void *host,
+                                          size_t bytes)
+{
+    uintptr_t start = (uintptr_t)host, end = start + bytes;
+    unsigned long long ticket = 0, position = t->finished;
+    for (const struct job *job = t->head; job != NULL; job = job->next) {
+        ++position;
+        uintptr_t job_start = (uintptr_t)job->host;
+        if (!job->write && job_start < end && start < job_start + job->bytes)
+            ticket = position;
+    }
+    return ticket;
+}
+
+/* Pinned memory goes directly (the driver copies it at the bus's speed); pageable memory
+ * through the ring where the device is not the host's own memory. Direct _async copies
+ * go to the copy queues where the context has them; the rest, through the context's
+ * queue, wait for every copy there (host memory may be shared) and, until they have
+ * ended, hold up later copies on the copy queues. */
+static kiln_status copy(const kiln_buf *buf, size_t offset, void *host, size_t bytes,
+                        bool write, bool wait)
+{
+    struct transfers *t = buf->ctx->transfers;
+    pthread_mutex_lock(&t->lock);
+    bool staged = t->knobs.stage == KNOB_ON && bytes >= t->knobs.stage_min_bytes &&
+                  pinned_holding(t, host, bytes) == NULL;
+    /* The worker fills a staged read's memory after the device has copied each chunk, so
+     * a copy that the driver makes of that memory must wait for it (staged ones queue
+     * behind it anyway). */
+    unsigned long long landing = staged ? 0 : read_landing_in(t, host, bytes);
+    pthread_mutex_unlock(&t->lock);
+    if (landing > 0)
+        jobs_wait(t, landing);
+    bool on_copy_queue = false;
+    if (!staged && !wait)
+        CHECK(copies_enqueue(buf, offset, host, bytes, write, &on_copy_queue));
+    if (on_copy_queue)
+        return KILN_OK;
+    bool track = false;
+    CHECK(copies_fence(buf->ctx, NULL, 0, &track));
+    CHECK(copy_on_queue(buf, offset, host, bytes, write, wait, staged));
+    return track && !wait ? copies_track_all(buf->ctx) : KILN_OK;
 }
 
 kiln_status transfer_write(kiln_buf *buf, size_t offset, const void *src, size_t bytes,
@@ -436,21 +510,40 @@ kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t 
 
 /* ---------------------------------------------------------------- the context's part */
 
+/* A switch from the environment: "on", "off", else unchanged (said on stderr). */
+static enum knob_switch switch_from_env(const char *name)
+{
+    const char *value = getenv(name);
+    if (value == NULL || *value == '\0')
+        return KNOB_UNCHANGED;
+    if (strcmp(value, "on") == 0)
+        return KNOB_ON;
+    if (strcmp(value, "off") == 0)
+        return KNOB_OFF;
+    fprintf(stderr, "kiln: ignoring %s=%s: expected on or off\n", name, value);
+    return KNOB_UNCHANGED;
+}
+
 kiln_status transfers_create(kiln_ctx *ctx)
 {
     struct transfers *t = calloc(1, sizeof(*t));
-    if (t == NULL)
+    if (t == NULL || !copies_create(ctx)) {
+        free(t);
         return fail(NULL, KILN_ERR_NOMEM, "out of host memory for a context");
+    }
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     pthread_cond_init(&t->idle, NULL);
-    t->chunk_bytes = DEFAULT_CHUNK_BYTES;
-    /* Off until it pays: on the H200 (2026-12-01, kiln-bench --op copy) the ring moved
-     * 1 GiB of pageable memory to the device at 7.5 GB/s, as a plain write does (7.7),
-     * and back at 5.8 against a plain read's 13.8. On host-unified devices (CPUs, PoCL)
-     * it would only add a memcpy. Tests turn it on (transfers_set_test_knobs). */
-    t->stage_pageable = false;
+    /* On host-unified devices (CPUs, PoCL) the ring would only add a memcpy. */
+    t->knobs = (struct transfer_knobs){SLOT_BYTES, STAGE_MIN_BYTES, host_copy_threads(),
+                                       ctx->host_unified ? KNOB_OFF : KNOB_ON,
+                                       KNOB_UNCHANGED, false};
     ctx->transfers = t;
+    /* For measurements and as a way out: the ring and the copy queues on any device
+     * ("on"), or on none ("off"). */
+    transfers_set_test_knobs(ctx, &(struct transfer_knobs){
+                                      .stage = switch_from_env("KILN_STAGING"),
+                                      .copy_queues = switch_from_env("KILN_COPY_QUEUES")});
     return KILN_OK;
 }
 
@@ -480,6 +573,7 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr)
     }
     /* Copies from or to it may still be on their way. */
     jobs_wait(t, ticket);
+    copies_finish(ctx);
     clFinish(ctx->queue);
     pinned_release(ctx, block);
     free(block);
@@ -488,6 +582,7 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr)
 void transfers_destroy(kiln_ctx *ctx)
 {
     struct transfers *t = ctx->transfers;
+    copies_destroy(ctx);
     jobs_wait(t, jobs_submitted(t));
     clFinish(ctx->queue);
     pthread_mutex_lock(&t->lock);
@@ -495,8 +590,10 @@ void transfers_destroy(kiln_ctx *ctx)
     bool worker = t->ring_ready;
     pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
-    if (worker)
+    if (worker) {
         pthread_join(t->worker, NULL);
+        host_copiers_destroy(t->copiers);
+    }
     for (size_t s = 0; s < RING_SLOTS; ++s)
         if (t->slot_busy[s] != NULL)
             clReleaseEvent(t->slot_busy[s]);
@@ -514,14 +611,20 @@ void transfers_destroy(kiln_ctx *ctx)
     free(t);
 }
 
-void transfers_set_test_knobs(kiln_ctx *ctx, size_t chunk_bytes, bool stage_always,
-                              bool refuse_pinned)
+void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)
 {
     struct transfers *t = ctx->transfers;
     pthread_mutex_lock(&t->lock);
-    if (chunk_bytes > 0 && !t->ring_tried)
-        t->chunk_bytes = chunk_bytes;
-    t->stage_pageable = t->stage_pageable || stage_always;
-    t->refuse_pinned = refuse_pinned;
+    if (knobs->slot_bytes > 0 && !t->ring_tried)
+        t->knobs.slot_bytes = knobs->slot_bytes;
+    if (knobs->stage_min_bytes > 0)
+        t->knobs.stage_min_bytes = knobs->stage_min_bytes;
+    if (knobs->copy_threads > 0 && !t->ring_tried)
+        t->knobs.copy_threads = knobs->copy_threads;
+    if (knobs->stage != KNOB_UNCHANGED)
+        t->knobs.stage = knobs->stage;
+    t->knobs.refuse_pinned = knobs->refuse_pinned;
     pthread_mutex_unlock(&t->lock);
+    if (knobs->copy_queues != KNOB_UNCHANGED)
+        copies_set_wanted(ctx, knobs->copy_queues == KNOB_ON);
 }

@@ -195,7 +195,8 @@ KILN_API kiln_status kiln_ctx_create(kiln_ctx **out, const char *device);
 
 /* Makes a kiln context over the caller's OpenCL objects, which kiln retains and, on
  * destroy, releases only its own reference of. The queue must be in-order and belong to
- * context and device (KILN_ERR_ARG otherwise). The caller owns *out. */
+ * context and device (KILN_ERR_ARG otherwise); every copy runs on it (see
+ * kiln_ctx_queue). The caller owns *out. */
 KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device_id device,
                                    cl_command_queue queue);
 
@@ -211,6 +212,12 @@ KILN_API kiln_status kiln_finish(kiln_ctx *ctx);
  * (retain them to keep them longer). NULL when ctx is NULL. */
 KILN_API cl_context kiln_ctx_context(const kiln_ctx *ctx);
 KILN_API cl_device_id kiln_ctx_device(const kiln_ctx *ctx);
+/* The queue operations run on. On GPUs with memory of their own, _async copies that go
+ * straight to the driver (pinned memory, pageable below 2 MiB) run on two queues of
+ * kiln's, one per direction, ordered by events with the work that uses the same buffer
+ * or host memory, so that they overlap the rest ($KILN_COPY_QUEUES=off keeps them on
+ * this queue). Once this queue is handed out they run on it, so that work you enqueue
+ * here keeps its order with them. */
 KILN_API cl_command_queue kiln_ctx_queue(const kiln_ctx *ctx);
 
 /* ---------------------------------------------------------------- kernel cache */
@@ -265,8 +272,11 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr);
 
 /* Copies `bytes` from host memory into buf at byte `offset`. Waits until src may be
  * reused (and so for earlier work on the queue). Memory of kiln_host_alloc goes at the
- * bus's speed (54 GB/s on the H200); other memory at what the driver gives pageable
- * memory (7.7 GB/s there): copy through kiln_host_alloc memory where speed matters. */
+ * bus's speed (54 GB/s on the H200). Other memory, from 2 MiB up on devices with memory
+ * of their own, is staged through a ring of pinned chunks, each filled by several host
+ * threads while the device copies the one before ($KILN_STAGING=off leaves it to the
+ * driver, "on" stages on any device); smaller copies, and all on CPUs and host-unified
+ * devices, go to the driver as they are. */
 KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *src,
                                     size_t bytes);
 
@@ -277,10 +287,12 @@ KILN_API kiln_status kiln_buf_read(const kiln_buf *buf, size_t offset, void *dst
                                    size_t bytes);
 
 /* kiln_buf_write that returns at once: the copy is enqueued and runs in order with the
- * context's other work, as an operation would. src must stay valid and unchanged until
- * kiln_finish, or a blocking kiln_buf_read on ctx, has returned; the call never waits
- * for the device. Argument and enqueue failures are reported here, the rest by the next
- * kiln_finish or kiln_buf_read. */
+ * context's other work, as an operation would (on GPUs it may run on a queue of its own,
+ * overlapping kernels that do not need it: see kiln_ctx_queue). src must stay valid and
+ * unchanged until kiln_finish, or a blocking kiln_buf_read on ctx, has returned. The
+ * call does not wait for the device, but for an earlier staged _async read into the
+ * same host memory to land. Argument and enqueue failures are reported here, the rest
+ * by the next kiln_finish or kiln_buf_read. */
 KILN_API kiln_status kiln_buf_write_async(kiln_buf *buf, size_t offset, const void *src,
                                           size_t bytes);
 

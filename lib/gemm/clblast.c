@@ -61,8 +61,10 @@ static CLBlastTranspose clblast_transpose(kiln_trans trans)
 }
 
 /* CLBlastSgemm, or CLBlastSgemmStridedBatched for a batch, under the context's lock,
- * which orders it with kiln's own enqueues. */
-static CLBlastStatusCode clblast_sgemm(kiln_ctx *ctx, const struct gemm_call *call)
+ * which orders it with kiln's own enqueues; done (NULL: none) gets its last command's
+ * event. */
+static CLBlastStatusCode clblast_sgemm(kiln_ctx *ctx, const struct gemm_call *call,
+                                       cl_event *done)
 {
     pthread_mutex_lock(&ctx->lock);
     atomic_store(&ctx->clblast_used, true);
@@ -72,14 +74,14 @@ static CLBlastStatusCode clblast_sgemm(kiln_ctx *ctx, const struct gemm_call *ca
             CLBlastLayoutRowMajor, clblast_transpose(call->ta), clblast_transpose(call->tb),
             call->m, call->n, call->k, call->alpha, call->a->mem, buf_elements_offset(call->a),
             call->lda, call->b->mem, buf_elements_offset(call->b), call->ldb, call->beta,
-            call->c->mem, buf_elements_offset(call->c), call->ldc, &ctx->queue, NULL);
+            call->c->mem, buf_elements_offset(call->c), call->ldc, &ctx->queue, done);
     else
         status = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, clblast_transpose(call->ta), clblast_transpose(call->tb),
             call->m, call->n, call->k, call->alpha, call->a->mem, buf_elements_offset(call->a),
             call->lda, call->stride_a, call->b->mem, buf_elements_offset(call->b), call->ldb,
             call->stride_b, call->beta, call->c->mem, buf_elements_offset(call->c), call->ldc,
-            call->stride_c, call->batch, &ctx->queue, NULL);
+            call->stride_c, call->batch, &ctx->queue, done);
     pthread_mutex_unlock(&ctx->lock);
     return status;
 }
@@ -91,9 +93,13 @@ kiln_status gemm_clblast_enqueue(kiln_ctx *ctx, const struct gemm_call *call)
      * 1.5.3 then does not read C, which tests/test_gemm_clblast.c checks.) */
     if (call->k == 0 || call->alpha == 0.0f)
         return gemm_portable_enqueue(ctx, call);
-    CLBlastStatusCode status = clblast_sgemm(ctx, call);
+    const cl_mem roots[] = {call->a->root, call->b->root, call->c->root};
+    bool track = false;
+    CHECK(copies_fence(ctx, roots, 3, &track));
+    cl_event done = NULL;
+    CLBlastStatusCode status = clblast_sgemm(ctx, call, track ? &done : NULL);
     if (status == CLBlastSuccess)
-        return KILN_OK;
+        return copies_track(ctx, roots, 3, done);
     return fail(ctx, clblast_status_kind(status),
                 "CLBlastSgemm%s (m %zu, n %zu, k %zu, batch %zu) failed: %s (%d)",
                 call->batch == 1 ? "" : "StridedBatched", call->m, call->n, call->k,
