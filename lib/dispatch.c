@@ -376,14 +376,21 @@ enum {
     CHUNK_ROWS_PER_LANE = 4,
 };
 
-size_t plan_row_local(const struct device_limits *device, size_t max_threads,
-                      size_t bytes_per_item)
+/* The most items a row group may have, a power of two up to cap. */
+static size_t row_items(const struct device_limits *device, size_t max_threads,
+                        size_t bytes_per_item, size_t cap)
 {
-    size_t limit = min_size(min_size(max_threads, device->max_work_group_size), ROW_LOCAL);
+    size_t limit = min_size(min_size(max_threads, device->max_work_group_size), cap);
     limit = min_size(limit, device->max_work_item_sizes[0]);
     if (bytes_per_item > 0)
         limit = min_size(limit, device->local_mem_bytes / bytes_per_item);
     return floor_pow2(limit > 0 ? limit : 1);
+}
+
+size_t plan_row_local(const struct device_limits *device, size_t max_threads,
+                      size_t bytes_per_item)
+{
+    return row_items(device, max_threads, bytes_per_item, ROW_LOCAL);
 }
 
 struct launch plan_rows(size_t local, size_t rows)
@@ -403,6 +410,48 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
     size_t teams = min_size(local / team, floor_pow2(device->max_work_item_sizes[1]));
     size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, teams), ROW_MAX_GROUPS);
     return (struct launch){2, {groups * team, teams}, {team, teams}};
+}
+
+/* The row-wise kernels' values per device family (struct row_params says what each is).
+ * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group; not yet
+ * timed): 8 float4s (32 floats) per item keep 128 bytes in flight per item and about 60
+ * registers, so up to 1024 items hold a row of 32768 floats with the register file full;
+ * teams of 8 items read 128 contiguous bytes per load, so rows from 128 floats up go
+ * through registers, 256 items a group. AMD (not timed): groups of 256 items, as its
+ * runtime allows. CPUs (PoCL runs a group's items in turn, so registers are memory) stream. */
+static const struct row_params row_params_table[] = {
+    /*            team_min team_max held_max group_items */
+    [FAMILY_GPU] = {8,     1024,    8,       256},
+    [FAMILY_AMD] = {8,     256,     8,       256},
+    [FAMILY_CPU] = {1,     1,       0,       1},
+};
+
+const struct row_params *row_params_for(const struct device_limits *device)
+{
+    return &row_params_table[device->family];
+}
+
+struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
+                                 size_t bytes_per_item, bool vectors, size_t rows,
+                                 size_t cols)
+{
+    const struct row_params *params = row_params_for(device);
+    size_t items = row_items(device, max_threads, bytes_per_item, SIZE_MAX);
+    size_t team_max = min_size(params->team_max, items), quads = cols / 4;
+    /* A row the team holds whole, its float4s on y's phase: read once. */
+    if (vectors && params->held_max > 0 && quads <= team_max * params->held_max) {
+        size_t team = ceil_pow2(ceil_div(quads, params->held_max));
+        team = min_size(max_size(team, params->team_min), team_max);
+        size_t held = ceil_pow2(max_size(ceil_div(quads, team), 1));
+        size_t local = max_size(team, min_size(params->group_items, items));
+        size_t teams = min_size(local / team, floor_pow2(device->max_work_item_sizes[1]));
+        size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, teams), ROW_MAX_GROUPS);
+        return (struct row_map_plan){(unsigned)held, team * teams,
+                                     {2, {groups * team, teams}, {team, teams}}};
+    }
+    /* Longer rows, or y off x's phase: streamed, a team of a few float4s per item. */
+    size_t local = plan_row_local(device, max_threads, bytes_per_item);
+    return (struct row_map_plan){0, local, plan_row_teams(device, local, rows, cols)};
 }
 
 size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,

@@ -190,6 +190,27 @@ struct launch plan_rows(size_t local, size_t rows);
  * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
 struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
                              size_t cols);
+/* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
+ * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
+ * team_min to team_max items (powers of two), each holding up to held_max float4s, holds
+ * it whole; teams of short rows share groups of group_items items. */
+struct row_params {
+    unsigned team_min, team_max, held_max, group_items;
+};
+const struct row_params *row_params_for(const struct device_limits *device);
+/* A softmax or norm call's plan: `held` float4s per item (0: the row is streamed, read
+ * twice), groups of `local` items (a power of two, the kernel's LOCAL_SIZE) and the launch:
+ * a team of local[0] items per row, local[1] rows per group. The register path needs x
+ * and y on the same 16-byte phase (`vectors`), max_threads items and the local memory of
+ * bytes_per_item each. */
+struct row_map_plan {
+    unsigned held;
+    size_t local;
+    struct launch launch;
+};
+struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
+                                 size_t bytes_per_item, bool vectors, size_t rows,
+                                 size_t cols);
 /* Partials of a two-pass kiln_reduce (values, then for ARGMAX as many uint32 indices):
  * a bound of the context's scratch, whatever the problem. */
 enum { REDUCE_MAX_PARTIALS = 1 << 17 };
@@ -530,8 +551,9 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
- * with `flavour` (its own -D) and the INDEX the call wants, its launch of a team per
- * row, and its `vectors` argument (x and y share a 16-byte phase). */
+ * with `flavour` (its own -D) and what plan_row_map chose within the kernel's own limit
+ * (INDEX, HELD, LOCAL_SIZE), its launch of a team per row, and its `vectors` argument (x
+ * and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,

@@ -491,6 +491,41 @@ static void few_long_rows_are_split_into_pieces_and_many_rows_are_not(void **sta
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 0, 100000), 1);
 }
 
+/* softmax and the norms: a row a team holds whole in registers (HELD float4s per item,
+ * powers of two) where the device's table allows, streamed otherwise; every plan fits. */
+static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t kernel = 1; kernel <= 2048; kernel = kernel * 3 + 1)
+            for (unsigned bits = 0; bits <= 36; bits += 3) {
+                size_t cols = ((size_t)1 << bits) + bits % 4;
+                struct row_map_plan plan = plan_row_map(devices[d], kernel, 12, true, 1000, cols);
+                assert_launch_fits(&plan.launch, devices[d], kernel);
+                assert_true(is_pow2(plan.local) && plan.local * 12 <= devices[d]->local_mem_bytes);
+                assert_int_equal(plan.launch.local[0] * plan.launch.local[1], plan.local);
+                assert_true(plan.held == 0 || is_pow2(plan.held));
+                assert_true(plan.held == 0 || plan.held * plan.launch.local[0] >= cols / 4);
+            }
+    /* rows, cols: team, rows per group, float4s held per item */
+    static const size_t gpu_cases[][5] = {
+        {65536, 1024, 32, 8, 8}, {8192, 8192, 256, 1, 8}, {4096, 32768, 1024, 1, 8},
+        {100, 130, 8, 32, 4},    {5000, 3, 8, 32, 1},
+    };
+    for (size_t c = 0; c < sizeof(gpu_cases) / sizeof(gpu_cases[0]); ++c) {
+        const size_t *g = gpu_cases[c];
+        struct row_map_plan plan = plan_row_map(&nvidia_like, SIZE_MAX, 8, true, g[0], g[1]);
+        assert_int_equal(plan.launch.local[0], g[2]);
+        assert_int_equal(plan.launch.local[1], g[3]);
+        assert_int_equal(plan.held, g[4]);
+    }
+    /* Longer rows, y off x's phase, a kernel limited to 512 items, CPUs: streamed. */
+    assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, true, 4096, 32772).held, 0);
+    assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, false, 4096, 1024).held, 0);
+    assert_int_equal(plan_row_map(&nvidia_like, 512, 8, true, 4096, 32768).held, 0);
+    assert_int_equal(plan_row_map(&pocl_like, SIZE_MAX, 8, true, 4096, 1024).held, 0);
+}
+
 /* Short rows share a group in teams whose items each read about 8 float4s on GPUs,
  * one on CPUs. */
 static void short_rows_share_a_group_in_teams(void **state)
@@ -573,6 +608,7 @@ int main(void)
         cmocka_unit_test(column_groups_read_128_columns_and_chunk_the_rows_when_few),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
         cmocka_unit_test(short_rows_share_a_group_in_teams),
+        cmocka_unit_test(map_rows_are_held_in_registers_up_to_the_tables_capacity),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
     };

@@ -45,13 +45,21 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
                            struct launch *plan, cl_uint *vectors)
 {
-    char options[96];
-    snprintf(options, sizeof(options), "%s -DINDEX=%s", flavour, row_index_type(cols));
     *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
-    size_t local;
-    CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
-    *plan = plan_row_teams(&ctx->limits, local, rows, cols);
-    return KILN_OK;
+    size_t max_threads = SIZE_MAX;
+    for (;;) {
+        struct row_map_plan chosen = plan_row_map(&ctx->limits, max_threads, bytes_per_item,
+                                                  *vectors, rows, cols);
+        char options[128];
+        snprintf(options, sizeof(options), "%s -DINDEX=%s -DHELD=%u -DLOCAL_SIZE=%zu", flavour,
+                 row_index_type(cols), chosen.held, chosen.local);
+        CHECK(kernel_get(ctx, source, options, name, kernel));
+        *plan = chosen.launch;
+        if ((*kernel)->limits.work_group_size >= chosen.local || chosen.local == 1)
+            return KILN_OK;
+        /* The kernel's registers allow fewer items: plan again within its limit. */
+        max_threads = (*kernel)->limits.work_group_size;
+    }
 }
 
 const char *row_index_type(size_t count)
