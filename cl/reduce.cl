@@ -17,8 +17,8 @@
  *                    of the rows: the result, or partials when there are several chunks.
  * reduce_partials:   the second pass over either's partials (ARGMAX: values and indices).
  * reduce_vector:  kiln_sum's first pass (OP 0): every item of the grid folds its share of
- *                 one vector, SUM_WIDTH floats at a time, into as many Kahan lanes; a
- *                 partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
+ *                 one vector, SUM_WIDTH floats at a time, UNROLL loads in flight, into
+ *                 two sets of as many Kahan lanes; a partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
  *                 GPUs); 1 gives each item one contiguous run, so a CPU thread, which runs
  *                 a group's items one after another, streams through memory. SUM_WIDTH is
  *                 2, 4, 8 or 16: a float4 load on GPUs, the vector width on CPUs, where
@@ -31,6 +31,11 @@
 #endif
 #ifndef CHUNKED
 #define CHUNKED 0
+#endif
+/* Loads each item of reduce_columns and reduce_vector has in flight: all of them issued
+ * before the folds, which wait for them. */
+#ifndef UNROLL
+#define UNROLL 2
 #endif
 #include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
@@ -273,17 +278,19 @@ inline uint partial_index(__global const float *partials, ulong indices_at, ulon
 }
 
 /* Each item folds 4 adjacent columns (a float4 per row) over rows [row, end), every
- * `lanes`-th; whole columns from a float4 boundary load as float4s. */
+ * `lanes`-th; whole columns from a float4 boundary load as float4s, UNROLL at a time. */
 inline void column_block_accumulate(accumulator a[4], __global const float *x, ulong at,
                                     ulong ld, ulong valid, INDEX row, INDEX end, INDEX lanes)
 {
     __global const float *p = x + at + row * ld;
     const ulong step = lanes * ld;
     if (valid == 4 && at % 4 == 0 && ld % 4 == 0) {
-        for (; row + lanes < end; row += 2 * lanes, p += 2 * step) {
-            const float4 u = *(__global const float4 *)p, v = *(__global const float4 *)(p + step);
-            columns_accumulate(a, u, (uint)row);
-            columns_accumulate(a, v, (uint)(row + lanes));
+        for (; row + (UNROLL - 1) * lanes < end; row += UNROLL * lanes, p += UNROLL * step) {
+            float4 v[UNROLL];
+            for (uint u = 0; u < UNROLL; ++u)
+                v[u] = *(__global const float4 *)(p + u * step);
+            for (uint u = 0; u < UNROLL; ++u)
+                columns_accumulate(a, v[u], (uint)(row + u * lanes));
         }
     }
     for (; row < end; row += lanes, p += step)
@@ -376,12 +383,18 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
     __global const sum_lanes *body = (__global const sum_lanes *)(v + head);
     INDEX first, end, step;
     vector_share(vectors, &first, &end, &step);
-    /* two sets of lanes: a CPU overlaps their adds, a GPU has two loads in flight */
+    /* two sets of lanes: a CPU overlaps their adds */
     sum_lanes sum = 0.0f, carry = 0.0f, sum2 = 0.0f, carry2 = 0.0f;
     INDEX k = first;
-    for (; k + step < end; k += 2 * step) {
-        fold_lanes(&sum, &carry, body[k]);
-        fold_lanes(&sum2, &carry2, body[k + step]);
+    for (; k + (UNROLL - 1) * step < end; k += UNROLL * step) {
+        sum_lanes v[UNROLL];
+        for (uint u = 0; u < UNROLL; ++u)
+            v[u] = body[k + u * step];
+        for (uint u = 0; u < UNROLL; u += 2) {
+            fold_lanes(&sum, &carry, v[u]);
+            if (u + 1 < UNROLL)
+                fold_lanes(&sum2, &carry2, v[u + 1]);
+        }
     }
     for (; k < end; k += step)
         fold_lanes(&sum, &carry, body[k]);

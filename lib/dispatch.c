@@ -417,18 +417,28 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * timed): 8 float4s (32 floats) per item keep 128 bytes in flight per item and about 60
  * registers, so up to 1024 items hold a row of 32768 floats with the register file full;
  * teams of 8 items read 128 contiguous bytes per load, so rows from 128 floats up go
- * through registers, 256 items a group. AMD (not timed): groups of 256 items, as its
- * runtime allows. CPUs (PoCL runs a group's items in turn, so registers are memory) stream. */
+ * through registers, 256 items a group. Columns and sums: 4 groups of 256 items per SM
+ * stay resident at up to 64 registers an item, so the grid is one wave with no tail; 8
+ * float4 loads in flight per item give each SM 128 KiB in flight. AMD (not timed): groups of 256 items,
+ * as its runtime allows. CPUs (PoCL runs a group's items in turn, so registers are
+ * memory) stream rows, and keep 8 groups per core and 2 loads in flight. */
 static const struct row_params row_params_table[] = {
-    /*            team_min team_max held_max group_items */
-    [FAMILY_GPU] = {8,     1024,    8,       256},
-    [FAMILY_AMD] = {8,     256,     8,       256},
-    [FAMILY_CPU] = {1,     1,       0,       1},
+    /*            team_min team_max held_max group_items groups_per_unit unroll */
+    [FAMILY_GPU] = {8,     1024,    8,       256,        4,              8},
+    [FAMILY_AMD] = {8,     256,     8,       256,        4,              8},
+    [FAMILY_CPU] = {1,     1,       0,       1,          8,              2},
 };
 
 const struct row_params *row_params_for(const struct device_limits *device)
 {
     return &row_params_table[device->family];
+}
+
+/* The groups a grid of one wave has: groups_per_unit on each compute unit. */
+static size_t resident_groups(const struct device_limits *device)
+{
+    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    return units * row_params_for(device)->groups_per_unit;
 }
 
 struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
@@ -481,10 +491,11 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
     size_t width = column_width(device, local, ceil_div(cols, 4));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t blocks = min_size(ceil_div(cols > 0 ? cols : 1, 4 * width), ROW_MAX_GROUPS);
-    /* Too few column blocks to fill the device: split the rows into chunks too. */
-    size_t chunks = 1, wanted = group_cap(device);
+    /* Too few column blocks to fill the device: split the rows into chunks too, as many
+     * groups as stay resident at once (a whole wave, no tail). */
+    size_t chunks = 1, wanted = resident_groups(device);
     if (blocks < wanted && cols > 0) {
-        chunks = min_size(ceil_div(wanted, blocks), rows / (lanes * CHUNK_ROWS_PER_LANE));
+        chunks = min_size(wanted / blocks, rows / (lanes * CHUNK_ROWS_PER_LANE));
         chunks = min_size(min_size(chunks, REDUCE_MAX_PARTIALS / cols), MAX_GROUPS_PER_DIM);
         chunks = chunks > 0 ? chunks : 1;
     }
@@ -501,10 +512,10 @@ struct launch plan_partials(const struct device_limits *device, size_t local, si
 
 struct launch plan_sum(const struct device_limits *device, size_t local, size_t n)
 {
-    /* A float4 per work-item per step, a few waves per compute unit, and never more
-     * groups than the context's partials hold. */
+    /* A float4 per work-item per step, the groups that stay resident at once, and never
+     * more groups than the context's partials hold. */
     size_t groups = ceil_div(ceil_div(n > 0 ? n : 1, 4), local);
-    groups = min_size(min_size(groups, group_cap(device)), SUM_MAX_PARTIALS);
+    groups = min_size(min_size(groups, resident_groups(device)), SUM_MAX_PARTIALS);
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 

@@ -216,7 +216,8 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
         return KILN_OK;
 
     char options[64];
-    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s", (int)op, row_index_type(length));
+    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s -DUNROLL=%u", (int)op,
+             row_index_type(length), row_params_for(&ctx->limits)->unroll);
     if (axis == KILN_PER_ROW)
         return reduce_rows_enqueue(ctx, options, x, y, rows, cols, ld);
     return reduce_columns_enqueue(ctx, options, x, y, rows, cols, ld);
@@ -246,8 +247,9 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
 {
     const struct sum_lanes lanes = plan_sum_lanes(&ctx->limits);
     char options[96];
-    snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d",
-             row_index_type(n), lanes.width, lanes.chunked);
+    snprintf(options, sizeof(options),
+             "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d -DUNROLL=%u", row_index_type(n),
+             lanes.width, lanes.chunked, row_params_for(&ctx->limits)->unroll);
     struct kernel *first;
     size_t local;
     CHECK(row_kernel_get(ctx, "reduce", options, "reduce_vector", REDUCE_BYTES_PER_ITEM, &first,
