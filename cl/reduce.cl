@@ -95,10 +95,18 @@ inline void fold(accumulator *a, float x, uint index)
 #endif
 }
 
+/* Folds element x at `index`. Every kernel brings an item its elements in increasing
+ * index order, so for ARGMAX x comes after a's element: it wins by being larger, or NaN
+ * over a number, and a tie keeps a's. */
 inline void accumulate(accumulator *a, float x, uint index)
 {
 #if OP == 4
     fold(a, x * x, index);
+#elif OP == 5
+    if (a->index == NO_INDEX || (!isnan(a->value) && !(x <= a->value))) {
+        a->value = x;
+        a->index = index;
+    }
 #else
     fold(a, x, index);
 #endif
@@ -156,13 +164,12 @@ inline accumulator quads_accumulate(accumulator a, __global const float4 *body, 
     return a;
 }
 
-/* Folds the scalar head [0, head) and tail [head + 4·quads, count) of a row into a. */
-inline accumulator edges_accumulate(accumulator a, __global const float *row, INDEX head,
-                                    INDEX quads, INDEX count, INDEX lane, INDEX lanes)
+/* Folds elements [first, end) of a row into a, every `lanes`-th from first + lane: its
+ * scalar head before the float4s, or its tail after them. */
+inline accumulator edge_accumulate(accumulator a, __global const float *row, INDEX first,
+                                   INDEX end, INDEX lane, INDEX lanes)
 {
-    for (INDEX i = lane; i < head; i += lanes)
-        accumulate(&a, row[i], (uint)i);
-    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+    for (INDEX i = first + lane; i < end; i += lanes)
         accumulate(&a, row[i], (uint)i);
     return a;
 }
@@ -205,9 +212,10 @@ __kernel void reduce_rows(const ulong rows, const ulong cols, const ulong ld,
         if (r < rows) {
             INDEX head, quads;
             row_parts(start, count, 1, &head, &quads);
+            a = edge_accumulate(a, x + start, 0, head, lane, lanes);
             a = quads_accumulate(a, (__global const float4 *)(x + start + head), head, 0, quads,
                                  lane, lanes);
-            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+            a = edge_accumulate(a, x + start, head + 4 * quads, count, lane, lanes);
         }
         a = group_reduce(a, lane, lanes, team * lanes, 1, values, indices);
         if (lane == 0 && r < rows)
@@ -233,11 +241,13 @@ __kernel void reduce_row_pieces(const ulong rows, const ulong cols, const ulong 
         row_parts(start, count, 1, &head, &quads);
         const INDEX per_piece = quads / (INDEX)pieces + (quads % (INDEX)pieces != 0);
         const INDEX first = min((INDEX)piece * per_piece, quads);
-        accumulator a = quads_accumulate(accumulator_start(),
-                                         (__global const float4 *)(x + start + head), head,
-                                         first, min(first + per_piece, quads), lane, lanes);
-        if (piece == 0)
-            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+        /* piece 0 takes the head and tail too, in order around its float4s */
+        accumulator a = edge_accumulate(accumulator_start(), x + start, 0,
+                                        piece == 0 ? head : 0, lane, lanes);
+        a = quads_accumulate(a, (__global const float4 *)(x + start + head), head, first,
+                             min(first + per_piece, quads), lane, lanes);
+        a = edge_accumulate(a, x + start, head + 4 * quads, piece == 0 ? count : 0, lane,
+                            lanes);
         a = group_reduce(a, lane, lanes, 0, 1, values, indices);
         if (lane == 0)
             store_partial(partials, g, indices_at, a);
