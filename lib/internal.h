@@ -193,12 +193,13 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
 /* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
  * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
  * team_min to team_max items (powers of two), each holding up to held_max float4s, holds
- * it whole; teams of short rows share groups of group_items items. Column reductions and
+ * it whole: the team grows to hold `held` float4s an item, then the items hold more;
+ * teams of short rows share groups of group_items items. Column reductions and
  * kiln_sum (with kiln_map_reduce) launch at most groups_per_unit groups per compute unit
  * (one wave of them resident), each item with `unroll` loads in flight (cl/reduce.cl's
  * UNROLL). */
 struct row_params {
-    unsigned team_min, team_max, held_max, group_items;
+    unsigned team_min, team_max, held, held_max, group_items;
     unsigned groups_per_unit, unroll;
 };
 const struct row_params *row_params_for(const struct device_limits *device);
