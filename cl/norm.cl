@@ -135,12 +135,13 @@ inline void row_write(__global const float *in, __global const float4 *in4,
 }
 
 /* A group holds get_local_size(1) rows, each done by a team of get_local_size(0) items. */
-__kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
-                        __global const float *x, const ulong x_offset, __global float *y,
-                        const ulong y_offset, const uint vectors, __global const float *gamma,
-                        const ulong gamma_offset, const uint has_gamma,
-                        __global const float *beta, const ulong beta_offset,
-                        const uint has_beta, const float eps)
+__kernel ROW_GROUP_SHAPE void norm_rows(const ulong rows, const ulong cols, const ulong ld,
+                                        __global const float *x, const ulong x_offset,
+                                        __global float *y, const ulong y_offset,
+                                        const uint vectors, __global const float *gamma,
+                                        const ulong gamma_offset, const uint has_gamma,
+                                        __global const float *beta, const ulong beta_offset,
+                                        const uint has_beta, const float eps)
 {
     __local float counts[LOCAL_SIZE];
     __local float means[LOCAL_SIZE];

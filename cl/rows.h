@@ -41,15 +41,31 @@ inline INDEX edge_at(INDEX e, INDEX head, INDEX quads)
 /* Float4s of its row's body that each item of softmax.cl and norm.cl holds in registers:
  * the row is read once where the team's lanes·HELD float4s hold it. The float4s beyond
  * those (all of them with HELD 0, for rows of any length) are read from memory once for
- * the statistics and again for the output. */
+ * the statistics and again for the output. With HELD, TEAM×TEAMS is the group's shape. */
 #ifndef HELD
 #define HELD 0
 #endif
+#ifndef TEAM
+#define TEAM 256
+#endif
+#ifndef TEAMS
+#define TEAMS 1
+#endif
+
+/* With HELD, the group's shape is fixed at build, TEAM items per row by TEAMS rows, so
+ * the compiler fits held into the registers a group of that size has (NVIDIA's caps
+ * them, spilling rather than refusing the launch). */
+#if HELD
+#define ROW_GROUP_SHAPE __attribute__((reqd_work_group_size(TEAM, TEAMS, 1)))
+#else
+#define ROW_GROUP_SHAPE
+#endif
 
 /* Runs the statement that follows for each float4 held[k] that item `lane` holds:
- * float4 lane + k·lanes of the body, where the body has it. */
+ * float4 lane + k·lanes of the body, where the body has it. Unrolled, so every k is a
+ * constant and held stays in registers. */
 #define FOR_HELD(k, quads, lane, lanes)                                                     \
-    for (uint k = 0; k < HELD; ++k)                                                         \
+    _Pragma("unroll") for (uint k = 0; k < HELD; ++k)                                       \
         if ((lane) + (INDEX)k * (lanes) < (quads))
 
 /* Runs the statement that follows for each float4 q of the body that item `lane` owns

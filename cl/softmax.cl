@@ -131,9 +131,10 @@ inline void row_write(__global const float *in, __global const float4 *in4,
 }
 
 /* A group holds get_local_size(1) rows, each done by a team of get_local_size(0) items. */
-__kernel void softmax_rows(const ulong rows, const ulong cols, const ulong ld,
-                           __global const float *x, const ulong x_offset, __global float *y,
-                           const ulong y_offset, const uint vectors)
+__kernel ROW_GROUP_SHAPE void softmax_rows(const ulong rows, const ulong cols,
+                                           const ulong ld, __global const float *x,
+                                           const ulong x_offset, __global float *y,
+                                           const ulong y_offset, const uint vectors)
 {
     __local float maxes[LOCAL_SIZE];
     __local float sums[LOCAL_SIZE];

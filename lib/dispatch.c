@@ -414,19 +414,20 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
 
 /* The row-wise kernels' values per device family (struct row_params says what each is).
  * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group; not yet
- * timed): 8 float4s (32 floats) an item keep 128 bytes in flight per item in about 60
- * registers, 4 groups of 256 per SM; rows of up to 16384 floats take teams of up to 512
- * items so, and longer ones up to 32768 floats 16 float4s an item (about 100 registers,
- * within the 128 a group of 512 allows; 1024 items of 8 would need 64 at most). Teams of
- * 8 items read 128 contiguous bytes a load, so rows from 128 floats up go through
- * registers. Columns and sums: 4 groups of 256 items per SM stay resident at up to 64
- * registers an item, so the grid is one wave with no tail; 8 float4 loads in flight per
- * item give each SM 128 KiB in flight. AMD (not timed): groups of 256 items, as its
- * runtime allows. CPUs (PoCL runs a group's items in turn, so registers are memory)
- * stream rows, and keep 8 groups per core and 2 loads in flight. */
+ * timed; registers from clang-15 and ptxas for sm_90): 8 float4s (32 floats) an item keep
+ * 128 bytes in flight per item; softmax takes 80 registers, layernorm 92, so 3 groups of
+ * 256 per SM. Rows of up to 32768 floats take teams of up to 1024 items, whose fixed
+ * group shape caps them at 64 registers (no spills for softmax, 12 bytes for layernorm);
+ * where a driver still refuses 1024, 512 items of 16 float4s (126 registers within the
+ * 128 allowed, no spills). Teams of 8 items read 128 contiguous bytes a load, so rows
+ * from 128 floats up go through registers. Columns and sums: 4 groups of 256 items per SM
+ * stay resident at up to 64 registers an item, so the grid is one wave with no tail; 8
+ * float4 loads in flight per item give each SM 128 KiB in flight. AMD (not timed): groups
+ * of 256 items, as its runtime allows. CPUs (PoCL runs a group's items in turn, so
+ * registers are memory) stream rows, and keep 8 groups per core and 2 loads in flight. */
 static const struct row_params row_params_table[] = {
     /*          team_min team_max held held_max group_items groups_per_unit unroll */
-    [FAMILY_GPU] = {8,   512,     8,   16,      256,        4,              8},
+    [FAMILY_GPU] = {8,   1024,    8,   16,      256,        4,              8},
     [FAMILY_AMD] = {8,   256,     8,   16,      256,        4,              8},
     [FAMILY_CPU] = {1,   1,       0,   0,       1,          8,              2},
 };
@@ -450,8 +451,11 @@ struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_
     const struct row_params *params = row_params_for(device);
     size_t items = row_items(device, max_threads, bytes_per_item, SIZE_MAX);
     size_t team_max = min_size(params->team_max, items), quads = cols / 4;
-    /* A row the team holds whole, its float4s on y's phase: read once. */
-    if (vectors && params->held > 0 && quads <= team_max * params->held_max) {
+    /* A row the team holds whole, its float4s on y's phase: read once. The table's teams
+     * bound the rows; a kernel limited to fewer items holds them in more registers each. */
+    size_t capacity = min_size((size_t)params->team_max * params->held,
+                               team_max * params->held_max);
+    if (vectors && params->held > 0 && quads <= capacity) {
         size_t team = ceil_pow2(ceil_div(quads, params->held));
         team = min_size(max_size(team, params->team_min), team_max);
         size_t held = ceil_pow2(max_size(ceil_div(quads, team), 1));

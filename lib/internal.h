@@ -192,9 +192,9 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
                              size_t cols);
 /* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
  * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
- * team_min to team_max items (powers of two), each holding up to held_max float4s, holds
- * it whole: the team grows to hold `held` float4s an item, then the items hold more;
- * teams of short rows share groups of group_items items. Column reductions and
+ * team_min to team_max items (powers of two) holding `held` float4s each holds it whole;
+ * where the kernel allows fewer items, they hold up to held_max float4s each. Teams of
+ * short rows share groups of group_items items. Column reductions and
  * kiln_sum (with kiln_map_reduce) launch at most groups_per_unit groups per compute unit
  * (one wave of them resident), each item with `unroll` loads in flight (cl/reduce.cl's
  * UNROLL). */
@@ -557,8 +557,8 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
  * with `flavour` (its own -D) and what plan_row_map chose within the kernel's own limit
- * (INDEX, HELD, LOCAL_SIZE), its launch of a team per row, and its `vectors` argument (x
- * and y share a 16-byte phase). */
+ * (INDEX, HELD, LOCAL_SIZE, the group's shape TEAM×TEAMS), its launch of a team per row,
+ * and its `vectors` argument (x and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,

@@ -511,7 +511,7 @@ static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **stat
     /* rows, cols: team, rows per group, float4s held per item */
     static const size_t gpu_cases[][5] = {
         {65536, 1024, 32, 8, 8}, {8192, 8192, 256, 1, 8}, {4096, 16384, 512, 1, 8},
-        {4096, 32768, 512, 1, 16}, {100, 130, 8, 32, 4}, {5000, 3, 8, 32, 1},
+        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 32, 4}, {5000, 3, 8, 32, 1},
     };
     for (size_t c = 0; c < sizeof(gpu_cases) / sizeof(gpu_cases[0]); ++c) {
         const size_t *g = gpu_cases[c];
@@ -520,7 +520,9 @@ static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **stat
         assert_int_equal(plan.launch.local[1], g[3]);
         assert_int_equal(plan.held, g[4]);
     }
-    /* Longer rows, y off x's phase, a kernel limited to 256 items, CPUs: streamed. */
+    /* A kernel refused at 1024 items: 512 of 16 float4s. Longer rows, y off x's phase, a
+     * kernel limited to 256 items, CPUs: streamed. */
+    assert_int_equal(plan_row_map(&nvidia_like, 512, 8, true, 4096, 32768).held, 16);
     assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, true, 4096, 32772).held, 0);
     assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, false, 4096, 1024).held, 0);
     assert_int_equal(plan_row_map(&nvidia_like, 511, 8, true, 4096, 32768).held, 0);

@@ -104,7 +104,7 @@ static void softmax_handles_a_row_of_100000_and_many_rows(void **state)
 }
 
 /* On GPUs (and under KILN_GEMM_TABLE=gpu: meson test softmax-gpu-table) a team holds a
- * row of up to 32768 floats in registers, 512 items of 16 float4s, and streams longer
+ * row of up to 32768 floats in registers, 1024 items of 8 float4s, and streams longer
  * ones; short ragged rows leave most of the items' registers empty. */
 static void softmax_matches_the_reference_for_rows_held_in_registers_and_streamed(void **state)
 {
