@@ -8,8 +8,10 @@
  * Each item finds the max and Σ exp(x - max) of its elements (a compensated sum, as
  * kiln_reduce's), the team merges the pairs in a tree, then the items write y. The float4s
  * an item holds (HELD, cl/rows.h) take two passes over registers, max then sum, so a row
- * the team holds whole is read once; those it streams take one read, keeping a running
- * max and rescaling the sum when it grows, and a second read for y. y may be x: every
+ * the team holds whole is read once; softmax keeps their terms exp(x - the item's max),
+ * so y is that times exp(the item's max - the row's) / sum: one exp an element. Those it
+ * streams take one read, keeping a running max and rescaling the sum when it grows, and a
+ * second read for y. y may be x: every
  * item has read its elements before anyone writes. */
 #ifndef LOG
 #define LOG 0
@@ -38,15 +40,20 @@ inline void stats_max(row_stats *s, float x)
     s->max = max_of(s->max, x);
 }
 
-/* Adds exp(x - max) for an x not above the max. */
-inline void stats_term(row_stats *s, float x)
+/* Adds a term to the compensated sum. */
+inline void stats_sum(row_stats *s, float term)
 {
-    /* A -Inf element adds nothing, even to a row whose max is -Inf so far. */
-    const float term = x == -INFINITY ? 0.0f : exp(x - s->max);
     const float y = term - s->carry;
     const float t = s->sum + y;
     s->carry = isfinite(t) ? (t - s->sum) - y : 0.0f;
     s->sum = t;
+}
+
+/* Adds exp(x - max) for an x not above the max. A -Inf element adds nothing, even to a
+ * row whose max is -Inf so far. */
+inline void stats_term(row_stats *s, float x)
+{
+    stats_sum(s, x == -INFINITY ? 0.0f : exp(x - s->max));
 }
 
 inline void stats_add(row_stats *s, float x)
@@ -61,16 +68,20 @@ inline void stats_add(row_stats *s, float x)
     stats_term(s, x);
 }
 
+/* y of an element v from the row's max and sum; softmax keeps the terms of the float4s
+ * an item holds, exp(v - the item's max), and y of a term t is t times held_scale. */
 #if LOG
 #define OUTPUT(v) (((v) - max) - log_sum)
+#define HELD_OUTPUT(v) OUTPUT(v)
 #else
 #define OUTPUT(v) (exp((v) - max) / sum)
+#define HELD_OUTPUT(t) ((t) * held_scale)
 #endif
 
 /* The statistics of item `lane`'s elements of the row `in` (body `in4`, of which it holds
- * `held`), the carry folded in. */
+ * `held`; softmax turns those into their terms), the carry folded in. */
 inline row_stats row_stats_gather(__global const float *in, __global const float4 *in4,
-                                  const float4 held[HELD_SLOTS], INDEX head, INDEX quads,
+                                  float4 held[HELD_SLOTS], INDEX head, INDEX quads,
                                   INDEX count, uint lane, uint lanes)
 {
     row_stats s = {-INFINITY, 0.0f, 0.0f};
@@ -80,8 +91,14 @@ inline row_stats row_stats_gather(__global const float *in, __global const float
         ADD4(stats_max, &s, held[k]);
     FOR_EDGES(i, head, quads, count, lane, lanes)
         stats_term(&s, in[i]);
-    FOR_HELD(k, quads, lane, lanes)
-        ADD4(stats_term, &s, held[k]);
+    FOR_HELD(k, quads, lane, lanes) {
+        const float4 v = held[k];
+        const float4 term = select(exp(v - s.max), (float4)(0.0f), v == (float4)(-INFINITY));
+        ADD4(stats_sum, &s, term);
+#if !LOG
+        held[k] = term; /* one exp an element: y scales it */
+#endif
+    }
     FOR_STREAMED(q, quads, lane, lanes)
         ADD4(stats_add, &s, in4[q]);
     s.sum -= s.carry;
@@ -113,19 +130,24 @@ inline row_stats row_stats_merge(row_stats s, uint lane, uint lanes, uint base,
 }
 
 /* Writes item `lane`'s elements of the row from x's row `in` (body `in4`, of which it
- * holds `held`) and the row's statistics. */
+ * holds `held` as row_stats_gather left them, against its own max item_max) and the
+ * row's statistics. */
 inline void row_write(__global const float *in, __global const float4 *in4,
                       const float4 held[HELD_SLOTS], __global float *out, INDEX head,
-                      INDEX quads, INDEX count, uint lane, uint lanes, float max, float sum)
+                      INDEX quads, INDEX count, uint lane, uint lanes, float item_max,
+                      float max, float sum)
 {
 #if LOG
     const float log_sum = log(sum);
+    (void)item_max;
+#else
+    const float held_scale = rescale(item_max, max) / sum;
 #endif
     __global float4 *out4 = (__global float4 *)(out + head);
     FOR_EDGES(i, head, quads, count, lane, lanes)
         out[i] = OUTPUT(in[i]);
     FOR_HELD(k, quads, lane, lanes)
-        out4[lane + k * lanes] = OUTPUT(held[k]);
+        out4[lane + k * lanes] = HELD_OUTPUT(held[k]);
     FOR_STREAMED(q, quads, lane, lanes)
         out4[q] = OUTPUT(in4[q]);
 }
@@ -155,8 +177,10 @@ __kernel ROW_GROUP_SHAPE void softmax_rows(const ulong rows, const ulong cols,
             row_hold(held, in4, quads, lane, lanes);
             s = row_stats_gather(in, in4, held, head, quads, count, lane, lanes);
         }
+        const float item_max = s.max;
         s = row_stats_merge(s, lane, lanes, team * lanes, maxes, sums);
         if (r < rows)
-            row_write(in, in4, held, out, head, quads, count, lane, lanes, s.max, s.sum);
+            row_write(in, in4, held, out, head, quads, count, lane, lanes, item_max, s.max,
+                      s.sum);
     }
 }
