@@ -7,9 +7,10 @@
  * One read gathers the row's statistics, then y is written from the float4s the items
  * hold (HELD) and a second read of the rest (y may be x: every item has read its elements
  * before anyone writes):
- * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford),
- *   exact for constant rows and without the cancellation of Σx² - (Σx)²/n; the team
- *   merges them in a tree (Chan et al.); the variance is biased (over n), as PyTorch's.
+ * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford for
+ *   the elements it reads, two passes over those it holds), exact for constant rows and
+ *   without the cancellation of Σx² - (Σx)²/n; the team merges them in a tree (Chan et
+ *   al.); the variance is biased (over n), as PyTorch's.
  * - rmsnorm: a compensated Σx², as kiln_reduce's SUMSQ.
  * gamma and beta (runtime flags, read through vload4 at any alignment) default to 1
  * and 0. */
@@ -66,6 +67,33 @@ inline moments moments_merge(moments a, moments b)
 #define OUTPUT(v, g, b) (((v) - mean) * rstd * (g) + (b))
 #endif
 
+#if !RMS
+/* layernorm: the moments of the float4s item `lane` holds, in two passes over registers
+ * (Welford's division an element is most of a row's arithmetic): their mean, summed as
+ * deviations from the first so that a constant row's is exact, then the sum of squared
+ * deviations from it. */
+inline moments held_moments(const float4 held[HELD_SLOTS], INDEX quads, uint lane,
+                            uint lanes)
+{
+    moments m = {0.0f, 0.0f, 0.0f};
+    if (HELD == 0 || lane >= quads)
+        return m;
+    const float first = held[0].x;
+    float4 sum = (float4)(0.0f), squares = (float4)(0.0f);
+    FOR_HELD(k, quads, lane, lanes) {
+        sum += held[k] - first;
+        m.count += 4.0f;
+    }
+    m.mean = first + (sum.x + sum.y + sum.z + sum.w) / m.count;
+    FOR_HELD(k, quads, lane, lanes) {
+        const float4 deviation = held[k] - m.mean;
+        squares += deviation * deviation;
+    }
+    m.m2 = squares.x + squares.y + squares.z + squares.w;
+    return m;
+}
+#endif
+
 /* The moments of item `lane`'s elements of the row `in` (body `in4`, of which it holds
  * `held`; rmsnorm: the carry folded in). */
 inline moments row_moments_gather(__global const float *in, __global const float4 *in4,
@@ -73,10 +101,16 @@ inline moments row_moments_gather(__global const float *in, __global const float
                                   INDEX count, uint lane, uint lanes)
 {
     moments m = {0.0f, 0.0f, 0.0f};
-    ROW_GATHER(in, in4, held, head, quads, count, lane, lanes, moments_add, &m);
 #if RMS
+    ROW_GATHER(in, in4, held, head, quads, count, lane, lanes, moments_add, &m);
     m.m2 -= m.mean; /* the carry */
     m.mean = 0.0f;
+#else
+    FOR_EDGES(i, head, quads, count, lane, lanes)
+        moments_add(&m, in[i]);
+    FOR_STREAMED(q, quads, lane, lanes)
+        ADD4(moments_add, &m, in4[q]);
+    m = moments_merge(m, held_moments(held, quads, lane, lanes));
 #endif
     return m;
 }
