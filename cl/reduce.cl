@@ -32,8 +32,8 @@
 #ifndef CHUNKED
 #define CHUNKED 0
 #endif
-/* Loads each item of reduce_columns and reduce_vector has in flight: all of them issued
- * before the folds, which wait for them. */
+/* Loads each item of reduce_rows, reduce_row_pieces, reduce_columns and reduce_vector has
+ * in flight: all of them issued before the folds, which wait for them. */
 #ifndef UNROLL
 #define UNROLL 2
 #endif
@@ -149,17 +149,21 @@ inline void accumulate4(accumulator *a, float4 v, uint index)
 }
 
 /* Folds float4s [first, end) of body (element `head` of its row onward) into a, every
- * `lanes`-th from first + lane, two loads in flight at a time. */
+ * `lanes`-th from first + lane, UNROLL loads in flight at a time. */
 inline accumulator quads_accumulate(accumulator a, __global const float4 *body, INDEX head,
                                     INDEX first, INDEX end, INDEX lane, INDEX lanes)
 {
     INDEX q = first + lane;
-    for (; q + lanes < end; q += 2 * lanes) {
-        const float4 u = body[q], v = body[q + lanes];
-        accumulate4(&a, u, (uint)(head + 4 * q));
-        accumulate4(&a, v, (uint)(head + 4 * (q + lanes)));
+    for (; q + (UNROLL - 1) * lanes < end; q += UNROLL * lanes) {
+        float4 v[UNROLL];
+#pragma unroll
+        for (uint u = 0; u < UNROLL; ++u)
+            v[u] = body[q + u * lanes];
+#pragma unroll
+        for (uint u = 0; u < UNROLL; ++u)
+            accumulate4(&a, v[u], (uint)(head + 4 * (q + u * lanes)));
     }
-    if (q < end)
+    for (; q < end; q += lanes)
         accumulate4(&a, body[q], (uint)(head + 4 * q));
     return a;
 }
@@ -297,9 +301,11 @@ inline void column_block_accumulate(accumulator a[4], __global const float *x, u
     if (valid == 4 && at % 4 == 0 && ld % 4 == 0) {
         for (; row + (UNROLL - 1) * lanes < end; row += UNROLL * lanes, p += UNROLL * step) {
             float4 v[UNROLL];
-            for (uint u = 0; u < UNROLL; ++u)
+#pragma unroll
+        for (uint u = 0; u < UNROLL; ++u)
                 v[u] = *(__global const float4 *)(p + u * step);
-            for (uint u = 0; u < UNROLL; ++u)
+#pragma unroll
+        for (uint u = 0; u < UNROLL; ++u)
                 columns_accumulate(a, v[u], (uint)(row + u * lanes));
         }
     }
@@ -398,8 +404,10 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
     INDEX k = first;
     for (; k + (UNROLL - 1) * step < end; k += UNROLL * step) {
         sum_lanes v[UNROLL];
+#pragma unroll
         for (uint u = 0; u < UNROLL; ++u)
             v[u] = body[k + u * step];
+#pragma unroll
         for (uint u = 0; u < UNROLL; u += 2) {
             fold_lanes(&sum, &carry, v[u]);
             if (u + 1 < UNROLL)
