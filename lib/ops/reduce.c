@@ -50,11 +50,13 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
     for (;;) {
         struct row_map_plan chosen = plan_row_map(&ctx->limits, max_threads, bytes_per_item,
                                                   *vectors, rows, cols);
-        char options[160];
-        snprintf(options, sizeof(options),
-                 "%s -DINDEX=%s -DHELD=%u -DLOCAL_SIZE=%zu -DTEAM=%zu -DTEAMS=%zu", flavour,
-                 row_index_type(cols), chosen.held, chosen.local, chosen.launch.local[0],
-                 chosen.launch.local[1]);
+        /* Only held rows fix the group's shape: streamed ones share a build across shapes. */
+        char shape[64] = "", options[160];
+        if (chosen.held > 0)
+            snprintf(shape, sizeof(shape), " -DTEAM=%zu -DTEAMS=%zu", chosen.launch.local[0],
+                     chosen.launch.local[1]);
+        snprintf(options, sizeof(options), "%s -DINDEX=%s -DHELD=%u -DLOCAL_SIZE=%zu%s", flavour,
+                 row_index_type(cols), chosen.held, chosen.local, shape);
         CHECK(kernel_get(ctx, source, options, name, kernel));
         *plan = chosen.launch;
         if ((*kernel)->limits.work_group_size >= chosen.local || chosen.local == 1)
