@@ -415,19 +415,22 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
 /* The row-wise kernels' values per device family (struct row_params says what each is).
  * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group; not yet
  * timed; registers from clang-15 and ptxas for sm_90): 8 float4s (32 floats) an item keep
- * 128 bytes in flight per item; softmax takes 80 registers, layernorm 92, so 3 groups of
- * 256 per SM. Rows of up to 32768 floats take teams of up to 1024 items, whose fixed
- * group shape caps them at 64 registers (no spills for softmax, 12 bytes for layernorm);
- * where a driver still refuses 1024, 512 items of 16 float4s (126 registers within the
- * 128 allowed, no spills). Teams of 8 items read 128 contiguous bytes a load, so rows
- * from 128 floats up go through registers. Columns and sums: 4 groups of 256 items per SM
+ * 128 bytes in flight per item; softmax takes 80 registers, layernorm 98, which would
+ * leave 3 or 2 groups of 256 per SM (768 or 512 threads), so groups have 1024 items, a
+ * shape fixed at build that caps them at 64 registers (no spills for softmax, 12 bytes
+ * for layernorm): 2 groups, 2048 threads and 256 KiB in flight per SM. Rows of up to
+ * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
+ * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
+ * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
+ * go through registers, many rows a group. Columns, sums and rows split into pieces: 4
+ * groups of 256 items per SM
  * stay resident at up to 64 registers an item, so the grid is one wave with no tail; 8
  * float4 loads in flight per item give each SM 128 KiB in flight. AMD (not timed): groups
  * of 256 items, as its runtime allows. CPUs (PoCL runs a group's items in turn, so
  * registers are memory) stream rows, and keep 8 groups per core and 2 loads in flight. */
 static const struct row_params row_params_table[] = {
     /*          team_min team_max held held_max group_items groups_per_unit unroll */
-    [FAMILY_GPU] = {8,   1024,    8,   16,      256,        4,              8},
+    [FAMILY_GPU] = {8,   1024,    8,   16,      1024,       4,              8},
     [FAMILY_AMD] = {8,   256,     8,   16,      256,        4,              8},
     [FAMILY_CPU] = {1,   1,       0,   0,       1,          8,              2},
 };
@@ -473,11 +476,12 @@ struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_
 size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
                        size_t cols)
 {
-    /* Fewer rows than the device has groups in flight: share each row among groups. */
-    size_t wanted = group_cap(device);
+    /* Fewer rows than the device has groups resident at once: share each row among
+     * groups, a wave of them at most. */
+    size_t wanted = resident_groups(device);
     if (rows == 0 || rows >= wanted)
         return 1;
-    size_t pieces = min_size(ceil_div(wanted, rows), cols / 4 / (local * PIECE_QUADS_PER_ITEM));
+    size_t pieces = min_size(wanted / rows, cols / 4 / (local * PIECE_QUADS_PER_ITEM));
     pieces = min_size(pieces, REDUCE_MAX_PARTIALS / rows);
     return pieces > 0 ? pieces : 1;
 }

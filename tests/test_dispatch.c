@@ -484,8 +484,8 @@ static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **st
 static void few_long_rows_are_split_into_pieces_and_many_rows_are_not(void **state)
 {
     (void)state;
-    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, (size_t)1 << 28), 132 * 8);
-    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4, (size_t)1 << 24), 132 * 2);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, (size_t)1 << 28), 132 * 4);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4, (size_t)1 << 24), 132);
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4096, 32768), 1);
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, 1000), 1); /* too short */
     assert_int_equal(plan_row_pieces(&pocl_like, 256, 1, 100000), 16);
@@ -510,8 +510,8 @@ static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **stat
             }
     /* rows, cols: team, rows per group, float4s held per item */
     static const size_t gpu_cases[][5] = {
-        {65536, 1024, 32, 8, 8}, {8192, 8192, 256, 1, 8}, {4096, 16384, 512, 1, 8},
-        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 32, 4}, {5000, 3, 8, 32, 1},
+        {65536, 1024, 32, 32, 8}, {8192, 8192, 256, 4, 8}, {4096, 16384, 512, 2, 8},
+        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 128, 4}, {5000, 3, 8, 128, 1},
     };
     for (size_t c = 0; c < sizeof(gpu_cases) / sizeof(gpu_cases[0]); ++c) {
         const size_t *g = gpu_cases[c];
