@@ -39,6 +39,11 @@
 #endif
 #include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
 
+/* v[u] = body[at + u·stride] for the UNROLL u, unrolled so v stays in registers. */
+#define LOAD_UNROLLED(v, body, at, stride)                                                  \
+    _Pragma("unroll") for (uint u_ = 0; u_ < UNROLL; ++u_)                                   \
+        (v)[u_] = (body)[(at) + u_ * (stride)]
+
 #define IS_SUM (OP == 0 || OP == 3 || OP == 4)
 #define NO_INDEX 0xffffffffu
 
@@ -156,9 +161,7 @@ inline accumulator quads_accumulate(accumulator a, __global const float4 *body, 
     INDEX q = first + lane;
     for (; q + (UNROLL - 1) * lanes < end; q += UNROLL * lanes) {
         float4 v[UNROLL];
-#pragma unroll
-        for (uint u = 0; u < UNROLL; ++u)
-            v[u] = body[q + u * lanes];
+        LOAD_UNROLLED(v, body, q, lanes);
 #pragma unroll
         for (uint u = 0; u < UNROLL; ++u)
             accumulate4(&a, v[u], (uint)(head + 4 * (q + u * lanes)));
@@ -301,11 +304,9 @@ inline void column_block_accumulate(accumulator a[4], __global const float *x, u
     if (valid == 4 && at % 4 == 0 && ld % 4 == 0) {
         for (; row + (UNROLL - 1) * lanes < end; row += UNROLL * lanes, p += UNROLL * step) {
             float4 v[UNROLL];
+            LOAD_UNROLLED(v, (__global const float4 *)p, 0, step / 4); /* ld: whole float4s */
 #pragma unroll
-        for (uint u = 0; u < UNROLL; ++u)
-                v[u] = *(__global const float4 *)(p + u * step);
-#pragma unroll
-        for (uint u = 0; u < UNROLL; ++u)
+            for (uint u = 0; u < UNROLL; ++u)
                 columns_accumulate(a, v[u], (uint)(row + u * lanes));
         }
     }
@@ -404,9 +405,7 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
     INDEX k = first;
     for (; k + (UNROLL - 1) * step < end; k += UNROLL * step) {
         sum_lanes v[UNROLL];
-#pragma unroll
-        for (uint u = 0; u < UNROLL; ++u)
-            v[u] = body[k + u * step];
+        LOAD_UNROLLED(v, body, k, step);
 #pragma unroll
         for (uint u = 0; u < UNROLL; u += 2) {
             fold_lanes(&sum, &carry, v[u]);
