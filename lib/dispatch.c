@@ -422,12 +422,12 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
  * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
  * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
- * go through registers, many rows a group. Columns, sums and rows split into pieces: 4
- * groups of 256 items per SM
- * stay resident at up to 64 registers an item, so the grid is one wave with no tail; 8
- * float4 loads in flight per item give each SM 128 KiB in flight. AMD (not timed): groups
- * of 256 items, as its runtime allows. CPUs (PoCL runs a group's items in turn, so
- * registers are memory) stream rows, and keep 8 groups per core and 2 loads in flight. */
+ * go through registers, many rows a group. Columns, kiln_sum and rows split into pieces:
+ * 4 groups of 256 items per SM stay resident at up to 64 registers an item (ptxas: 27 to
+ * 44), so the grid is one wave with no tail; 8 float4 loads in flight per item give each
+ * SM 128 KiB in flight. AMD (not timed): groups of 256 items, as its runtime allows. CPUs
+ * (PoCL runs a group's items in turn, so registers are memory) stream rows, and keep 8
+ * groups per core and 2 loads in flight, as before. */
 static const struct row_params row_params_table[] = {
     /*          team_min team_max held held_max group_items groups_per_unit unroll */
     [FAMILY_GPU] = {8,   1024,    8,   16,      1024,       4,              8},
@@ -520,12 +520,14 @@ struct launch plan_partials(const struct device_limits *device, size_t local, si
     return (struct launch){2, {groups * width, lanes}, {width, lanes}};
 }
 
-struct launch plan_sum(const struct device_limits *device, size_t local, size_t n)
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n,
+                       bool one_wave)
 {
-    /* A float4 per work-item per step, the groups that stay resident at once, and never
-     * more groups than the context's partials hold. */
+    /* A float4 per work-item per step, and never more groups than the context's partials
+     * hold. */
     size_t groups = ceil_div(ceil_div(n > 0 ? n : 1, 4), local);
-    groups = min_size(min_size(groups, resident_groups(device)), SUM_MAX_PARTIALS);
+    size_t cap = one_wave ? resident_groups(device) : group_cap(device);
+    groups = min_size(min_size(groups, cap), SUM_MAX_PARTIALS);
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 

@@ -194,10 +194,10 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
  * team_min to team_max items (powers of two) holding `held` float4s each holds it whole;
  * where the kernel allows fewer items, they hold up to held_max float4s each. Teams of
- * short rows share groups of group_items items. Column reductions and
- * kiln_sum (with kiln_map_reduce) launch at most groups_per_unit groups per compute unit
- * (one wave of them resident), each item with `unroll` loads in flight (cl/reduce.cl's
- * UNROLL). */
+ * short rows share groups of group_items items. Column reductions, rows split into
+ * pieces and kiln_sum launch at most groups_per_unit groups per compute unit (one wave of
+ * them resident); every kiln_reduce and kiln_sum item keeps `unroll` loads in flight
+ * (cl/reduce.cl's UNROLL). */
 struct row_params {
     unsigned team_min, team_max, held, held_max, group_items;
     unsigned groups_per_unit, unroll;
@@ -234,10 +234,13 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
 /* The second pass over a parts×results matrix of partials: groups of up to 32 results
  * (on CPUs always 32) by local / width lanes over the parts. */
 struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
-/* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
- * never more than SUM_MAX_PARTIALS groups (one partial each). */
+/* kiln_sum's and kiln_map_reduce's first pass: a float4 per work-item up to the groups
+ * that stay resident at once (one_wave: kiln_sum, whose items keep the row table's UNROLL
+ * loads in flight) or a few waves of groups per compute unit (kiln_map_reduce, two loads
+ * in flight), never more than SUM_MAX_PARTIALS groups (one partial each). */
 enum { SUM_MAX_PARTIALS = 1024 };
-struct launch plan_sum(const struct device_limits *device, size_t local, size_t n);
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n,
+                       bool one_wave);
 /* How each item of kiln_sum's first pass reads (cl/reduce.cl's SUM_WIDTH and CHUNKED):
  * GPUs a float4 per step, items interleaved; CPUs the device's vector width (4 to 16),
  * each item one contiguous run. */

@@ -551,21 +551,24 @@ static void short_rows_share_a_group_in_teams(void **state)
     assert_int_equal(cpu_short.local[0], 16);
 }
 
-/* kiln_sum's partials never outgrow SUM_MAX_PARTIALS, whatever n. */
+/* kiln_sum's and kiln_map_reduce's partials never outgrow SUM_MAX_PARTIALS, whatever n;
+ * kiln_sum's grid is one wave (4 groups per SM), map_reduce's a few (8). */
 static void sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40(void **state)
 {
     (void)state;
     for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
         size_t local = plan_row_local(devices[d], devices[d]->max_work_group_size, 8);
-        for (unsigned bits = 0; bits <= 40; ++bits) {
-            struct launch plan = plan_sum(devices[d], local, (size_t)1 << bits);
+        for (unsigned bits = 0; bits <= 80; ++bits) {
+            struct launch plan = plan_sum(devices[d], local, (size_t)1 << bits / 2, bits % 2);
             assert_launch_fits(&plan, devices[d], local);
             size_t groups = plan.global[0] / local;
             assert_true(groups >= 1 && groups <= SUM_MAX_PARTIALS);
             /* no group without a float4 to read */
-            assert_true(groups == 1 || (groups - 1) * local * 4 < ((size_t)1 << bits));
+            assert_true(groups == 1 || (groups - 1) * local * 4 < ((size_t)1 << bits / 2));
         }
     }
+    assert_int_equal(plan_sum(&nvidia_like, 256, (size_t)1 << 28, true).global[0], 528 * 256);
+    assert_int_equal(plan_sum(&nvidia_like, 256, (size_t)1 << 28, false).global[0], 1024 * 256);
 }
 
 /* kiln_sum reads float4s on GPUs, items interleaved so loads coalesce; on CPUs the

@@ -262,7 +262,7 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
         CHECK(kiln_buf_create(ctx, SUM_MAX_PARTIALS * sizeof(float), &ctx->sum_partials));
     kiln_buf *partials = ctx->sum_partials;
 
-    struct launch plan = plan_sum(&ctx->limits, local, n);
+    struct launch plan = plan_sum(&ctx->limits, local, n, true);
     cl_ulong count = n, x_offset = buf_elements_offset(x);
     const struct kernel_arg first_args[] = {
         KERNEL_ARG(count),
