@@ -1,20 +1,23 @@
 /* layernorm and rmsnorm of each row: a team of items per row, a few rows per group
  * (grid-stride over rows; the dispatcher sizes the teams).
  *
- * RMS 1 for rmsnorm. LOCAL_SIZE and INDEX as cl/rows.h says; `vectors` as softmax.cl's.
+ * RMS 1 for rmsnorm. LOCAL_SIZE, INDEX and HELD as cl/rows.h says; `vectors` as
+ * softmax.cl's.
  *
- * One read gathers the row's statistics, a second writes y (y may be x: the whole row's
- * statistics are known before anyone writes):
- * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford),
- *   exact for constant rows and without the cancellation of Σx² - (Σx)²/n; the team
- *   merges them in a tree (Chan et al.); the variance is biased (over n), as PyTorch's.
+ * One read gathers the row's statistics, then y is written from the float4s the items
+ * hold (HELD) and a second read of the rest (y may be x: every item has read its elements
+ * before anyone writes):
+ * - layernorm: each item keeps a count, mean and sum of squared deviations (Welford for
+ *   the elements it reads, two passes over those it holds), exact for constant rows and
+ *   without the cancellation of Σx² - (Σx)²/n; the team merges them in a tree (Chan et
+ *   al.); the variance is biased (over n), as PyTorch's.
  * - rmsnorm: a compensated Σx², as kiln_reduce's SUMSQ.
  * gamma and beta (runtime flags, read through vload4 at any alignment) default to 1
  * and 0. */
 #ifndef RMS
 #define RMS 0
 #endif
-#include "rows.h" /* LOCAL_SIZE, INDEX, row_parts, ROW_GATHER */
+#include "rows.h" /* LOCAL_SIZE, INDEX, HELD, row_parts, ROW_GATHER, ... */
 
 typedef struct {
     float count, mean, m2; /* rmsnorm: m2 is Σx² and mean its Kahan carry */
@@ -64,16 +67,50 @@ inline moments moments_merge(moments a, moments b)
 #define OUTPUT(v, g, b) (((v) - mean) * rstd * (g) + (b))
 #endif
 
-/* The moments of the row `in` of `count` elements, as item `lane` of its team's `lanes`
- * gathers them (rmsnorm: the carry folded in). */
-inline moments row_moments_gather(__global const float *in, INDEX head, INDEX quads,
+#if !RMS
+/* layernorm: the moments of the float4s item `lane` holds, in two passes over registers
+ * (Welford's division an element is most of a row's arithmetic): their mean, summed as
+ * deviations from the first so that a constant row's is exact, then the sum of squared
+ * deviations from it. */
+inline moments held_moments(const float4 held[HELD_SLOTS], INDEX quads, uint lane,
+                            uint lanes)
+{
+    moments m = {0.0f, 0.0f, 0.0f};
+    if (HELD == 0 || lane >= quads)
+        return m;
+    const float first = held[0].x;
+    float4 sum = (float4)(0.0f), squares = (float4)(0.0f);
+    FOR_HELD(k, quads, lane, lanes) {
+        sum += held[k] - first;
+        m.count += 4.0f;
+    }
+    m.mean = first + (sum.x + sum.y + sum.z + sum.w) / m.count;
+    FOR_HELD(k, quads, lane, lanes) {
+        const float4 deviation = held[k] - m.mean;
+        squares += deviation * deviation;
+    }
+    m.m2 = squares.x + squares.y + squares.z + squares.w;
+    return m;
+}
+#endif
+
+/* The moments of item `lane`'s elements of the row `in` (body `in4`, of which it holds
+ * `held`; rmsnorm: the carry folded in). */
+inline moments row_moments_gather(__global const float *in, __global const float4 *in4,
+                                  const float4 held[HELD_SLOTS], INDEX head, INDEX quads,
                                   INDEX count, uint lane, uint lanes)
 {
     moments m = {0.0f, 0.0f, 0.0f};
-    ROW_GATHER(in, head, quads, count, lane, lanes, moments_add, &m);
 #if RMS
+    ROW_GATHER(in, in4, held, head, quads, count, lane, lanes, moments_add, &m);
     m.m2 -= m.mean; /* the carry */
     m.mean = 0.0f;
+#else
+    FOR_EDGES(i, head, quads, count, lane, lanes)
+        moments_add(&m, in[i]);
+    FOR_STREAMED(q, quads, lane, lanes)
+        ADD4(moments_add, &m, in4[q]);
+    m = moments_merge(m, held_moments(held, quads, lane, lanes));
 #endif
     return m;
 }
@@ -107,34 +144,38 @@ inline moments row_moments_merge(moments m, uint lane, uint lanes, uint base,
     return m;
 }
 
-/* Writes the row from x's row `in`, its mean and 1 / its standard deviation. */
-inline void row_write(__global const float *in, __global float *out, INDEX head, INDEX quads,
-                      INDEX count, uint lane, uint lanes, float mean, float rstd,
+/* Writes item `lane`'s elements of the row from x's row `in` (body `in4`, of which it
+ * holds `held`), the row's mean and 1 / its standard deviation. */
+inline void row_write(__global const float *in, __global const float4 *in4,
+                      const float4 held[HELD_SLOTS], __global float *out, INDEX head,
+                      INDEX quads, INDEX count, uint lane, uint lanes, float mean, float rstd,
                       __global const float *gamma, uint has_gamma, __global const float *beta,
                       uint has_beta)
 {
 #if RMS
     (void)mean;
 #endif
-    for (INDEX i = lane; i < head; i += lanes)
-        out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
-    __global const float4 *in4 = (__global const float4 *)(in + head);
     __global float4 *out4 = (__global float4 *)(out + head);
-    for (INDEX q = lane; q < quads; q += lanes) {
+    FOR_EDGES(i, head, quads, count, lane, lanes)
+        out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
+    FOR_HELD(k, quads, lane, lanes) {
+        const INDEX q = lane + k * lanes, i = head + 4 * q;
+        out4[q] = OUTPUT(held[k], SCALE4(i), SHIFT4(i));
+    }
+    FOR_STREAMED(q, quads, lane, lanes) {
         const INDEX i = head + 4 * q;
         out4[q] = OUTPUT(in4[q], SCALE4(i), SHIFT4(i));
     }
-    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
-        out[i] = OUTPUT(in[i], SCALE(i), SHIFT(i));
 }
 
 /* A group holds get_local_size(1) rows, each done by a team of get_local_size(0) items. */
-__kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
-                        __global const float *x, const ulong x_offset, __global float *y,
-                        const ulong y_offset, const uint vectors, __global const float *gamma,
-                        const ulong gamma_offset, const uint has_gamma,
-                        __global const float *beta, const ulong beta_offset,
-                        const uint has_beta, const float eps)
+__kernel ROW_GROUP_SHAPE void norm_rows(const ulong rows, const ulong cols, const ulong ld,
+                                        __global const float *x, const ulong x_offset,
+                                        __global float *y, const ulong y_offset,
+                                        const uint vectors, __global const float *gamma,
+                                        const ulong gamma_offset, const uint has_gamma,
+                                        __global const float *beta, const ulong beta_offset,
+                                        const uint has_beta, const float eps)
 {
     __local float counts[LOCAL_SIZE];
     __local float means[LOCAL_SIZE];
@@ -150,14 +191,18 @@ __kernel void norm_rows(const ulong rows, const ulong cols, const ulong ld,
         __global float *out = y + y_offset + r * ld;
         INDEX head, quads;
         row_parts(x_offset + r * ld, count, vectors, &head, &quads);
+        __global const float4 *in4 = (__global const float4 *)(in + head);
 
+        float4 held[HELD_SLOTS];
         moments m = {0.0f, 0.0f, 0.0f};
-        if (r < rows)
-            m = row_moments_gather(in, head, quads, count, lane, lanes);
+        if (r < rows) {
+            row_hold(held, in4, quads, lane, lanes);
+            m = row_moments_gather(in, in4, held, head, quads, count, lane, lanes);
+        }
         m = row_moments_merge(m, lane, lanes, team * lanes, counts, means, m2s);
         const float rstd = 1.0f / sqrt(m.m2 / (float)cols + eps);
         if (r < rows)
-            row_write(in, out, head, quads, count, lane, lanes, m.mean, rstd, gamma, has_gamma,
-                      beta, has_beta);
+            row_write(in, in4, held, out, head, quads, count, lane, lanes, m.mean, rstd, gamma,
+                      has_gamma, beta, has_beta);
     }
 }

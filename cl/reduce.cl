@@ -17,8 +17,8 @@
  *                    of the rows: the result, or partials when there are several chunks.
  * reduce_partials:   the second pass over either's partials (ARGMAX: values and indices).
  * reduce_vector:  kiln_sum's first pass (OP 0): every item of the grid folds its share of
- *                 one vector, SUM_WIDTH floats at a time, into as many Kahan lanes; a
- *                 partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
+ *                 one vector, SUM_WIDTH floats at a time, UNROLL loads in flight, into
+ *                 two sets of as many Kahan lanes; a partial per group. CHUNKED 0 interleaves the items' loads (coalesced on
  *                 GPUs); 1 gives each item one contiguous run, so a CPU thread, which runs
  *                 a group's items one after another, streams through memory. SUM_WIDTH is
  *                 2, 4, 8 or 16: a float4 load on GPUs, the vector width on CPUs, where
@@ -32,7 +32,17 @@
 #ifndef CHUNKED
 #define CHUNKED 0
 #endif
+/* Loads each item of reduce_rows, reduce_row_pieces, reduce_columns and reduce_vector has
+ * in flight: all of them issued before the folds, which wait for them. */
+#ifndef UNROLL
+#define UNROLL 2
+#endif
 #include "rows.h" /* LOCAL_SIZE, INDEX, row_parts */
+
+/* v[u] = body[at + u·stride] for the UNROLL u, unrolled so v stays in registers. */
+#define LOAD_UNROLLED(v, body, at, stride)                                                  \
+    _Pragma("unroll") for (uint u_ = 0; u_ < UNROLL; ++u_)                                   \
+        (v)[u_] = (body)[(at) + u_ * (stride)]
 
 #define IS_SUM (OP == 0 || OP == 3 || OP == 4)
 #define NO_INDEX 0xffffffffu
@@ -90,10 +100,18 @@ inline void fold(accumulator *a, float x, uint index)
 #endif
 }
 
+/* Folds element x at `index`. Every kernel brings an item its elements in increasing
+ * index order, so for ARGMAX x comes after a's element: it wins by being larger, or NaN
+ * over a number, and a tie keeps a's. */
 inline void accumulate(accumulator *a, float x, uint index)
 {
 #if OP == 4
     fold(a, x * x, index);
+#elif OP == 5
+    if (a->index == NO_INDEX || (!isnan(a->value) && !(x <= a->value))) {
+        a->value = x;
+        a->index = index;
+    }
 #else
     fold(a, x, index);
 #endif
@@ -136,28 +154,29 @@ inline void accumulate4(accumulator *a, float4 v, uint index)
 }
 
 /* Folds float4s [first, end) of body (element `head` of its row onward) into a, every
- * `lanes`-th from first + lane, two loads in flight at a time. */
+ * `lanes`-th from first + lane, UNROLL loads in flight at a time. */
 inline accumulator quads_accumulate(accumulator a, __global const float4 *body, INDEX head,
                                     INDEX first, INDEX end, INDEX lane, INDEX lanes)
 {
     INDEX q = first + lane;
-    for (; q + lanes < end; q += 2 * lanes) {
-        const float4 u = body[q], v = body[q + lanes];
-        accumulate4(&a, u, (uint)(head + 4 * q));
-        accumulate4(&a, v, (uint)(head + 4 * (q + lanes)));
+    for (; q + (UNROLL - 1) * lanes < end; q += UNROLL * lanes) {
+        float4 v[UNROLL];
+        LOAD_UNROLLED(v, body, q, lanes);
+#pragma unroll
+        for (uint u = 0; u < UNROLL; ++u)
+            accumulate4(&a, v[u], (uint)(head + 4 * (q + u * lanes)));
     }
-    if (q < end)
+    for (; q < end; q += lanes)
         accumulate4(&a, body[q], (uint)(head + 4 * q));
     return a;
 }
 
-/* Folds the scalar head [0, head) and tail [head + 4·quads, count) of a row into a. */
-inline accumulator edges_accumulate(accumulator a, __global const float *row, INDEX head,
-                                    INDEX quads, INDEX count, INDEX lane, INDEX lanes)
+/* Folds elements [first, end) of a row into a, every `lanes`-th from first + lane: its
+ * scalar head before the float4s, or its tail after them. */
+inline accumulator edge_accumulate(accumulator a, __global const float *row, INDEX first,
+                                   INDEX end, INDEX lane, INDEX lanes)
 {
-    for (INDEX i = lane; i < head; i += lanes)
-        accumulate(&a, row[i], (uint)i);
-    for (INDEX i = head + 4 * quads + lane; i < count; i += lanes)
+    for (INDEX i = first + lane; i < end; i += lanes)
         accumulate(&a, row[i], (uint)i);
     return a;
 }
@@ -200,9 +219,10 @@ __kernel void reduce_rows(const ulong rows, const ulong cols, const ulong ld,
         if (r < rows) {
             INDEX head, quads;
             row_parts(start, count, 1, &head, &quads);
+            a = edge_accumulate(a, x + start, 0, head, lane, lanes);
             a = quads_accumulate(a, (__global const float4 *)(x + start + head), head, 0, quads,
                                  lane, lanes);
-            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+            a = edge_accumulate(a, x + start, head + 4 * quads, count, lane, lanes);
         }
         a = group_reduce(a, lane, lanes, team * lanes, 1, values, indices);
         if (lane == 0 && r < rows)
@@ -228,11 +248,13 @@ __kernel void reduce_row_pieces(const ulong rows, const ulong cols, const ulong 
         row_parts(start, count, 1, &head, &quads);
         const INDEX per_piece = quads / (INDEX)pieces + (quads % (INDEX)pieces != 0);
         const INDEX first = min((INDEX)piece * per_piece, quads);
-        accumulator a = quads_accumulate(accumulator_start(),
-                                         (__global const float4 *)(x + start + head), head,
-                                         first, min(first + per_piece, quads), lane, lanes);
-        if (piece == 0)
-            a = edges_accumulate(a, x + start, head, quads, count, lane, lanes);
+        /* piece 0 takes the head and tail too, in order around its float4s */
+        accumulator a = edge_accumulate(accumulator_start(), x + start, 0,
+                                        piece == 0 ? head : 0, lane, lanes);
+        a = quads_accumulate(a, (__global const float4 *)(x + start + head), head, first,
+                             min(first + per_piece, quads), lane, lanes);
+        a = edge_accumulate(a, x + start, head + 4 * quads, piece == 0 ? count : 0, lane,
+                            lanes);
         a = group_reduce(a, lane, lanes, 0, 1, values, indices);
         if (lane == 0)
             store_partial(partials, g, indices_at, a);
@@ -273,17 +295,19 @@ inline uint partial_index(__global const float *partials, ulong indices_at, ulon
 }
 
 /* Each item folds 4 adjacent columns (a float4 per row) over rows [row, end), every
- * `lanes`-th; whole columns from a float4 boundary load as float4s. */
+ * `lanes`-th; whole columns from a float4 boundary load as float4s, UNROLL at a time. */
 inline void column_block_accumulate(accumulator a[4], __global const float *x, ulong at,
                                     ulong ld, ulong valid, INDEX row, INDEX end, INDEX lanes)
 {
     __global const float *p = x + at + row * ld;
     const ulong step = lanes * ld;
     if (valid == 4 && at % 4 == 0 && ld % 4 == 0) {
-        for (; row + lanes < end; row += 2 * lanes, p += 2 * step) {
-            const float4 u = *(__global const float4 *)p, v = *(__global const float4 *)(p + step);
-            columns_accumulate(a, u, (uint)row);
-            columns_accumulate(a, v, (uint)(row + lanes));
+        for (; row + (UNROLL - 1) * lanes < end; row += UNROLL * lanes, p += UNROLL * step) {
+            float4 v[UNROLL];
+            LOAD_UNROLLED(v, (__global const float4 *)p, 0, step / 4); /* ld: whole float4s */
+#pragma unroll
+            for (uint u = 0; u < UNROLL; ++u)
+                columns_accumulate(a, v[u], (uint)(row + u * lanes));
         }
     }
     for (; row < end; row += lanes, p += step)
@@ -376,12 +400,18 @@ __kernel void reduce_vector(const ulong n, __global const float *x, const ulong 
     __global const sum_lanes *body = (__global const sum_lanes *)(v + head);
     INDEX first, end, step;
     vector_share(vectors, &first, &end, &step);
-    /* two sets of lanes: a CPU overlaps their adds, a GPU has two loads in flight */
+    /* two sets of lanes: a CPU overlaps their adds */
     sum_lanes sum = 0.0f, carry = 0.0f, sum2 = 0.0f, carry2 = 0.0f;
     INDEX k = first;
-    for (; k + step < end; k += 2 * step) {
-        fold_lanes(&sum, &carry, body[k]);
-        fold_lanes(&sum2, &carry2, body[k + step]);
+    for (; k + (UNROLL - 1) * step < end; k += UNROLL * step) {
+        sum_lanes v[UNROLL];
+        LOAD_UNROLLED(v, body, k, step);
+#pragma unroll
+        for (uint u = 0; u < UNROLL; u += 2) {
+            fold_lanes(&sum, &carry, v[u]);
+            if (u + 1 < UNROLL)
+                fold_lanes(&sum2, &carry2, v[u + 1]);
+        }
     }
     for (; k < end; k += step)
         fold_lanes(&sum, &carry, body[k]);

@@ -25,23 +25,83 @@ inline void row_parts(ulong start, INDEX count, int vectors, INDEX *head, INDEX 
     *quads = (count - *head) / 4;
 }
 
-/* Calls ADD(state, x) on each element of the row `in` that item `lane` of its team of
- * `lanes` owns: the head, the float4s (in lane order x, y, z, w), then the tail; the
- * order the compensated and Welford sums of softmax.cl and norm.cl rely on. */
-#define ROW_GATHER(in, head, quads, count, lane, lanes, ADD, state)                      \
+/* The head and tail of a row, the elements its float4s leave out: edge e of them is element
+ * edge_at(e) of the row. */
+inline INDEX edge_at(INDEX e, INDEX head, INDEX quads)
+{
+    return e < head ? e : e + 4 * quads;
+}
+
+/* Runs the statement that follows for each element i of the row's head and tail that item
+ * `lane` of its team of `lanes` owns. */
+#define FOR_EDGES(i, head, quads, count, lane, lanes)                                       \
+    for (INDEX e_ = (lane), i = edge_at(e_, head, quads); e_ < (count) - 4 * (quads);     \
+         e_ += (lanes), i = edge_at(e_, head, quads))
+
+/* Float4s of its row's body that each item of softmax.cl and norm.cl holds in registers:
+ * the row is read once where the team's lanes·HELD float4s hold it. The float4s beyond
+ * those (all of them with HELD 0, for rows of any length) are read from memory once for
+ * the statistics and again for the output. With HELD, TEAM×TEAMS is the group's shape. */
+#ifndef HELD
+#define HELD 0
+#endif
+#ifndef TEAM
+#define TEAM 256
+#endif
+#ifndef TEAMS
+#define TEAMS 1
+#endif
+
+/* With HELD, the group's shape is fixed at build, TEAM items per row by TEAMS rows, so
+ * the compiler fits held into the registers a group of that size has (NVIDIA's caps
+ * them, spilling rather than refusing the launch). */
+#if HELD
+#define ROW_GROUP_SHAPE __attribute__((reqd_work_group_size(TEAM, TEAMS, 1)))
+#else
+#define ROW_GROUP_SHAPE
+#endif
+
+/* Runs the statement that follows for each float4 held[k] that item `lane` holds:
+ * float4 lane + k·lanes of the body, where the body has it. Unrolled, so every k is a
+ * constant and held stays in registers. */
+#define FOR_HELD(k, quads, lane, lanes)                                                     \
+    _Pragma("unroll") for (uint k = 0; k < HELD; ++k)                                       \
+        if ((lane) + (INDEX)k * (lanes) < (quads))
+
+/* Runs the statement that follows for each float4 q of the body that item `lane` owns
+ * beyond those it holds. */
+#define FOR_STREAMED(q, quads, lane, lanes)                                                 \
+    for (INDEX q = (lane) + (INDEX)HELD * (lanes); q < (quads); q += (lanes))
+
+/* Loads item `lane`'s float4s of the body `in4` into held (HELD of them; at least one
+ * slot, so HELD 0 still declares an array). */
+#define HELD_SLOTS (HELD > 0 ? HELD : 1)
+inline void row_hold(float4 held[HELD_SLOTS], __global const float4 *in4, INDEX quads,
+                     uint lane, uint lanes)
+{
+    FOR_HELD(k, quads, lane, lanes)
+        held[k] = in4[lane + k * lanes];
+}
+
+/* Calls ADD(state, x) on each element of a row that item `lane` of its team of `lanes`
+ * owns: its head and tail elements from `in`, the float4s it holds, then those it
+ * streams from the body `in4` (in lane order x, y, z, w). */
+#define ROW_GATHER(in, in4, held, head, quads, count, lane, lanes, ADD, state)              \
     do {                                                                                  \
-        for (INDEX i_ = (lane); i_ < (head); i_ += (lanes))                               \
+        FOR_EDGES(i_, head, quads, count, lane, lanes)                                    \
             ADD(state, (in)[i_]);                                                          \
-        __global const float4 *in4_ = (__global const float4 *)((in) + (head));           \
-        for (INDEX q_ = (lane); q_ < (quads); q_ += (lanes)) {                            \
-            const float4 v_ = in4_[q_];                                                    \
-            ADD(state, v_.x);                                                              \
-            ADD(state, v_.y);                                                              \
-            ADD(state, v_.z);                                                              \
-            ADD(state, v_.w);                                                              \
-        }                                                                                 \
-        for (INDEX i_ = (head) + 4 * (quads) + (lane); i_ < (count); i_ += (lanes))       \
-            ADD(state, (in)[i_]);                                                          \
+        FOR_HELD(k_, quads, lane, lanes)                                                  \
+            ADD4(ADD, state, (held)[k_]);                                                  \
+        FOR_STREAMED(q_, quads, lane, lanes)                                              \
+            ADD4(ADD, state, (in4)[q_]);                                                   \
+    } while (0)
+#define ADD4(ADD, state, v)                                                               \
+    do {                                                                                  \
+        const float4 v_ = (v);                                                             \
+        ADD(state, v_.x);                                                                  \
+        ADD(state, v_.y);                                                                  \
+        ADD(state, v_.z);                                                                  \
+        ADD(state, v_.w);                                                                  \
     } while (0)
 
 /* kiln_sum's and kiln_map_reduce's share of a vector: CHUNKED 0 interleaves the items'

@@ -433,14 +433,21 @@ enum {
     CHUNK_ROWS_PER_LANE = 4,
 };
 
-size_t plan_row_local(const struct device_limits *device, size_t max_threads,
-                      size_t bytes_per_item)
+/* The most items a row group may have, a power of two up to cap. */
+static size_t row_items(const struct device_limits *device, size_t max_threads,
+                        size_t bytes_per_item, size_t cap)
 {
-    size_t limit = min_size(min_size(max_threads, device->max_work_group_size), ROW_LOCAL);
+    size_t limit = min_size(min_size(max_threads, device->max_work_group_size), cap);
     limit = min_size(limit, device->max_work_item_sizes[0]);
     if (bytes_per_item > 0)
         limit = min_size(limit, device->local_mem_bytes / bytes_per_item);
     return floor_pow2(limit > 0 ? limit : 1);
+}
+
+size_t plan_row_local(const struct device_limits *device, size_t max_threads,
+                      size_t bytes_per_item)
+{
+    return row_items(device, max_threads, bytes_per_item, ROW_LOCAL);
 }
 
 struct launch plan_rows(size_t local, size_t rows)
@@ -462,14 +469,76 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
     return (struct launch){2, {groups * team, teams}, {team, teams}};
 }
 
+/* The row-wise kernels' values per device family (struct row_params says what each is).
+ * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group; not yet
+ * timed; registers from clang-15 and ptxas for sm_90): 8 float4s (32 floats) an item keep
+ * 128 bytes in flight per item; softmax takes 80 registers, layernorm 98, which would
+ * leave 3 or 2 groups of 256 per SM (768 or 512 threads), so groups have 1024 items, a
+ * shape fixed at build that caps them at 64 registers (no spills for softmax, 12 bytes
+ * for layernorm): 2 groups, 2048 threads and 256 KiB in flight per SM. Rows of up to
+ * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
+ * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
+ * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
+ * go through registers, many rows a group. Columns, kiln_sum and rows split into pieces:
+ * 4 groups of 256 items per SM stay resident at up to 64 registers an item (ptxas: 27 to
+ * 44), so the grid is one wave with no tail; 8 float4 loads in flight per item give each
+ * SM 128 KiB in flight. AMD (not timed): groups of 256 items, as its runtime allows. CPUs
+ * (PoCL runs a group's items in turn, so registers are memory) stream rows, and keep 8
+ * groups per core and 2 loads in flight, as before. */
+static const struct row_params row_params_table[] = {
+    /*          team_min team_max held held_max group_items groups_per_unit unroll */
+    [FAMILY_GPU] = {8,   1024,    8,   16,      1024,       4,              8},
+    [FAMILY_AMD] = {8,   256,     8,   16,      256,        4,              8},
+    [FAMILY_CPU] = {1,   1,       0,   0,       1,          8,              2},
+};
+
+const struct row_params *row_params_for(const struct device_limits *device)
+{
+    return &row_params_table[device->family];
+}
+
+/* The groups a grid of one wave has: groups_per_unit on each compute unit. */
+static size_t resident_groups(const struct device_limits *device)
+{
+    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    return units * row_params_for(device)->groups_per_unit;
+}
+
+struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
+                                 size_t bytes_per_item, bool vectors, size_t rows,
+                                 size_t cols)
+{
+    const struct row_params *params = row_params_for(device);
+    size_t items = row_items(device, max_threads, bytes_per_item, SIZE_MAX);
+    size_t team_max = min_size(params->team_max, items), quads = cols / 4;
+    /* A row the team holds whole, its float4s on y's phase: read once. The table's teams
+     * bound the rows; a kernel limited to fewer items holds them in more registers each. */
+    size_t capacity = min_size((size_t)params->team_max * params->held,
+                               team_max * params->held_max);
+    if (vectors && params->held > 0 && quads <= capacity) {
+        size_t team = ceil_pow2(ceil_div(quads, params->held));
+        team = min_size(max_size(team, params->team_min), team_max);
+        size_t held = ceil_pow2(max_size(ceil_div(quads, team), 1));
+        size_t local = max_size(team, min_size(params->group_items, items));
+        size_t teams = min_size(local / team, floor_pow2(device->max_work_item_sizes[1]));
+        size_t groups = min_size(ceil_div(rows > 0 ? rows : 1, teams), ROW_MAX_GROUPS);
+        return (struct row_map_plan){(unsigned)held, team * teams,
+                                     {2, {groups * team, teams}, {team, teams}}};
+    }
+    /* Longer rows, or y off x's phase: streamed, a team of a few float4s per item. */
+    size_t local = plan_row_local(device, max_threads, bytes_per_item);
+    return (struct row_map_plan){0, local, plan_row_teams(device, local, rows, cols)};
+}
+
 size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
                        size_t cols)
 {
-    /* Fewer rows than the device has groups in flight: share each row among groups. */
-    size_t wanted = group_cap(device);
+    /* Fewer rows than the device has groups resident at once: share each row among
+     * groups, a wave of them at most. */
+    size_t wanted = resident_groups(device);
     if (rows == 0 || rows >= wanted)
         return 1;
-    size_t pieces = min_size(ceil_div(wanted, rows), cols / 4 / (local * PIECE_QUADS_PER_ITEM));
+    size_t pieces = min_size(wanted / rows, cols / 4 / (local * PIECE_QUADS_PER_ITEM));
     pieces = min_size(pieces, REDUCE_MAX_PARTIALS / rows);
     return pieces > 0 ? pieces : 1;
 }
@@ -489,10 +558,11 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
     size_t width = column_width(device, local, ceil_div(cols, 4));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t blocks = min_size(ceil_div(cols > 0 ? cols : 1, 4 * width), ROW_MAX_GROUPS);
-    /* Too few column blocks to fill the device: split the rows into chunks too. */
-    size_t chunks = 1, wanted = group_cap(device);
+    /* Too few column blocks to fill the device: split the rows into chunks too, as many
+     * groups as stay resident at once (a whole wave, no tail). */
+    size_t chunks = 1, wanted = resident_groups(device);
     if (blocks < wanted && cols > 0) {
-        chunks = min_size(ceil_div(wanted, blocks), rows / (lanes * CHUNK_ROWS_PER_LANE));
+        chunks = min_size(wanted / blocks, rows / (lanes * CHUNK_ROWS_PER_LANE));
         chunks = min_size(min_size(chunks, REDUCE_MAX_PARTIALS / cols), MAX_GROUPS_PER_DIM);
         chunks = chunks > 0 ? chunks : 1;
     }
@@ -507,12 +577,14 @@ struct launch plan_partials(const struct device_limits *device, size_t local, si
     return (struct launch){2, {groups * width, lanes}, {width, lanes}};
 }
 
-struct launch plan_sum(const struct device_limits *device, size_t local, size_t n)
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n,
+                       bool one_wave)
 {
-    /* A float4 per work-item per step, a few waves per compute unit, and never more
-     * groups than the context's partials hold. */
+    /* A float4 per work-item per step, and never more groups than the context's partials
+     * hold. */
     size_t groups = ceil_div(ceil_div(n > 0 ? n : 1, 4), local);
-    groups = min_size(min_size(groups, group_cap(device)), SUM_MAX_PARTIALS);
+    size_t cap = one_wave ? resident_groups(device) : group_cap(device);
+    groups = min_size(min_size(groups, cap), SUM_MAX_PARTIALS);
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 

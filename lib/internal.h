@@ -197,6 +197,32 @@ struct launch plan_rows(size_t local, size_t rows);
  * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
 struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
                              size_t cols);
+/* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
+ * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
+ * team_min to team_max items (powers of two) holding `held` float4s each holds it whole;
+ * where the kernel allows fewer items, they hold up to held_max float4s each. Teams of
+ * short rows share groups of group_items items. Column reductions, rows split into
+ * pieces and kiln_sum launch at most groups_per_unit groups per compute unit (one wave of
+ * them resident); every kiln_reduce and kiln_sum item keeps `unroll` loads in flight
+ * (cl/reduce.cl's UNROLL). */
+struct row_params {
+    unsigned team_min, team_max, held, held_max, group_items;
+    unsigned groups_per_unit, unroll;
+};
+const struct row_params *row_params_for(const struct device_limits *device);
+/* A softmax or norm call's plan: `held` float4s per item (0: the row is streamed, read
+ * twice), groups of `local` items (a power of two, the kernel's LOCAL_SIZE) and the launch:
+ * a team of local[0] items per row, local[1] rows per group. The register path needs x
+ * and y on the same 16-byte phase (`vectors`), max_threads items and the local memory of
+ * bytes_per_item each. */
+struct row_map_plan {
+    unsigned held;
+    size_t local;
+    struct launch launch;
+};
+struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
+                                 size_t bytes_per_item, bool vectors, size_t rows,
+                                 size_t cols);
 /* Partials of a two-pass kiln_reduce (values, then for ARGMAX as many uint32 indices):
  * a bound of the context's scratch, whatever the problem. */
 enum { REDUCE_MAX_PARTIALS = 1 << 17 };
@@ -215,10 +241,13 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
 /* The second pass over a parts×results matrix of partials: groups of up to 32 results
  * (on CPUs always 32) by local / width lanes over the parts. */
 struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
-/* kiln_sum's first pass: a float4 per work-item up to a few groups per compute unit,
- * never more than SUM_MAX_PARTIALS groups (one partial each). */
+/* kiln_sum's and kiln_map_reduce's first pass: a float4 per work-item up to the groups
+ * that stay resident at once (one_wave: kiln_sum, whose items keep the row table's UNROLL
+ * loads in flight) or a few waves of groups per compute unit (kiln_map_reduce, two loads
+ * in flight), never more than SUM_MAX_PARTIALS groups (one partial each). */
 enum { SUM_MAX_PARTIALS = 1024 };
-struct launch plan_sum(const struct device_limits *device, size_t local, size_t n);
+struct launch plan_sum(const struct device_limits *device, size_t local, size_t n,
+                       bool one_wave);
 /* How each item of kiln_sum's first pass reads (cl/reduce.cl's SUM_WIDTH and CHUNKED):
  * GPUs a float4 per step, items interleaved; CPUs the device's vector width (4 to 16),
  * each item one contiguous run. */
@@ -628,8 +657,9 @@ kiln_status row_kernel_launch(kiln_ctx *ctx, struct kernel *kernel, const struct
                               size_t rows, size_t cols, size_t ld, const kiln_buf *x,
                               kiln_buf *y, const struct kernel_arg *extra, size_t extra_count);
 /* The kernel of a per-row map from x to y of one ld (cl/softmax.cl, cl/norm.cl) built
- * with `flavour` (its own -D) and the INDEX the call wants, its launch of a team per
- * row, and its `vectors` argument (x and y share a 16-byte phase). */
+ * with `flavour` (its own -D) and what plan_row_map chose within the kernel's own limit
+ * (INDEX, HELD, LOCAL_SIZE, the group's shape TEAM×TEAMS), its launch of a team per row,
+ * and its `vectors` argument (x and y share a 16-byte phase). */
 kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const char *flavour, size_t bytes_per_item, const kiln_buf *x,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,

@@ -491,7 +491,8 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
 }
 
 /* Columns: 32 items of a float4 each (128 columns, coalesced), the rest of the group
- * down the rows; chunks of the rows where the column blocks are few. */
+ * down the rows; chunks of the rows where the column blocks are few, up to the groups that
+ * stay resident at once (4 per SM on GPUs, 8 per core on CPUs). */
 static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **state)
 {
     (void)state;
@@ -499,14 +500,14 @@ static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **st
     assert_int_equal(wide.local[0], 32);
     assert_int_equal(wide.local[1], 8);
     assert_int_equal(wide.global[0], 32768 / 4);
-    assert_int_equal(wide.global[1] / 8, 4); /* 4 chunks × 32768 columns of partials */
+    assert_int_equal(wide.global[1] / 8, 2); /* 256 blocks × 2 chunks: 512 groups */
     struct launch tall = plan_columns(&nvidia_like, 256, 65536, 1024);
     assert_int_equal(tall.global[0] / 32, 8);
-    assert_int_equal(tall.global[1] / 8, 128); /* 1024 groups: 8 per compute unit */
+    assert_int_equal(tall.global[1] / 8, 66); /* 528 groups: 4 per compute unit */
     struct launch one = plan_columns(&nvidia_like, 256, 1 << 22, 1);
     assert_int_equal(one.local[0], 1);
     assert_int_equal(one.local[1], 256);
-    assert_int_equal(one.global[1] / 256, 132 * 8);
+    assert_int_equal(one.global[1] / 256, 132 * 4);
     struct launch few_rows = plan_columns(&nvidia_like, 256, 40, 1024);
     assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
     struct launch cpu = plan_columns(&pocl_like, 256, 1, 1); /* one shape: one PoCL build */
@@ -520,12 +521,49 @@ static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **st
 static void few_long_rows_are_split_into_pieces_and_many_rows_are_not(void **state)
 {
     (void)state;
-    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, (size_t)1 << 28), 132 * 8);
-    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4, (size_t)1 << 24), 132 * 2);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, (size_t)1 << 28), 132 * 4);
+    assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4, (size_t)1 << 24), 132);
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 4096, 32768), 1);
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 1, 1000), 1); /* too short */
     assert_int_equal(plan_row_pieces(&pocl_like, 256, 1, 100000), 16);
     assert_int_equal(plan_row_pieces(&nvidia_like, 256, 0, 100000), 1);
+}
+
+/* softmax and the norms: a row a team holds whole in registers (HELD float4s per item,
+ * powers of two) where the device's table allows, streamed otherwise; every plan fits. */
+static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d)
+        for (size_t kernel = 1; kernel <= 2048; kernel = kernel * 3 + 1)
+            for (unsigned bits = 0; bits <= 36; bits += 3) {
+                size_t cols = ((size_t)1 << bits) + bits % 4;
+                struct row_map_plan plan = plan_row_map(devices[d], kernel, 12, true, 1000, cols);
+                assert_launch_fits(&plan.launch, devices[d], kernel);
+                assert_true(is_pow2(plan.local) && plan.local * 12 <= devices[d]->local_mem_bytes);
+                assert_int_equal(plan.launch.local[0] * plan.launch.local[1], plan.local);
+                assert_true(plan.held == 0 || is_pow2(plan.held));
+                assert_true(plan.held == 0 || plan.held * plan.launch.local[0] >= cols / 4);
+            }
+    /* rows, cols: team, rows per group, float4s held per item */
+    static const size_t gpu_cases[][5] = {
+        {65536, 1024, 32, 32, 8}, {8192, 8192, 256, 4, 8}, {4096, 16384, 512, 2, 8},
+        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 128, 4}, {5000, 3, 8, 128, 1},
+    };
+    for (size_t c = 0; c < sizeof(gpu_cases) / sizeof(gpu_cases[0]); ++c) {
+        const size_t *g = gpu_cases[c];
+        struct row_map_plan plan = plan_row_map(&nvidia_like, SIZE_MAX, 8, true, g[0], g[1]);
+        assert_int_equal(plan.launch.local[0], g[2]);
+        assert_int_equal(plan.launch.local[1], g[3]);
+        assert_int_equal(plan.held, g[4]);
+    }
+    /* A kernel refused at 1024 items: 512 of 16 float4s. Longer rows, y off x's phase, a
+     * kernel limited to 256 items, CPUs: streamed. */
+    assert_int_equal(plan_row_map(&nvidia_like, 512, 8, true, 4096, 32768).held, 16);
+    assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, true, 4096, 32772).held, 0);
+    assert_int_equal(plan_row_map(&nvidia_like, SIZE_MAX, 8, false, 4096, 1024).held, 0);
+    assert_int_equal(plan_row_map(&nvidia_like, 511, 8, true, 4096, 32768).held, 0);
+    assert_int_equal(plan_row_map(&pocl_like, SIZE_MAX, 8, true, 4096, 1024).held, 0);
 }
 
 /* Short rows share a group in teams whose items each read about 8 float4s on GPUs,
@@ -550,21 +588,24 @@ static void short_rows_share_a_group_in_teams(void **state)
     assert_int_equal(cpu_short.local[0], 16);
 }
 
-/* kiln_sum's partials never outgrow SUM_MAX_PARTIALS, whatever n. */
+/* kiln_sum's and kiln_map_reduce's partials never outgrow SUM_MAX_PARTIALS, whatever n;
+ * kiln_sum's grid is one wave (4 groups per SM), map_reduce's a few (8). */
 static void sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40(void **state)
 {
     (void)state;
     for (size_t d = 0; d < sizeof(devices) / sizeof(devices[0]); ++d) {
         size_t local = plan_row_local(devices[d], devices[d]->max_work_group_size, 8);
-        for (unsigned bits = 0; bits <= 40; ++bits) {
-            struct launch plan = plan_sum(devices[d], local, (size_t)1 << bits);
+        for (unsigned bits = 0; bits <= 80; ++bits) {
+            struct launch plan = plan_sum(devices[d], local, (size_t)1 << bits / 2, bits % 2);
             assert_launch_fits(&plan, devices[d], local);
             size_t groups = plan.global[0] / local;
             assert_true(groups >= 1 && groups <= SUM_MAX_PARTIALS);
             /* no group without a float4 to read */
-            assert_true(groups == 1 || (groups - 1) * local * 4 < ((size_t)1 << bits));
+            assert_true(groups == 1 || (groups - 1) * local * 4 < ((size_t)1 << bits / 2));
         }
     }
+    assert_int_equal(plan_sum(&nvidia_like, 256, (size_t)1 << 28, true).global[0], 528 * 256);
+    assert_int_equal(plan_sum(&nvidia_like, 256, (size_t)1 << 28, false).global[0], 1024 * 256);
 }
 
 /* kiln_sum reads float4s on GPUs, items interleaved so loads coalesce; on CPUs the
@@ -610,6 +651,7 @@ int main(void)
         cmocka_unit_test(column_groups_read_128_columns_and_chunk_the_rows_when_few),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
         cmocka_unit_test(short_rows_share_a_group_in_teams),
+        cmocka_unit_test(map_rows_are_held_in_registers_up_to_the_tables_capacity),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
         cmocka_unit_test(conv_tiles_waste_little_on_edges_and_fill_most_compute_units),

@@ -118,6 +118,20 @@ static void norms_handle_a_row_of_100000_and_many_rows(void **state)
     check_norms(*state, 5000, 3, 0, 1, 1, 2.0f, 1.0f);
 }
 
+/* On GPUs (and under KILN_GEMM_TABLE=gpu: meson test norm-gpu-table) a team holds a row
+ * of up to 32768 floats in registers, 1024 items of 8 float4s, and streams longer ones;
+ * short ragged rows leave most of the items' registers empty. */
+static void norms_match_the_reference_for_rows_held_in_registers_and_streamed(void **state)
+{
+    /* rows, cols, pad, x offset, y offset */
+    static const size_t held_shapes[][5] = {
+        {2, 32768, 0, 0, 0}, {2, 32772, 0, 0, 0}, {3, 1025, 3, 1, 1}, {16, 130, 2, 3, 3},
+    };
+    for (size_t s = 0; s < sizeof held_shapes / sizeof held_shapes[0]; s++)
+        check_norms(*state, held_shapes[s][0], held_shapes[s][1], held_shapes[s][2],
+                    held_shapes[s][3], held_shapes[s][4], 3.0f, 0.5f);
+}
+
 static void norms_in_place_match_the_reference(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -300,6 +314,7 @@ int main(void)
         KILN_TEST(norms_match_the_reference_over_shapes_with_and_without_gamma_and_beta),
         KILN_TEST(norms_of_shifted_rows_keep_their_variance),
         KILN_TEST(norms_handle_a_row_of_100000_and_many_rows),
+        KILN_TEST(norms_match_the_reference_for_rows_held_in_registers_and_streamed),
         KILN_TEST(norms_in_place_match_the_reference),
         KILN_TEST(layernorm_of_constant_rows_is_exactly_beta),
         KILN_TEST(norms_of_flat_rows_with_eps_zero_are_nan),

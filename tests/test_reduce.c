@@ -575,8 +575,15 @@ int main(int argc, char **argv)
         KILN_TEST(sum_of_a_million_tenths_is_within_the_bound),
         KILN_TEST(sum_propagates_nan_and_inf),
     };
+    const struct CMUnitTest columns[] = {
+        KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),
+        KILN_TEST(reduce_splits_few_long_rows_and_tall_columns_across_groups),
+        KILN_TEST(reduce_across_groups_propagates_nan_and_keeps_the_first_maximum),
+    };
     if (argc > 1 && strcmp(argv[1], "sum") == 0)
         return RUN_KILN_TESTS(sums);
+    if (argc > 1 && strcmp(argv[1], "columns") == 0)
+        return RUN_KILN_TESTS(columns);
     const struct CMUnitTest tests[] = {
         KILN_TEST(reduce_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),

@@ -103,6 +103,22 @@ static void softmax_handles_a_row_of_100000_and_many_rows(void **state)
     }
 }
 
+/* On GPUs (and under KILN_GEMM_TABLE=gpu: meson test softmax-gpu-table) a team holds a
+ * row of up to 32768 floats in registers, 1024 items of 8 float4s, and streams longer
+ * ones; short ragged rows leave most of the items' registers empty. */
+static void softmax_matches_the_reference_for_rows_held_in_registers_and_streamed(void **state)
+{
+    /* rows, cols, pad, x offset, y offset */
+    static const size_t held_shapes[][5] = {
+        {2, 32768, 0, 0, 0}, {2, 32772, 0, 0, 0}, {3, 1025, 3, 1, 1}, {16, 130, 2, 3, 3},
+    };
+    for (int log_output = 0; log_output < 2; log_output++)
+        for (size_t s = 0; s < sizeof held_shapes / sizeof held_shapes[0]; s++)
+            check_softmax_scaled(*state, log_output, held_shapes[s][0], held_shapes[s][1],
+                                 held_shapes[s][2], held_shapes[s][3], held_shapes[s][4],
+                                 4.0f, false);
+}
+
 /* A row with NaN or +Inf, or only -Inf, is NaN; -Inf elements give 0 (log: -Inf). */
 static void softmax_propagates_nan_and_inf_as_documented(void **state)
 {
@@ -217,6 +233,7 @@ int main(void)
         KILN_TEST(softmax_in_place_matches_the_reference),
         KILN_TEST(softmax_of_rows_of_plus_minus_1000_does_not_overflow),
         KILN_TEST(softmax_handles_a_row_of_100000_and_many_rows),
+        KILN_TEST(softmax_matches_the_reference_for_rows_held_in_registers_and_streamed),
         KILN_TEST(softmax_propagates_nan_and_inf_as_documented),
         KILN_TEST(softmax_of_no_rows_or_columns_writes_nothing),
         KILN_TEST(softmax_rejects_null_context_and_buffers),

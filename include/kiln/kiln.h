@@ -429,8 +429,9 @@ KILN_API kiln_gemm_backend kiln_ctx_gemm_backend(const kiln_ctx *ctx);
  * the checks. Sums (SUM, MEAN, SUMSQ, kiln_sum, and the Σexp of softmax and Σx² of
  * rmsnorm) are compensated (Kahan) within each work-item and pairwise across work-items:
  * a sum ŝ of n terms is within 4·max(1, log2 n)·u·Σ|tᵢ| of the exact s, u = 2^-24 (MEAN
- * adds one rounding of the quotient); layernorm merges Welford moments instead, exact
- * for constant rows. NaN propagates: a set holding a NaN sums, maxes and mins to NaN;
+ * adds one rounding of the quotient); layernorm merges each work-item's moments instead
+ * (Welford's, or two passes over the elements it holds in registers), exact for constant
+ * rows. NaN propagates: a set holding a NaN sums, maxes and mins to NaN;
  * Inf follows IEEE (Inf + -Inf is NaN). */
 
 /* One result per row or per column. */

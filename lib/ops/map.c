@@ -295,7 +295,7 @@ static kiln_status map_reduce_enqueue(kiln_ctx *ctx, const struct compiled *comp
     size_t local;
     CHECK(reduce_kernel_get(ctx, compiled, rows * cols,
                             arrays_on_float4(&compiled->variables, bindings), &kernel, &local));
-    struct launch plan = plan_sum(&ctx->limits, local, rows * cols);
+    struct launch plan = plan_sum(&ctx->limits, local, rows * cols, false);
     const cl_ulong sizes[2] = {rows, cols};
     cl_ulong offsets[EXPR_MAX_BINDINGS];
     struct kernel_arg args[MAP_MAX_ARGS];

@@ -45,13 +45,25 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
                            struct launch *plan, cl_uint *vectors)
 {
-    char options[96];
-    snprintf(options, sizeof(options), "%s -DINDEX=%s", flavour, row_index_type(cols));
     *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
-    size_t local;
-    CHECK(row_kernel_get(ctx, source, options, name, bytes_per_item, kernel, &local));
-    *plan = plan_row_teams(&ctx->limits, local, rows, cols);
-    return KILN_OK;
+    size_t max_threads = SIZE_MAX;
+    for (;;) {
+        struct row_map_plan chosen = plan_row_map(&ctx->limits, max_threads, bytes_per_item,
+                                                  *vectors, rows, cols);
+        /* Only held rows fix the group's shape: streamed ones share a build across shapes. */
+        char shape[64] = "", options[160];
+        if (chosen.held > 0)
+            snprintf(shape, sizeof(shape), " -DTEAM=%zu -DTEAMS=%zu", chosen.launch.local[0],
+                     chosen.launch.local[1]);
+        snprintf(options, sizeof(options), "%s -DINDEX=%s -DHELD=%u -DLOCAL_SIZE=%zu%s", flavour,
+                 row_index_type(cols), chosen.held, chosen.local, shape);
+        CHECK(kernel_get(ctx, source, options, name, kernel));
+        *plan = chosen.launch;
+        if ((*kernel)->limits.work_group_size >= chosen.local || chosen.local == 1)
+            return KILN_OK;
+        /* The kernel's registers allow fewer items: plan again within its limit. */
+        max_threads = (*kernel)->limits.work_group_size;
+    }
 }
 
 const char *row_index_type(size_t count)
@@ -208,7 +220,8 @@ KILN_API kiln_status kiln_reduce(kiln_ctx *ctx, kiln_reduce_op op, kiln_axis axi
         return KILN_OK;
 
     char options[64];
-    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s", (int)op, row_index_type(length));
+    snprintf(options, sizeof(options), "-DOP=%d -DINDEX=%s -DUNROLL=%u", (int)op,
+             row_index_type(length), row_params_for(&ctx->limits)->unroll);
     if (axis == KILN_PER_ROW)
         return reduce_rows_enqueue(ctx, options, x, y, rows, cols, ld);
     return reduce_columns_enqueue(ctx, options, x, y, rows, cols, ld);
@@ -238,8 +251,9 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
 {
     const struct sum_lanes lanes = plan_sum_lanes(&ctx->limits);
     char options[96];
-    snprintf(options, sizeof(options), "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d",
-             row_index_type(n), lanes.width, lanes.chunked);
+    snprintf(options, sizeof(options),
+             "-DOP=0 -DINDEX=%s -DSUM_WIDTH=%u -DCHUNKED=%d -DUNROLL=%u", row_index_type(n),
+             lanes.width, lanes.chunked, row_params_for(&ctx->limits)->unroll);
     struct kernel *first;
     size_t local;
     CHECK(row_kernel_get(ctx, "reduce", options, "reduce_vector", REDUCE_BYTES_PER_ITEM, &first,
@@ -248,7 +262,7 @@ static kiln_status sum_enqueue(kiln_ctx *ctx, const kiln_buf *x, kiln_buf *y, si
         CHECK(kiln_buf_create(ctx, SUM_MAX_PARTIALS * sizeof(float), &ctx->sum_partials));
     kiln_buf *partials = ctx->sum_partials;
 
-    struct launch plan = plan_sum(&ctx->limits, local, n);
+    struct launch plan = plan_sum(&ctx->limits, local, n, true);
     cl_ulong count = n, x_offset = buf_elements_offset(x);
     const struct kernel_arg first_args[] = {
         KERNEL_ARG(count),
