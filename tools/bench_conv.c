@@ -131,14 +131,20 @@ bool bench_verify_conv2d(const bench_case *c, char *why, size_t why_len)
     return wrong == 0;
 }
 
-/* The workspace kiln_conv2d_workspace asks for, made once so no timed call allocates. */
+/* The workspace kiln_conv2d_workspace asks for at expect.math (the math picks the path:
+ * im2col needs one, the implicit GEMM none), made once so no timed call allocates. */
 static bool conv2d_prepare(bench_case *c)
 {
     const kiln_conv2d_desc desc = layer_desc(&c->shape.conv);
+    const kiln_math before = kiln_ctx_math(c->ctx);
     size_t bytes = 0;
+    kiln_status status = kiln_ctx_set_math(c->ctx, c->expect.math);
+    if (status == KILN_OK)
+        status = kiln_conv2d_workspace(c->ctx, &desc, &bytes);
+    const kiln_status restored = kiln_ctx_set_math(c->ctx, before);
     return c->workspace != NULL ||
-           (bench_report(c->ctx, kiln_conv2d_workspace(c->ctx, &desc, &bytes),
-                         "kiln_conv2d_workspace") &&
+           (bench_report(c->ctx, status, "kiln_conv2d_workspace") &&
+            bench_report(c->ctx, restored, "kiln_ctx_set_math") &&
             (bytes == 0 || bench_report(c->ctx, kiln_buf_create(c->ctx, bytes, &c->workspace),
                                         "kiln_buf_create")));
 }
