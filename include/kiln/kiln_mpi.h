@@ -1,0 +1,51 @@
+/*
+ * kiln_mpi — kiln on many hosts through MPI (Open MPI): its own header, library
+ * (libkiln_mpi) and pkg-config file (kiln-mpi, which requires kiln and Open MPI's
+ * ompi-c). kiln.h and libkiln never need MPI; this part is built when meson finds MPI
+ * (-Dmpi=auto, the default, or enabled).
+ *
+ * Conventions, on top of kiln.h's:
+ * - Every function taking an MPI_Comm is collective: every rank of comm calls it, with
+ *   the same sizes, grid and scalars, each with its own context and buffers. MPI must be
+ *   initialised (MPI_Init) and not finalised. With several threads, MPI's thread level
+ *   must allow the calls the caller lets happen at once (MPI_THREAD_MULTIPLE for calls
+ *   on several communicators from several threads).
+ * - A rejected call returns on every rank, so no rank waits for one that gave up: each
+ *   rank checks its own arguments first (the checks kiln makes, and the divisibility of
+ *   sizes by the grid), then all ranks compare their verdicts and the values they must
+ *   share in one small MPI_Allreduce before any data moves. The rank at fault returns its
+ *   own status and message; the others return KILN_ERR_ARG, their kiln_last_error naming
+ *   that rank. A failure while data moves (a device running out of memory, say) also
+ *   reaches every rank, after the exchange ends: each rank returns the worst status,
+ *   with a message naming the rank that failed.
+ * - A failed MPI call is KILN_ERR_MPI, with the call and MPI's own error string, when
+ *   comm's error handler returns errors (MPI_ERRORS_RETURN); under MPI's default,
+ *   MPI_ERRORS_ARE_FATAL, MPI ends the job instead.
+ * - Messages are in kiln_last_error(ctx), or kiln_last_error(NULL) when ctx is NULL.
+ * - Data goes device -> host -> MPI -> host -> device through memory of kiln_host_alloc
+ *   (the fast path of kiln_buf_read and kiln_buf_write), so any MPI works, without
+ *   GPU-aware transports. Every call waits for its result.
+ */
+#ifndef KILN_KILN_MPI_H
+#define KILN_KILN_MPI_H
+
+#include <kiln/kiln.h>
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opens a context for this rank: on the device $KILN_DEVICE names when it is set (as
+ * kiln_ctx_create with NULL), else on GPU number L mod G, where L is the rank's number
+ * among the ranks of its host and G the host's GPU count, GPUs counted in
+ * kiln_device_get's order; with no GPU, on kiln_ctx_create's default (PoCL's CPU). L is
+ * $OMPI_COMM_WORLD_LOCAL_RANK, which Open MPI's mpirun sets; without it, the rank within
+ * comm's ranks that share this host (MPI_Comm_split_type), which makes the call collective
+ * over comm. Failures as kiln_ctx_create's. The caller owns *out (kiln_ctx_destroy). */
+KILN_API kiln_status kiln_mpi_ctx_create(kiln_ctx **out, MPI_Comm comm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KILN_KILN_MPI_H */
