@@ -45,6 +45,14 @@ extern "C" {
  * over comm. Failures as kiln_ctx_create's. The caller owns *out (kiln_ctx_destroy). */
 KILN_API kiln_status kiln_mpi_ctx_create(kiln_ctx **out, MPI_Comm comm);
 
+/* Replaces the first n floats of buf, on every rank, by their sum over all ranks of
+ * comm (MPI_Allreduce with MPI_SUM, in the order MPI adds them), staged through host
+ * memory a few MiB at a time. buf is a buffer or view of ctx holding at least n floats
+ * (else KILN_ERR_SIZE); n must be the same on every rank (else KILN_ERR_ARG on all).
+ * n = 0 is a no-op after the checks. Waits. */
+KILN_API kiln_status kiln_mpi_allreduce_sum(kiln_ctx *ctx, kiln_buf *buf, size_t n,
+                                            MPI_Comm comm);
+
 #ifdef __cplusplus
 }
 #endif
