@@ -53,6 +53,23 @@ KILN_API kiln_status kiln_mpi_ctx_create(kiln_ctx **out, MPI_Comm comm);
 KILN_API kiln_status kiln_mpi_allreduce_sum(kiln_ctx *ctx, kiln_buf *buf, size_t n,
                                             MPI_Comm comm);
 
+/* C = α·A·B + β·C, distributed (SUMMA): the ranks of comm form a grid_rows × grid_cols
+ * grid in row-major order (rank r·grid_cols + q is at row r, column q), and that rank
+ * holds block (r, q) of A (m/grid_rows × k/grid_cols), of B (k/grid_rows × n/grid_cols)
+ * and of C (m/grid_rows × n/grid_cols), each tightly packed in its buffer of ctx. The k
+ * dimension is walked in panels that each lie inside one block column of A and one block
+ * row of B (at most grid_rows + grid_cols - 1 of them): the owners broadcast them along
+ * grid rows (A) and columns (B), and every rank adds its product with kiln_sgemm on its
+ * own device, β applied with the first. The same semantics as kiln_sgemm: k = 0 or
+ * α = 0 is C = β·C, with no communication and A and B unread; β = 0: C is not read.
+ * KILN_ERR_ARG on every rank, before any data moves, when grid_rows · grid_cols is not
+ * comm's size or m, n or k is not a multiple of the grid sides it is split by; a block
+ * of A or B beyond MPI's int count (2^31 - 1 floats): KILN_ERR_SIZE. Waits. */
+KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
+                                    int grid_cols, size_t m, size_t n, size_t k, float alpha,
+                                    const kiln_buf *a, const kiln_buf *b, float beta,
+                                    kiln_buf *c);
+
 #ifdef __cplusplus
 }
 #endif
