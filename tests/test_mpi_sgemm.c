@@ -190,9 +190,22 @@ static void sgemm_rejects_a_short_block_on_every_rank(void **state)
     kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
                                         1.0f, a, b, 0.0f, cb);
     if (world_rank() == 1)
-        assert_failure_says(ctx, status, KILN_ERR_SIZE, "a holds");
+        assert_failure_says(ctx, status, KILN_ERR_SIZE, "a needs");
     else
         assert_failure_says(ctx, status, KILN_ERR_ARG, "rank 1 rejected the call");
+}
+
+/* 2^31 rows of A's block of one column: one float beyond MPI's int count, on every
+ * rank before any buffer is looked at. */
+static void sgemm_rejects_a_block_beyond_mpis_int_count(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_buf *block = scratch_buffer(ctx, 4096), *c = scratch_buffer(ctx, 4096);
+    size_t m = (size_t)1 << 31, k = (size_t)world_size();
+    assert_failure_says(ctx,
+                        kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, 1, world_size(), m, k, k, 1.0f,
+                                       block, block, 0.0f, c),
+                        KILN_ERR_SIZE, "beyond MPI's int count");
 }
 
 static void sgemm_rejects_c_sharing_memory_with_a(void **state)
@@ -203,7 +216,7 @@ static void sgemm_rejects_c_sharing_memory_with_a(void **state)
                         kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, 1, world_size(), 4,
                                        4 * (size_t)world_size(), 4 * (size_t)world_size(),
                                        1.0f, block, b, 0.0f, block),
-                        KILN_ERR_ARG, "c shares memory with a");
+                        KILN_ERR_ARG, "c shares memory with the input a");
 }
 
 int main(int argc, char **argv)
@@ -217,6 +230,7 @@ int main(int argc, char **argv)
         KILN_TEST(sgemm_rejects_a_grid_other_than_the_communicators_size),
         KILN_TEST(sgemm_rejects_sizes_differing_between_ranks),
         KILN_TEST(sgemm_rejects_a_short_block_on_every_rank),
+        KILN_TEST(sgemm_rejects_a_block_beyond_mpis_int_count),
         KILN_TEST(sgemm_rejects_c_sharing_memory_with_a),
     };
     return RUN_MPI_TESTS(argc, argv, tests);

@@ -21,9 +21,8 @@ kiln_status check_floats(const kiln_ctx *ctx, const kiln_buf *buf, const char *n
                               floats);
     if (kiln_buf_size(buf) < floats * sizeof(float))
         return kiln_error_set(ctx, KILN_ERR_SIZE,
-                              "%s holds %zu bytes, fewer than the %zu floats (%zu bytes) "
-                              "it needs", name, kiln_buf_size(buf), floats,
-                              floats * sizeof(float));
+                              "%s needs %zu floats (%zu bytes) but its buffer holds %zu bytes",
+                              name, floats, floats * sizeof(float), kiln_buf_size(buf));
     return KILN_OK;
 }
 
@@ -35,8 +34,8 @@ kiln_status check_apart(const kiln_ctx *ctx, const kiln_buf *out, const char *ou
                    out_start < in_start + kiln_buf_size(in) &&
                    in_start < out_start + kiln_buf_size(out);
     if (overlap)
-        return kiln_error_set(ctx, KILN_ERR_ARG, "%s shares memory with %s", out_name,
-                              in_name);
+        return kiln_error_set(ctx, KILN_ERR_ARG, "%s shares memory with the input %s",
+                              out_name, in_name);
     return KILN_OK;
 }
 

@@ -54,8 +54,7 @@ static kiln_status check_grid(const kiln_ctx *ctx, const struct summa_shape *s, 
     return check_divides(ctx, "k", s->k, "grid_rows (B's block rows)", s->grid_rows);
 }
 
-/* This rank's blocks against its buffers; sizes are products of checked sizes of
- * buffers that exist, so they do not overflow once check_floats has passed each. */
+/* This rank's blocks against MPI's int count and its buffers. */
 static kiln_status check_blocks(const kiln_ctx *ctx, const struct summa_shape *s,
                                 const kiln_buf *a, const kiln_buf *b, const kiln_buf *c)
 {
@@ -65,13 +64,13 @@ static kiln_status check_blocks(const kiln_ctx *ctx, const struct summa_shape *s
                               s->ka);
     if (s->nb != 0 && (s->kb > SIZE_MAX / s->nb || s->mb > SIZE_MAX / s->nb))
         return kiln_error_set(ctx, KILN_ERR_SIZE, "B's or C's block overflows size_t");
+    CHECK(check_count(ctx, "A's block", s->mb * s->ka));
+    CHECK(check_count(ctx, "B's block", s->kb * s->nb));
     CHECK(check_floats(ctx, a, "a", s->mb * s->ka));
     CHECK(check_floats(ctx, b, "b", s->kb * s->nb));
     CHECK(check_floats(ctx, c, "c", s->mb * s->nb));
     CHECK(check_apart(ctx, c, "c", a, "a"));
-    CHECK(check_apart(ctx, c, "c", b, "b"));
-    CHECK(check_count(ctx, "A's block", s->mb * s->ka));
-    return check_count(ctx, "B's block", s->kb * s->nb);
+    return check_apart(ctx, c, "c", b, "b");
 }
 
 /* ---------------------------------------------------------------- holdings */
