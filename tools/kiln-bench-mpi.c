@@ -90,10 +90,21 @@ static int parse_sizes(const char *text, options *o)
     return -1;
 }
 
+/* One option and its value; false for anything unknown or bad. */
+static bool parse_option(const char *option, const char *value, options *o)
+{
+    if (!strcmp(option, "--sizes"))
+        return parse_sizes(value, o) == 0;
+    if (!strcmp(option, "--runs"))
+        return parse_size(value, &o->runs) == (int)strlen(value);
+    return false;
+}
+
 /* -1 to go on, else main's exit status. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    for (int i = 1; i < argc; ++i) {
+    int i = 1;
+    while (i < argc) {
         const char *value = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -103,15 +114,12 @@ static int parse_options(int argc, char **argv, options *o)
             printf("kiln-bench-mpi %s\n", kiln_version());
             return 0;
         }
-        bool good = (!strcmp(argv[i], "--sizes") && parse_sizes(value, o) == 0) ||
-                    (!strcmp(argv[i], "--runs") &&
-                     parse_size(value, &o->runs) == (int)strlen(value));
-        if (!good) {
+        if (!parse_option(argv[i], value, o)) {
             fprintf(stderr, "kiln-bench-mpi: bad option or value: %s %s\n", argv[i], value);
             usage(stderr);
             return 2;
         }
-        ++i;
+        i += 2;
     }
     return -1;
 }
