@@ -16,8 +16,9 @@
  *   share in one small MPI_Allreduce before any data moves. The rank at fault returns its
  *   own status and message; the others return KILN_ERR_ARG, their kiln_last_error naming
  *   that rank. A failure while data moves (a device running out of memory, say) also
- *   reaches every rank, after the exchange ends: each rank returns the worst status,
- *   with a message naming the rank that failed.
+ *   reaches every rank, after the exchange ends: the rank that failed returns its own
+ *   status, the others the largest status of a failed rank, with a message naming it
+ *   (their results are wrong).
  * - A failed MPI call is KILN_ERR_MPI, with the call and MPI's own error string, when
  *   comm's error handler returns errors (MPI_ERRORS_RETURN); under MPI's default,
  *   MPI_ERRORS_ARE_FATAL, MPI ends the job instead.

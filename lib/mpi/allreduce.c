@@ -46,8 +46,7 @@ KILN_API kiln_status kiln_mpi_allreduce_sum(kiln_ctx *ctx, kiln_buf *buf, size_t
         size_t count = n - first < CHUNK_FLOATS ? n - first : CHUNK_FLOATS;
         agreed = chunk_reduce(ctx, buf, first, count, host, comm, &status);
     }
-    if (host != NULL)
-        kiln_host_free(ctx, host);
+    kiln_host_free(ctx, host);
     if (agreed != KILN_OK || n == 0)
         return agreed;
     return agree_on_outcome(ctx, comm, status);

@@ -7,6 +7,7 @@
  * any grid works, with at most grid_rows + grid_cols - 1 panels. */
 #include "internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* One call's shape and this rank's place in the grid. */
@@ -115,8 +116,7 @@ static kiln_status summa_release(struct summa *h, kiln_status status)
 {
     float *host[] = {h->a_block, h->b_block, h->a_panel, h->b_panel};
     for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); ++i)
-        if (host[i] != NULL)
-            kiln_host_free(h->ctx, host[i]);
+        kiln_host_free(h->ctx, host[i]);
     kiln_buf_destroy(h->a_device);
     kiln_buf_destroy(h->b_device);
     MPI_Comm *comms[] = {&h->row_comm, &h->col_comm};
@@ -262,12 +262,13 @@ KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
     struct summa_shape s = shape_of(rank, grid_rows, grid_cols, m, n, k);
     struct summa h = {.ctx = ctx, .row_comm = MPI_COMM_NULL, .col_comm = MPI_COMM_NULL};
     kiln_status status = summa_prepare(&h, &s, ranks, alpha, a, b, c);
-    unsigned alpha_bits = 0;
+    uint32_t alpha_bits = 0; /* α = 0 moves no panel: all ranks must see the same α */
     memcpy(&alpha_bits, &alpha, sizeof(alpha_bits));
     const struct shared_value values[] = {
         {"m", m}, {"n", n}, {"k", k}, {"grid_rows", (unsigned long long)grid_rows},
-        {"grid_cols", (unsigned long long)grid_cols}, {"alpha", alpha_bits}};
-    kiln_status agreed = agree_on_arguments(ctx, comm, status, values, 6);
+        {"grid_cols", (unsigned long long)grid_cols}, {"alpha's bits", alpha_bits}};
+    kiln_status agreed = agree_on_arguments(ctx, comm, status, values,
+                                            sizeof(values) / sizeof(values[0]));
     if (agreed != KILN_OK)
         return summa_release(&h, agreed);
     if (!summa_moves_panels(&s, alpha))
