@@ -5,6 +5,7 @@
 #include "mpi_common.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 typedef struct {
     int rows, cols;
@@ -219,6 +220,30 @@ static void sgemm_rejects_c_sharing_memory_with_a(void **state)
                         KILN_ERR_ARG, "c shares memory with the input a");
 }
 
+/* Rank 1's device fails once panels move: on a fresh context its kernels come from
+ * $KILN_CL_DIR, which names no folder, so its first kiln_sgemm cannot build. It keeps
+ * taking part in the broadcasts, and every rank learns of the failure at the end. */
+static void sgemm_failing_on_one_rank_while_panels_move_fails_on_every_rank(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = scratch_context(NULL);
+    grid g = {1, world_size()};
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    size_t nb = c.n / (size_t)g.cols, ka = c.k / (size_t)g.cols;
+    kiln_buf *a = scratch_upload(ctx, scratch_random(c.m * ka, 1), c.m * ka);
+    kiln_buf *b = scratch_upload(ctx, scratch_random(c.k * nb, 2), c.k * nb);
+    kiln_buf *cb = scratch_buffer(ctx, c.m * nb * sizeof(float));
+    if (world_rank() == 1)
+        assert_int_equal(setenv("KILN_CL_DIR", "/no-such-folder-of-kernels", 1), 0);
+    kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                        1.0f, a, b, 0.0f, cb);
+    assert_int_equal(unsetenv("KILN_CL_DIR"), 0);
+    if (world_rank() == 1)
+        assert_failure_says(ctx, status, KILN_ERR_BUILD, "cannot read kernel source");
+    else
+        assert_failure_says(ctx, status, KILN_ERR_BUILD, "rank 1 failed (KILN_ERR_BUILD");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +257,7 @@ int main(int argc, char **argv)
         KILN_TEST(sgemm_rejects_a_short_block_on_every_rank),
         KILN_TEST(sgemm_rejects_a_block_beyond_mpis_int_count),
         KILN_TEST(sgemm_rejects_c_sharing_memory_with_a),
+        KILN_TEST(sgemm_failing_on_one_rank_while_panels_move_fails_on_every_rank),
     };
     return RUN_MPI_TESTS(argc, argv, tests);
 }
