@@ -50,3 +50,13 @@ void assert_failure_says(const kiln_ctx *ctx, kiln_status status, kiln_status ex
     assert_status(ctx, status, expected);
     assert_contains(kiln_last_error(ctx), needle);
 }
+
+void assert_rank_one_at_fault(const kiln_ctx *ctx, kiln_status status, kiln_status own,
+                              const char *own_needle, kiln_status others,
+                              const char *others_needle)
+{
+    if (world_rank() == 1)
+        assert_failure_says(ctx, status, own, own_needle);
+    else
+        assert_failure_says(ctx, status, others, others_needle);
+}

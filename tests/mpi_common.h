@@ -31,4 +31,10 @@ int world_size(void);
 void assert_failure_says(const kiln_ctx *ctx, kiln_status status, kiln_status expected,
                          const char *needle);
 
+/* For a call rank 1 alone fails: rank 1 gets `own` and words containing own_needle, every
+ * other rank `others` and words containing others_needle. */
+void assert_rank_one_at_fault(const kiln_ctx *ctx, kiln_status status, kiln_status own,
+                              const char *own_needle, kiln_status others,
+                              const char *others_needle);
+
 #endif /* KILN_TESTS_MPI_COMMON_H */

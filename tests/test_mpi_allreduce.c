@@ -102,10 +102,8 @@ static void allreduce_rejects_a_short_buffer_on_every_rank(void **state)
     size_t n = 64;
     kiln_buf *buf = scratch_buffer(ctx, (world_rank() == 1 ? n - 1 : n) * sizeof(float));
     kiln_status status = kiln_mpi_allreduce_sum(ctx, buf, n, MPI_COMM_WORLD);
-    if (world_rank() == 1)
-        assert_failure_says(ctx, status, KILN_ERR_SIZE, "but its buffer holds 252 bytes");
-    else
-        assert_failure_says(ctx, status, KILN_ERR_ARG, "rank 1 rejected the call");
+    assert_rank_one_at_fault(ctx, status, KILN_ERR_SIZE, "but its buffer holds 252 bytes",
+                             KILN_ERR_ARG, "rank 1 rejected the call");
 }
 
 static void allreduce_rejects_n_differing_between_ranks(void **state)

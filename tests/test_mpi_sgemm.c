@@ -190,10 +190,8 @@ static void sgemm_rejects_a_short_block_on_every_rank(void **state)
     kiln_buf *cb = scratch_buffer(ctx, mb * nb * sizeof(float));
     kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
                                         1.0f, a, b, 0.0f, cb);
-    if (world_rank() == 1)
-        assert_failure_says(ctx, status, KILN_ERR_SIZE, "a needs");
-    else
-        assert_failure_says(ctx, status, KILN_ERR_ARG, "rank 1 rejected the call");
+    assert_rank_one_at_fault(ctx, status, KILN_ERR_SIZE, "a needs", KILN_ERR_ARG,
+                             "rank 1 rejected the call");
 }
 
 /* 2^31 rows of A's block of one column: one float beyond MPI's int count, on every
@@ -238,10 +236,8 @@ static void sgemm_failing_on_one_rank_while_panels_move_fails_on_every_rank(void
     kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
                                         1.0f, a, b, 0.0f, cb);
     assert_int_equal(unsetenv("KILN_CL_DIR"), 0);
-    if (world_rank() == 1)
-        assert_failure_says(ctx, status, KILN_ERR_BUILD, "cannot read kernel source");
-    else
-        assert_failure_says(ctx, status, KILN_ERR_BUILD, "rank 1 failed (KILN_ERR_BUILD");
+    assert_rank_one_at_fault(ctx, status, KILN_ERR_BUILD, "cannot read kernel source",
+                             KILN_ERR_BUILD, "rank 1 failed (KILN_ERR_BUILD");
 }
 
 int main(int argc, char **argv)
