@@ -198,6 +198,11 @@ KILN_API size_t kiln_buf_size(const kiln_buf *buf)
     return buf != NULL ? buf->size : 0;
 }
 
+KILN_API kiln_ctx *kiln_buf_ctx(const kiln_buf *buf)
+{
+    return buf != NULL ? buf->ctx : NULL;
+}
+
 KILN_API size_t kiln_buf_offset(const kiln_buf *buf)
 {
     return buf != NULL ? buf->offset : 0;

@@ -106,19 +106,17 @@ static void store_message(kiln_ctx *ctx, const char *text)
     pthread_mutex_unlock(&ctx->error_lock);
 }
 
-kiln_status fail(const kiln_ctx *ctx, kiln_status status, const char *fmt, ...)
+/* fail() over a va_list, which it consumes. */
+static kiln_status fail_list(const kiln_ctx *ctx, kiln_status status, const char *fmt,
+                             va_list args)
 {
-    va_list args;
-    va_start(args, fmt);
     if (ctx == NULL) {
         vsnprintf(thread_message, sizeof(thread_message), fmt, args);
-        va_end(args);
         return status;
     }
     va_list again;
     va_copy(again, args);
     int length = vsnprintf(NULL, 0, fmt, args);
-    va_end(args);
     char *text = length >= 0 ? malloc((size_t)length + 1) : NULL;
     if (text != NULL) {
         vsnprintf(text, (size_t)length + 1, fmt, again);
@@ -127,6 +125,25 @@ kiln_status fail(const kiln_ctx *ctx, kiln_status status, const char *fmt, ...)
         free(text);
     }
     va_end(again);
+    return status;
+}
+
+kiln_status fail(const kiln_ctx *ctx, kiln_status status, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    fail_list(ctx, status, fmt, args);
+    va_end(args);
+    return status;
+}
+
+KILN_API kiln_status kiln_error_set(const kiln_ctx *ctx, kiln_status status,
+                                    const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fail_list(ctx, status, format != NULL ? format : "", args);
+    va_end(args);
     return status;
 }
 

@@ -4,6 +4,7 @@
 #define KILN_INTERNAL_H
 
 #include "kiln/kiln.h"
+#include "status_check.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,26 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
-#else
-#define PRINTF_LIKE(fmt, args)
-#endif
-
-/* Returns from the calling function when a check fails. */
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        kiln_status check_status_ = (call);                                          \
-        if (check_status_ != KILN_OK)                                                \
-            return check_status_;                                                    \
-    } while (0)
-
 /* ---------------------------------------------------------------- error.c */
 
 /* Records the message for kiln_last_error(ctx) (ctx NULL: this thread's context-free
  * message) and returns status, so a check reads `return fail(...)`. */
 kiln_status fail(const kiln_ctx *ctx, kiln_status status, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
+    KILN_PRINTF_LIKE(3, 4);
 
 /* Fails with the OpenCL call's name and its error's name. Allocation failures become
  * KILN_ERR_NOMEM, everything else KILN_ERR_CL. */

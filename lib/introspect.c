@@ -437,7 +437,7 @@ kiln_status plan_request_parse(const char *op, const char *shape, struct plan_re
 
 /* ---------------------------------------------------------------- reasons */
 
-static void PRINTF_LIKE(2, 3) why_add(struct plan_report *report, const char *fmt, ...)
+static void KILN_PRINTF_LIKE(2, 3) why_add(struct plan_report *report, const char *fmt, ...)
 {
     size_t used = strlen(report->why);
     if (used + 1 >= sizeof(report->why))

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Checks examples/mlp's promises.
+# Checks examples/mlp's promises, and mlp_mpi's.
 #   check_mlp.sh accuracy MIN MLP ARGS...  one run; its last line is "accuracy: NN.N%"
 #                                          with NN.N >= MIN
 #   check_mlp.sh repeat MLP ARGS...        two runs print the same loss on every epoch
 #                                          line (only the times may differ)
+#   check_mlp.sh match TOL RANKS MPIEXEC MLP MLP_MPI ARGS...
+#                                          mlp_mpi on RANKS ranks prints every epoch's
+#                                          loss within TOL (relative) of mlp's
 set -eu
 mode=$1
 shift
@@ -39,8 +42,27 @@ repeat)
         exit 1
     fi
     ;;
+match)
+    tolerance=$1 ranks=$2 mpiexec=$3 mlp=$4 mlp_mpi=$5
+    shift 5
+    "$mlp" "$@" > "$folder/one"
+    "$mpiexec" -np "$ranks" --oversubscribe "$mlp_mpi" "$@" > "$folder/many"
+    cat "$folder/many"
+    awk '$1 == "epoch" { print $4 }' "$folder/one" > "$folder/losses1"
+    awk '$1 == "epoch" { print $4 }' "$folder/many" > "$folder/losses2"
+    if [ ! -s "$folder/losses1" ] ||
+        [ "$(wc -l < "$folder/losses1")" != "$(wc -l < "$folder/losses2")" ] ||
+        ! paste "$folder/losses1" "$folder/losses2" | awk -v tol="$tolerance" '
+            { d = $1 - $2; if (d < 0) d = -d; if (d > tol * $1) bad = 1 } END { exit bad }'
+    then
+        echo "FAIL: mlp_mpi's losses on $ranks ranks (right) are not within $tolerance of mlp's:"
+        paste "$folder/losses1" "$folder/losses2"
+        exit 1
+    fi
+    ;;
 *)
-    echo "usage: check_mlp.sh accuracy MIN MLP ARGS... | repeat MLP ARGS..."
+    echo "usage: check_mlp.sh accuracy MIN MLP ARGS... | repeat MLP ARGS... |"
+    echo "       match TOL RANKS MPIEXEC MLP MLP_MPI ARGS..."
     exit 2
     ;;
 esac

@@ -129,10 +129,11 @@ static void buf_queries_of_null_give_zero(void **state)
     assert_int_equal(kiln_buf_size(NULL), 0);
     assert_int_equal(kiln_buf_offset(NULL), 0);
     assert_null(kiln_buf_mem(NULL));
+    assert_null(kiln_buf_ctx(NULL));
     kiln_buf_destroy(NULL);
 }
 
-static void buf_view_reports_its_size_offset_and_parent_memory(void **state)
+static void buf_view_reports_its_size_offset_context_and_parent_memory(void **state)
 {
     kiln_ctx *ctx = *state;
     kiln_buf *parent = scratch_buffer(ctx, 400);
@@ -144,6 +145,8 @@ static void buf_view_reports_its_size_offset_and_parent_memory(void **state)
     assert_int_equal(kiln_buf_size(inner), 40);
     assert_int_equal(kiln_buf_offset(inner), 20);
     assert_ptr_equal(kiln_buf_mem(inner), kiln_buf_mem(parent));
+    assert_ptr_equal(kiln_buf_ctx(parent), ctx);
+    assert_ptr_equal(kiln_buf_ctx(inner), ctx);
 }
 
 static void buf_view_writes_and_reads_land_in_the_parent(void **state)
@@ -401,7 +404,7 @@ int main(void)
         KILN_TEST(buf_transfers_reject_ranges_beyond_the_end),
         KILN_TEST(buf_transfers_reject_null_arguments),
         KILN_TEST(buf_queries_of_null_give_zero),
-        KILN_TEST(buf_view_reports_its_size_offset_and_parent_memory),
+        KILN_TEST(buf_view_reports_its_size_offset_context_and_parent_memory),
         KILN_TEST(buf_view_writes_and_reads_land_in_the_parent),
         KILN_TEST(buf_view_rejects_ranges_outside_its_parent),
         KILN_TEST(buf_view_rejects_zero_bytes_and_null_arguments),

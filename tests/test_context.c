@@ -230,6 +230,18 @@ static void last_error_of_a_fresh_context_is_empty(void **state)
     assert_true(strlen(kiln_last_error(ctx)) > 0);
 }
 
+/* kiln_error_set, for libraries built on kiln, on a context: kiln_last_error(ctx) holds
+ * its message, and the message outside contexts stays. */
+static void error_set_records_a_message_on_the_context(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_error_set(NULL, KILN_ERR_ARG, "outside");
+    assert_int_equal(kiln_error_set(ctx, KILN_ERR_MPI, "MPI_Bcast failed: %s", "truncated"),
+                     KILN_ERR_MPI);
+    assert_string_equal(kiln_last_error(ctx), "MPI_Bcast failed: truncated");
+    assert_string_equal(kiln_last_error(NULL), "outside");
+}
+
 static void ctx_wrap_runs_work_and_leaves_the_original_working(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -348,6 +360,7 @@ int main(void)
         KILN_TEST(ctx_accessors_return_the_opencl_objects),
         KILN_TEST(ctx_queue_is_in_order_and_profiling),
         KILN_TEST(last_error_of_a_fresh_context_is_empty),
+        KILN_TEST(error_set_records_a_message_on_the_context),
         KILN_TEST(ctx_wrap_runs_work_and_leaves_the_original_working),
         KILN_TEST(ctx_wrap_keeps_the_callers_objects_alive),
         KILN_TEST(ctx_wrap_rejects_null_objects),

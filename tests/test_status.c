@@ -54,6 +54,16 @@ static void status_str_calls_unknown_values_unknown(void **state)
         assert_string_not_equal(kiln_status_str(every_status[i]), unknown);
 }
 
+/* kiln_error_set, for libraries built on kiln, outside any context (test_context checks
+ * it on one): the message goes where kiln's own would, and the status comes back. */
+static void error_set_records_the_message_and_returns_the_status(void **state)
+{
+    (void)state;
+    assert_int_equal(kiln_error_set(NULL, KILN_ERR_SIZE, "block %d of %s", 3, "a"),
+                     KILN_ERR_SIZE);
+    assert_string_equal(kiln_last_error(NULL), "block 3 of a");
+}
+
 static void last_error_without_context_is_never_null(void **state)
 {
     (void)state;
@@ -71,6 +81,7 @@ int main(void)
         cmocka_unit_test(status_str_names_the_status_it_is_given),
         cmocka_unit_test(status_str_is_the_name_and_its_sentence),
         cmocka_unit_test(status_str_calls_unknown_values_unknown),
+        cmocka_unit_test(error_set_records_the_message_and_returns_the_status),
         cmocka_unit_test(last_error_without_context_is_never_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -738,7 +738,7 @@ static int run(const options *opts, size_t first, size_t end)
 
 /* ---------------------------------------------------------------- arguments */
 
-static int PRINTF_LIKE(1, 2) usage_error(const char *fmt, ...)
+static int KILN_PRINTF_LIKE(1, 2) usage_error(const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);

@@ -63,7 +63,8 @@ KILN_API const char *kiln_version(void);
     X(ERR_NOMEM, 3, "out of memory")                                                \
     X(ERR_NODEVICE, 4, "no matching OpenCL device")                                 \
     X(ERR_BUILD, 5, "kernel build failed")                                          \
-    X(ERR_CL, 6, "OpenCL call failed")
+    X(ERR_CL, 6, "OpenCL call failed")                                              \
+    X(ERR_MPI, 7, "MPI call failed")
 
 typedef enum {
 #define KILN_STATUS_ENUM(name, value, text) KILN_##name = value,
@@ -78,11 +79,25 @@ KILN_API const char *kiln_status_str(kiln_status s);
 typedef struct kiln_ctx kiln_ctx; /* a device, its OpenCL context and in-order queue */
 typedef struct kiln_buf kiln_buf; /* device memory that knows its context and size */
 
+/* printf's format checking, where the compiler has it. */
+#if defined(__GNUC__)
+#define KILN_PRINTF_LIKE(format_index, first_arg) \
+    __attribute__((format(printf, format_index, first_arg)))
+#else
+#define KILN_PRINTF_LIKE(format_index, first_arg)
+#endif
+
 /* Details of the last failure of this thread on ctx, or, with ctx NULL, of this
  * thread's last failure outside any context (kiln_ctx_create, a NULL ctx argument,
  * device queries). Never NULL: "" when nothing failed. The string belongs to kiln and
  * stays valid until this thread's next failing call on the same ctx. */
 KILN_API const char *kiln_last_error(const kiln_ctx *ctx);
+
+/* For libraries built on kiln (kiln_mpi.h is one): records the printf-style message as
+ * this thread's kiln_last_error(ctx) (ctx NULL: its message outside any context) and
+ * returns status, so their failures read as kiln's own: `return kiln_error_set(...)`. */
+KILN_API kiln_status kiln_error_set(const kiln_ctx *ctx, kiln_status status,
+                                    const char *format, ...) KILN_PRINTF_LIKE(3, 4);
 
 /* ---------------------------------------------------------------- devices */
 
@@ -320,6 +335,10 @@ KILN_API kiln_status kiln_buf_fill(kiln_buf *buf, float value);
 
 /* Size in bytes; 0 for NULL. */
 KILN_API size_t kiln_buf_size(const kiln_buf *buf);
+
+/* The context buf belongs to (a view: its parent's), still owned by the caller; NULL
+ * for NULL. */
+KILN_API kiln_ctx *kiln_buf_ctx(const kiln_buf *buf);
 
 /* Byte offset of a view within kiln_buf_mem(); 0 for a buffer that is not a view. */
 KILN_API size_t kiln_buf_offset(const kiln_buf *buf);

@@ -1,0 +1,281 @@
+/* kiln_mpi_sgemm: SUMMA on a grid of ranks. Rank (r, q) owns block (r, q) of A, B and C.
+ * The k dimension is walked in panels, each inside one block column of A (owned by grid
+ * column q_a) and one block row of B (owned by grid row r_b): the rank of column q_a in
+ * every grid row broadcasts its A panel (mb × w) along its row, the rank of row r_b in
+ * every grid column its B panel (w × nb) along its column, and every rank adds
+ * A panel · B panel to its C block. Panel edges are the union of both block edges, so
+ * any grid works, with at most grid_rows + grid_cols - 1 panels. */
+#include "internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* One call's shape and this rank's place in the grid. */
+struct summa_shape {
+    size_t m, n, k;
+    int grid_rows, grid_cols;
+    int row, col;          /* this rank's grid row and column */
+    size_t mb, nb, ka, kb; /* blocks: A mb×ka, B kb×nb, C mb×nb */
+};
+
+/* What a call holds while panels move: host copies of this rank's blocks of A and B,
+ * host and device panels, and the row and column communicators. */
+struct summa {
+    kiln_ctx *ctx;
+    float *a_block, *b_block, *a_panel, *b_panel;
+    kiln_buf *a_device, *b_device;
+    MPI_Comm row_comm, col_comm;
+};
+
+/* ---------------------------------------------------------------- checks */
+
+static kiln_status check_divides(const kiln_ctx *ctx, const char *size_name, size_t size,
+                                 const char *side_name, int side)
+{
+    if (size % (size_t)side != 0)
+        return kiln_error_set(ctx, KILN_ERR_ARG, "%s is %zu, not a multiple of %s %d",
+                              size_name, size, side_name, side);
+    return KILN_OK;
+}
+
+/* The grid against comm's size, and the sizes against the grid: the same verdict on
+ * every rank that passes the same arguments. */
+static kiln_status check_grid(const kiln_ctx *ctx, const struct summa_shape *s, int ranks)
+{
+    if (s->grid_rows < 1 || s->grid_cols < 1)
+        return kiln_error_set(ctx, KILN_ERR_ARG, "grid_rows %d and grid_cols %d must be >= 1",
+                              s->grid_rows, s->grid_cols);
+    if ((long long)s->grid_rows * s->grid_cols != ranks)
+        return kiln_error_set(ctx, KILN_ERR_ARG,
+                              "grid_rows × grid_cols is %d × %d but comm has %d ranks",
+                              s->grid_rows, s->grid_cols, ranks);
+    CHECK(check_divides(ctx, "m", s->m, "grid_rows", s->grid_rows));
+    CHECK(check_divides(ctx, "n", s->n, "grid_cols", s->grid_cols));
+    CHECK(check_divides(ctx, "k", s->k, "grid_cols (A's block columns)", s->grid_cols));
+    return check_divides(ctx, "k", s->k, "grid_rows (B's block rows)", s->grid_rows);
+}
+
+/* This rank's blocks against MPI's int count and its buffers. */
+static kiln_status check_blocks(const kiln_ctx *ctx, const struct summa_shape *s,
+                                const kiln_buf *a, const kiln_buf *b, const kiln_buf *c)
+{
+    CHECK(check_context(ctx));
+    if (s->mb != 0 && s->ka > SIZE_MAX / s->mb)
+        return kiln_error_set(ctx, KILN_ERR_SIZE, "A's block %zu×%zu overflows size_t", s->mb,
+                              s->ka);
+    if (s->nb != 0 && (s->kb > SIZE_MAX / s->nb || s->mb > SIZE_MAX / s->nb))
+        return kiln_error_set(ctx, KILN_ERR_SIZE, "B's or C's block overflows size_t");
+    CHECK(check_count(ctx, "A's block", s->mb * s->ka));
+    CHECK(check_count(ctx, "B's block", s->kb * s->nb));
+    CHECK(check_floats(ctx, a, "a", s->mb * s->ka));
+    CHECK(check_floats(ctx, b, "b", s->kb * s->nb));
+    CHECK(check_floats(ctx, c, "c", s->mb * s->nb));
+    CHECK(check_apart(ctx, c, "c", a, "a"));
+    return check_apart(ctx, c, "c", b, "b");
+}
+
+/* ---------------------------------------------------------------- holdings */
+
+/* True when the call moves panels: C = β·C alone does not. */
+static bool summa_moves_panels(const struct summa_shape *s, float alpha)
+{
+    return s->mb > 0 && s->nb > 0 && s->k > 0 && alpha != 0;
+}
+
+/* The widest panel: no wider than a block column of A or a block row of B. */
+static size_t panel_width_max(const struct summa_shape *s)
+{
+    return s->ka < s->kb ? s->ka : s->kb;
+}
+
+static kiln_status host_floats(kiln_ctx *ctx, size_t floats, float **out)
+{
+    return kiln_host_alloc(ctx, floats * sizeof(float), (void **)out);
+}
+
+/* This rank's memory for the call, and its blocks of A and B copied to the host (the
+ * owner of a panel sends it from there). */
+static kiln_status summa_hold(struct summa *h, const struct summa_shape *s,
+                              const kiln_buf *a, const kiln_buf *b)
+{
+    size_t width = panel_width_max(s);
+    size_t a_floats = s->mb * s->ka, b_floats = s->kb * s->nb;
+    CHECK(host_floats(h->ctx, a_floats, &h->a_block));
+    CHECK(host_floats(h->ctx, b_floats, &h->b_block));
+    CHECK(host_floats(h->ctx, s->mb * width, &h->a_panel));
+    CHECK(host_floats(h->ctx, width * s->nb, &h->b_panel));
+    CHECK(kiln_buf_create(h->ctx, s->mb * width * sizeof(float), &h->a_device));
+    CHECK(kiln_buf_create(h->ctx, width * s->nb * sizeof(float), &h->b_device));
+    CHECK(kiln_buf_read(a, 0, h->a_block, a_floats * sizeof(float)));
+    return kiln_buf_read(b, 0, h->b_block, b_floats * sizeof(float));
+}
+
+/* Frees what summa_hold and summa_split made; MPI's failures to free are the result
+ * when nothing failed before. */
+static kiln_status summa_release(struct summa *h, kiln_status status)
+{
+    float *host[] = {h->a_block, h->b_block, h->a_panel, h->b_panel};
+    for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); ++i)
+        kiln_host_free(h->ctx, host[i]);
+    kiln_buf_destroy(h->a_device);
+    kiln_buf_destroy(h->b_device);
+    MPI_Comm *comms[] = {&h->row_comm, &h->col_comm};
+    for (size_t i = 0; i < 2; ++i) {
+        if (*comms[i] == MPI_COMM_NULL)
+            continue;
+        kiln_status freed = mpi_result(h->ctx, "MPI_Comm_free", MPI_Comm_free(comms[i]));
+        status = status != KILN_OK ? status : freed;
+    }
+    return status;
+}
+
+/* The communicators of this rank's grid row (ranked by column) and grid column (ranked
+ * by row). */
+static kiln_status summa_split(struct summa *h, const struct summa_shape *s, MPI_Comm comm)
+{
+    CHECK(mpi_result(h->ctx, "MPI_Comm_split",
+                     MPI_Comm_split(comm, s->row, s->col, &h->row_comm)));
+    return mpi_result(h->ctx, "MPI_Comm_split",
+                      MPI_Comm_split(comm, s->col, s->row, &h->col_comm));
+}
+
+/* ---------------------------------------------------------------- panels */
+
+/* The panel of k starting at `first`: its width and owners, and where it starts in the
+ * owners' blocks. */
+struct panel {
+    size_t first, width;
+    int a_owner, b_owner;      /* grid column owning A's part, grid row owning B's */
+    size_t a_column, b_row;    /* the panel's first column of A's block, row of B's */
+};
+
+static struct panel panel_at(const struct summa_shape *s, size_t first)
+{
+    struct panel p = {.first = first};
+    size_t a_owner = first / s->ka, b_owner = first / s->kb;
+    size_t a_end = (a_owner + 1) * s->ka, b_end = (b_owner + 1) * s->kb;
+    p.width = (a_end < b_end ? a_end : b_end) - first;
+    p.a_owner = (int)a_owner;
+    p.b_owner = (int)b_owner;
+    p.a_column = first - a_owner * s->ka;
+    p.b_row = first - b_owner * s->kb;
+    return p;
+}
+
+/* Moves one panel of A along the grid row and one of B along the grid column; after
+ * it, h->a_panel holds A's (mb × width, tight) and *b_source B's (width × nb). */
+static kiln_status panel_broadcast(struct summa *h, const struct summa_shape *s,
+                                   const struct panel *p, const float **b_source)
+{
+    if (s->col == p->a_owner)
+        for (size_t i = 0; i < s->mb; ++i)
+            memcpy(h->a_panel + i * p->width, h->a_block + i * s->ka + p->a_column,
+                   p->width * sizeof(float));
+    CHECK(mpi_result(h->ctx, "MPI_Bcast (A's panel)",
+                     MPI_Bcast(h->a_panel, (int)(s->mb * p->width), MPI_FLOAT, p->a_owner,
+                               h->row_comm)));
+    float *b = s->row == p->b_owner ? h->b_block + p->b_row * s->nb : h->b_panel;
+    *b_source = b;
+    return mpi_result(h->ctx, "MPI_Bcast (B's panel)",
+                      MPI_Bcast(b, (int)(p->width * s->nb), MPI_FLOAT, p->b_owner,
+                                h->col_comm));
+}
+
+/* C += α·A panel·B panel on this rank's device (β·C first, with the first panel). */
+static kiln_status panel_multiply(struct summa *h, const struct summa_shape *s,
+                                  const struct panel *p, const float *b_source, float alpha,
+                                  float beta, kiln_buf *c)
+{
+    CHECK(kiln_buf_write(h->a_device, 0, h->a_panel, s->mb * p->width * sizeof(float)));
+    CHECK(kiln_buf_write(h->b_device, 0, b_source, p->width * s->nb * sizeof(float)));
+    return kiln_sgemm(h->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, p->width, alpha,
+                      h->a_device, p->width, h->b_device, s->nb, p->first == 0 ? beta : 1.0f,
+                      c, s->nb);
+}
+
+/* Every panel in turn. A rank whose device fails keeps taking part in the broadcasts
+ * (the others wait for it) and keeps the failure in *status; an MPI failure ends the
+ * walk. */
+static kiln_status panels_run(struct summa *h, const struct summa_shape *s, float alpha,
+                              float beta, kiln_buf *c, kiln_status *status)
+{
+    for (size_t first = 0; first < s->k;) {
+        struct panel p = panel_at(s, first);
+        const float *b_source = NULL;
+        CHECK(panel_broadcast(h, s, &p, &b_source));
+        if (*status == KILN_OK)
+            *status = panel_multiply(h, s, &p, b_source, alpha, beta, c);
+        first += p.width;
+    }
+    if (*status == KILN_OK)
+        *status = kiln_finish(h->ctx);
+    return KILN_OK;
+}
+
+/* ---------------------------------------------------------------- the call */
+
+static struct summa_shape shape_of(int rank, int grid_rows, int grid_cols, size_t m,
+                                   size_t n, size_t k)
+{
+    struct summa_shape s = {.m = m, .n = n, .k = k, .grid_rows = grid_rows,
+                            .grid_cols = grid_cols};
+    if (grid_rows < 1 || grid_cols < 1)
+        return s;
+    s.row = rank / grid_cols;
+    s.col = rank % grid_cols;
+    s.mb = m / (size_t)grid_rows;
+    s.nb = n / (size_t)grid_cols;
+    s.ka = k / (size_t)grid_cols;
+    s.kb = k / (size_t)grid_rows;
+    return s;
+}
+
+/* This rank's verdict before the agreement: its arguments, then (for a call that moves
+ * panels) its memory and copies of its blocks. */
+static kiln_status summa_prepare(struct summa *h, const struct summa_shape *s, int ranks,
+                                 float alpha, const kiln_buf *a, const kiln_buf *b,
+                                 const kiln_buf *c)
+{
+    CHECK(check_grid(h->ctx, s, ranks));
+    CHECK(check_blocks(h->ctx, s, a, b, c));
+    return summa_moves_panels(s, alpha) ? summa_hold(h, s, a, b) : KILN_OK;
+}
+
+/* C = β·C alone (k = 0 or α = 0), or nothing (an empty block): no panel moves. */
+static kiln_status summa_scale(kiln_ctx *ctx, const struct summa_shape *s, float alpha,
+                               const kiln_buf *a, const kiln_buf *b, float beta, kiln_buf *c)
+{
+    if (s->mb == 0 || s->nb == 0)
+        return KILN_OK;
+    CHECK(kiln_sgemm(ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, 0, alpha, a, 1, b, s->nb,
+                     beta, c, s->nb));
+    return kiln_finish(ctx);
+}
+
+KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
+                                    int grid_cols, size_t m, size_t n, size_t k, float alpha,
+                                    const kiln_buf *a, const kiln_buf *b, float beta,
+                                    kiln_buf *c)
+{
+    int rank = 0, ranks = 0;
+    CHECK(comm_open(ctx, comm, &rank, &ranks));
+    struct summa_shape s = shape_of(rank, grid_rows, grid_cols, m, n, k);
+    struct summa h = {.ctx = ctx, .row_comm = MPI_COMM_NULL, .col_comm = MPI_COMM_NULL};
+    kiln_status status = summa_prepare(&h, &s, ranks, alpha, a, b, c);
+    uint32_t alpha_bits = 0; /* α = 0 moves no panel: all ranks must see the same α */
+    memcpy(&alpha_bits, &alpha, sizeof(alpha_bits));
+    const struct shared_value values[] = {
+        {"m", m}, {"n", n}, {"k", k}, {"grid_rows", (unsigned long long)grid_rows},
+        {"grid_cols", (unsigned long long)grid_cols}, {"alpha's bits", alpha_bits}};
+    kiln_status agreed = agree_on_arguments(ctx, comm, status, values,
+                                            sizeof(values) / sizeof(values[0]));
+    if (agreed != KILN_OK)
+        return summa_release(&h, agreed);
+    if (!summa_moves_panels(&s, alpha))
+        return agree_on_outcome(ctx, comm, summa_scale(ctx, &s, alpha, a, b, beta, c));
+    agreed = summa_split(&h, &s, comm);
+    if (agreed == KILN_OK)
+        agreed = panels_run(&h, &s, alpha, beta, c, &status);
+    agreed = summa_release(&h, agreed);
+    return agreed != KILN_OK ? agreed : agree_on_outcome(ctx, comm, status);
+}

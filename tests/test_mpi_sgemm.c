@@ -1,0 +1,259 @@
+/* kiln_mpi_sgemm on every grid of MPI_COMM_WORLD's ranks (run by mpirun with 2, 4 and 6
+ * ranks: grids 1×2, 2×1; 2×2, 1×4, 4×1; 2×3, 3×2): each rank checks its block of C
+ * against the double reference of the whole product, and every rank of a rejected call
+ * returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
+#include "mpi_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    int rows, cols;
+} grid;
+
+static const grid grids[] = {{1, 2}, {2, 1}, {2, 2}, {1, 4}, {4, 1}, {2, 3}, {3, 2}};
+
+typedef struct {
+    size_t m, n, k;
+    float alpha, beta;
+    fill_kind fill_ab, fill_c;
+} sgemm_case;
+
+/* A rows×cols matrix, the same on every rank: random from seed, or NaN. */
+static float *whole_matrix(size_t rows, size_t cols, fill_kind fill, uint32_t seed)
+{
+    return fill == FILL_NAN ? scratch_filled(rows * cols, NAN)
+                            : scratch_random(rows * cols, seed);
+}
+
+/* A buffer holding block (row, col) of rows×cols floats of a matrix of row length ld,
+ * tightly packed (at least one float: buffers cannot be empty). */
+static kiln_buf *block_upload(kiln_ctx *ctx, const float *whole, size_t ld, size_t row,
+                              size_t col, size_t rows, size_t cols)
+{
+    float *block = scratch_floats(rows * cols);
+    for (size_t i = 0; i < rows; ++i)
+        for (size_t j = 0; j < cols; ++j)
+            block[i * cols + j] = whole[(row * rows + i) * ld + col * cols + j];
+    return scratch_upload(ctx, block, rows * cols > 0 ? rows * cols : 1);
+}
+
+/* Runs case c on grid g and checks this rank's block of C. */
+static void case_check(kiln_ctx *ctx, grid g, sgemm_case c)
+{
+    size_t row = (size_t)(world_rank() / g.cols), col = (size_t)(world_rank() % g.cols);
+    size_t mb = c.m / (size_t)g.rows, nb = c.n / (size_t)g.cols;
+    size_t ka = c.k / (size_t)g.cols, kb = c.k / (size_t)g.rows;
+    float *a = whole_matrix(c.m, c.k, c.fill_ab, 1);
+    float *b = whole_matrix(c.k, c.n, c.fill_ab, 2);
+    float *cm = whole_matrix(c.m, c.n, c.fill_c, 3);
+    kiln_buf *a_block = block_upload(ctx, a, c.k, row, col, mb, ka);
+    kiln_buf *b_block = block_upload(ctx, b, c.n, row, col, kb, nb);
+    kiln_buf *c_block = block_upload(ctx, cm, c.n, row, col, mb, nb);
+    assert_ok(ctx, kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                  c.alpha, a_block, b_block, c.beta, c_block));
+    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, mb, nb, c.k, c.alpha,
+                                  a + row * mb * c.k, c.k, b + col * nb, c.n, c.beta,
+                                  cm + row * mb * c.n + col * nb, c.n);
+    assert_matrix_near(scratch_download(c_block, mb * nb), nb, &r);
+}
+
+static size_t gcd(size_t a, size_t b)
+{
+    return b == 0 ? a : gcd(b, a % b);
+}
+
+/* A shape that every side of g divides, with k split into blocks of A and of B whose
+ * edges differ where the sides do (2×3: A's block columns of 45, B's block rows of 30,
+ * so panels of 30, 15, 15 and 30). */
+static sgemm_case shape_for(grid g, float alpha, float beta)
+{
+    size_t rows = (size_t)g.rows, cols = (size_t)g.cols;
+    size_t lcm = rows * cols / gcd(rows, cols);
+    return (sgemm_case){.m = 7 * rows, .n = 5 * cols, .k = 15 * lcm, .alpha = alpha,
+                        .beta = beta};
+}
+
+/* check on each grid of the world's size. */
+static void for_each_grid(kiln_ctx *ctx, void (*check)(kiln_ctx *ctx, grid g))
+{
+    size_t ran = 0;
+    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); ++i) {
+        if (grids[i].rows * grids[i].cols != world_size())
+            continue;
+        check(ctx, grids[i]);
+        ++ran;
+    }
+    assert_true(ran > 0);
+}
+
+static void product_check(kiln_ctx *ctx, grid g)
+{
+    case_check(ctx, g, shape_for(g, 1.5f, 0.5f));
+}
+
+static void sgemm_matches_the_double_reference_on_every_grid(void **state)
+{
+    for_each_grid(*state, product_check);
+}
+
+static void beta_zero_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, -0.75f, 0.0f);
+    c.fill_c = FILL_NAN;
+    case_check(ctx, g, c);
+}
+
+static void sgemm_with_beta_zero_does_not_read_c(void **state)
+{
+    for_each_grid(*state, beta_zero_check);
+}
+
+static void alpha_zero_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 0.0f, 2.0f);
+    c.fill_ab = FILL_NAN;
+    case_check(ctx, g, c);
+}
+
+static void sgemm_with_alpha_zero_scales_c_without_reading_a_or_b(void **state)
+{
+    for_each_grid(*state, alpha_zero_check);
+}
+
+static void k_zero_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.0f, -3.0f);
+    c.k = 0;
+    case_check(ctx, g, c);
+}
+
+static void sgemm_with_k_zero_scales_c(void **state)
+{
+    for_each_grid(*state, k_zero_check);
+}
+
+/* A call that every rank rejects with KILN_ERR_ARG and the same words. */
+static void assert_rejected(kiln_ctx *ctx, grid g, size_t m, size_t n, size_t k,
+                            const char *needle)
+{
+    kiln_buf *block = scratch_buffer(ctx, 4096);
+    kiln_buf *c = scratch_buffer(ctx, 4096);
+    assert_failure_says(ctx,
+                        kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, m, n, k, 1.0f,
+                                       block, block, 0.0f, c),
+                        KILN_ERR_ARG, needle);
+}
+
+static void indivisible_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    if (g.rows > 1)
+        assert_rejected(ctx, g, c.m + 1, c.n, c.k, "m is");
+    if (g.cols > 1)
+        assert_rejected(ctx, g, c.m, c.n + 1, c.k, "n is");
+    assert_rejected(ctx, g, c.m, c.n, c.k + 1, "k is");
+}
+
+static void sgemm_rejects_sizes_not_divisible_by_the_grid_on_every_rank(void **state)
+{
+    for_each_grid(*state, indivisible_check);
+}
+
+static void sgemm_rejects_a_grid_other_than_the_communicators_size(void **state)
+{
+    kiln_ctx *ctx = *state;
+    assert_rejected(ctx, (grid){1, 1}, 4, 4, 4, "comm has");
+    assert_rejected(ctx, (grid){world_size(), 2}, 4, 4, 4, "comm has");
+    assert_rejected(ctx, (grid){0, world_size()}, 4, 4, 4, "must be >= 1");
+    assert_rejected(ctx, (grid){-1, -world_size()}, 4, 4, 4, "must be >= 1");
+}
+
+static void sgemm_rejects_sizes_differing_between_ranks(void **state)
+{
+    grid g = {1, world_size()};
+    size_t k = 4 * (size_t)world_size();
+    assert_rejected(*state, g, 4 + (size_t)world_rank(), 4 * (size_t)world_size(), k,
+                    "m differs between ranks");
+}
+
+/* Rank 1's A is a float short of its block: it says so, and every other rank names it. */
+static void sgemm_rejects_a_short_block_on_every_rank(void **state)
+{
+    kiln_ctx *ctx = *state;
+    grid g = {1, world_size()};
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    size_t mb = c.m, ka = c.k / (size_t)g.cols, nb = c.n / (size_t)g.cols;
+    size_t a_floats = mb * ka - (world_rank() == 1 ? 1 : 0);
+    kiln_buf *a = scratch_buffer(ctx, a_floats * sizeof(float));
+    kiln_buf *b = scratch_buffer(ctx, c.k * nb * sizeof(float));
+    kiln_buf *cb = scratch_buffer(ctx, mb * nb * sizeof(float));
+    kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                        1.0f, a, b, 0.0f, cb);
+    assert_rank_one_at_fault(ctx, status, KILN_ERR_SIZE, "a needs", KILN_ERR_ARG,
+                             "rank 1 rejected the call");
+}
+
+/* 2^31 rows of A's block of one column: one float beyond MPI's int count, on every
+ * rank before any buffer is looked at. */
+static void sgemm_rejects_a_block_beyond_mpis_int_count(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_buf *block = scratch_buffer(ctx, 4096), *c = scratch_buffer(ctx, 4096);
+    size_t m = (size_t)1 << 31, k = (size_t)world_size();
+    assert_failure_says(ctx,
+                        kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, 1, world_size(), m, k, k, 1.0f,
+                                       block, block, 0.0f, c),
+                        KILN_ERR_SIZE, "beyond MPI's int count");
+}
+
+static void sgemm_rejects_c_sharing_memory_with_a(void **state)
+{
+    kiln_ctx *ctx = *state;
+    kiln_buf *block = scratch_buffer(ctx, 4096), *b = scratch_buffer(ctx, 4096);
+    assert_failure_says(ctx,
+                        kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, 1, world_size(), 4,
+                                       4 * (size_t)world_size(), 4 * (size_t)world_size(),
+                                       1.0f, block, b, 0.0f, block),
+                        KILN_ERR_ARG, "c shares memory with the input a");
+}
+
+/* Rank 1's device fails once panels move: on a fresh context its kernels come from
+ * $KILN_CL_DIR, which names no folder, so its first kiln_sgemm cannot build. It keeps
+ * taking part in the broadcasts, and every rank learns of the failure at the end. */
+static void sgemm_failing_on_one_rank_while_panels_move_fails_on_every_rank(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = scratch_context(NULL);
+    grid g = {1, world_size()};
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    size_t nb = c.n / (size_t)g.cols, ka = c.k / (size_t)g.cols;
+    kiln_buf *a = scratch_upload(ctx, scratch_random(c.m * ka, 1), c.m * ka);
+    kiln_buf *b = scratch_upload(ctx, scratch_random(c.k * nb, 2), c.k * nb);
+    kiln_buf *cb = scratch_buffer(ctx, c.m * nb * sizeof(float));
+    if (world_rank() == 1)
+        assert_int_equal(setenv("KILN_CL_DIR", "/no-such-folder-of-kernels", 1), 0);
+    kiln_status status = kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                        1.0f, a, b, 0.0f, cb);
+    assert_int_equal(unsetenv("KILN_CL_DIR"), 0);
+    assert_rank_one_at_fault(ctx, status, KILN_ERR_BUILD, "cannot read kernel source",
+                             KILN_ERR_BUILD, "rank 1 failed (KILN_ERR_BUILD");
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        KILN_TEST(sgemm_matches_the_double_reference_on_every_grid),
+        KILN_TEST(sgemm_with_beta_zero_does_not_read_c),
+        KILN_TEST(sgemm_with_alpha_zero_scales_c_without_reading_a_or_b),
+        KILN_TEST(sgemm_with_k_zero_scales_c),
+        KILN_TEST(sgemm_rejects_sizes_not_divisible_by_the_grid_on_every_rank),
+        KILN_TEST(sgemm_rejects_a_grid_other_than_the_communicators_size),
+        KILN_TEST(sgemm_rejects_sizes_differing_between_ranks),
+        KILN_TEST(sgemm_rejects_a_short_block_on_every_rank),
+        KILN_TEST(sgemm_rejects_a_block_beyond_mpis_int_count),
+        KILN_TEST(sgemm_rejects_c_sharing_memory_with_a),
+        KILN_TEST(sgemm_failing_on_one_rank_while_panels_move_fails_on_every_rank),
+    };
+    return RUN_MPI_TESTS(argc, argv, tests);
+}
