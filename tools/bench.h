@@ -158,6 +158,13 @@ extern const bench_impl bench_conv2d_impls[];
  * the input. */
 bool bench_verify_copy(const bench_case *c, char *why, size_t why_len);
 extern const bench_impl bench_copy_impls[];
+/* group_sgemm (bench_group.c): kiln_group_sgemm_host over a group's members, beside its
+ * first member alone. bench_group_set names them: specs, or with specs NULL the device
+ * that `device` (a -d spec, NULL: the default) opens, twice; bench_group_close ends the
+ * groups opened for it. */
+void bench_group_set(const char *specs, const char *device);
+extern const bench_impl bench_group_impls[];
+void bench_group_close(void);
 /* Uniform floats in [-1, 1) from a fixed seed, so runs are repeatable. */
 void bench_random_fill(float *x, size_t n, unsigned long long seed);
 

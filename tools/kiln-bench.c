@@ -38,6 +38,7 @@ typedef struct {
     int warmup;
     const char *csv, *plot;
     const char *clblast_params;
+    const char *group; /* group_sgemm's members, NULL: the device twice */
     const char *dtypes, *maths; /* gemm_ex's lists, NULL: the defaults */
     bool no_cpu, no_peers, help, version;
 } options;
@@ -77,6 +78,9 @@ static const option_desc option_table[] = {
     {NULL, "--clblast-params", "LIST", OPT_STRING, offsetof(options, clblast_params),
      "override CLBlast's Xgemm parameters for this device\n"
      "(CLBlastOverrideParameters: its tuner's results)"},
+    {NULL, "--group", "SPECS", OPT_STRING, offsetof(options, group),
+     "group_sgemm's members, device specs joined by commas\n"
+     "(default: the device twice)"},
     {"-h", "--help", NULL, OPT_FLAG, offsetof(options, help), "print this text"},
     {NULL, "--version", NULL, OPT_FLAG, offsetof(options, version), "print kiln's version"},
 };
@@ -1003,8 +1007,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "kiln-bench: the peak probes failed; %%peak is left out\n");
     print_preamble(&b);
     print_table_header();
+    bench_group_set(b.opt.group, b.opt.device);
     for (size_t i = 0; i < b.plan_count; ++i)
         run_case(&b, i);
+    bench_group_close();
     bool written = (!b.opt.csv || write_csv(&b, b.opt.csv)) &&
                    (!b.opt.plot || bench_plot(b.opt.plot, b.info.name, &b.peaks, b.rows, b.row_count));
     if (b.failures)
