@@ -475,15 +475,22 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * 128 bytes in flight per item; softmax takes 80 registers, layernorm 98, which would
  * leave 3 or 2 groups of 256 per SM (768 or 512 threads), so groups have 1024 items, a
  * shape fixed at build that caps them at 64 registers (no spills for softmax, 12 bytes
- * for layernorm): 2 groups, 2048 threads and 256 KiB in flight per SM. Rows of up to
+ * for layernorm): one group, 1024 threads and 128 KiB in flight per SM (64 registers ×
+ * 1024 items fill its 65536; two groups would need 32). On the H200 (b958ee8) rows of
+ * 1024 and 8192 floats, many a group, ran at 94–95% of the copy; rows of 32768, one a
+ * group, at 62%: with one group an SM, a row's reductions do not overlap the next
+ * row's loads. Rows of up to
  * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
  * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
  * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
  * go through registers, many rows a group. Columns, kiln_sum and rows split into pieces:
  * 4 groups of 256 items per SM stay resident at up to 64 registers an item (ptxas: 27 to
  * 44), so the grid is one wave with no tail; 8 float4 loads in flight per item give each
- * SM 128 KiB in flight. AMD (not timed): groups of 256 items, as its runtime allows. CPUs
- * (PoCL runs a group's items in turn, so registers are memory) stream rows, and keep 8
+ * SM 128 KiB in flight. Measured on the H200 (b958ee8) this made kiln_sum and MAX faster
+ * (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower (3173 / 3239 / 3433 →
+ * 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768): to be retuned. AMD (not
+ * timed): groups of 256 items, as its runtime allows. CPUs (PoCL runs a group's items in
+ * turn, so registers are memory) stream rows, and keep 8
  * groups per core and 2 loads in flight, as before. */
 static const struct row_params row_params_table[] = {
     /*          team_min team_max held held_max group_items groups_per_unit unroll */
