@@ -131,36 +131,47 @@ bool bench_verify_conv2d(const bench_case *c, char *why, size_t why_len)
     return wrong == 0;
 }
 
-/* The workspace kiln_conv2d_workspace asks for at expect.math (the math picks the path:
- * im2col needs one, the implicit GEMM none), made once so no timed call allocates. */
-static bool conv2d_prepare(bench_case *c)
+/* Calls call at expect.math, and sets the context's level back after, for the ops that
+ * follow; what names the call in a failure. */
+static bool at_case_math(bench_case *c, kiln_status (*call)(bench_case *c), const char *what)
 {
-    const kiln_conv2d_desc desc = layer_desc(&c->shape.conv);
     const kiln_math before = kiln_ctx_math(c->ctx);
-    size_t bytes = 0;
     kiln_status status = kiln_ctx_set_math(c->ctx, c->expect.math);
     if (status == KILN_OK)
-        status = kiln_conv2d_workspace(c->ctx, &desc, &bytes);
+        status = call(c);
     const kiln_status restored = kiln_ctx_set_math(c->ctx, before);
-    return c->workspace != NULL ||
-           (bench_report(c->ctx, status, "kiln_conv2d_workspace") &&
-            bench_report(c->ctx, restored, "kiln_ctx_set_math") &&
-            (bytes == 0 || bench_report(c->ctx, kiln_buf_create(c->ctx, bytes, &c->workspace),
-                                        "kiln_buf_create")));
+    return bench_report(c->ctx, status, what) &&
+           bench_report(c->ctx, restored, "kiln_ctx_set_math");
 }
 
-/* At expect.math, and back to the context's level after, for the ops that follow. */
-static bool conv2d_run(bench_case *c)
+/* The workspace kiln_conv2d_workspace asks for (the math picks the path: im2col needs
+ * one, the implicit GEMM none). */
+static kiln_status workspace_make(bench_case *c)
 {
     const kiln_conv2d_desc desc = layer_desc(&c->shape.conv);
-    const kiln_math before = kiln_ctx_math(c->ctx);
-    kiln_status status = kiln_ctx_set_math(c->ctx, c->expect.math);
-    if (status == KILN_OK)
-        status = kiln_conv2d(c->ctx, &desc, c->dev_in[0], c->dev_in[1], NULL, c->dev_out,
-                             KILN_ACT_NONE, c->workspace);
-    const kiln_status restored = kiln_ctx_set_math(c->ctx, before);
-    return bench_report(c->ctx, status, "kiln_conv2d") &&
-           bench_report(c->ctx, restored, "kiln_ctx_set_math");
+    size_t bytes = 0;
+    kiln_status status = kiln_conv2d_workspace(c->ctx, &desc, &bytes);
+    return status != KILN_OK || bytes == 0 ? status
+                                           : kiln_buf_create(c->ctx, bytes, &c->workspace);
+}
+
+static kiln_status conv2d_call(bench_case *c)
+{
+    const kiln_conv2d_desc desc = layer_desc(&c->shape.conv);
+    return kiln_conv2d(c->ctx, &desc, c->dev_in[0], c->dev_in[1], NULL, c->dev_out,
+                       KILN_ACT_NONE, c->workspace);
+}
+
+/* The workspace, made once at expect.math so no timed call allocates. */
+static bool conv2d_prepare(bench_case *c)
+{
+    return c->workspace != NULL ||
+           at_case_math(c, workspace_make, "kiln_conv2d_workspace and kiln_buf_create");
+}
+
+static bool conv2d_run(bench_case *c)
+{
+    return at_case_math(c, conv2d_call, "kiln_conv2d");
 }
 
 const bench_impl bench_conv2d_impls[] = {

@@ -25,22 +25,16 @@ void bench_group_set(const char *specs, const char *device)
 static bool default_specs(char *text, size_t length)
 {
     size_t index = 0;
-    kiln_status status = kiln_device_find(group_device, &index);
-    if (status != KILN_OK) {
-        fprintf(stderr, "kiln-bench: group_sgemm: %s\n", kiln_last_error(NULL));
+    if (!bench_report(NULL, kiln_device_find(group_device, &index), "kiln_device_find"))
         return false;
-    }
     snprintf(text, length, "%zu,%zu", index, index);
     return true;
 }
 
 static bool group_open(size_t which, const char *specs)
 {
-    kiln_status status = kiln_group_create(&groups[which], specs);
-    if (status != KILN_OK)
-        fprintf(stderr, "kiln-bench: group_sgemm: kiln_group_create(\"%s\"): %s: %s\n", specs,
-                kiln_status_str(status), kiln_last_error(NULL));
-    return status == KILN_OK;
+    /* a group's messages are kiln_last_error(NULL)'s */
+    return bench_report(NULL, kiln_group_create(&groups[which], specs), "kiln_group_create");
 }
 
 /* Both groups, once: --group's members, and its first member alone. */
@@ -79,13 +73,11 @@ static bool group_prepare(bench_case *c)
 static bool group_run(size_t which, bench_case *c)
 {
     const bench_shape s = c->shape;
-    kiln_status status =
-        kiln_group_sgemm_host(groups[which], KILN_NO_TRANS, KILN_NO_TRANS, s.m, s.n, s.k,
-                              1.0f, c->in[0], s.k, c->in[1], s.n, 0.0f, c->out, s.n);
-    if (status != KILN_OK)
-        fprintf(stderr, "kiln-bench: kiln_group_sgemm_host: %s: %s\n",
-                kiln_status_str(status), kiln_last_error(NULL));
-    return status == KILN_OK;
+    return bench_report(NULL,
+                        kiln_group_sgemm_host(groups[which], KILN_NO_TRANS, KILN_NO_TRANS,
+                                              s.m, s.n, s.k, 1.0f, c->in[0], s.k, c->in[1],
+                                              s.n, 0.0f, c->out, s.n),
+                        "kiln_group_sgemm_host");
 }
 
 static bool group_whole(bench_case *c)
