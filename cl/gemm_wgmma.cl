@@ -21,7 +21,7 @@
  * (the host checks). beta == 0 leaves C unread; alpha == 0 and k == 0 are the host's.
  */
 #ifndef A_TYPE
-#define A_TYPE 2 /* kiln_dtype of A and B: 1 f16, 2 bf16 */
+#define A_TYPE 2 /* kiln_dtype of A and B: 0 f32 (tf32 products), 1 f16, 2 bf16 */
 #endif
 #ifndef C_TYPE
 #define C_TYPE 0 /* kiln_dtype of C: 0 f32, 1 f16, 2 bf16 */
@@ -44,6 +44,18 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
+#ifndef SPLIT
+#define SPLIT 0 /* 3xTF32: A holds m rows of hi parts then m of lo parts, B n and n */
+#endif
+#if A_TYPE == 0
+#define ELEM_BYTES 4
+#if TRANS_A || !TRANS_B
+#error "tf32 wgmma reads only K-major operands: A as stored, B transposed"
+#endif
+#elif SPLIT
+#error "SPLIT is for f32 operands"
+#endif
+#define PARTS (SPLIT ? 2 : 1)
 
 #include "activation.h" /* ACT, ACTIVATE */
 #include "dtype.h"      /* ELEM, LOAD, STORE */
@@ -68,10 +80,30 @@
 #error "the wgmma kernel's STAGES must be 3 to 6"
 #endif
 
-#if A_TYPE == 1
-#define WGMMA_TYPES "f16.f16"
+/* The instruction's k step, types and (16-bit only) transpose flags: wgmma's transpose
+ * flags say MN-major, A stored transposed, B stored as it is. */
+#if TRANS_A
+#define MN_MAJOR_A "1"
 #else
-#define WGMMA_TYPES "bf16.bf16"
+#define MN_MAJOR_A "0"
+#endif
+#if TRANS_B
+#define MN_MAJOR_B "0"
+#else
+#define MN_MAJOR_B "1"
+#endif
+#if A_TYPE == 0
+#define K_STEP 8
+#define WGMMA_SHAPE "k8.f32.tf32.tf32"
+#define WGMMA_FLAGS "1, 1"
+#else
+#define K_STEP 16
+#if A_TYPE == 1
+#define WGMMA_SHAPE "k16.f32.f16.f16"
+#else
+#define WGMMA_SHAPE "k16.f32.bf16.bf16"
+#endif
+#define WGMMA_FLAGS "1, 1, " MN_MAJOR_A ", " MN_MAJOR_B
 #endif
 
 
@@ -96,17 +128,6 @@
 #else
 #error "TILE_N must be 64, 128 or 256"
 #endif
-/* wgmma's transpose flags say MN-major: A stored transposed, B stored as it is. */
-#if TRANS_A
-#define MN_MAJOR_A "1"
-#else
-#define MN_MAJOR_A "0"
-#endif
-#if TRANS_B
-#define MN_MAJOR_B "0"
-#else
-#define MN_MAJOR_B "1"
-#endif
 
 /* Helpers are always inlined (clang emits no body for an inline function it chooses not
  * to inline). */
@@ -128,7 +149,7 @@ inline ulong a_descriptor(const uint base, const uint block, const uint kk)
     return descriptor(base + (block * 64 / 32) * 512 + (kk / 8) * (TILE_M / 32) * 512, 512,
                       (TILE_M / 32) * 512);
 #else /* K-major: 8-row groups 512 bytes apart; the leading offset is unused */
-    return descriptor(base + block * 64 * (TILE_K * 2) + kk * 2, 16, 512);
+    return descriptor(base + block * 64 * 64 + kk * ELEM_BYTES, 16, 512);
 #endif
 }
 
@@ -136,31 +157,67 @@ __attribute__((always_inline))
 inline ulong b_descriptor(const uint base, const uint kk)
 {
 #if TRANS_B
-    return descriptor(base + kk * 2, 16, 512);
+    return descriptor(base + kk * ELEM_BYTES, 16, 512);
 #else
     return descriptor(base + (kk / 8) * (TILE_N / 32) * 512, 512, (TILE_N / 32) * 512);
 #endif
 }
 
-/* d += A·B for one m64×TILE_N×16 step. */
+/* d = A·B + (scale ? d : 0) for one m64×TILE_N×K_STEP step. */
 __attribute__((always_inline))
-inline void wgmma(float d[ACC], const ulong a, const ulong b)
+inline void wgmma(float d[ACC], const ulong a, const ulong b, const int scale)
 {
     asm volatile("// KILN: {\n"
                  "// KILN: .reg .pred p;\n"
                  "// KILN: setp.ne.b32 p, " SCALE_TEXT ", 0;\n"
-                 "// KILN: wgmma.mma_async.sync.aligned.m64n" XSTR(TILE_N) "k16.f32."
-                 WGMMA_TYPES " " ACC_TEXT ", " DESC_TEXT ", 1, 1, " MN_MAJOR_A ", "
-                 MN_MAJOR_B ";\n"
+                 "// KILN: wgmma.mma_async.sync.aligned.m64n" XSTR(TILE_N) WGMMA_SHAPE " "
+                 ACC_TEXT ", " DESC_TEXT ", " WGMMA_FLAGS ";\n"
                  "// KILN: }"
-                 : ACC_OPERANDS(d) : "l"(a), "l"(b), "r"(1) : "memory");
+                 : ACC_OPERANDS(d) : "l"(a), "l"(b), "r"(scale) : "memory");
+}
+
+/* The products of the ring slice at base into d, committed as one group; fresh: d starts
+ * from 0. 3xTF32 takes a_lo·b_hi, a_hi·b_lo and then a_hi·b_hi at each k step. */
+__attribute__((always_inline))
+inline void slice_products(float d[BLOCKS_M][ACC], const uint base, const uint group,
+                           const int fresh)
+{
+    asm volatile("// KILN: wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+    for (uint kk = 0; kk < TILE_K; kk += K_STEP)
+#pragma unroll
+        for (uint i = 0; i < BLOCKS_M; ++i) {
+            const ulong a = a_descriptor(base, group * BLOCKS_M + i, kk);
+            const ulong b = b_descriptor(base + A_BYTES, kk);
+            const int scale = kk > 0 || !fresh;
+#if SPLIT
+            wgmma(d[i], a_descriptor(base + PART_BYTES, group * BLOCKS_M + i, kk), b, scale);
+            wgmma(d[i], a, b_descriptor(base + PART_BYTES + A_BYTES, kk), 1);
+            wgmma(d[i], a, b, 1);
+#else
+            wgmma(d[i], a, b, scale);
+#endif
+        }
+    asm volatile("// KILN: wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+
+/* Waits for every product group: nothing may read an accumulator while a product runs. */
+__attribute__((always_inline))
+inline void products_wait(float d[BLOCKS_M][ACC])
+{
+#if BLOCKS_M == 2
+    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;"
+                 : ACC_OPERANDS(d[0]), ACC_OPERANDS(d[1]) :: "memory");
+#else
+    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;" : ACC_OPERANDS(d[0]) :: "memory");
+#endif
 }
 
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
 inline void block_multiply(const ulong m, const ulong n, const ulong k, const float alpha,
-                           __global const ushort *a, const ulong lda,
-                           __global const ushort *b, const ulong ldb, const float beta,
+                           __global const OPERAND *a, const ulong lda,
+                           __global const OPERAND *b, const ulong ldb, const float beta,
                            __global ELEM(C_TYPE) *c, const ulong ldc, __global const float *bias,
                            const int has_bias, const ulong row0, const ulong col0,
                            const uint ring)
@@ -173,12 +230,26 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
         for (uint e = 0; e < ACC; ++e)
             acc[i][e] = 0.0f;
 
-    const struct share a_share = A_SHARE(a, lda, m, k, row0, tid);
-    const struct share b_share = B_SHARE(b, ldb, n, k, col0, tid);
+    struct share a_share[PARTS], b_share[PARTS];
+#pragma unroll
+    for (uint part = 0; part < PARTS; ++part) {
+        a_share[part] = A_SHARE(a + part * m * lda, lda, m, k, row0, tid);
+        b_share[part] = B_SHARE(b + part * n * ldb, ldb, n, k, col0, tid);
+    }
+#if SPLIT
+    /* The tensor cores' accumulation truncates, which over a long k drifts far past
+     * fp32's rounding: each slice's products sum apart, from 0, and join acc in fp32. */
+    float part[BLOCKS_M][ACC];
+#pragma unroll
+    for (uint i = 0; i < BLOCKS_M; ++i)
+#pragma unroll
+        for (uint e = 0; e < ACC; ++e)
+            part[i][e] = 0.0f;
+#endif
     const ulong slices = (k + TILE_K - 1) / TILE_K;
     for (uint s = 0; s < STAGES - 2; ++s) {
         if (s < slices)
-            stage_load(ring, s, &a_share, &b_share, k, tid);
+            stage_load(ring, s, a_share, b_share, k, tid);
         asm volatile("cp.async.commit_group;");
     }
     for (ulong slice = 0; slice < slices; ++slice) {
@@ -188,31 +259,28 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
         /* this slice is in for every warp, and the products of the one two back are done */
         barrier(CLK_LOCAL_MEM_FENCE);
         if (slice + STAGES - 2 < slices)
-            stage_load(ring, slice + STAGES - 2, &a_share, &b_share, k, tid);
+            stage_load(ring, slice + STAGES - 2, a_share, b_share, k, tid);
         asm volatile("cp.async.commit_group;");
         const uint base = ring + (uint)(slice % STAGES) * STAGE_BYTES;
-        asm volatile("// KILN: wgmma.fence.sync.aligned;" ::: "memory");
+#if SPLIT
+        slice_products(part, base, group, 1);
+        products_wait(part);
 #pragma unroll
-        for (uint kk = 0; kk < TILE_K; kk += 16)
+        for (uint i = 0; i < BLOCKS_M; ++i)
 #pragma unroll
-            for (uint i = 0; i < BLOCKS_M; ++i)
-                wgmma(acc[i], a_descriptor(base, group * BLOCKS_M + i, kk),
-                      b_descriptor(base + A_BYTES, kk));
-        asm volatile("// KILN: wgmma.commit_group.sync.aligned;" ::: "memory");
+            for (uint e = 0; e < ACC; ++e)
+                acc[i][e] += part[i][e];
+#else
+        slice_products(acc, base, group, 0);
         /* the last slice's products are done, this one's may run on (waiting for them:
          * 375.1 against 454.4 TFLOP/s at 4096³) */
 #pragma unroll
         for (uint i = 0; i < BLOCKS_M; ++i)
             asm volatile("// KILN: wgmma.wait_group.sync.aligned 1;"
                          : ACC_OPERANDS(acc[i]) :: "memory");
-    }
-    /* one wait for all: nothing may read an accumulator while a product runs */
-#if BLOCKS_M == 2
-    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;"
-                 : ACC_OPERANDS(acc[0]), ACC_OPERANDS(acc[1]) :: "memory");
-#else
-    asm volatile("// KILN: wgmma.wait_group.sync.aligned 0;" : ACC_OPERANDS(acc[0]) :: "memory");
 #endif
+    }
+    products_wait(acc);
     asm volatile("cp.async.wait_group 0;" ::: "memory");
     barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
 
