@@ -41,6 +41,9 @@
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
+#ifndef STAGED_C
+#define STAGED_C 0 /* 1: C goes out through local memory, whole rows of 16-byte stores */
+#endif
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
@@ -213,6 +216,57 @@ inline void products_wait(float d[BLOCKS_M][ACC])
 #endif
 }
 
+#if STAGED_C
+/* Floats a staged row of C takes: 8 more than it has, so that a warp's float2 writes
+ * (8 rows × 4) fall on 32 banks in two phases. */
+#define C_ROW (TILE_N + 8)
+#if 64 * C_ROW * 4 * WARPGROUPS > STAGES * STAGE_BYTES
+#error "a staged m64 block of C per warpgroup does not fit the ring"
+#endif
+
+/* The accumulators into C through local memory (the ring, free once the products are
+ * done): each warpgroup's m64 blocks in turn, written as wgmma left them, then read back
+ * as quads along whole rows, so a warp stores 512 contiguous bytes of f32 C (256 of 16-bit
+ * C) at once rather than 16 bytes in each of 8 rows. */
+__attribute__((always_inline))
+inline void staged_store(float acc[BLOCKS_M][ACC], const ulong m, const ulong n,
+                         const float alpha, const float beta, __global ELEM(C_TYPE) *c,
+                         const ulong ldc, __global const float *bias, const int has_bias,
+                         const ulong row0, const ulong col0, const uint ring, const uint tid)
+{
+    const uint lane = tid % 32, warp = tid / 32 % 4, group = tid / 128, item = tid % 128;
+    const uint base = ring + group * 64 * C_ROW * 4;
+#pragma unroll
+    for (uint i = 0; i < BLOCKS_M; ++i) {
+#pragma unroll
+        for (uint half_rows = 0; half_rows < 2; ++half_rows)
+#pragma unroll
+            for (uint j = 0; j < TILE_N / 8; ++j) {
+                const uint e = 4 * j + 2 * half_rows;
+                const uint at = base + ((warp * 16 + lane / 4 + half_rows * 8) * C_ROW + j * 8 +
+                                        2 * (lane % 4)) * 4;
+                asm volatile("st.shared.v2.f32 [%0], {%1, %2};"
+                             :: "r"(at), "f"(acc[i][e]), "f"(acc[i][e + 1]) : "memory");
+            }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const ulong block_row = row0 + (group * BLOCKS_M + i) * 64;
+        const uint rows_per_step = 128 / (TILE_N / 4), quad = item % (TILE_N / 4);
+#pragma unroll
+        for (uint step = 0; step < 64 / rows_per_step; ++step) {
+            const uint r = step * rows_per_step + item / (TILE_N / 4);
+            const ulong row = block_row + r, col = col0 + 4 * quad;
+            float4 v;
+            asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                         : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                         : "r"(base + (r * C_ROW + 4 * quad) * 4) : "memory");
+            if (row < m && col < n)
+                c_store_quad(c, ldc, n, row, col, v, alpha, beta, has_bias ? bias[row] : 0.0f);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* read before the next block overwrites it */
+    }
+}
+#endif
+
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
 inline void block_multiply(const ulong m, const ulong n, const ulong k, const float alpha,
@@ -284,6 +338,9 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
     asm volatile("cp.async.wait_group 0;" ::: "memory");
     barrier(CLK_LOCAL_MEM_FENCE); /* the ring is free for the next block */
 
+#if STAGED_C
+    staged_store(acc, m, n, alpha, beta, c, ldc, bias, has_bias, row0, col0, ring, tid);
+#else
     /* Accumulators 4j+e and 4j+e+1 of an m64 block (e 0 or 2): row 16·warp + lane/4 (+8
      * for e 2), columns 8j + 2·(lane % 4) and the next. */
     const uint lane = tid % 32, warp = (tid / 32) % 4;
@@ -306,6 +363,7 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
                                  alpha, beta, shift);
             }
         }
+#endif
 }
 
 #define KERNEL gemm_wgmma

@@ -66,3 +66,47 @@ inline void c_store_pair(__global ELEM(C_TYPE) *c, const ulong ldc, const ulong 
     for (uint e = 0; e < 2 && col + e < n; ++e)
         c_store(p + e, e ? v.y : v.x, alpha, beta, shift);
 }
+
+/* Four neighbouring elements of C as floats, and their store (rounded to nearest even):
+ * one 4-element access, for an address of a whole quad. */
+#if C_TYPE == 0
+#define C_LOAD4(p) vload4(0, p)
+#define C_STORE4(p, v) vstore4(v, 0, p)
+#elif C_TYPE == 2
+#define C_LOAD4(p) \
+    ((float4)(bf16_to_float((p)[0]), bf16_to_float((p)[1]), bf16_to_float((p)[2]), \
+              bf16_to_float((p)[3])))
+#define C_STORE4(p, v)                                                                    \
+    (*(__global uint2 *)(p) =                                                             \
+         (uint2)(float_to_bf16((v).x) | (uint)float_to_bf16((v).y) << 16,                  \
+                 float_to_bf16((v).z) | (uint)float_to_bf16((v).w) << 16))
+#else /* f16: a NaN goes through f16_store, which keeps its payload */
+#define C_LOAD4(p) \
+    ((float4)(f16_load(p), f16_load((p) + 1), f16_load((p) + 2), f16_load((p) + 3)))
+#define C_STORE4(p, v)                                                                    \
+    (any(isnan(v)) ? (f16_store((v).x, p), f16_store((v).y, (p) + 1),                     \
+                      f16_store((v).z, (p) + 2), f16_store((v).w, (p) + 3))               \
+                   : vstore_half4_rte(v, 0, (__global half *)(p)))
+#endif
+
+/* C(row, col + e) = act(alpha·v[e] + beta·C(row, col + e) + shift) for e = 0 .. 3 inside
+ * the m×n C (col is; row < m is the caller's); beta == 0 leaves C unread. */
+__attribute__((always_inline))
+inline void c_store_quad(__global ELEM(C_TYPE) *c, const ulong ldc, const ulong n,
+                         const ulong row, const ulong col, const float4 v, const float alpha,
+                         const float beta, const float shift)
+{
+    __global ELEM(C_TYPE) *p = c + row * ldc + col;
+    if (col + 3 < n && ((size_t)p & (4 * sizeof(ELEM(C_TYPE)) - 1)) == 0) {
+        float4 r = alpha * v;
+        if (beta != 0.0f)
+            r += beta * C_LOAD4(p);
+        C_STORE4(p, ((float4)(ACTIVATE(r.x + shift), ACTIVATE(r.y + shift),
+                              ACTIVATE(r.z + shift), ACTIVATE(r.w + shift))));
+        return;
+    }
+    const float e4[4] = {v.x, v.y, v.z, v.w};
+    for (uint e = 0; e < 4 && col + e < n; ++e)
+        c_store(p + e, e4[e], alpha, beta, shift);
+}
+
