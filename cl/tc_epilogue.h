@@ -105,8 +105,8 @@ inline void c_store_quad(__global ELEM(C_TYPE) *c, const ulong ldc, const ulong 
                               ACTIVATE(r.z + shift), ACTIVATE(r.w + shift))));
         return;
     }
-    const float e4[4] = {v.x, v.y, v.z, v.w};
+    /* components by name: an indexed array would live in private memory */
     for (uint e = 0; e < 4 && col + e < n; ++e)
-        c_store(p + e, e4[e], alpha, beta, shift);
+        c_store(p + e, e == 0 ? v.x : e == 1 ? v.y : e == 2 ? v.z : v.w, alpha, beta, shift);
 }
 

@@ -1,5 +1,5 @@
-/* Operand lists of wgmma's inline PTX, shared by cl/gemm_wgmma.cl and
- * cl/gemm_wgmma_tf32.cl: ACC_TEXT_N names accumulators %0 .. %(N-1) in the
+/* Operand lists of wgmma's inline PTX (cl/gemm_wgmma.cl): ACC_TEXT_N names accumulators
+ * %0 .. %(N-1) in the
  * instruction's text, FN(d, i) binds N of them from d[i] on as "+f" operands. */
 #define ACC_TEXT_32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 #define ACC_TEXT_64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"

@@ -73,6 +73,7 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->error_lock, NULL);
     pthread_mutex_init(&ctx->sum_lock, NULL);
+    pthread_mutex_init(&ctx->workspace_lock, NULL);
     atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
     atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     atomic_init(&ctx->clblast_used, false);
@@ -155,6 +156,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     transfers_destroy(ctx);
     kiln_buf_destroy(ctx->sum_partials);
     kiln_buf_destroy(ctx->reduce_partials);
+    kiln_buf_destroy(ctx->gemm_workspace);
     programs_free(ctx->programs);
     programs_free(ctx->generated);
     gemm_clblast_release(ctx);
@@ -167,6 +169,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->error_lock);
     pthread_mutex_destroy(&ctx->sum_lock);
+    pthread_mutex_destroy(&ctx->workspace_lock);
     free(ctx);
 }
 

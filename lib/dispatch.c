@@ -196,6 +196,13 @@ struct launch plan_gemm_tc(size_t threads, size_t tile_m, size_t tile_n, size_t 
     return batched((struct launch){2, {gx * threads, gy}, {threads, 1}}, batch);
 }
 
+struct launch plan_tf32_pack(const struct device_limits *device, size_t rows, size_t k,
+                             size_t batch)
+{
+    const struct geam_config tile = {TF32_PACK_TILE, TF32_PACK_ROWS};
+    return batched(plan_geam(device, &tile, rows, k), batch);
+}
+
 /* Local memory of cl/gemm_block.cl: two k-major slices of A and B, double-buffered. */
 static size_t gemm_block_local_bytes(const struct gemm_config *config)
 {

@@ -114,6 +114,11 @@ struct launch plan_gemm(const struct gemm_config *config, size_t m, size_t n, si
  * per tile_m×tile_n block of C, up to the cap (the kernels stride over the rest). */
 struct launch plan_gemm_tc(size_t threads, size_t tile_m, size_t tile_n, size_t m, size_t n,
                           size_t batch);
+/* cl/tf32_pack.cl's launch over a batch of rows×k packed operands: its fixed
+ * TF32_PACK_TILE×TF32_PACK_ROWS groups (geam's grid), the batch along dimension 2. */
+enum { TF32_PACK_TILE = 32, TF32_PACK_ROWS = 8 };
+struct launch plan_tf32_pack(const struct device_limits *device, size_t rows, size_t k,
+                             size_t batch);
 /* The tile of cl/gemm_block.cl for an m×n×k product made of whole blocks, or NULL when
  * no tile divides the shape or fits the device. */
 const struct gemm_config *plan_gemm_block_config(const struct device_limits *device,
@@ -427,6 +432,10 @@ struct kiln_ctx {
      * that keeps one sum's two passes together on them. */
     pthread_mutex_t sum_lock;
     kiln_buf *sum_partials;
+    /* The tf32 GEMM's packed operands (gemm/tensor.c), grown at need, and the lock that
+     * keeps one call's packing and GEMM together on them. */
+    pthread_mutex_t workspace_lock;
+    kiln_buf *gemm_workspace;
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
     struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
 };
@@ -817,6 +826,10 @@ struct gemm_tc_plan {
     const struct gemm_tc_tile *table; /* the kernel's GEMM_TC_TILES rows */
     const struct gemm_tc_tile *tile;  /* the row it runs */
     size_t large_blocks; /* blocks of the large tile: taken where they cover every unit */
+    /* f32 operands that cl/tf32_pack.cl packs K-major (and splits, at TF32X3) into the
+     * context's workspace first, and the bytes that takes */
+    bool pack_a, pack_b;
+    size_t workspace;
     char options[192];   /* the tile's and the call's -D options */
     struct launch launch;
     struct kernel *kernel; /* built by gemm_tc_kernel_get or gemm_tc_build; else NULL */
@@ -838,6 +851,16 @@ kiln_status gemm_tc_build(kiln_ctx *ctx, const struct gemm_call *call,
 /* Runs the call with a built plan. */
 kiln_status gemm_tc_enqueue(kiln_ctx *ctx, const struct gemm_call *call,
                             const struct gemm_tc_plan *plan);
+/* One cl/tf32_pack.cl launch: y (rows×k, rows y_ld apart, matrix i at i·y_stride) =
+ * op(x) (x stored rows×k, or k×rows when trans; x_ld, x_stride), for `batch` matrices;
+ * split: hi parts, then lo parts rows·y_ld elements on. */
+struct tf32_pack {
+    kiln_trans trans;
+    bool split;
+    size_t rows, k, batch, x_ld, x_stride, y_ld, y_stride;
+};
+kiln_status tf32_pack_enqueue(kiln_ctx *ctx, const struct tf32_pack *pack, const kiln_buf *x,
+                              kiln_buf *y);
 /* Why this context's driver refused the sm_90a kernel, or NULL while it has not. */
 const char *gemm_tc_refusal(const kiln_ctx *ctx);
 

@@ -755,6 +755,12 @@ static void explain_tc(const kiln_ctx *ctx, const struct plan_request *request,
             plan->tile->kernel, plan_tc_path_name(plan->path), plan->method,
             ctx->limits.nv_compute_capability);
     explain_tc_tile(ctx, plan, report);
+    if (plan->pack_a || plan->pack_b)
+        why_add(report, "first cl/tf32_pack.cl %s %s K-major into %zu bytes of the context's "
+                        "workspace (wgmma reads tf32 only so)\n",
+                request->math == KILN_MATH_TF32X3 ? "splits" : "copies",
+                plan->pack_a && plan->pack_b ? "op(A) and op(B)ᵀ" : plan->pack_a ? "op(A)" : "op(B)ᵀ",
+                plan->workspace);
     why_add(report, "grid: %zu x %zu work-groups over C's %zu x %zu blocks of %ux%u (block "
                     "rows walked in bands for L2 reuse)\n",
             report->groups[0], report->groups[1],

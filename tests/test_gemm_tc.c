@@ -51,7 +51,7 @@ static void tensor_cores_take_16_bit_operands_below_strict_math(void **state)
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
 }
 
-static void f32_operands_take_tf32_wgmma_except_a_transposed_times_b(void **state)
+static void f32_operands_take_tf32_wgmma_in_every_layout(void **state)
 {
     kiln_ctx *ctx = *state;
     unsetenv("KILN_GEMM_TC");
@@ -62,17 +62,13 @@ static void f32_operands_take_tf32_wgmma_except_a_transposed_times_b(void **stat
         assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
     }
     assert_int_equal(path_on(ctx, 89, &call), GEMM_TC_NONE); /* no mma.sync tf32 kernel */
-    call.ta = KILN_TRANS;
-    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
-    call.tb = KILN_TRANS;
-    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
-    call.ta = KILN_NO_TRANS;
-    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    for (size_t t = 0; t < 4; t++) {
+        call.ta = t / 2 ? KILN_TRANS : KILN_NO_TRANS, call.tb = t % 2 ? KILN_TRANS : KILN_NO_TRANS;
+        assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
+    }
     call.math = KILN_MATH_STRICT;
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
-    call.math = KILN_MATH_TF32, call.lda = 18; /* rows 72 bytes apart */
-    assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
-    call.lda = 20; /* 80 bytes: aligned for floats */
+    call.math = KILN_MATH_TF32, call.lda = 18; /* rows 72 bytes apart: packed */
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_WGMMA);
     setenv("KILN_GEMM_TC", "mma", 1);
     assert_int_equal(path_on(ctx, 90, &call), GEMM_TC_NONE);
@@ -211,6 +207,42 @@ static void f16_plan_takes_wgmma_128x128_for_a_big_call_and_64x128_for_a_small_o
     assert_ptr_equal(small.table, big.table);
 }
 
+/* What a tf32 plan packs: what wgmma cannot read K-major and aligned, both operands at
+ * 3xTF32, one copy of an operand the batch shares; too large a workspace leaves STRICT. */
+static void tf32_plans_pack_what_wgmma_cannot_read_and_both_operands_at_3xtf32(void **state)
+{
+    kiln_ctx *ctx = *state;
+    unsetenv("KILN_GEMM_TC");
+    struct gemm_call call = tc_call(ctx);
+    call.a_type = call.c_type = KILN_DTYPE_F32, call.math = KILN_MATH_TF32;
+    call.tb = KILN_TRANS;
+    struct gemm_tc_plan plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
+    assert_false(plan.pack_a || plan.pack_b);
+    assert_int_equal(plan.workspace, 0);
+    assert_non_null(strstr(plan.options, "-DTRANS_A=0 -DTRANS_B=1"));
+    call.tb = KILN_NO_TRANS; /* B as stored is n-major: packed */
+    plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
+    assert_true(!plan.pack_a && plan.pack_b);
+    assert_int_equal(plan.workspace, 200 * 72 * 4);
+    assert_non_null(strstr(plan.options, "-DTRANS_A=0 -DTRANS_B=1"));
+    call.ta = KILN_TRANS;
+    plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
+    assert_true(plan.pack_a && plan.pack_b);
+    assert_int_equal(plan.workspace, (300 + 200) * 72 * 4);
+    call.math = KILN_MATH_TF32X3, call.batch = 3, call.stride_a = 300 * 72, call.stride_b = 0;
+    call.ta = KILN_NO_TRANS;
+    plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
+    assert_true(plan.pack_a && plan.pack_b);
+    assert_int_equal(plan.workspace, (3 * 300 + 200) * 72 * 2 * 4);
+    assert_non_null(strstr(plan.options, "-DSPLIT=1"));
+    unsigned long long real = ctx->max_alloc_bytes;
+    ctx->max_alloc_bytes = plan.workspace - 1;
+    plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
+    ctx->max_alloc_bytes = real;
+    assert_int_equal(plan.path, GEMM_TC_NONE);
+    assert_non_null(strstr(plan.why, "largest allocation"));
+}
+
 static void f32_plans_take_the_tf32_and_3xtf32_tables(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -218,14 +250,14 @@ static void f32_plans_take_the_tf32_and_3xtf32_tables(void **state)
     struct gemm_call call = tc_call(ctx);
     call.a_type = call.c_type = KILN_DTYPE_F32, call.math = KILN_MATH_TF32;
     struct gemm_tc_plan tf32 = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_tc_plan(&tf32, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 128, 4, 4096, 4096);
+    assert_tc_plan(&tf32, GEMM_TC_WGMMA, "gemm_wgmma", 128, 128, 4, 4096, 4096);
     assert_non_null(strstr(tf32.options, "-DSPLIT=0"));
     call.math = KILN_MATH_TF32X3;
     struct gemm_tc_plan split = plan_on(ctx, 90, 132, call, 4096, 4096, 4096);
-    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 128, 64, 3, 4096, 4096);
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma", 128, 64, 3, 4096, 4096);
     assert_non_null(strstr(split.options, "-DSPLIT=1"));
     split = plan_on(ctx, 90, 132, call, 1024, 512, 1024); /* 8 × 8 blocks of 128×64 */
-    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma_tf32", 64, 64, 3, 1024, 512);
+    assert_tc_plan(&split, GEMM_TC_WGMMA, "gemm_wgmma", 64, 64, 3, 1024, 512);
     assert_true(split.table != tf32.table);
 }
 
@@ -294,14 +326,75 @@ static void query_plan_prints_the_tensor_core_kernel_tile_and_launch(void **stat
     assert_says(&small, "tile 64x128 of its table's 128x128 and 64x128: 64 block(s) of "
                         "128x128 would leave idle some of the 132 compute units");
     struct plan_report split = query_plan_on(ctx, 90, 132, "4096x4096x4096", "f32", "tf32x3");
-    assert_says(&split, "cl/gemm_wgmma_tf32.cl on the wgmma path (wgmma: 3xTF32");
+    assert_says(&split, "cl/gemm_wgmma.cl on the wgmma path (wgmma: 3xTF32");
     assert_says(&split, "tile 128x64 of its table's 128x64 and 64x64");
+    assert_says(&split, "first cl/tf32_pack.cl splits op(A) and op(B)ᵀ K-major into "
+                        "268435456 bytes of the context's workspace");
     struct plan_report mma = query_plan_on(ctx, 80, 108, "4096x4096x4096", "f16", "fast");
     assert_says(&mma, "cl/gemm_mma.cl on the mma.sync path");
     struct plan_report none = query_plan_on(ctx, 75, 40, "4096x4096x4096", "f16", "fast");
     assert_int_equal(none.tc.path, GEMM_TC_NONE);
     assert_says(&none, "no tensor-core kernel: no mma.sync tensor cores (NVIDIA sm_80 or "
                        "later)");
+}
+
+/* ---- cl/tf32_pack.cl, on any device */
+
+/* x rounded to tf32, ties away from zero (PTX's cvt.rna.tf32.f32), in C. */
+static float tf32_rna(float x)
+{
+    if (!isfinite(x))
+        return x;
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    bits = (bits + 0x1000u) & 0xffffe000u;
+    memcpy(&x, &bits, 4);
+    return x;
+}
+
+/* Packs a batch of two 37×29 matrices (stored as they are or transposed, 3 floats of
+ * padding a row) K-major, copied or split, and compares each element with C. */
+static void check_tf32_pack(kiln_ctx *ctx, kiln_trans trans, bool split)
+{
+    enum { ROWS = 37, K = 29, PAD = 3, BATCH = 2, Y_LD = 32, X_FLOATS = 2 * 1200 + 12 };
+    size_t x_ld = (trans ? ROWS : K) + PAD, x_stride = (trans ? K : ROWS) * x_ld + 5;
+    size_t parts = split ? 2 : 1, y_stride = ROWS * Y_LD * parts + 4;
+    float x[X_FLOATS], y[BATCH * ROWS * Y_LD * 2 + 8 + 8];
+    size_t mark = scratch_mark();
+    assert_true(BATCH * x_stride + 7 <= X_FLOATS);
+    floats_random(x, X_FLOATS, 31);
+    /* a tie that rounds away, NaN, Inf, and a finite value that rounds up to Inf */
+    x[7] = 1.0f + 0x1p-11f, x[8] = NAN, x[9] = -INFINITY, x[10] = 3.4027e38f, x[11] = 1e-40f;
+    kiln_buf *dx = scratch_buffer(ctx, sizeof x), *dy = scratch_buffer(ctx, sizeof y);
+    assert_ok(ctx, kiln_buf_write(dx, 0, x, sizeof x));
+    const struct tf32_pack pack = {trans, split, ROWS, K, BATCH, x_ld, x_stride, Y_LD, y_stride};
+    assert_ok(ctx, tf32_pack_enqueue(ctx, &pack, scratch_view(dx, 4 * 7, sizeof x - 4 * 7),
+                                     scratch_view(dy, 4 * 8, sizeof y - 4 * 8)));
+    assert_ok(ctx, kiln_buf_read(dy, 0, y, sizeof y));
+    for (size_t i = 0; i < BATCH; i++)
+        for (size_t r = 0; r < ROWS; r++)
+            for (size_t k = 0; k < K; k++) {
+                float v = x[7 + i * x_stride + (trans ? k * x_ld + r : r * x_ld + k)];
+                const float *hi = &y[8 + i * y_stride + r * Y_LD + k];
+                float want_hi = split ? tf32_rna(v) : v;
+                float want_lo = isfinite(want_hi) ? tf32_rna(v - want_hi) : 0.0f;
+                if (!(memcmp(hi, &want_hi, 4) == 0 ||
+                      (isnan(*hi) && isnan(want_hi))))
+                    fail_msg("matrix %zu (%zu, %zu): %a, want %a", i, r, k, (double)*hi,
+                             (double)want_hi);
+                if (split && memcmp(hi + ROWS * Y_LD, &want_lo, 4) != 0)
+                    fail_msg("lo of matrix %zu (%zu, %zu): %a, want %a", i, r, k,
+                             (double)hi[ROWS * Y_LD], (double)want_lo);
+            }
+    scratch_release_to(mark);
+}
+
+static void tf32_packing_transposes_and_splits_on_any_device(void **state)
+{
+    kiln_ctx *ctx = *state;
+    for (int t = 0; t < 2; t++)
+        for (int split = 0; split < 2; split++)
+            check_tf32_pack(ctx, t ? KILN_TRANS : KILN_NO_TRANS, split);
 }
 
 /* ---- the kernels, on a GPU that has them */
@@ -495,7 +588,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         KILN_TEST(tensor_cores_take_16_bit_operands_below_strict_math),
-        KILN_TEST(f32_operands_take_tf32_wgmma_except_a_transposed_times_b),
+        KILN_TEST(f32_operands_take_tf32_wgmma_in_every_layout),
+        KILN_TEST(tf32_plans_pack_what_wgmma_cannot_read_and_both_operands_at_3xtf32),
+        KILN_TEST(tf32_packing_transposes_and_splits_on_any_device),
         KILN_TEST(tensor_cores_leave_unaligned_scaling_and_vector_calls_alone),
         KILN_TEST(kiln_gemm_tc_forces_a_path_or_turns_them_off),
         KILN_TEST(a_refused_sm90a_build_leaves_mma_sync),

@@ -555,6 +555,7 @@ static void emit_tc(emitter *e, const struct gemm_tc_plan *tc)
     emit_sizes(e, "tile", "tile (M x N)", tile, 2);
     emit_number(e, "work_items", "work-items", tc->tile->threads);
     emit_number(e, "stages", "stages", tc->tile->stages);
+    emit_number(e, "workspace_bytes", "workspace bytes", tc->workspace);
     emit_close(e, '}');
 }
 

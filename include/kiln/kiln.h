@@ -581,19 +581,24 @@ typedef enum { KILN_DTYPE_F32 = 0, KILN_DTYPE_F16, KILN_DTYPE_BF16 } kiln_dtype;
  *         an infinite input gives ±Inf or NaN (its products with the other operand's lo
  *         may have either sign), and a finite input above 3.4025e38 counts as infinite;
  *         subnormal inputs and lo parts are rounded to steps of 2^-136 or read as 0.
- *         Measured at 256×256×4096 on the H200: max error 5.55e-05 against STRICT's
- *         1.87e-04 (tests/test_gemm_tc.c). f16/bf16 inputs: tensor cores
+ *         Each k step's three products sum apart and join the result in fp32 (the
+ *         tensor cores' own accumulation truncates). f16/bf16 inputs: tensor cores
  *         with fp32 accumulation (exact products).
  * TF32    f32 inputs read as tf32 (their low 13 mantissa bits dropped: about 3 decimal
  *         digits per product), fp32 accumulation; f16/bf16 as TF32X3.
  * FAST    as TF32: f32 inputs are never narrowed to f16 or bf16.
  * Where no tensor-core path exists every level runs the STRICT kernels. Tensor cores run
- * f16 and bf16 inputs on NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before) and
- * f32 inputs on sm_90 (wgmma; not Aᵀ·B, which neither layout allows), when A's and B's
- * element offsets, leading dimensions and batch strides start rows on 16 bytes
- * (multiples of 8 for f16/bf16, of 4 for f32), alpha and k are not 0 and neither m nor
- * n is 1. $KILN_GEMM_TC=mma|wgmma|off forces a path where the device has it, or none
- * (for tests and measurements). */
+ * f16 and bf16 inputs on NVIDIA sm_80 and later (wgmma on sm_90, mma.sync before) when
+ * A's and B's element offsets, leading dimensions and batch strides are multiples of 8,
+ * and f32 inputs on sm_90 (wgmma), in either case when alpha and k are not 0 and neither
+ * m nor n is 1. wgmma reads tf32 only as op(A) and op(B)ᵀ stored row by row, on 16
+ * bytes: an f32 operand that is not (B untransposed, A transposed, or unaligned), and
+ * both at TF32X3 (as hi and lo parts), are first copied so into a workspace the context
+ * keeps and grows to the largest such call's need, up to 8·(m + n)·k bytes a matrix of
+ * the batch at TF32X3 and half that at TF32, freed by kiln_ctx_destroy; a call whose
+ * workspace would exceed the device's largest allocation runs the STRICT kernels.
+ * $KILN_GEMM_TC=mma|wgmma|off forces a path where the device has it, or none (for tests
+ * and measurements). */
 typedef enum {
     KILN_MATH_STRICT = 0,
     KILN_MATH_TF32X3,
