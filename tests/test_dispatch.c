@@ -453,7 +453,8 @@ static void check_row_wise_plans(const struct device_limits *device, size_t kern
     struct launch columns = plan_columns(device, local, rows, cols);
     assert_launch_fits(&columns, device, kernel);
     assert_int_equal(columns.local[0] * columns.local[1], local);
-    assert_true(is_pow2(columns.local[0]) && columns.local[0] <= 32);
+    assert_true(is_pow2(columns.local[0]) &&
+                columns.local[0] <= row_params_for(device)->column_items);
     size_t chunks = columns.global[1] / columns.local[1];
     assert_true(chunks >= 1 && chunks <= 65535);
     assert_true(chunks == 1 || chunks * cols <= REDUCE_MAX_PARTIALS);
@@ -490,29 +491,77 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
     }
 }
 
-/* Columns: 32 items of a float4 each (128 columns, coalesced), the rest of the group
- * down the rows; chunks of the rows where the column blocks are few, up to the groups that
- * stay resident at once (4 per SM on GPUs, 8 per core on CPUs). */
-static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **state)
+/* Chunks of the rows plan_columns should give `blocks` column blocks of nvidia_like (132
+ * SMs): the table's one wave (4 groups per SM, rounded down) or group_cap's grid (8 per
+ * SM, rounded up), within rows / (lanes · 4) and the partials. */
+static size_t nvidia_chunks(size_t blocks, size_t lanes, size_t rows, size_t cols)
+{
+    size_t chunks = row_params_for(&nvidia_like)->column_grid == CHUNKS_ONE_WAVE
+                        ? 132 * 4 / blocks
+                        : (132 * 8 + blocks - 1) / blocks;
+    chunks = chunks < rows / (lanes * 4) ? chunks : rows / (lanes * 4);
+    chunks = chunks < REDUCE_MAX_PARTIALS / cols ? chunks : REDUCE_MAX_PARTIALS / cols;
+    return chunks > 0 ? chunks : 1;
+}
+
+/* Columns on GPUs: a group spans up to the table's column_items items of a float4 each
+ * (256: 1024 columns and one lane) where the matrix has the columns, the rest of the group
+ * down the rows; where the column blocks are few, chunks of the rows as the table's grid
+ * asks. The H200's shapes, then narrower ones whatever the table says. */
+static void column_groups_span_the_tables_width_and_chunk_the_rows_when_few(void **state)
 {
     (void)state;
-    struct launch wide = plan_columns(&nvidia_like, 256, 4096, 32768);
-    assert_int_equal(wide.local[0], 32);
-    assert_int_equal(wide.local[1], 8);
-    assert_int_equal(wide.global[0], 32768 / 4);
-    assert_int_equal(wide.global[1] / 8, 2); /* 256 blocks × 2 chunks: 512 groups */
-    struct launch tall = plan_columns(&nvidia_like, 256, 65536, 1024);
-    assert_int_equal(tall.global[0] / 32, 8);
-    assert_int_equal(tall.global[1] / 8, 66); /* 528 groups: 4 per compute unit */
+    const size_t items = row_params_for(&nvidia_like)->column_items;
+    const size_t width = items < 256 ? items : 256, lanes = 256 / width;
+    static const size_t shapes[][2] = {{4096, 32768}, {65536, 1024}, {8192, 8192}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], blocks = cols / (4 * width);
+        struct launch plan = plan_columns(&nvidia_like, 256, rows, cols);
+        assert_int_equal(plan.local[0], width);
+        assert_int_equal(plan.local[1], lanes);
+        assert_int_equal(plan.global[0], blocks * width);
+        assert_int_equal(plan.global[1] / lanes, nvidia_chunks(blocks, lanes, rows, cols));
+    }
     struct launch one = plan_columns(&nvidia_like, 256, 1 << 22, 1);
     assert_int_equal(one.local[0], 1);
     assert_int_equal(one.local[1], 256);
-    assert_int_equal(one.global[1] / 256, 132 * 4);
-    struct launch few_rows = plan_columns(&nvidia_like, 256, 40, 1024);
+    assert_int_equal(one.global[1] / 256, nvidia_chunks(1, 256, 1 << 22, 1));
+    struct launch narrow = plan_columns(&nvidia_like, 256, 1000, 37); /* 10 float4s */
+    assert_int_equal(narrow.local[0], 16);
+    assert_int_equal(narrow.local[1], 16);
+    struct launch few_rows = plan_columns(&nvidia_like, 256, 3, 1024);
     assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
-    struct launch cpu = plan_columns(&pocl_like, 256, 1, 1); /* one shape: one PoCL build */
+}
+
+/* Where the table allows, 1024 columns or more fill a group of 256 along the columns with
+ * one lane; 1025 take a second, nearly empty block (its items skip their loads). */
+static void wide_column_groups_have_one_lane(void **state)
+{
+    (void)state;
+    const struct device_limits *families[] = {&nvidia_like, &amd_like};
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (row_params_for(families[f])->column_items < 256)
+            continue;
+        struct launch wide = plan_columns(families[f], 256, 4096, 1025);
+        assert_int_equal(wide.local[0], 256);
+        assert_int_equal(wide.local[1], 1);
+        assert_int_equal(wide.global[0], 2 * 256);
+        struct launch quarter = plan_columns(families[f], 256, 4096, 255); /* 64 float4s */
+        assert_int_equal(quarter.local[0], 64);
+        assert_int_equal(quarter.local[1], 4);
+    }
+}
+
+/* CPUs keep one group shape whatever the table says, 32 items by 8 (PoCL builds a kernel
+ * per shape), and split the rows up to 8 groups per core. */
+static void cpu_column_groups_keep_one_shape(void **state)
+{
+    (void)state;
+    struct launch cpu = plan_columns(&pocl_like, 256, 1, 1);
     assert_int_equal(cpu.local[0], 32);
     assert_int_equal(cpu.local[1], 8);
+    struct launch cpu_wide = plan_columns(&pocl_like, 256, 1, 4096);
+    assert_int_equal(cpu_wide.local[0], 32);
     struct launch cpu_tall = plan_columns(&pocl_like, 256, 1000, 37);
     assert_int_equal(cpu_tall.global[1] / 8, 16); /* split on PoCL too: the tests see it */
 }
@@ -648,7 +697,9 @@ int main(void)
         cmocka_unit_test(softmax_xent_groups_never_outnumber_the_partials),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
-        cmocka_unit_test(column_groups_read_128_columns_and_chunk_the_rows_when_few),
+        cmocka_unit_test(column_groups_span_the_tables_width_and_chunk_the_rows_when_few),
+        cmocka_unit_test(wide_column_groups_have_one_lane),
+        cmocka_unit_test(cpu_column_groups_keep_one_shape),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
         cmocka_unit_test(short_rows_share_a_group_in_teams),
         cmocka_unit_test(map_rows_are_held_in_registers_up_to_the_tables_capacity),
