@@ -127,6 +127,10 @@ bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads
 /* The tile of cl/conv2d_implicit.cl for an m×n C, or NULL when none fits. */
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
                                                       size_t max_threads, size_t m, size_t n);
+/* The tile's blocks over an m×n C give every compute unit enough of them for the implicit
+ * GEMM to beat im2col's GEMMs on a GPU (dispatch.c says how many, and the figures). */
+bool conv2d_implicit_fills(const struct device_limits *device,
+                           const struct gemm_config *config, size_t m, size_t n);
 /* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
 enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */

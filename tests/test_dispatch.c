@@ -243,6 +243,31 @@ static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **
     conv_tile_is(&tiny_64, 64, 4096, "none");
 }
 
+/* Whether the implicit GEMM's tile for m filters by n pixels of the batch fills device. */
+static bool conv_fills(const struct device_limits *device, size_t m, size_t n)
+{
+    const struct gemm_config *tile =
+        plan_conv2d_implicit_config(device, device->max_work_group_size, m, n);
+    assert_non_null(tile);
+    return conv2d_implicit_fills(device, tile, m, n);
+}
+
+/* The H200's four bench layers (batch 32): three implicit grids fill its 132 SMs, the 104
+ * blocks of 512→512 at 7×7 do not (im2col ran it faster: 21.63 against 17.61 TFLOP/s). */
+static void conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill(void **state)
+{
+    (void)state;
+    assert_true(conv_fills(&nvidia_like, 64, 32 * 56 * 56));   /* 784 blocks */
+    assert_true(conv_fills(&nvidia_like, 256, 32 * 14 * 14));  /* 196 */
+    assert_true(conv_fills(&nvidia_like, 1024, 32 * 14 * 14)); /* 392 */
+    assert_false(conv_fills(&nvidia_like, 512, 32 * 7 * 7));   /* 104 */
+    assert_true(conv_fills(&nvidia_like, 512, 128 * 7 * 7));   /* 196 at batch 128 */
+    const struct gemm_config tile = {64, 128, 8, 8, 8};
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 12, 128 * 11)); /* 132 */
+    assert_false(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131, 128));
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131 + 1, 128)); /* an edge */
+}
+
 static void conv_tiles_stage_whole_columns_of_b(void **state)
 {
     (void)state;
@@ -706,6 +731,7 @@ int main(void)
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
         cmocka_unit_test(conv_tiles_waste_little_on_edges_and_fill_most_compute_units),
+        cmocka_unit_test(conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill),
         cmocka_unit_test(conv_tiles_stage_whole_columns_of_b),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
