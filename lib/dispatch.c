@@ -441,7 +441,8 @@ struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t
 
 /* Work-items of a row group: enough for a wide row's float4s, few enough that the tree
  * stays 8 steps; the kernels loop for the rest. The second pass over partials spans at
- * most PARTIALS_WIDTH results (its rows are short: a wider group would leave few groups).
+ * most PARTIALS_WIDTH results (its rows are short: a wider group would leave few groups),
+ * and on GPUs fewer, for lanes enough that each folds at most PARTS_PER_LANE parts.
  * A team gets a row's float4s this many to an item, so short rows share a group. A piece
  * of a row or a chunk of a column gives each lane at least this many float4s or rows, so
  * splitting pays for its partials. */
@@ -449,6 +450,7 @@ enum {
     ROW_LOCAL = 256,
     ROW_MAX_GROUPS = 1 << 20,
     PARTIALS_WIDTH = 32,
+    PARTS_PER_LANE = 8,
     ROW_QUADS_PER_ITEM = 8,
     PIECE_QUADS_PER_ITEM = 2,
     CHUNK_ROWS_PER_LANE = 4,
@@ -614,9 +616,15 @@ struct launch plan_columns(const struct device_limits *device, size_t local, siz
     return (struct launch){2, {blocks * width, chunks * lanes}, {width, lanes}};
 }
 
-struct launch plan_partials(const struct device_limits *device, size_t local, size_t results)
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t parts,
+                            size_t results)
 {
     size_t width = column_width(device, local, results, PARTIALS_WIDTH);
+    /* A wide column group's thousand chunks would be a long loop per item in few groups
+     * (1024 parts of 1024 results: 128 folds an item in 32 groups): on GPUs, narrower
+     * groups with more lanes. */
+    if (device->family != FAMILY_CPU)
+        width = min_size(width, max_size(local / ceil_pow2(ceil_div(parts, PARTS_PER_LANE)), 1));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t groups = min_size(ceil_div(results > 0 ? results : 1, width), ROW_MAX_GROUPS);
     return (struct launch){2, {groups * width, lanes}, {width, lanes}};

@@ -238,8 +238,10 @@ size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t 
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
                            size_t cols);
 /* The second pass over a parts×results matrix of partials: groups of up to 32 results
- * (on CPUs always 32) by local / width lanes over the parts. */
-struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
+ * (on CPUs always 32; on GPUs fewer where many parts want more lanes) by local / width
+ * lanes over the parts. */
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t parts,
+                            size_t results);
 /* kiln_sum's and kiln_map_reduce's first pass: a float4 per work-item up to the groups
  * that stay resident at once (one_wave: kiln_sum, whose items keep the row table's UNROLL
  * loads in flight) or a few waves of groups per compute unit (kiln_map_reduce, two loads

@@ -507,10 +507,12 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
                 for (unsigned col_bits = 0; col_bits <= 40; col_bits += 8)
                     check_row_wise_plans(device, kernel, local, count,
                                          ((size_t)1 << col_bits) + 3);
-                struct launch partials = plan_partials(device, local, count);
-                assert_launch_fits(&partials, device, kernel);
-                assert_int_equal(partials.local[0] * partials.local[1], local);
-                assert_true(is_pow2(partials.local[0]) && partials.local[0] <= 32);
+                for (size_t parts = 1; parts <= REDUCE_MAX_PARTIALS; parts *= 32) {
+                    struct launch partials = plan_partials(device, local, parts, count);
+                    assert_launch_fits(&partials, device, kernel);
+                    assert_int_equal(partials.local[0] * partials.local[1], local);
+                    assert_true(is_pow2(partials.local[0]) && partials.local[0] <= 32);
+                }
             }
         }
     }
@@ -589,6 +591,26 @@ static void cpu_column_groups_keep_one_shape(void **state)
     assert_int_equal(cpu_wide.local[0], 32);
     struct launch cpu_tall = plan_columns(&pocl_like, 256, 1000, 37);
     assert_int_equal(cpu_tall.global[1] / 8, 16); /* split on PoCL too: the tests see it */
+}
+
+/* The second pass: on GPUs the many chunks of wide column groups spread over lanes, 8
+ * parts a lane (1024 parts of 1024 results: 512 groups of 2 results, not 32 of 32); few
+ * parts keep 32 results a group; CPUs keep one shape, 32 by 8. */
+static void partials_of_many_chunks_take_more_lanes_on_gpus(void **state)
+{
+    (void)state;
+    struct launch many = plan_partials(&nvidia_like, 256, 1024, 1024);
+    assert_int_equal(many.local[0], 2);
+    assert_int_equal(many.local[1], 128);
+    assert_int_equal(many.global[0] / many.local[0], 512);
+    struct launch few = plan_partials(&nvidia_like, 256, 66, 1024);
+    assert_int_equal(few.local[0], 16); /* 16 lanes of 5 parts or fewer */
+    struct launch two = plan_partials(&nvidia_like, 256, 2, 32768);
+    assert_int_equal(two.local[0], 32);
+    assert_int_equal(two.local[1], 8);
+    struct launch cpu = plan_partials(&pocl_like, 256, 1024, 1024);
+    assert_int_equal(cpu.local[0], 32);
+    assert_int_equal(cpu.local[1], 8);
 }
 
 /* Few long rows are shared among groups, as kiln_sum's vector is; many rows are not. */
@@ -725,6 +747,7 @@ int main(void)
         cmocka_unit_test(column_groups_span_the_tables_width_and_chunk_the_rows_when_few),
         cmocka_unit_test(wide_column_groups_have_one_lane),
         cmocka_unit_test(cpu_column_groups_keep_one_shape),
+        cmocka_unit_test(partials_of_many_chunks_take_more_lanes_on_gpus),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
         cmocka_unit_test(short_rows_share_a_group_in_teams),
         cmocka_unit_test(map_rows_are_held_in_registers_up_to_the_tables_capacity),
