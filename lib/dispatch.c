@@ -506,23 +506,22 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
  * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
  * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
- * go through registers, many rows a group. Columns, kiln_sum and rows split into pieces:
- * 4 groups of 256 items per SM stay resident at up to 64 registers an item (ptxas: 27 to
- * 44), so the grid is one wave with no tail; 8 float4 loads in flight per item give each
- * SM 128 KiB in flight. Measured on the H200 (b958ee8) this made kiln_sum and MAX faster
- * (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower (3173 / 3239 / 3433 →
- * 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768; PyTorch 2863 / 3660 / 4164, row
- * sums about 4200). Those groups were 32 items (128 columns, 512 contiguous bytes a row)
+ * go through registers, many rows a group. kiln_sum, rows split into pieces and (until
+ * column_grid) columns: 4 groups of 256 items per SM stay resident at up to 64 registers
+ * an item (ptxas: 27 to 44), so the grid is one wave with no tail; 8 float4 loads in
+ * flight per item give each SM 128 KiB in flight. Measured on the H200 (b958ee8) this made
+ * kiln_sum and MAX faster (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower
+ * (3173 / 3239 / 3433 → 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768; PyTorch
+ * 2863 / 3660 / 4164, row sums about 4200). Those groups were 32 items (128 columns, 512 contiguous bytes a row)
  * by 8 lanes down the rows. column_items 256 lets a group of 256 items be one lane 1024
  * columns wide where the matrix has them: 4 KiB contiguous a row, no fold through local
  * memory, the rows chunked across groups into partials. The chunks take group_cap's grid
  * (8 groups per SM, rounded up), which a992d79 ran faster than the one wave at all three
  * shapes (with 2 loads in flight, not 8): at 27 to 44 registers 5 or more groups of 256
- * fit an SM, not 4. Not
- * yet timed; 32 and CHUNKS_ONE_WAVE give back 20b41c9's plan. AMD (not timed): groups of
- * 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL runs a group's items
- * in turn, so registers are memory) stream rows, and keep 8 groups per core and 2 loads
- * in flight, as before, and one column group shape (32 items). */
+ * fit an SM, not 4. Not yet timed; 32 and CHUNKS_ONE_WAVE give back 20b41c9's plan. AMD
+ * (not timed): groups of 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL
+ * runs a group's items in turn, so registers are memory) stream rows, and keep 8 groups
+ * per core and 2 loads in flight, as before, and one column group shape (32 items). */
 static const struct row_params row_params_table[] = {
     /*            team_min,_max held,_max group_items groups_per_unit unroll column_items,_grid */
     [FAMILY_GPU] = {8,   1024,    8,   16,   1024,       4,              8,     256, CHUNKS_GROUP_CAP},
