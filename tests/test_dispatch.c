@@ -38,6 +38,13 @@ static void assert_launch_fits(const struct launch *plan, const struct device_li
     assert_true(items <= kernel_group);
 }
 
+/* plan's groups are `width` items along dimension 0 by `lanes` along dimension 1. */
+static void group_is(const struct launch *plan, size_t width, size_t lanes)
+{
+    assert_int_equal(plan->local[0], width);
+    assert_int_equal(plan->local[1], lanes);
+}
+
 /* An elementwise plan for n fits, and for large n neither gives every element its own
  * work-item nor puts all of them in one work-group. */
 static void check_elementwise(const struct device_limits *device,
@@ -335,8 +342,7 @@ static struct gemv_config check_gemv(const struct device_limits *device, size_t 
     assert_true(is_pow2(config.local_x) && is_pow2(config.local_y));
     assert_true(threads == 1 || threads * sizeof(float) <= device->local_mem_bytes);
     struct launch plan = plan_gemv(&config, row_major, rows, 1);
-    assert_int_equal(plan.local[0], config.local_x);
-    assert_int_equal(plan.local[1], config.local_y);
+    group_is(&plan, config.local_x, config.local_y);
     assert_launch_fits(&plan, device, max_threads);
     size_t block = row_major ? config.local_y : config.local_x;
     size_t groups = plan.global[row_major ? 1 : 0] / plan.local[row_major ? 1 : 0];
@@ -367,8 +373,7 @@ static void bias_act_grids_fit_every_device_and_stay_bounded(void **state)
     /* A wide row gets 64 consecutive columns a group, 4 rows of them on a GPU. */
     const struct kernel_limits wide = {1024, 32};
     struct launch plan = plan_bias_act(&nvidia_like, &wide, 512, 1024);
-    assert_int_equal(plan.local[0], 64);
-    assert_int_equal(plan.local[1], 4);
+    group_is(&plan, 64, 4);
 }
 
 /* softmax_xent's first pass: a group per row up to a few per compute unit, never more
@@ -544,18 +549,15 @@ static void column_groups_span_the_tables_width_and_chunk_the_rows_when_few(void
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], blocks = cols / (4 * width);
         struct launch plan = plan_columns(&nvidia_like, 256, rows, cols);
-        assert_int_equal(plan.local[0], width);
-        assert_int_equal(plan.local[1], lanes);
+        group_is(&plan, width, lanes);
         assert_int_equal(plan.global[0], blocks * width);
         assert_int_equal(plan.global[1] / lanes, nvidia_chunks(blocks, lanes, rows, cols));
     }
     struct launch one = plan_columns(&nvidia_like, 256, 1 << 22, 1);
-    assert_int_equal(one.local[0], 1);
-    assert_int_equal(one.local[1], 256);
+    group_is(&one, 1, 256);
     assert_int_equal(one.global[1] / 256, nvidia_chunks(1, 256, 1 << 22, 1));
     struct launch narrow = plan_columns(&nvidia_like, 256, 1000, 37); /* 10 float4s */
-    assert_int_equal(narrow.local[0], 16);
-    assert_int_equal(narrow.local[1], 16);
+    group_is(&narrow, 16, 16);
     struct launch few_rows = plan_columns(&nvidia_like, 256, 3, 1024);
     assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
 }
@@ -570,12 +572,10 @@ static void wide_column_groups_have_one_lane(void **state)
         if (row_params_for(families[f])->column_items < 256)
             continue;
         struct launch wide = plan_columns(families[f], 256, 4096, 1025);
-        assert_int_equal(wide.local[0], 256);
-        assert_int_equal(wide.local[1], 1);
+        group_is(&wide, 256, 1);
         assert_int_equal(wide.global[0], 2 * 256);
         struct launch quarter = plan_columns(families[f], 256, 4096, 255); /* 64 float4s */
-        assert_int_equal(quarter.local[0], 64);
-        assert_int_equal(quarter.local[1], 4);
+        group_is(&quarter, 64, 4);
     }
 }
 
@@ -585,8 +585,7 @@ static void cpu_column_groups_keep_one_shape(void **state)
 {
     (void)state;
     struct launch cpu = plan_columns(&pocl_like, 256, 1, 1);
-    assert_int_equal(cpu.local[0], 32);
-    assert_int_equal(cpu.local[1], 8);
+    group_is(&cpu, 32, 8);
     struct launch cpu_wide = plan_columns(&pocl_like, 256, 1, 4096);
     assert_int_equal(cpu_wide.local[0], 32);
     struct launch cpu_tall = plan_columns(&pocl_like, 256, 1000, 37);
@@ -600,17 +599,14 @@ static void partials_of_many_chunks_take_more_lanes_on_gpus(void **state)
 {
     (void)state;
     struct launch many = plan_partials(&nvidia_like, 256, 1024, 1024);
-    assert_int_equal(many.local[0], 2);
-    assert_int_equal(many.local[1], 128);
+    group_is(&many, 2, 128);
     assert_int_equal(many.global[0] / many.local[0], 512);
     struct launch few = plan_partials(&nvidia_like, 256, 66, 1024);
     assert_int_equal(few.local[0], 16); /* 16 lanes of 5 parts or fewer */
     struct launch two = plan_partials(&nvidia_like, 256, 2, 32768);
-    assert_int_equal(two.local[0], 32);
-    assert_int_equal(two.local[1], 8);
+    group_is(&two, 32, 8);
     struct launch cpu = plan_partials(&pocl_like, 256, 1024, 1024);
-    assert_int_equal(cpu.local[0], 32);
-    assert_int_equal(cpu.local[1], 8);
+    group_is(&cpu, 32, 8);
 }
 
 /* Few long rows are shared among groups, as kiln_sum's vector is; many rows are not. */
@@ -668,15 +664,12 @@ static void short_rows_share_a_group_in_teams(void **state)
 {
     (void)state;
     struct launch short_rows = plan_row_teams(&nvidia_like, 256, 65536, 1024);
-    assert_int_equal(short_rows.local[0], 32);
-    assert_int_equal(short_rows.local[1], 8);
+    group_is(&short_rows, 32, 8);
     assert_int_equal(short_rows.global[0] / 32, 65536 / 8);
     struct launch long_rows = plan_row_teams(&nvidia_like, 256, 8192, 8192);
-    assert_int_equal(long_rows.local[0], 256);
-    assert_int_equal(long_rows.local[1], 1);
+    group_is(&long_rows, 256, 1);
     struct launch tiny_rows = plan_row_teams(&nvidia_like, 256, 100, 3);
-    assert_int_equal(tiny_rows.local[0], 1);
-    assert_int_equal(tiny_rows.local[1], 256);
+    group_is(&tiny_rows, 1, 256);
     assert_int_equal(tiny_rows.global[0], 1);
     struct launch cpu_rows = plan_row_teams(&pocl_like, 256, 4096, 1024);
     assert_int_equal(cpu_rows.local[0], 256); /* PoCL: a team only for rows under 1024 */
