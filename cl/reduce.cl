@@ -15,6 +15,7 @@
  * reduce_row_pieces: few long rows, each shared by several groups: partials.
  * reduce_columns:    items own 4 adjacent columns (coalesced float4s), groups one chunk
  *                    of the rows: the result, or partials when there are several chunks.
+ *                    A group as wide as the columns has one lane: no fold.
  * reduce_partials:   the second pass over either's partials (ARGMAX: values and indices).
  * reduce_vector:  kiln_sum's first pass (OP 0): every item of the grid folds its share of
  *                 one vector, SUM_WIDTH floats at a time, UNROLL loads in flight, into
@@ -117,15 +118,18 @@ inline void accumulate(accumulator *a, float x, uint index)
 #endif
 }
 
-/* Combines the accumulators of `lanes` work-items (a power of two): item `lane` keeps
- * its accumulator at values[base + lane·stride] (stride 1 where the lanes are a warp's
- * neighbours, so its accesses hit distinct banks). Every item gets the result. */
+/* Combines the accumulators of `lanes` work-items (a power of two, the same for the whole
+ * group): item `lane` keeps its accumulator at values[base + lane·stride] (stride 1 where
+ * the lanes are a warp's neighbours, so its accesses hit distinct banks). Every item gets
+ * the result; one lane has it already, without local memory or barriers. */
 inline accumulator group_reduce(accumulator a, uint lane, uint lanes, uint base, uint stride,
                                 __local float *values, __local uint *indices)
 {
     const uint at = base + lane * stride;
     a.value -= a.carry;
     a.carry = 0.0f;
+    if (lanes == 1)
+        return a;
     values[at] = a.value;
     indices[at] = a.index;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -314,10 +318,11 @@ inline void column_block_accumulate(accumulator a[4], __global const float *x, u
         columns_accumulate(a, columns_load(p, valid), (uint)row);
 }
 
-/* Per-column reductions: a group of LX items × LY lanes covers 4·LX adjacent columns
- * (each item a float4 of them, so a row's loads coalesce) of one chunk of the rows, the
- * chunks being the groups along dimension 1. One chunk stores y; more store a
- * chunks×cols matrix of partials for reduce_partials. Groups stride over columns. */
+/* Per-column reductions: a group of LX items × LY lanes (LY may be 1) covers 4·LX
+ * adjacent columns (each item a float4 of them, so a row's loads coalesce) of one chunk
+ * of the rows, the chunks being the groups along dimension 1. One chunk stores y; more
+ * store a chunks×cols matrix of partials for reduce_partials. Groups stride over
+ * columns. */
 __kernel void reduce_columns(const ulong rows, const ulong cols, const ulong ld,
                              __global const float *x, const ulong x_offset, __global float *y,
                              const ulong y_offset, const ulong indices_at)

@@ -267,11 +267,30 @@ bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads
            ceil_div(n, config->tile_n) <= MAX_GROUPS_PER_DIM;
 }
 
+/* The blocks of a tile over an m×n C, the edges' partial ones among them. */
+static size_t implicit_blocks(const struct gemm_config *config, size_t m, size_t n)
+{
+    return ceil_div(m, config->tile_m) * ceil_div(n, config->tile_n);
+}
+
 /* The padded product a tile computes for an m×n C: whole blocks. */
 static size_t padded_area(const struct gemm_config *config, size_t m, size_t n)
 {
-    return ceil_div(m, config->tile_m) * config->tile_m * ceil_div(n, config->tile_n) *
-           config->tile_n;
+    return implicit_blocks(config, m, n) * config->tile_m * config->tile_n;
+}
+
+/* Below this many implicit-GEMM blocks per compute unit a GPU convolution takes im2col.
+ * On the H200 (132 SMs), batch 32, fp32 STRICT, TFLOP/s implicit vs im2col: 64→64 56×56
+ * 3×3 29.39 vs 9.30 (784 blocks of 64x128), 256→256 14×14 3×3 22.36 vs 19.67 (196),
+ * 256→1024 14×14 1×1 21.24 vs 14.75 (392 of 128x128), 512→512 7×7 3×3 17.61 vs 21.63
+ * (104 of 64x128: 28 SMs idle, where im2col's GEMMs fill them). */
+enum { CONV2D_IMPLICIT_BLOCKS_PER_UNIT = 1 };
+
+bool conv2d_implicit_fills(const struct device_limits *device,
+                           const struct gemm_config *config, size_t m, size_t n)
+{
+    return implicit_blocks(config, m, n) >=
+           CONV2D_IMPLICIT_BLOCKS_PER_UNIT * (size_t)device->compute_units;
 }
 
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
@@ -288,7 +307,7 @@ const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits
         if (!conv2d_implicit_fits(device, max_threads, config, m, n))
             continue;
         size_t padded = padded_area(config, m, n);
-        size_t blocks = padded / config->tile_m / config->tile_n;
+        size_t blocks = implicit_blocks(config, m, n);
         if (8 * (padded - m * n) <= padded && 4 * blocks >= 3 * device->compute_units)
             return config;
         if (least == NULL || padded <= padded_area(least, m, n))
@@ -428,13 +447,17 @@ struct launch plan_gemv(const struct gemv_config *config, bool row_major, size_t
 /* ---- row-wise kernels: cl/reduce.cl, cl/softmax.cl, cl/norm.cl */
 
 /* Work-items of a row group: enough for a wide row's float4s, few enough that the tree
- * stays 8 steps; the kernels loop for the rest. A team gets a row's float4s this many to
- * an item, so short rows share a group. A piece of a row or a chunk of a column gives
- * each lane at least this many float4s or rows, so splitting pays for its partials. */
+ * stays 8 steps; the kernels loop for the rest. The second pass over partials spans at
+ * most PARTIALS_WIDTH results (its rows are short: a wider group would leave few groups),
+ * and on GPUs fewer, for lanes enough that each folds at most PARTS_PER_LANE parts.
+ * A team gets a row's float4s this many to an item, so short rows share a group. A piece
+ * of a row or a chunk of a column gives each lane at least this many float4s or rows, so
+ * splitting pays for its partials. */
 enum {
     ROW_LOCAL = 256,
     ROW_MAX_GROUPS = 1 << 20,
-    COLUMN_LANES = 32,
+    PARTIALS_WIDTH = 32,
+    PARTS_PER_LANE = 8,
     ROW_QUADS_PER_ITEM = 8,
     PIECE_QUADS_PER_ITEM = 2,
     CHUNK_ROWS_PER_LANE = 4,
@@ -490,20 +513,27 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
  * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
  * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
- * go through registers, many rows a group. Columns, kiln_sum and rows split into pieces:
- * 4 groups of 256 items per SM stay resident at up to 64 registers an item (ptxas: 27 to
- * 44), so the grid is one wave with no tail; 8 float4 loads in flight per item give each
- * SM 128 KiB in flight. Measured on the H200 (b958ee8) this made kiln_sum and MAX faster
- * (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower (3173 / 3239 / 3433 →
- * 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768): to be retuned. AMD (not
- * timed): groups of 256 items, as its runtime allows. CPUs (PoCL runs a group's items in
- * turn, so registers are memory) stream rows, and keep 8
- * groups per core and 2 loads in flight, as before. */
+ * go through registers, many rows a group. kiln_sum, rows split into pieces and (until
+ * column_grid) columns: 4 groups of 256 items per SM stay resident at up to 64 registers
+ * an item (ptxas: 27 to 44), so the grid is one wave with no tail; 8 float4 loads in
+ * flight per item give each SM 128 KiB in flight. Measured on the H200 (b958ee8) this made
+ * kiln_sum and MAX faster (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower
+ * (3173 / 3239 / 3433 → 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768; PyTorch
+ * 2863 / 3660 / 4164, row sums about 4200). Those groups were 32 items (128 columns, 512 contiguous bytes a row)
+ * by 8 lanes down the rows. column_items 256 lets a group of 256 items be one lane 1024
+ * columns wide where the matrix has them: 4 KiB contiguous a row, no fold through local
+ * memory, the rows chunked across groups into partials. The chunks take group_cap's grid
+ * (8 groups per SM, rounded up), which a992d79 ran faster than the one wave at all three
+ * shapes (with 2 loads in flight, not 8): at 27 to 44 registers 5 or more groups of 256
+ * fit an SM, not 4. Not yet timed; 32 and CHUNKS_ONE_WAVE give back 20b41c9's plan. AMD
+ * (not timed): groups of 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL
+ * runs a group's items in turn, so registers are memory) stream rows, and keep 8 groups
+ * per core and 2 loads in flight, as before, and one column group shape (32 items). */
 static const struct row_params row_params_table[] = {
-    /*          team_min team_max held held_max group_items groups_per_unit unroll */
-    [FAMILY_GPU] = {8,   1024,    8,   16,      1024,       4,              8},
-    [FAMILY_AMD] = {8,   256,     8,   16,      256,        4,              8},
-    [FAMILY_CPU] = {1,   1,       0,   0,       1,          8,              2},
+    /*            team_min,_max held,_max group_items groups_per_unit unroll column_items,_grid */
+    [FAMILY_GPU] = {8,   1024,    8,   16,   1024,       4,              8,     256, CHUNKS_GROUP_CAP},
+    [FAMILY_AMD] = {8,   256,     8,   16,   256,        4,              8,     32,  CHUNKS_ONE_WAVE},
+    [FAMILY_CPU] = {1,   1,       0,   0,    1,          8,              2,     32,  CHUNKS_ONE_WAVE},
 };
 
 const struct row_params *row_params_for(const struct device_limits *device)
@@ -557,35 +587,50 @@ size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t 
     return pieces > 0 ? pieces : 1;
 }
 
-/* Items along a row of a partials-like layout: up to COLUMN_LANES on GPUs, fewer for
- * fewer columns; PoCL builds a kernel again for every group shape, so CPUs keep one. */
-static size_t column_width(const struct device_limits *device, size_t local, size_t columns)
+/* Items along a row of a partials-like layout: up to `cap` on GPUs, fewer for fewer
+ * columns; PoCL builds a kernel again for every group shape, so CPUs keep one. */
+static size_t column_width(const struct device_limits *device, size_t local, size_t columns,
+                           size_t cap)
 {
-    size_t wanted = device->family == FAMILY_CPU ? COLUMN_LANES : ceil_pow2(columns > 0 ? columns : 1);
-    size_t width = min_size(min_size(wanted, COLUMN_LANES), local);
+    size_t wanted = device->family == FAMILY_CPU ? cap : ceil_pow2(columns > 0 ? columns : 1);
+    size_t width = min_size(min_size(wanted, cap), local);
     return min_size(width, floor_pow2(device->max_work_item_sizes[0]));
+}
+
+/* How many chunks of the rows give `blocks` column blocks the grid the table asks for. */
+static size_t column_chunks(const struct device_limits *device, size_t blocks)
+{
+    if (row_params_for(device)->column_grid == CHUNKS_ONE_WAVE)
+        return resident_groups(device) / blocks;
+    return ceil_div(group_cap(device), blocks);
 }
 
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
                            size_t cols)
 {
-    size_t width = column_width(device, local, ceil_div(cols, 4));
+    size_t width = column_width(device, local, ceil_div(cols, 4),
+                                row_params_for(device)->column_items);
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t blocks = min_size(ceil_div(cols > 0 ? cols : 1, 4 * width), ROW_MAX_GROUPS);
-    /* Too few column blocks to fill the device: split the rows into chunks too, as many
-     * groups as stay resident at once (a whole wave, no tail). */
-    size_t chunks = 1, wanted = resident_groups(device);
-    if (blocks < wanted && cols > 0) {
-        chunks = min_size(wanted / blocks, rows / (lanes * CHUNK_ROWS_PER_LANE));
+    /* Too few column blocks to fill the device: split the rows into chunks too. */
+    size_t chunks = 1;
+    if (cols > 0 && column_chunks(device, blocks) > 1) {
+        chunks = min_size(column_chunks(device, blocks), rows / (lanes * CHUNK_ROWS_PER_LANE));
         chunks = min_size(min_size(chunks, REDUCE_MAX_PARTIALS / cols), MAX_GROUPS_PER_DIM);
         chunks = chunks > 0 ? chunks : 1;
     }
     return (struct launch){2, {blocks * width, chunks * lanes}, {width, lanes}};
 }
 
-struct launch plan_partials(const struct device_limits *device, size_t local, size_t results)
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t parts,
+                            size_t results)
 {
-    size_t width = column_width(device, local, results);
+    size_t width = column_width(device, local, results, PARTIALS_WIDTH);
+    /* A wide column group's thousand chunks would be a long loop per item in few groups
+     * (1024 parts of 1024 results: 128 folds an item in 32 groups): on GPUs, narrower
+     * groups with more lanes. */
+    if (device->family != FAMILY_CPU)
+        width = min_size(width, max_size(local / ceil_pow2(ceil_div(parts, PARTS_PER_LANE)), 1));
     size_t lanes = min_size(local / width, floor_pow2(device->max_work_item_sizes[1]));
     size_t groups = min_size(ceil_div(results > 0 ? results : 1, width), ROW_MAX_GROUPS);
     return (struct launch){2, {groups * width, lanes}, {width, lanes}};

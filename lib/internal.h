@@ -132,6 +132,10 @@ bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads
 /* The tile of cl/conv2d_implicit.cl for an m×n C, or NULL when none fits. */
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
                                                       size_t max_threads, size_t m, size_t n);
+/* The tile's blocks over an m×n C give every compute unit enough of them for the implicit
+ * GEMM to beat im2col's GEMMs on a GPU (dispatch.c says how many, and the figures). */
+bool conv2d_implicit_fills(const struct device_limits *device,
+                           const struct gemm_config *config, size_t m, size_t n);
 /* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
 enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */
@@ -189,17 +193,23 @@ struct launch plan_rows(size_t local, size_t rows);
  * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
 struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
                              size_t cols);
+/* How plan_columns sizes its grid of row chunks where the column blocks are few: one
+ * resident wave (resident_groups, chunks rounded down: no tail) or the waves of group_cap
+ * (chunks rounded up: a wave and a tail, as before 20b41c9). */
+enum column_grid { CHUNKS_ONE_WAVE, CHUNKS_GROUP_CAP };
 /* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
  * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
  * team_min to team_max items (powers of two) holding `held` float4s each holds it whole;
  * where the kernel allows fewer items, they hold up to held_max float4s each. Teams of
- * short rows share groups of group_items items. Column reductions, rows split into
- * pieces and kiln_sum launch at most groups_per_unit groups per compute unit (one wave of
- * them resident); every kiln_reduce and kiln_sum item keeps `unroll` loads in flight
- * (cl/reduce.cl's UNROLL). */
+ * short rows share groups of group_items items. Rows split into pieces and kiln_sum
+ * launch at most groups_per_unit groups per compute unit (one wave of them resident);
+ * every kiln_reduce and kiln_sum item keeps `unroll` loads in flight (cl/reduce.cl's
+ * UNROLL). A column reduction's group spans up to column_items items (a float4 each)
+ * along the columns and chunks the rows as column_grid says. */
 struct row_params {
     unsigned team_min, team_max, held, held_max, group_items;
-    unsigned groups_per_unit, unroll;
+    unsigned groups_per_unit, unroll, column_items;
+    enum column_grid column_grid;
 };
 const struct row_params *row_params_for(const struct device_limits *device);
 /* A softmax or norm call's plan: `held` float4s per item (0: the row is streamed, read
@@ -216,23 +226,27 @@ struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_
                                  size_t bytes_per_item, bool vectors, size_t rows,
                                  size_t cols);
 /* Partials of a two-pass kiln_reduce (values, then for ARGMAX as many uint32 indices):
- * a bound of the context's scratch, whatever the problem. */
-enum { REDUCE_MAX_PARTIALS = 1 << 17 };
+ * a bound of the context's scratch (8 MiB), whatever the problem. A column group 1024
+ * columns wide leaves 1024 partials per chunk of the rows, so about a thousand groups
+ * (two waves of an H200's) fit. */
+enum { REDUCE_MAX_PARTIALS = 1 << 20 };
 /* How many groups of `local` items share each of `rows` long rows (reduce_row_pieces):
  * 1 when the rows alone give the device enough groups or are too short to split; at
  * most REDUCE_MAX_PARTIALS partials in all. */
 size_t plan_row_pieces(const struct device_limits *device, size_t local, size_t rows,
                        size_t cols);
 /* Per-column reductions: groups of local[0] items owning 4 adjacent columns each (up to
- * 128 columns, coalesced; on CPUs always 32 items, one shape) by local[1] lanes down the
- * rows, both powers of two; groups stride over columns. Where the column blocks are too
- * few to fill the device, global[1] / local[1] chunks of the rows, at most
- * REDUCE_MAX_PARTIALS / cols. */
+ * the row table's column_items, coalesced; on CPUs always that many, one shape) by
+ * local[1] lanes down the rows (1 where the columns fill the group), both powers of two;
+ * groups stride over columns. Where the column blocks are too few to fill the device,
+ * global[1] / local[1] chunks of the rows, at most REDUCE_MAX_PARTIALS / cols. */
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,
                            size_t cols);
 /* The second pass over a parts×results matrix of partials: groups of up to 32 results
- * (on CPUs always 32) by local / width lanes over the parts. */
-struct launch plan_partials(const struct device_limits *device, size_t local, size_t results);
+ * (on CPUs always 32; on GPUs fewer where many parts want more lanes) by local / width
+ * lanes over the parts. */
+struct launch plan_partials(const struct device_limits *device, size_t local, size_t parts,
+                            size_t results);
 /* kiln_sum's and kiln_map_reduce's first pass: a float4 per work-item up to the groups
  * that stay resident at once (one_wave: kiln_sum, whose items keep the row table's UNROLL
  * loads in flight) or a few waves of groups per compute unit (kiln_map_reduce, two loads

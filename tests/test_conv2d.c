@@ -322,9 +322,10 @@ static void conv2d_workspace_is_none_in_place_and_bounded_otherwise(void **state
 }
 
 /* Unforced, the plan (seen through the workspace it asks for) unfolds on CPUs and on
- * tensor-core GPUs below STRICT math, and is one implicit GEMM on other GPUs. The device
- * facts are set on a context of its own; nothing runs. */
-static void conv2d_unfolds_on_cpus_and_for_tensor_cores_only(void **state)
+ * tensor-core GPUs below STRICT math, and is one implicit GEMM on other GPUs (whose
+ * compute units its blocks fill: the next test). The device facts are set on a context
+ * of its own; nothing runs. */
+static void conv2d_unfolds_on_cpus_and_for_tensor_cores(void **state)
 {
     (void)state;
     unsetenv("KILN_CONV2D");
@@ -340,6 +341,52 @@ static void conv2d_unfolds_on_cpus_and_for_tensor_cores_only(void **state)
     assert_int_equal(workspace_for(ctx, &desc), unfolded);
     ctx->limits.nv_compute_capability = 0; /* no tensor cores: fp32 all the same */
     assert_int_equal(workspace_for(ctx, &desc), 0);
+}
+
+/* On a GPU at STRICT math the plan is one implicit GEMM while its blocks give every
+ * compute unit one, and unfolds below that: kiln_conv2d_workspace asks for bytes exactly
+ * when kiln_conv2d refuses to run without them, and with what it asks for each plan
+ * matches the reference. The GPU's facts are set on a PoCL context of its own. */
+static void conv2d_unfolds_on_gpus_whose_compute_units_outnumber_the_implicit_blocks(
+    void **state)
+{
+    (void)state;
+    unsetenv("KILN_CONV2D");
+    kiln_ctx *ctx = scratch_context(NULL);
+    ctx->limits.family = FAMILY_GPU;
+    const conv_case c = cases[4]; /* 8 filters by 3 images of 8×8 pixels */
+    const kiln_conv2d_desc desc = desc_of(&c);
+    const size_t pixels = out_h(&c) * out_w(&c), taps = c.channels * c.kernel_h * c.kernel_w;
+    const size_t filters = c.filters, columns = c.batch * pixels;
+    const size_t image = c.channels * c.height * c.width;
+    const struct gemm_config *tile =
+        plan_conv2d_implicit_config(&ctx->limits, ctx->limits.max_work_group_size, filters,
+                                    columns);
+    assert_non_null(tile);
+    /* the least padded tile, whatever the compute units: every other wastes too much */
+    const size_t blocks = ((filters + tile->tile_m - 1) / tile->tile_m) *
+                          ((columns + tile->tile_n - 1) / tile->tile_n);
+    const size_t units[] = {1, blocks, blocks + 1, 132};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        ctx->limits.compute_units = units[u];
+        print_message("%zu compute units, %zu blocks\n", units[u], blocks);
+        size_t bytes = workspace_for(ctx, &desc);
+        assert_int_equal(bytes > 0, units[u] > blocks);
+        size_t mark = scratch_mark();
+        kiln_buf *x = scratch_buffer(ctx, c.batch * image * sizeof(float));
+        kiln_buf *w = scratch_buffer(ctx, filters * taps * sizeof(float));
+        kiln_buf *y = scratch_buffer(ctx, columns * filters * sizeof(float));
+        kiln_status status = kiln_conv2d(ctx, &desc, x, w, NULL, y, KILN_ACT_NONE, NULL);
+        if (bytes > 0) {
+            assert_arg_error(ctx, status);
+            assert_contains(kiln_last_error(ctx), "fewer than the compute units");
+        } else {
+            assert_ok(ctx, status);
+        }
+        assert_ok(ctx, kiln_finish(ctx));
+        scratch_release_to(mark);
+        check_conv2d(ctx, c);
+    }
 }
 
 static void conv2d_of_no_images_writes_nothing(void **state)
@@ -498,7 +545,8 @@ int main(void)
         KILN_TEST(conv2d_runs_a_batch_in_chunks_of_the_workspace_it_gets),
         KILN_TEST(conv2d_follows_the_contexts_math_level),
         KILN_TEST(conv2d_workspace_is_none_in_place_and_bounded_otherwise),
-        KILN_TEST(conv2d_unfolds_on_cpus_and_for_tensor_cores_only),
+        KILN_TEST(conv2d_unfolds_on_cpus_and_for_tensor_cores),
+        KILN_TEST(conv2d_unfolds_on_gpus_whose_compute_units_outnumber_the_implicit_blocks),
         KILN_TEST(conv2d_of_no_images_writes_nothing),
         KILN_TEST(conv2d_rejects_a_bad_descriptor_naming_the_field),
         KILN_TEST(conv2d_rejects_sizes_that_overflow),

@@ -38,6 +38,13 @@ static void assert_launch_fits(const struct launch *plan, const struct device_li
     assert_true(items <= kernel_group);
 }
 
+/* plan's groups are `width` items along dimension 0 by `lanes` along dimension 1. */
+static void group_is(const struct launch *plan, size_t width, size_t lanes)
+{
+    assert_int_equal(plan->local[0], width);
+    assert_int_equal(plan->local[1], lanes);
+}
+
 /* An elementwise plan for n fits, and for large n neither gives every element its own
  * work-item nor puts all of them in one work-group. */
 static void check_elementwise(const struct device_limits *device,
@@ -243,6 +250,31 @@ static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **
     conv_tile_is(&tiny_64, 64, 4096, "none");
 }
 
+/* Whether the implicit GEMM's tile for m filters by n pixels of the batch fills device. */
+static bool conv_fills(const struct device_limits *device, size_t m, size_t n)
+{
+    const struct gemm_config *tile =
+        plan_conv2d_implicit_config(device, device->max_work_group_size, m, n);
+    assert_non_null(tile);
+    return conv2d_implicit_fills(device, tile, m, n);
+}
+
+/* The H200's four bench layers (batch 32): three implicit grids fill its 132 SMs, the 104
+ * blocks of 512→512 at 7×7 do not (im2col ran it faster: 21.63 against 17.61 TFLOP/s). */
+static void conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill(void **state)
+{
+    (void)state;
+    assert_true(conv_fills(&nvidia_like, 64, 32 * 56 * 56));   /* 784 blocks */
+    assert_true(conv_fills(&nvidia_like, 256, 32 * 14 * 14));  /* 196 */
+    assert_true(conv_fills(&nvidia_like, 1024, 32 * 14 * 14)); /* 392 */
+    assert_false(conv_fills(&nvidia_like, 512, 32 * 7 * 7));   /* 104 */
+    assert_true(conv_fills(&nvidia_like, 512, 128 * 7 * 7));   /* 196 at batch 128 */
+    const struct gemm_config tile = {64, 128, 8, 8, 8};
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 12, 128 * 11)); /* 132 */
+    assert_false(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131, 128));
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131 + 1, 128)); /* an edge */
+}
+
 static void conv_tiles_stage_whole_columns_of_b(void **state)
 {
     (void)state;
@@ -310,8 +342,7 @@ static struct gemv_config check_gemv(const struct device_limits *device, size_t 
     assert_true(is_pow2(config.local_x) && is_pow2(config.local_y));
     assert_true(threads == 1 || threads * sizeof(float) <= device->local_mem_bytes);
     struct launch plan = plan_gemv(&config, row_major, rows, 1);
-    assert_int_equal(plan.local[0], config.local_x);
-    assert_int_equal(plan.local[1], config.local_y);
+    group_is(&plan, config.local_x, config.local_y);
     assert_launch_fits(&plan, device, max_threads);
     size_t block = row_major ? config.local_y : config.local_x;
     size_t groups = plan.global[row_major ? 1 : 0] / plan.local[row_major ? 1 : 0];
@@ -342,8 +373,7 @@ static void bias_act_grids_fit_every_device_and_stay_bounded(void **state)
     /* A wide row gets 64 consecutive columns a group, 4 rows of them on a GPU. */
     const struct kernel_limits wide = {1024, 32};
     struct launch plan = plan_bias_act(&nvidia_like, &wide, 512, 1024);
-    assert_int_equal(plan.local[0], 64);
-    assert_int_equal(plan.local[1], 4);
+    group_is(&plan, 64, 4);
 }
 
 /* softmax_xent's first pass: a group per row up to a few per compute unit, never more
@@ -453,7 +483,8 @@ static void check_row_wise_plans(const struct device_limits *device, size_t kern
     struct launch columns = plan_columns(device, local, rows, cols);
     assert_launch_fits(&columns, device, kernel);
     assert_int_equal(columns.local[0] * columns.local[1], local);
-    assert_true(is_pow2(columns.local[0]) && columns.local[0] <= 32);
+    assert_true(is_pow2(columns.local[0]) &&
+                columns.local[0] <= row_params_for(device)->column_items);
     size_t chunks = columns.global[1] / columns.local[1];
     assert_true(chunks >= 1 && chunks <= 65535);
     assert_true(chunks == 1 || chunks * cols <= REDUCE_MAX_PARTIALS);
@@ -481,40 +512,101 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
                 for (unsigned col_bits = 0; col_bits <= 40; col_bits += 8)
                     check_row_wise_plans(device, kernel, local, count,
                                          ((size_t)1 << col_bits) + 3);
-                struct launch partials = plan_partials(device, local, count);
-                assert_launch_fits(&partials, device, kernel);
-                assert_int_equal(partials.local[0] * partials.local[1], local);
-                assert_true(is_pow2(partials.local[0]) && partials.local[0] <= 32);
+                for (size_t parts = 1; parts <= REDUCE_MAX_PARTIALS; parts *= 32) {
+                    struct launch partials = plan_partials(device, local, parts, count);
+                    assert_launch_fits(&partials, device, kernel);
+                    assert_int_equal(partials.local[0] * partials.local[1], local);
+                    assert_true(is_pow2(partials.local[0]) && partials.local[0] <= 32);
+                }
             }
         }
     }
 }
 
-/* Columns: 32 items of a float4 each (128 columns, coalesced), the rest of the group
- * down the rows; chunks of the rows where the column blocks are few, up to the groups that
- * stay resident at once (4 per SM on GPUs, 8 per core on CPUs). */
-static void column_groups_read_128_columns_and_chunk_the_rows_when_few(void **state)
+/* Chunks of the rows plan_columns should give `blocks` column blocks of nvidia_like (132
+ * SMs): the table's one wave (4 groups per SM, rounded down) or group_cap's grid (8 per
+ * SM, rounded up), within rows / (lanes · 4) and the partials. */
+static size_t nvidia_chunks(size_t blocks, size_t lanes, size_t rows, size_t cols)
+{
+    size_t chunks = row_params_for(&nvidia_like)->column_grid == CHUNKS_ONE_WAVE
+                        ? 132 * 4 / blocks
+                        : (132 * 8 + blocks - 1) / blocks;
+    chunks = chunks < rows / (lanes * 4) ? chunks : rows / (lanes * 4);
+    chunks = chunks < REDUCE_MAX_PARTIALS / cols ? chunks : REDUCE_MAX_PARTIALS / cols;
+    return chunks > 0 ? chunks : 1;
+}
+
+/* Columns on GPUs: a group spans up to the table's column_items items of a float4 each
+ * (256: 1024 columns and one lane) where the matrix has the columns, the rest of the group
+ * down the rows; where the column blocks are few, chunks of the rows as the table's grid
+ * asks. The H200's shapes, then narrower ones whatever the table says. */
+static void column_groups_span_the_tables_width_and_chunk_the_rows_when_few(void **state)
 {
     (void)state;
-    struct launch wide = plan_columns(&nvidia_like, 256, 4096, 32768);
-    assert_int_equal(wide.local[0], 32);
-    assert_int_equal(wide.local[1], 8);
-    assert_int_equal(wide.global[0], 32768 / 4);
-    assert_int_equal(wide.global[1] / 8, 2); /* 256 blocks × 2 chunks: 512 groups */
-    struct launch tall = plan_columns(&nvidia_like, 256, 65536, 1024);
-    assert_int_equal(tall.global[0] / 32, 8);
-    assert_int_equal(tall.global[1] / 8, 66); /* 528 groups: 4 per compute unit */
+    const size_t items = row_params_for(&nvidia_like)->column_items;
+    const size_t width = items < 256 ? items : 256, lanes = 256 / width;
+    static const size_t shapes[][2] = {{4096, 32768}, {65536, 1024}, {8192, 8192}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], blocks = cols / (4 * width);
+        struct launch plan = plan_columns(&nvidia_like, 256, rows, cols);
+        group_is(&plan, width, lanes);
+        assert_int_equal(plan.global[0], blocks * width);
+        assert_int_equal(plan.global[1] / lanes, nvidia_chunks(blocks, lanes, rows, cols));
+    }
     struct launch one = plan_columns(&nvidia_like, 256, 1 << 22, 1);
-    assert_int_equal(one.local[0], 1);
-    assert_int_equal(one.local[1], 256);
-    assert_int_equal(one.global[1] / 256, 132 * 4);
-    struct launch few_rows = plan_columns(&nvidia_like, 256, 40, 1024);
+    group_is(&one, 1, 256);
+    assert_int_equal(one.global[1] / 256, nvidia_chunks(1, 256, 1 << 22, 1));
+    struct launch narrow = plan_columns(&nvidia_like, 256, 1000, 37); /* 10 float4s */
+    group_is(&narrow, 16, 16);
+    struct launch few_rows = plan_columns(&nvidia_like, 256, 3, 1024);
     assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
-    struct launch cpu = plan_columns(&pocl_like, 256, 1, 1); /* one shape: one PoCL build */
-    assert_int_equal(cpu.local[0], 32);
-    assert_int_equal(cpu.local[1], 8);
+}
+
+/* Where the table allows, 1024 columns or more fill a group of 256 along the columns with
+ * one lane; 1025 take a second, nearly empty block (its items skip their loads). */
+static void wide_column_groups_have_one_lane(void **state)
+{
+    (void)state;
+    const struct device_limits *families[] = {&nvidia_like, &amd_like};
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (row_params_for(families[f])->column_items < 256)
+            continue;
+        struct launch wide = plan_columns(families[f], 256, 4096, 1025);
+        group_is(&wide, 256, 1);
+        assert_int_equal(wide.global[0], 2 * 256);
+        struct launch quarter = plan_columns(families[f], 256, 4096, 255); /* 64 float4s */
+        group_is(&quarter, 64, 4);
+    }
+}
+
+/* CPUs keep one group shape whatever the table says, 32 items by 8 (PoCL builds a kernel
+ * per shape), and split the rows up to 8 groups per core. */
+static void cpu_column_groups_keep_one_shape(void **state)
+{
+    (void)state;
+    struct launch cpu = plan_columns(&pocl_like, 256, 1, 1);
+    group_is(&cpu, 32, 8);
+    struct launch cpu_wide = plan_columns(&pocl_like, 256, 1, 4096);
+    assert_int_equal(cpu_wide.local[0], 32);
     struct launch cpu_tall = plan_columns(&pocl_like, 256, 1000, 37);
     assert_int_equal(cpu_tall.global[1] / 8, 16); /* split on PoCL too: the tests see it */
+}
+
+/* The second pass: on GPUs the many chunks of wide column groups spread over lanes, 8
+ * parts a lane (1024 parts of 1024 results: 512 groups of 2 results, not 32 of 32); few
+ * parts keep 32 results a group; CPUs keep one shape, 32 by 8. */
+static void partials_of_many_chunks_take_more_lanes_on_gpus(void **state)
+{
+    (void)state;
+    struct launch many = plan_partials(&nvidia_like, 256, 1024, 1024);
+    group_is(&many, 2, 128);
+    assert_int_equal(many.global[0] / many.local[0], 512);
+    struct launch few = plan_partials(&nvidia_like, 256, 66, 1024);
+    assert_int_equal(few.local[0], 16); /* 16 lanes of 5 parts or fewer */
+    struct launch two = plan_partials(&nvidia_like, 256, 2, 32768);
+    group_is(&two, 32, 8);
+    struct launch cpu = plan_partials(&pocl_like, 256, 1024, 1024);
+    group_is(&cpu, 32, 8);
 }
 
 /* Few long rows are shared among groups, as kiln_sum's vector is; many rows are not. */
@@ -572,15 +664,12 @@ static void short_rows_share_a_group_in_teams(void **state)
 {
     (void)state;
     struct launch short_rows = plan_row_teams(&nvidia_like, 256, 65536, 1024);
-    assert_int_equal(short_rows.local[0], 32);
-    assert_int_equal(short_rows.local[1], 8);
+    group_is(&short_rows, 32, 8);
     assert_int_equal(short_rows.global[0] / 32, 65536 / 8);
     struct launch long_rows = plan_row_teams(&nvidia_like, 256, 8192, 8192);
-    assert_int_equal(long_rows.local[0], 256);
-    assert_int_equal(long_rows.local[1], 1);
+    group_is(&long_rows, 256, 1);
     struct launch tiny_rows = plan_row_teams(&nvidia_like, 256, 100, 3);
-    assert_int_equal(tiny_rows.local[0], 1);
-    assert_int_equal(tiny_rows.local[1], 256);
+    group_is(&tiny_rows, 1, 256);
     assert_int_equal(tiny_rows.global[0], 1);
     struct launch cpu_rows = plan_row_teams(&pocl_like, 256, 4096, 1024);
     assert_int_equal(cpu_rows.local[0], 256); /* PoCL: a team only for rows under 1024 */
@@ -648,13 +737,17 @@ int main(void)
         cmocka_unit_test(softmax_xent_groups_never_outnumber_the_partials),
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
-        cmocka_unit_test(column_groups_read_128_columns_and_chunk_the_rows_when_few),
+        cmocka_unit_test(column_groups_span_the_tables_width_and_chunk_the_rows_when_few),
+        cmocka_unit_test(wide_column_groups_have_one_lane),
+        cmocka_unit_test(cpu_column_groups_keep_one_shape),
+        cmocka_unit_test(partials_of_many_chunks_take_more_lanes_on_gpus),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
         cmocka_unit_test(short_rows_share_a_group_in_teams),
         cmocka_unit_test(map_rows_are_held_in_registers_up_to_the_tables_capacity),
         cmocka_unit_test(sum_plans_keep_their_partials_bounded_for_n_up_to_2_pow_40),
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
         cmocka_unit_test(conv_tiles_waste_little_on_edges_and_fill_most_compute_units),
+        cmocka_unit_test(conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill),
         cmocka_unit_test(conv_tiles_stage_whole_columns_of_b),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

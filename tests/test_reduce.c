@@ -152,6 +152,30 @@ static void reduce_splits_few_long_rows_and_tall_columns_across_groups(void **st
         }
 }
 
+/* Columns over every pair of 1, 7, 17, 255, 1023 and 1025 rows and columns: under the GPU's
+ * table (meson test columns-gpu-table) groups one float4 wide to a group of 256 items and
+ * one lane (1023 and 1025 columns), in one pass or chunks of the rows; SUM and ARGMAX
+ * everywhere, every op on a few wide shapes, some off a float4 boundary. */
+static void reduce_columns_of_every_width_match_the_reference(void **state)
+{
+    static const size_t lengths[] = {1, 7, 17, 255, 1023, 1025};
+    enum { LENGTHS = sizeof lengths / sizeof lengths[0] };
+    for (size_t r = 0; r < LENGTHS; r++)
+        for (size_t c = 0; c < LENGTHS; c++) {
+            size_t pad = (r + c) % 3, offset = (r * 2 + c) % 4;
+            check_reduce(*state, KILN_REDUCE_SUM, KILN_PER_COL, lengths[r], lengths[c], pad,
+                         offset);
+            check_reduce(*state, KILN_REDUCE_ARGMAX, KILN_PER_COL, lengths[r], lengths[c], 0,
+                         0);
+        }
+    /* rows, cols, pad, offset */
+    static const size_t wide[][4] = {{1025, 1023, 0, 0}, {7, 1025, 3, 1}, {255, 1025, 0, 0}};
+    for (size_t op = 0; op < OPS; op++)
+        for (size_t w = 0; w < sizeof wide / sizeof wide[0]; w++)
+            check_reduce(*state, all_ops[op], KILN_PER_COL, wide[w][0], wide[w][1], wide[w][2],
+                         wide[w][3]);
+}
+
 /* Sets element (r, c) of x's host copy; write_back uploads it. */
 static void set_element(operand *x, size_t r, size_t c, float value)
 {
@@ -579,6 +603,7 @@ int main(int argc, char **argv)
         KILN_TEST(reduce_matches_the_reference_for_every_op_axis_and_shape),
         KILN_TEST(reduce_splits_few_long_rows_and_tall_columns_across_groups),
         KILN_TEST(reduce_across_groups_propagates_nan_and_keeps_the_first_maximum),
+        KILN_TEST(reduce_columns_of_every_width_match_the_reference),
     };
     if (argc > 1 && strcmp(argv[1], "sum") == 0)
         return RUN_KILN_TESTS(sums);
@@ -592,6 +617,7 @@ int main(int argc, char **argv)
         KILN_TEST(reduce_propagates_nan_and_inf_and_takes_the_first_of_equal_maxima),
         KILN_TEST(reduce_splits_few_long_rows_and_tall_columns_across_groups),
         KILN_TEST(reduce_across_groups_propagates_nan_and_keeps_the_first_maximum),
+        KILN_TEST(reduce_columns_of_every_width_match_the_reference),
         KILN_TEST(reduce_of_empty_sets_gives_the_identities),
         KILN_TEST(reduce_with_no_output_writes_nothing),
         KILN_TEST(reduce_rejects_argmax_of_an_empty_set_or_beyond_uint32),

@@ -144,8 +144,9 @@ static bool at_case_math(bench_case *c, kiln_status (*call)(bench_case *c), cons
            bench_report(c->ctx, restored, "kiln_ctx_set_math");
 }
 
-/* The workspace kiln_conv2d_workspace asks for (the math picks the path: im2col needs
- * one, the implicit GEMM none). */
+/* The workspace kiln_conv2d_workspace asks for (the math, and on GPUs whether the
+ * implicit grid fills the compute units, pick the path: im2col needs one, the implicit
+ * GEMM none). */
 static kiln_status workspace_make(bench_case *c)
 {
     const kiln_conv2d_desc desc = layer_desc(&c->shape.conv);

@@ -170,8 +170,10 @@ static bool implicit_tile(const kiln_ctx *ctx, const struct conv2d_shape *s,
 /* Which path runs the convolution, with which tile, and why; shape-only, so
  * kiln_conv2d_workspace and kiln_conv2d agree. Implicit GEMM is the fp32 path; im2col
  * keeps what only the GEMM families have: the tensor cores when the math allows TF32
- * (f32 operands rounded there, fp32 FMA in the implicit kernel), and on CPUs the packed
- * cl/gemm_cpu.cl kernel, which the GPU-shaped implicit tiles do not match on PoCL. */
+ * (f32 operands rounded there, fp32 FMA in the implicit kernel), on CPUs the packed
+ * cl/gemm_cpu.cl kernel, which the GPU-shaped implicit tiles do not match on PoCL, and
+ * GEMMs that fill a GPU where the implicit grid leaves compute units idle (small images,
+ * many filters: 512→512 at 7×7). */
 static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_shape *s)
 {
     const int forced = path_forced();
@@ -189,6 +191,9 @@ static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_s
         plan.why = "math is not STRICT: im2col's GEMM may run on the tensor cores";
     else if (ctx->limits.family == FAMILY_CPU)
         plan.why = "a CPU: im2col's GEMM is the packed cl/gemm_cpu.cl kernel";
+    else if (!conv2d_implicit_fills(&ctx->limits, &plan.tile, s->filters, s->batch * s->pixels))
+        plan.why = "the implicit GEMM's blocks are fewer than the compute units: im2col's "
+                   "GEMMs fill them";
     else
         plan.path = CONV2D_IMPLICIT, plan.why = "fp32: one implicit GEMM over the batch";
     return plan;

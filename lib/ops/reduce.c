@@ -118,7 +118,7 @@ static kiln_status partials_enqueue(kiln_ctx *ctx, const char *options, kiln_buf
     size_t local;
     CHECK(row_kernel_get(ctx, "reduce", options, "reduce_partials", REDUCE_BYTES_PER_ITEM,
                          &kernel, &local));
-    struct launch plan = plan_partials(&ctx->limits, local, results);
+    struct launch plan = plan_partials(&ctx->limits, local, parts, results);
     cl_ulong parts_arg = parts, results_arg = results, count_arg = count,
              indices_at = REDUCE_MAX_PARTIALS, y_offset = buf_elements_offset(y);
     const struct kernel_arg args[] = {
