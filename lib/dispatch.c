@@ -525,7 +525,12 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * memory, the rows chunked across groups into partials. The chunks take group_cap's grid
  * (8 groups per SM, rounded up), which a992d79 ran faster than the one wave at all three
  * shapes (with 2 loads in flight, not 8): at 27 to 44 registers 5 or more groups of 256
- * fit an SM, not 4. Not yet timed; 32 and CHUNKS_ONE_WAVE give back 20b41c9's plan. AMD
+ * fit an SM, not 4. Timed on the H200 (e4057cf, col_sum / col_max / col_argmax GB/s at
+ * 65536×1024, 8192², 4096×32768): 256 with group_cap 3119/3160/3481, 3240/3335/3661,
+ * 2288/2562/2873; 32 with group_cap 3320/2633/3145, 3423/2724/3248, 2722/2821/3364; 256
+ * one wave 2600/2605/2740; 32 one wave (20b41c9's plan) 2659/2578/2727 (PyTorch's column
+ * sums 2911/3669/4180). The wide groups win where rows are long; ARGMAX, whose indices
+ * double the fold, keeps losing with them. AMD
  * (not timed): groups of 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL
  * runs a group's items in turn, so registers are memory) stream rows, and keep 8 groups
  * per core and 2 loads in flight, as before, and one column group shape (32 items). */
