@@ -157,41 +157,63 @@ static double seconds_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* The best of a few PROBE³ GEMMs on ctx after one that builds the kernel, as a
- * speed: 1 / seconds. Members are timed one after another, so two members on one
- * device each see all of it and get equal shares. */
-enum { PROBE = 256, PROBE_RUNS = 3 };
-static kiln_status probe_run(kiln_ctx *ctx, kiln_buf *const *m, double *speed)
+/* The best of PROBE_RUNS n³ GEMMs on ctx after one that builds the kernel, in seconds. */
+enum { PROBE_RUNS = 3 };
+static kiln_status probe_run(kiln_ctx *ctx, size_t n, kiln_buf *const *m, double *seconds)
 {
     CHECK(kiln_buf_fill(m[0], 1.0f));
     double best = 0;
     for (int run = 0; run <= PROBE_RUNS; ++run) {
         double start = seconds_now();
-        CHECK(kiln_matmul(ctx, PROBE, PROBE, PROBE, m[0], m[0], m[1]));
+        CHECK(kiln_matmul(ctx, n, n, n, m[0], m[0], m[1]));
         CHECK(kiln_finish(ctx));
         double took = seconds_now() - start;
         if (run > 0 && (best == 0 || took < best))
             best = took;
     }
-    *speed = 1.0 / (best > 1e-9 ? best : 1e-9);
+    *seconds = best > 1e-9 ? best : 1e-9;
     return KILN_OK;
 }
 
+static kiln_status probe_size(kiln_ctx *ctx, size_t n, double *seconds)
+{
+    kiln_buf *m[2] = {NULL, NULL};
+    kiln_status status = kiln_buf_create(ctx, n * n * sizeof(float), &m[0]);
+    if (status == KILN_OK)
+        status = kiln_buf_create(ctx, n * n * sizeof(float), &m[1]);
+    if (status == KILN_OK)
+        status = probe_run(ctx, n, m, seconds);
+    kiln_buf_destroy(m[0]);
+    kiln_buf_destroy(m[1]);
+    return status;
+}
+
+/* A member's speed in flop/s, from n³ GEMMs with n doubling from PROBE_MIN until one
+ * takes PROBE_SECONDS or n reaches PROBE_MAX (or the device's largest allocation): a
+ * GPU's small GEMM times its launches, not its arithmetic: weighed by 256³ GEMMs alone,
+ * an H200 and its host's CPU device ran 4096³ 0.14 times as fast as the H200 alone (the
+ * CPU's share of rows was far too large). Members are timed one
+ * after another, so two members on one device each see all of it and get equal shares. */
+enum { PROBE_MIN = 256, PROBE_MAX = 4096 };
+static const double PROBE_SECONDS = 2e-3;
 static kiln_status member_probe(const kiln_group *g, size_t i, double *speed)
 {
     kiln_ctx *ctx = g->members[i];
-    kiln_buf *m[2] = {NULL, NULL};
-    kiln_status status = kiln_buf_create(ctx, PROBE * PROBE * sizeof(float), &m[0]);
-    if (status == KILN_OK)
-        status = kiln_buf_create(ctx, PROBE * PROBE * sizeof(float), &m[1]);
-    if (status == KILN_OK)
-        status = probe_run(ctx, m, speed);
-    kiln_buf_destroy(m[0]);
-    kiln_buf_destroy(m[1]);
+    size_t n = PROBE_MIN;
+    double seconds = 0;
+    kiln_status status;
+    for (;;) {
+        status = probe_size(ctx, n, &seconds);
+        bool fits = 4 * n * n * sizeof(float) <= ctx->max_alloc_bytes;
+        if (status != KILN_OK || seconds >= PROBE_SECONDS || n >= PROBE_MAX || !fits)
+            break;
+        n *= 2;
+    }
+    *speed = 2.0 * (double)n * (double)n * (double)n / seconds;
     return status != KILN_OK ? member_failed(g, i, status) : KILN_OK;
 }
 
-/* Weights from a short GEMM on each member (weights given NULL); on a failure the
+/* Weights from short GEMMs on each member (weights given NULL); on a failure the
  * weights stay as they were. */
 static kiln_status weights_measure(kiln_group *g)
 {

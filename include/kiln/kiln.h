@@ -747,8 +747,9 @@ KILN_API kiln_ctx *kiln_group_ctx(const kiln_group *g, size_t member);
 
 /* Sets the members' shares of rows: weights holds size() values, finite and >= 0, not
  * all 0 (else KILN_ERR_ARG and the weights stay); a member of weight 0 gets no rows.
- * NULL measures them: a 256³ GEMM on each member in turn, its speed the weight (so the
- * split depends on timing: set weights where it must not). Waits. */
+ * NULL measures them: GEMMs on each member in turn, from 256³ up by doubling until one
+ * takes 2 ms or reaches 4096³, the last one's flop rate the weight (so the split depends
+ * on timing: set weights where it must not). Waits. */
 KILN_API kiln_status kiln_group_set_weights(kiln_group *g, const float *weights);
 
 /* The rows [*first, *first + *count) of an m-row product that member `member` owns: its
