@@ -763,7 +763,8 @@ KILN_API kiln_status kiln_group_sgemm(kiln_group *g, kiln_trans ta, kiln_trans t
 
 /* kiln_group_sgemm over host arrays as cblas_sgemm takes them: copies each member its
  * rows of op(A), all of B and (β ≠ 0) its rows of C, multiplies, copies the rows of C
- * back, and waits. Device memory is allocated and freed within the call. */
+ * back, and waits. Device memory is each member's, kept as the _host conveniences keep
+ * theirs. */
 KILN_API kiln_status kiln_group_sgemm_host(kiln_group *g, kiln_trans ta, kiln_trans tb,
                                            size_t m, size_t n, size_t k, float alpha,
                                            const float *a, size_t lda, const float *b,
