@@ -17,8 +17,7 @@ static kiln_status check_range(const kiln_buf *buf, const char *name, size_t off
     return KILN_OK;
 }
 
-static kiln_status buf_new(kiln_ctx *ctx, cl_mem mem, size_t offset, size_t size,
-                           kiln_buf **out)
+kiln_status buf_new(kiln_ctx *ctx, cl_mem mem, size_t offset, size_t size, kiln_buf **out)
 {
     kiln_buf *buf = malloc(sizeof(*buf));
     if (buf == NULL)
@@ -36,20 +35,24 @@ KILN_API kiln_status kiln_buf_create(kiln_ctx *ctx, size_t bytes, kiln_buf **out
         return fail(ctx, KILN_ERR_ARG, "out is NULL");
     if (bytes == 0)
         return fail(ctx, KILN_ERR_ARG, "bytes is 0: a buffer holds at least one byte");
+    cl_mem mem = NULL;
+    CHECK(buf_mem_create(ctx, bytes, &mem));
+    kiln_status status = buf_new(ctx, mem, 0, bytes, out);
+    if (status != KILN_OK)
+        clReleaseMemObject(mem);
+    return status;
+}
+
+kiln_status buf_mem_create(kiln_ctx *ctx, size_t bytes, cl_mem *out)
+{
     if (bytes > ctx->max_alloc_bytes)
         return fail(ctx, KILN_ERR_SIZE,
                     "%zu bytes is above the device's largest allocation, %llu bytes "
                     "(CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
                     bytes, ctx->max_alloc_bytes);
     cl_int err;
-    cl_mem mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | ctx->alloc_flags, bytes, NULL,
-                                &err);
-    if (err != CL_SUCCESS)
-        return fail_cl(ctx, "clCreateBuffer", err);
-    kiln_status status = buf_new(ctx, mem, 0, bytes, out);
-    if (status != KILN_OK)
-        clReleaseMemObject(mem);
-    return status;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | ctx->alloc_flags, bytes, NULL, &err);
+    return err == CL_SUCCESS ? KILN_OK : fail_cl(ctx, "clCreateBuffer", err);
 }
 
 /* The allocation a sub-buffer is part of, and where, so overlap checks see through it. */

@@ -74,6 +74,7 @@ static kiln_status ctx_assemble(kiln_ctx **out, cl_context context, cl_device_id
     pthread_mutex_init(&ctx->error_lock, NULL);
     pthread_mutex_init(&ctx->sum_lock, NULL);
     pthread_mutex_init(&ctx->workspace_lock, NULL);
+    host_buffers_init(&ctx->host_buffers);
     atomic_init(&ctx->gemm_backend, (int)gemm_backend_from_env());
     atomic_init(&ctx->math, (int)KILN_MATH_STRICT);
     atomic_init(&ctx->clblast_used, false);
@@ -154,6 +155,7 @@ KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
     if (ctx == NULL)
         return;
     transfers_destroy(ctx);
+    host_buffers_free(&ctx->host_buffers);
     kiln_buf_destroy(ctx->sum_partials);
     kiln_buf_destroy(ctx->reduce_partials);
     kiln_buf_destroy(ctx->gemm_workspace);

@@ -386,16 +386,16 @@ struct member_copies {
     kiln_buf *a, *b, *c;
 };
 
-/* A buffer of the stored rows×cols matrix at src (ld floats a row), receiving a copy of
- * it unless src is NULL; at least one float, as buffers cannot be empty. The copy does
- * not wait: members_finish does. */
+/* A buffer of the stored rows×cols matrix at src (ld floats a row), borrowed from the
+ * member (host_buffers.c), receiving a copy of it unless src is NULL; at least one float,
+ * as buffers cannot be empty. The copy does not wait: members_finish does. */
 static kiln_status upload(kiln_ctx *ctx, const char *name, const float *src, size_t rows,
                           size_t cols, size_t ld, kiln_buf **out)
 {
     size_t floats = 0, bytes = 0;
     CHECK(matrix_span(ctx, name, rows, cols, ld, &floats));
     CHECK(size_mul(ctx, floats > 0 ? floats : 1, sizeof(float), &bytes, name));
-    CHECK(kiln_buf_create(ctx, bytes, out));
+    CHECK(host_buffer_borrow(ctx, bytes, out));
     return src != NULL && floats > 0 ? kiln_buf_write_async(*out, 0, src, bytes) : KILN_OK;
 }
 
@@ -425,7 +425,8 @@ static kiln_status member_run_host(const kiln_group *g, size_t i, const struct h
     return kiln_buf_read_async(copies->c, 0, c, c_floats * sizeof(float));
 }
 
-/* Every member's share, enqueued one member after another, then waited for. */
+/* Every member's share, enqueued one member after another, then waited for; the
+ * buffers are given back once all work on them has ended. */
 static kiln_status members_run_host(const kiln_group *g, const struct host_call *h)
 {
     struct member_copies *copies = calloc(g->count, sizeof(*copies));
@@ -441,9 +442,9 @@ static kiln_status members_run_host(const kiln_group *g, const struct host_call 
     }
     status = members_finish(g, started, status);
     for (size_t i = 0; i < g->count; ++i) {
-        kiln_buf_destroy(copies[i].a);
-        kiln_buf_destroy(copies[i].b);
-        kiln_buf_destroy(copies[i].c);
+        host_buffer_give_back(copies[i].a, status == KILN_OK);
+        host_buffer_give_back(copies[i].b, status == KILN_OK);
+        host_buffer_give_back(copies[i].c, status == KILN_OK);
     }
     free(copies);
     return status;

@@ -1,10 +1,11 @@
 /* The *_host conveniences: device copies of plain arrays, one operation, the result
- * copied back; everything allocated here is freed before returning. */
+ * copied back; the device buffers are borrowed from the context (host_buffers.c) and
+ * given back before returning. */
 #include "internal.h"
 
 enum { MAX_STAGED = 4 };
 
-/* The device buffers of one call, freed together. */
+/* The device buffers of one call, given back together. */
 struct staging {
     kiln_ctx *ctx;
     kiln_buf *bufs[MAX_STAGED];
@@ -18,14 +19,15 @@ static kiln_status stage(struct staging *s, const float *src, size_t floats, kil
 {
     size_t bytes = 0;
     CHECK(size_mul(s->ctx, floats > 0 ? floats : 1, sizeof(float), &bytes, "host array"));
-    CHECK(kiln_buf_create(s->ctx, bytes, &s->bufs[s->count]));
+    CHECK(host_buffer_borrow(s->ctx, bytes, &s->bufs[s->count]));
     *out = s->bufs[s->count++];
     return src != NULL && floats > 0
                ? kiln_buf_write_async(*out, 0, src, floats * sizeof(float))
                : KILN_OK;
 }
 
-/* Runs the staged operation's result back into dst and frees the staging. */
+/* Runs the staged operation's result back into dst and gives the staging back: the
+ * blocking read has waited for all work on it. */
 static kiln_status finish(struct staging *s, kiln_status status, const kiln_buf *result,
                           float *dst, size_t floats)
 {
@@ -34,7 +36,7 @@ static kiln_status finish(struct staging *s, kiln_status status, const kiln_buf 
     else
         kiln_finish(s->ctx); /* copies from the caller's arrays may still be running */
     for (size_t i = 0; i < s->count; ++i)
-        kiln_buf_destroy(s->bufs[i]);
+        host_buffer_give_back(s->bufs[i], status == KILN_OK);
     return status;
 }
 

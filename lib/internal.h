@@ -414,6 +414,40 @@ void tuning_free(struct tuning *tuning);
 /* "block", "portable" or "cpu", as the file names kernels. */
 const char *gemm_kind_name(enum gemm_kind kind);
 
+/* ---------------------------------------------------------------- host_buffers.c */
+
+/* The device buffers the _host conveniences borrow for one call each and give back:
+ * reused, a fresh buffer's memory need not be allocated and faulted in again at every
+ * call (on PoCL that costs more than the copies). Idle buffers are kept up to
+ * HOST_BUFFERS_KEPT of them and HOST_BUFFERS_KEPT_BYTES in all, the least recently given
+ * back freed first; a lent buffer is no one else's until it is given back. */
+enum { HOST_BUFFERS_KEPT = 16 };
+#define HOST_BUFFERS_KEPT_BYTES ((size_t)256 << 20)
+
+struct host_buffers {
+    pthread_mutex_t lock;
+    struct idle_buffer {
+        cl_mem mem;
+        size_t bytes;
+    } idle[HOST_BUFFERS_KEPT]; /* the least recently given back first */
+    size_t count, bytes;       /* of idle */
+    size_t kept_bytes;         /* the bound: HOST_BUFFERS_KEPT_BYTES but in tests */
+};
+
+void host_buffers_init(struct host_buffers *pool);
+/* Frees the idle buffers; every lent one has been given back. */
+void host_buffers_free(struct host_buffers *pool);
+/* A buffer of exactly `bytes` (> 0) that no other call uses until host_buffer_give_back:
+ * an idle one that holds it within twice its size class, else a new one. */
+kiln_status host_buffer_borrow(kiln_ctx *ctx, size_t bytes, kiln_buf **out);
+/* Ends a borrow (NULL: nothing to do) once the work on buf has ended; keep false frees it
+ * (after a failure, when that is not sure). */
+void host_buffer_give_back(kiln_buf *buf, bool keep);
+/* For tests: the idle buffers and their bytes now; a smaller bound than
+ * HOST_BUFFERS_KEPT_BYTES, from the next give-back on. */
+void host_buffers_kept(kiln_ctx *ctx, size_t *count, size_t *bytes);
+void host_buffers_set_test_bound(kiln_ctx *ctx, size_t kept_bytes);
+
 /* ---------------------------------------------------------------- context.c */
 
 struct kiln_ctx {
@@ -452,6 +486,7 @@ struct kiln_ctx {
     kiln_buf *gemm_workspace;
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
     struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
+    struct host_buffers host_buffers; /* what the _host conveniences reuse */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
@@ -465,6 +500,11 @@ struct kiln_buf {
     cl_mem root;     /* the allocation mem is part of: for overlap checks only */
     size_t root_offset;
 };
+
+/* A new allocation of `bytes` (> 0) on ctx's device; KILN_ERR_SIZE above its largest. */
+kiln_status buf_mem_create(kiln_ctx *ctx, size_t bytes, cl_mem *out);
+/* A kiln_buf of `size` bytes at offset into mem, taking over a reference to mem. */
+kiln_status buf_new(kiln_ctx *ctx, cl_mem mem, size_t offset, size_t size, kiln_buf **out);
 
 /* ---------------------------------------------------------------- transfer.c */
 

@@ -771,7 +771,8 @@ KILN_API kiln_status kiln_group_sgemm(kiln_group *g, kiln_trans ta, kiln_trans t
 
 /* kiln_group_sgemm over host arrays as cblas_sgemm takes them: copies each member its
  * rows of op(A), all of B and (β ≠ 0) its rows of C, multiplies, copies the rows of C
- * back, and waits. Device memory is allocated and freed within the call. */
+ * back, and waits. Device memory is each member's, kept as the _host conveniences keep
+ * theirs. */
 KILN_API kiln_status kiln_group_sgemm_host(kiln_group *g, kiln_trans ta, kiln_trans tb,
                                            size_t m, size_t n, size_t k, float alpha,
                                            const float *a, size_t lda, const float *b,
@@ -779,8 +780,10 @@ KILN_API kiln_status kiln_group_sgemm_host(kiln_group *g, kiln_trans ta, kiln_tr
 
 /* ---------------------------------------------------------------- conveniences */
 
-/* The same operations over plain host arrays: copy in, run, copy out, wait. Device
- * memory is allocated and freed within the call. */
+/* The same operations over plain host arrays: copy in, run, copy out, wait. Their device
+ * buffers stay with the context for later calls (fresh memory costs more than the copies
+ * on some devices): idle ones up to 256 MiB and 16 buffers, the least recently used freed
+ * first, all of them by kiln_ctx_destroy; calls from several threads never share one. */
 KILN_API kiln_status kiln_vadd_host(kiln_ctx *ctx, const float *a, const float *b, float *c,
                                     size_t n);
 KILN_API kiln_status kiln_sigmoid_host(kiln_ctx *ctx, const float *x, float *y, size_t n);
