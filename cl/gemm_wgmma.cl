@@ -268,6 +268,16 @@ inline void staged_store(float acc[BLOCKS_M][ACC], const ulong m, const ulong n,
     }
 }
 
+__attribute__((always_inline))
+inline void accumulators_clear(float d[BLOCKS_M][ACC])
+{
+#pragma unroll
+    for (uint i = 0; i < BLOCKS_M; ++i)
+#pragma unroll
+        for (uint e = 0; e < ACC; ++e)
+            d[i][e] = 0.0f;
+}
+
 /* One TILE_M×TILE_N block of C at (row0, col0). */
 __attribute__((always_inline))
 inline void block_multiply(const ulong m, const ulong n, const ulong k, const float alpha,
@@ -279,11 +289,7 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
 {
     const uint tid = get_local_id(0), group = tid / 128;
     float acc[BLOCKS_M][ACC];
-#pragma unroll
-    for (uint i = 0; i < BLOCKS_M; ++i)
-#pragma unroll
-        for (uint e = 0; e < ACC; ++e)
-            acc[i][e] = 0.0f;
+    accumulators_clear(acc);
 
     struct share a_share[PARTS], b_share[PARTS];
 #pragma unroll
@@ -295,11 +301,7 @@ inline void block_multiply(const ulong m, const ulong n, const ulong k, const fl
     /* The tensor cores' accumulation truncates, which over a long k drifts far past
      * fp32's rounding: each slice's products sum apart, from 0, and join acc in fp32. */
     float part[BLOCKS_M][ACC];
-#pragma unroll
-    for (uint i = 0; i < BLOCKS_M; ++i)
-#pragma unroll
-        for (uint e = 0; e < ACC; ++e)
-            part[i][e] = 0.0f;
+    accumulators_clear(part);
 #endif
     const ulong slices = (k + TILE_K - 1) / TILE_K;
     for (uint s = 0; s < STAGES - 2; ++s) {
