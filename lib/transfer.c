@@ -534,13 +534,10 @@ kiln_status transfers_create(kiln_ctx *ctx)
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     pthread_cond_init(&t->idle, NULL);
-    /* On host-unified devices (CPUs, PoCL) the ring would only add a memcpy. NVIDIA's
-     * driver stages pageable memory faster itself: 1 GiB host → H200 at 42.4 GB/s, the
-     * ring at 33.5; device → host 37.0 either way (kiln-bench -o copy, 2026-12-01). */
-    bool driver_stages = ctx->host_unified || ctx->limits.nv_compute_capability > 0;
+    /* On host-unified devices (CPUs, PoCL) the ring would only add a memcpy. */
     t->knobs = (struct transfer_knobs){SLOT_BYTES, STAGE_MIN_BYTES, host_copy_threads(),
-                                       driver_stages ? KNOB_OFF : KNOB_ON, KNOB_UNCHANGED,
-                                       false};
+                                       ctx->host_unified ? KNOB_OFF : KNOB_ON,
+                                       KNOB_UNCHANGED, false};
     ctx->transfers = t;
     /* For measurements and as a way out: the ring and the copy queues on any device
      * ("on"), or on none ("off"). */

@@ -287,12 +287,11 @@ KILN_API void kiln_host_free(kiln_ctx *ctx, void *ptr);
 
 /* Copies `bytes` from host memory into buf at byte `offset`. Waits until src may be
  * reused (and so for earlier work on the queue). Memory of kiln_host_alloc goes at the
- * bus's speed (55 GB/s on the H200). Other memory, from 2 MiB up on devices with memory
- * of their own but NVIDIA's, is staged through a ring of pinned chunks, each filled by
- * several host threads while the device copies the one before ($KILN_STAGING=off leaves
- * it to the driver, "on" stages on any device); smaller copies, all on CPUs and
- * host-unified devices, and those to NVIDIA GPUs (whose driver moved 1 GiB of pageable
- * memory to the H200 at 42.4 GB/s, the ring at 33.5) go to the driver as they are. */
+ * bus's speed (54 GB/s on the H200). Other memory, from 2 MiB up on devices with memory
+ * of their own, is staged through a ring of pinned chunks, each filled by several host
+ * threads while the device copies the one before ($KILN_STAGING=off leaves it to the
+ * driver, "on" stages on any device); smaller copies, and all on CPUs and host-unified
+ * devices, go to the driver as they are. */
 KILN_API kiln_status kiln_buf_write(kiln_buf *buf, size_t offset, const void *src,
                                     size_t bytes);
 
