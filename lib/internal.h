@@ -429,6 +429,7 @@ struct kiln_ctx {
     kiln_buf *sum_partials;
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
     struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
+    struct attachment *attachments;  /* kiln_ctx_attach's, under lock */
 };
 
 /* ---------------------------------------------------------------- buffer.c */
