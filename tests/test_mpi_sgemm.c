@@ -4,92 +4,11 @@
  * returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
 #include "mpi_common.h"
 
-#include <math.h>
 #include <stdlib.h>
-
-typedef struct {
-    int rows, cols;
-} grid;
-
-static const grid grids[] = {{1, 2}, {2, 1}, {2, 2}, {1, 4}, {4, 1}, {2, 3}, {3, 2}};
-
-typedef struct {
-    size_t m, n, k;
-    float alpha, beta;
-    fill_kind fill_ab, fill_c;
-} sgemm_case;
-
-/* A rows×cols matrix, the same on every rank: random from seed, or NaN. */
-static float *whole_matrix(size_t rows, size_t cols, fill_kind fill, uint32_t seed)
-{
-    return fill == FILL_NAN ? scratch_filled(rows * cols, NAN)
-                            : scratch_random(rows * cols, seed);
-}
-
-/* A buffer holding block (row, col) of rows×cols floats of a matrix of row length ld,
- * tightly packed (at least one float: buffers cannot be empty). */
-static kiln_buf *block_upload(kiln_ctx *ctx, const float *whole, size_t ld, size_t row,
-                              size_t col, size_t rows, size_t cols)
-{
-    float *block = scratch_floats(rows * cols);
-    for (size_t i = 0; i < rows; ++i)
-        for (size_t j = 0; j < cols; ++j)
-            block[i * cols + j] = whole[(row * rows + i) * ld + col * cols + j];
-    return scratch_upload(ctx, block, rows * cols > 0 ? rows * cols : 1);
-}
-
-/* Runs case c on grid g and checks this rank's block of C. */
-static void case_check(kiln_ctx *ctx, grid g, sgemm_case c)
-{
-    size_t row = (size_t)(world_rank() / g.cols), col = (size_t)(world_rank() % g.cols);
-    size_t mb = c.m / (size_t)g.rows, nb = c.n / (size_t)g.cols;
-    size_t ka = c.k / (size_t)g.cols, kb = c.k / (size_t)g.rows;
-    float *a = whole_matrix(c.m, c.k, c.fill_ab, 1);
-    float *b = whole_matrix(c.k, c.n, c.fill_ab, 2);
-    float *cm = whole_matrix(c.m, c.n, c.fill_c, 3);
-    kiln_buf *a_block = block_upload(ctx, a, c.k, row, col, mb, ka);
-    kiln_buf *b_block = block_upload(ctx, b, c.n, row, col, kb, nb);
-    kiln_buf *c_block = block_upload(ctx, cm, c.n, row, col, mb, nb);
-    assert_ok(ctx, kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
-                                  c.alpha, a_block, b_block, c.beta, c_block));
-    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, mb, nb, c.k, c.alpha,
-                                  a + row * mb * c.k, c.k, b + col * nb, c.n, c.beta,
-                                  cm + row * mb * c.n + col * nb, c.n);
-    assert_matrix_near(scratch_download(c_block, mb * nb), nb, &r);
-}
-
-static size_t gcd(size_t a, size_t b)
-{
-    return b == 0 ? a : gcd(b, a % b);
-}
-
-/* A shape that every side of g divides, with k split into blocks of A and of B whose
- * edges differ where the sides do (2×3: A's block columns of 45, B's block rows of 30,
- * so panels of 30, 15, 15 and 30). */
-static sgemm_case shape_for(grid g, float alpha, float beta)
-{
-    size_t rows = (size_t)g.rows, cols = (size_t)g.cols;
-    size_t lcm = rows * cols / gcd(rows, cols);
-    return (sgemm_case){.m = 7 * rows, .n = 5 * cols, .k = 15 * lcm, .alpha = alpha,
-                        .beta = beta};
-}
-
-/* check on each grid of the world's size. */
-static void for_each_grid(kiln_ctx *ctx, void (*check)(kiln_ctx *ctx, grid g))
-{
-    size_t ran = 0;
-    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); ++i) {
-        if (grids[i].rows * grids[i].cols != world_size())
-            continue;
-        check(ctx, grids[i]);
-        ++ran;
-    }
-    assert_true(ran > 0);
-}
 
 static void product_check(kiln_ctx *ctx, grid g)
 {
-    case_check(ctx, g, shape_for(g, 1.5f, 0.5f));
+    summa_check(ctx, MPI_COMM_WORLD, g, shape_for(g, 1.5f, 0.5f));
 }
 
 static void sgemm_matches_the_double_reference_on_every_grid(void **state)
@@ -101,7 +20,7 @@ static void beta_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, -0.75f, 0.0f);
     c.fill_c = FILL_NAN;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_beta_zero_does_not_read_c(void **state)
@@ -113,7 +32,7 @@ static void alpha_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, 0.0f, 2.0f);
     c.fill_ab = FILL_NAN;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_alpha_zero_scales_c_without_reading_a_or_b(void **state)
@@ -125,7 +44,7 @@ static void k_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, 1.0f, -3.0f);
     c.k = 0;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_k_zero_scales_c(void **state)
