@@ -65,7 +65,12 @@ KILN_API kiln_status kiln_mpi_allreduce_sum(kiln_ctx *ctx, kiln_buf *buf, size_t
  * α = 0 is C = β·C, with no panel moving and A and B unread; β = 0: C is not read.
  * KILN_ERR_ARG on every rank, before any data moves, when grid_rows · grid_cols is not
  * comm's size or m, n or k is not a multiple of the grid sides it is split by; a block
- * of A or B beyond MPI's int count (2^31 - 1 floats): KILN_ERR_SIZE. Waits. */
+ * of A or B beyond MPI's int count (2^31 - 1 floats): KILN_ERR_SIZE. Waits.
+ * Kept between calls: host and device memory with ctx, grown to the largest call and
+ * freed by kiln_ctx_destroy; the communicators of each grid's rows and columns with comm
+ * (an MPI attribute), freed by MPI_Comm_free(comm) or MPI_Finalize. Threads: calls on one
+ * ctx may overlap (one uses the kept memory, the others memory of their own for the
+ * call); calls on one comm must not (MPI's rule for collectives). */
 KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
                                     int grid_cols, size_t m, size_t n, size_t k, float alpha,
                                     const kiln_buf *a, const kiln_buf *b, float beta,
