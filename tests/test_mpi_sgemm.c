@@ -1,7 +1,8 @@
 /* kiln_mpi_sgemm on every grid of MPI_COMM_WORLD's ranks (run by mpirun with 2, 4 and 6
  * ranks: grids 1×2, 2×1; 2×2, 1×4, 4×1; 2×3, 3×2): each rank checks its block of C
- * against the double reference of the whole product, and every rank of a rejected call
- * returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
+ * against the double reference of the whole product (and, for the pipelined panels,
+ * against panels multiplied one at a time, bit for bit), and every rank of a rejected
+ * call returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
 #include "mpi_common.h"
 
 #include <stdlib.h>
@@ -50,6 +51,94 @@ static void k_zero_check(kiln_ctx *ctx, grid g)
 static void sgemm_with_k_zero_scales_c(void **state)
 {
     for_each_grid(*state, k_zero_check);
+}
+
+/* k as small as the grid allows: panels one float wide on 1×R and R×1 grids, of 2, 1, 1
+ * and 2 on 2×3 (k = 6), each moving while the one before is multiplied. */
+static void smallest_k_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.25f, -0.5f);
+    c.k = grid_lcm(g);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_the_smallest_k_of_the_grid_matches_the_double_reference(void **state)
+{
+    for_each_grid(*state, smallest_k_check);
+}
+
+/* Blocks of prime multiples (13 × 11 of C, k = 7 · lcm: on 2×3 panels of 14, 7, 7 and
+ * 14), a multiple of no kernel's tile. */
+static void prime_shape_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = {.m = 13 * (size_t)g.rows, .n = 11 * (size_t)g.cols, .k = 7 * grid_lcm(g),
+                    .alpha = 0.5f, .beta = 1.0f};
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_prime_block_sides_matches_the_double_reference(void **state)
+{
+    for_each_grid(*state, prime_shape_check);
+}
+
+/* m = 0, then n = 0: every rank's block of C is empty (sizes must divide by the grid, so
+ * no rank holds an empty block alone), and the call returns on all. */
+static void empty_c_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    c.m = 0;
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+    c = shape_for(g, 1.0f, 0.0f);
+    c.n = 0;
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_empty_blocks_of_c_returns_on_every_rank(void **state)
+{
+    for_each_grid(*state, empty_c_check);
+}
+
+/* This rank's block of C as panels taken one at a time leave it: kiln_sgemm on each
+ * panel (edges where A's block columns or B's block rows end), in the order of k, β with
+ * the first, from c_before. */
+static float *panel_by_panel(kiln_ctx *ctx, const summa_blocks *s, sgemm_case c,
+                             const float *c_before)
+{
+    kiln_buf *product = scratch_upload(ctx, c_before, s->mb * s->nb);
+    for (size_t first = 0, end = 0; first < c.k; first = end) {
+        size_t a_end = (first / s->ka + 1) * s->ka, b_end = (first / s->kb + 1) * s->kb;
+        end = a_end < b_end ? a_end : b_end;
+        size_t width = end - first;
+        float *a = scratch_floats(s->mb * width), *b = scratch_floats(width * s->nb);
+        for (size_t i = 0; i < s->mb; ++i)
+            for (size_t j = 0; j < width; ++j)
+                a[i * width + j] = s->a[(s->row * s->mb + i) * c.k + first + j];
+        for (size_t i = 0; i < width; ++i)
+            for (size_t j = 0; j < s->nb; ++j)
+                b[i * s->nb + j] = s->b[(first + i) * c.n + s->col * s->nb + j];
+        assert_ok(ctx, kiln_sgemm(ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, width,
+                                  c.alpha, scratch_upload(ctx, a, s->mb * width), width,
+                                  scratch_upload(ctx, b, width * s->nb), s->nb,
+                                  first == 0 ? c.beta : 1.0f, product, s->nb));
+    }
+    return scratch_download(product, s->mb * s->nb);
+}
+
+static void panel_order_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.5f, 0.5f);
+    summa_blocks s = summa_blocks_make(ctx, world_rank(), g, c);
+    size_t floats = s.mb * s.nb;
+    float *expected = panel_by_panel(ctx, &s, c, scratch_download(s.c_block, floats));
+    assert_ok(ctx, kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                  c.alpha, s.a_block, s.b_block, c.beta, s.c_block));
+    assert_memory_equal(scratch_download(s.c_block, floats), expected, floats * sizeof(float));
+}
+
+/* Pipelining changes when panels move, not the sum: bit for bit the unpipelined order. */
+static void sgemm_adds_the_panels_in_the_order_of_k_bit_for_bit(void **state)
+{
+    for_each_grid(*state, panel_order_check);
 }
 
 /* A call that every rank rejects with KILN_ERR_ARG and the same words. */
@@ -166,6 +255,10 @@ int main(int argc, char **argv)
         KILN_TEST(sgemm_with_beta_zero_does_not_read_c),
         KILN_TEST(sgemm_with_alpha_zero_scales_c_without_reading_a_or_b),
         KILN_TEST(sgemm_with_k_zero_scales_c),
+        KILN_TEST(sgemm_with_the_smallest_k_of_the_grid_matches_the_double_reference),
+        KILN_TEST(sgemm_with_prime_block_sides_matches_the_double_reference),
+        KILN_TEST(sgemm_with_empty_blocks_of_c_returns_on_every_rank),
+        KILN_TEST(sgemm_adds_the_panels_in_the_order_of_k_bit_for_bit),
         KILN_TEST(sgemm_rejects_sizes_not_divisible_by_the_grid_on_every_rank),
         KILN_TEST(sgemm_rejects_a_grid_other_than_the_communicators_size),
         KILN_TEST(sgemm_rejects_sizes_differing_between_ranks),

@@ -78,14 +78,15 @@ kiln_status host_area_reserve(kiln_ctx *ctx, struct host_area *area, size_t floa
 kiln_status device_area_reserve(kiln_ctx *ctx, struct device_area *area, size_t floats);
 
 /* kiln_mpi_sgemm's memory on one context: this rank's blocks of A and B copied to the
- * host (owners send their panels from there), and each panel on the host and on the
- * device (two of each, for the pipeline to come). */
+ * host (owners send their panels from there), two of each panel on the host, so that one
+ * panel moves while the other is copied to the device and multiplied, and one on the
+ * device (blocking copies wait for the product before them). */
 struct summa_memory {
     kiln_ctx *ctx;
     pthread_mutex_t lock; /* held by the call using the kept memory */
     bool kept;            /* attached to ctx, else the call's own */
     struct host_area a_block, b_block, a_panel[2], b_panel[2];
-    struct device_area a_device[2], b_device[2];
+    struct device_area a_device, b_device;
 };
 
 /* The memory kept with ctx (attached at first use, freed by kiln_ctx_destroy) for one

@@ -4,7 +4,9 @@
  * every grid row broadcasts its A panel (mb × w) along its row, the rank of row r_b in
  * every grid column its B panel (w × nb) along its column, and every rank adds
  * A panel · B panel to its C block. Panel edges are the union of both block edges, so
- * any grid works, with at most grid_rows + grid_cols - 1 panels. */
+ * any grid works, with at most grid_rows + grid_cols - 1 panels. Panels are pipelined:
+ * the next one moves (MPI_Ibcast) while the device multiplies this one, and the products
+ * are added in the order of k, so results are those of panels taken one at a time. */
 #include "internal.h"
 
 #include <stdint.h>
@@ -102,9 +104,9 @@ static kiln_status summa_hold(struct summa *h, const struct summa_shape *s, MPI_
     for (size_t slot = 0; slot < 2; ++slot) {
         CHECK(host_area_reserve(h->ctx, &memory->a_panel[slot], s->mb * width));
         CHECK(host_area_reserve(h->ctx, &memory->b_panel[slot], width * s->nb));
-        CHECK(device_area_reserve(h->ctx, &memory->a_device[slot], s->mb * width));
-        CHECK(device_area_reserve(h->ctx, &memory->b_device[slot], width * s->nb));
     }
+    CHECK(device_area_reserve(h->ctx, &memory->a_device, s->mb * width));
+    CHECK(device_area_reserve(h->ctx, &memory->b_device, width * s->nb));
     CHECK(kiln_buf_read(a, 0, memory->a_block.floats, a_floats * sizeof(float)));
     return kiln_buf_read(b, 0, memory->b_block.floats, b_floats * sizeof(float));
 }
@@ -132,54 +134,86 @@ static struct panel panel_at(const struct summa_shape *s, size_t first)
     return p;
 }
 
-/* Moves one panel of A along the grid row and one of B along the grid column; after
- * it, the first host panels hold A's (mb × width, tight) and *b_source B's (width × nb). */
-static kiln_status panel_broadcast(struct summa *h, const struct summa_shape *s,
-                                   const struct panel *p, const float **b_source)
+/* One panel's broadcasts in flight, into the host memory of one slot: A's along the grid
+ * row, B's along the grid column, and where B's panel (width × nb) lies when they end. */
+struct flight {
+    int slot;
+    MPI_Request requests[2];
+    const float *b_source;
+};
+
+/* Starts moving panel p into f's slot of host memory: A's (mb × width, tight), which its
+ * owner packs there first, and B's (width × nb), which its owner sends from its block. */
+static kiln_status panel_send(struct summa *h, const struct summa_shape *s,
+                              const struct panel *p, struct flight *f)
 {
     struct summa_memory *memory = h->memory;
-    float *a = memory->a_panel[0].floats;
+    float *a = memory->a_panel[f->slot].floats;
     if (s->col == p->a_owner)
         for (size_t i = 0; i < s->mb; ++i)
             memcpy(a + i * p->width, memory->a_block.floats + i * s->ka + p->a_column,
                    p->width * sizeof(float));
-    CHECK(mpi_result(h->ctx, "MPI_Bcast (A's panel)",
-                     MPI_Bcast(a, (int)(s->mb * p->width), MPI_FLOAT, p->a_owner,
-                               h->grid->row)));
+    f->requests[0] = f->requests[1] = MPI_REQUEST_NULL;
+    CHECK(mpi_result(h->ctx, "MPI_Ibcast (A's panel)",
+                     MPI_Ibcast(a, (int)(s->mb * p->width), MPI_FLOAT, p->a_owner,
+                                h->grid->row, &f->requests[0])));
     float *b = s->row == p->b_owner ? memory->b_block.floats + p->b_row * s->nb
-                                    : memory->b_panel[0].floats;
-    *b_source = b;
-    return mpi_result(h->ctx, "MPI_Bcast (B's panel)",
-                      MPI_Bcast(b, (int)(p->width * s->nb), MPI_FLOAT, p->b_owner,
-                                h->grid->col));
+                                    : memory->b_panel[f->slot].floats;
+    f->b_source = b;
+    kiln_status status = mpi_result(h->ctx, "MPI_Ibcast (B's panel)",
+                                    MPI_Ibcast(b, (int)(p->width * s->nb), MPI_FLOAT,
+                                               p->b_owner, h->grid->col, &f->requests[1]));
+    if (status != KILN_OK) /* no broadcast may write into the memory once the call ends */
+        MPI_Wait(&f->requests[0], MPI_STATUS_IGNORE);
+    return status;
 }
 
-/* C += α·A panel·B panel on this rank's device (β·C first, with the first panel). */
+static kiln_status panel_receive(struct summa *h, struct flight *f)
+{
+    return mpi_result(h->ctx, "MPI_Waitall (panels)",
+                      MPI_Waitall(2, f->requests, MPI_STATUSES_IGNORE));
+}
+
+/* Copies both panels of f's slot to the device and enqueues C += α·A panel·B panel there
+ * (β·C first, with the first panel). The copies wait for the product before them, which
+ * reads the same device panels; the product runs on while the next panel moves. */
 static kiln_status panel_multiply(struct summa *h, const struct summa_shape *s,
-                                  const struct panel *p, const float *b_source, float alpha,
+                                  const struct panel *p, const struct flight *f, float alpha,
                                   float beta, kiln_buf *c)
 {
     struct summa_memory *memory = h->memory;
-    kiln_buf *a = memory->a_device[0].buf, *b = memory->b_device[0].buf;
-    CHECK(kiln_buf_write(a, 0, memory->a_panel[0].floats, s->mb * p->width * sizeof(float)));
-    CHECK(kiln_buf_write(b, 0, b_source, p->width * s->nb * sizeof(float)));
+    kiln_buf *a = memory->a_device.buf, *b = memory->b_device.buf;
+    CHECK(kiln_buf_write(a, 0, memory->a_panel[f->slot].floats,
+                         s->mb * p->width * sizeof(float)));
+    CHECK(kiln_buf_write(b, 0, f->b_source, p->width * s->nb * sizeof(float)));
     return kiln_sgemm(h->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, p->width, alpha, a,
                       p->width, b, s->nb, p->first == 0 ? beta : 1.0f, c, s->nb);
 }
 
-/* Every panel in turn. A rank whose device fails keeps taking part in the broadcasts
- * (the others wait for it) and keeps the failure in *status; an MPI failure ends the
- * walk. */
+/* Every panel in turn, the products in the order of k as unpipelined SUMMA adds them,
+ * the host's two slots in turn: once panel p has landed in one, panel p + 1 starts
+ * moving into the other, and keeps moving while panel p is copied to the device and
+ * multiplied. A rank whose device fails keeps taking part in the broadcasts (the others
+ * wait for it) and keeps the failure in *status; an MPI failure ends the walk. */
 static kiln_status panels_run(struct summa *h, const struct summa_shape *s, float alpha,
                               float beta, kiln_buf *c, kiln_status *status)
 {
-    for (size_t first = 0; first < s->k;) {
-        struct panel p = panel_at(s, first);
-        const float *b_source = NULL;
-        CHECK(panel_broadcast(h, s, &p, &b_source));
+    struct panel p = panel_at(s, 0);
+    struct flight flights[2] = {{.slot = 0}, {.slot = 1}};
+    int slot = 0;
+    CHECK(panel_send(h, s, &p, &flights[slot]));
+    for (;;) {
+        CHECK(panel_receive(h, &flights[slot]));
+        bool last = p.first + p.width == s->k;
+        struct panel next = last ? p : panel_at(s, p.first + p.width);
+        if (!last)
+            CHECK(panel_send(h, s, &next, &flights[1 - slot]));
         if (*status == KILN_OK)
-            *status = panel_multiply(h, s, &p, b_source, alpha, beta, c);
-        first += p.width;
+            *status = panel_multiply(h, s, &p, &flights[slot], alpha, beta, c);
+        if (last)
+            break;
+        p = next;
+        slot = 1 - slot;
     }
     if (*status == KILN_OK)
         *status = kiln_finish(h->ctx);

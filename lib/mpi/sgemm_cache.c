@@ -45,10 +45,8 @@ static void memory_free(void *data)
                                 &memory->a_panel[1], &memory->b_panel[0], &memory->b_panel[1]};
     for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); ++i)
         kiln_host_free(memory->ctx, host[i]->floats);
-    for (size_t slot = 0; slot < 2; ++slot) {
-        kiln_buf_destroy(memory->a_device[slot].buf);
-        kiln_buf_destroy(memory->b_device[slot].buf);
-    }
+    kiln_buf_destroy(memory->a_device.buf);
+    kiln_buf_destroy(memory->b_device.buf);
     pthread_mutex_destroy(&memory->lock);
     free(memory);
 }
