@@ -94,15 +94,21 @@ summa_blocks summa_blocks_make(kiln_ctx *ctx, int rank, grid g, sgemm_case c)
     return s;
 }
 
+void summa_verify(const summa_blocks *s, sgemm_case c)
+{
+    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, c.k, c.alpha,
+                                  s->a + s->row * s->mb * c.k, c.k, s->b + s->col * s->nb,
+                                  c.n, c.beta, s->c + s->row * s->mb * c.n + s->col * s->nb,
+                                  c.n);
+    assert_matrix_near(scratch_download(s->c_block, s->mb * s->nb), s->nb, &r);
+}
+
 void summa_check(kiln_ctx *ctx, MPI_Comm comm, grid g, sgemm_case c)
 {
     summa_blocks s = summa_blocks_make(ctx, world_rank(), g, c);
     assert_ok(ctx, kiln_mpi_sgemm(ctx, comm, g.rows, g.cols, c.m, c.n, c.k, c.alpha,
                                   s.a_block, s.b_block, c.beta, s.c_block));
-    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, s.mb, s.nb, c.k, c.alpha,
-                                  s.a + s.row * s.mb * c.k, c.k, s.b + s.col * s.nb, c.n,
-                                  c.beta, s.c + s.row * s.mb * c.n + s.col * s.nb, c.n);
-    assert_matrix_near(scratch_download(s.c_block, s.mb * s.nb), s.nb, &r);
+    summa_verify(&s, c);
 }
 
 static size_t gcd(size_t a, size_t b)

@@ -60,6 +60,9 @@ typedef struct {
 
 summa_blocks summa_blocks_make(kiln_ctx *ctx, int rank, grid g, sgemm_case c);
 
+/* Fails unless s's block of C is that of c's product, by the double reference. */
+void summa_verify(const summa_blocks *s, sgemm_case c);
+
 /* Runs c on grid g over comm (whose ranks are MPI_COMM_WORLD's) and checks this rank's
  * block of C against the double reference of the whole product. */
 void summa_check(kiln_ctx *ctx, MPI_Comm comm, grid g, sgemm_case c);
