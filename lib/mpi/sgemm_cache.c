@@ -161,7 +161,6 @@ static int finalize_delete(MPI_Comm self, int keyval, void *value, void *extra)
             break;
         result = MPI_Comm_delete_attr(comm, grids_keyval);
     }
-    /* The finalize hook's own key, being deleted now, is left to MPI_Finalize. */
     int code = MPI_Comm_free_keyval(&grids_keyval);
     return result != MPI_SUCCESS ? result : code;
 }
@@ -179,6 +178,9 @@ static kiln_status keyval_make(const kiln_ctx *ctx)
         if (status == KILN_OK)
             status = mpi_result(ctx, "MPI_Comm_set_attr",
                                 MPI_Comm_set_attr(MPI_COMM_SELF, finalize_keyval, NULL));
+        /* Freed now, the key lives on until MPI_Finalize deletes the hook. */
+        if (finalize_keyval != MPI_KEYVAL_INVALID)
+            MPI_Comm_free_keyval(&finalize_keyval);
         /* MPI_COMM_NULL_COPY_FN: a duplicate of comm splits its own grids. */
         if (status == KILN_OK)
             status = mpi_result(ctx, "MPI_Comm_create_keyval",
