@@ -150,10 +150,69 @@ KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device
     return KILN_OK;
 }
 
+/* Data a library on kiln keeps with the context (kiln_ctx_attach). */
+struct attachment {
+    const void *key;
+    void *data;
+    void (*destroy)(void *data);
+    struct attachment *next;
+};
+
+KILN_API kiln_status kiln_ctx_attach(kiln_ctx *ctx, const void *key, void *data,
+                                     void (*destroy)(void *data))
+{
+    CHECK(check_ctx(ctx));
+    if (key == NULL || destroy == NULL)
+        return fail(ctx, KILN_ERR_ARG, "%s is NULL", key == NULL ? "key" : "destroy");
+    struct attachment *added = malloc(sizeof(*added));
+    if (added == NULL)
+        return fail(ctx, KILN_ERR_NOMEM, "out of host memory for an attachment");
+    *added = (struct attachment){.key = key, .data = data, .destroy = destroy};
+    bool taken = false; /* looked up and added under one lock: two threads cannot both add */
+    pthread_mutex_lock(&ctx->lock);
+    for (const struct attachment *a = ctx->attachments; a != NULL; a = a->next)
+        taken = taken || a->key == key;
+    if (!taken) {
+        added->next = ctx->attachments;
+        ctx->attachments = added;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (!taken)
+        return KILN_OK;
+    free(added);
+    return fail(ctx, KILN_ERR_ARG, "key %p is attached already", key);
+}
+
+KILN_API void *kiln_ctx_attachment(const kiln_ctx *ctx, const void *key)
+{
+    if (ctx == NULL)
+        return NULL;
+    kiln_ctx *shared = (kiln_ctx *)ctx; /* the lock, not the context, changes */
+    void *data = NULL;
+    pthread_mutex_lock(&shared->lock);
+    for (const struct attachment *a = shared->attachments; a != NULL; a = a->next)
+        if (a->key == key)
+            data = a->data;
+    pthread_mutex_unlock(&shared->lock);
+    return data;
+}
+
+/* Hands each attachment to its destroy while the context still works. */
+static void attachments_destroy(kiln_ctx *ctx)
+{
+    while (ctx->attachments != NULL) {
+        struct attachment *first = ctx->attachments;
+        ctx->attachments = first->next;
+        first->destroy(first->data);
+        free(first);
+    }
+}
+
 KILN_API void kiln_ctx_destroy(kiln_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    attachments_destroy(ctx);
     transfers_destroy(ctx);
     host_buffers_free(&ctx->host_buffers);
     kiln_buf_destroy(ctx->sum_partials);

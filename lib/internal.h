@@ -487,6 +487,7 @@ struct kiln_ctx {
     struct transfers *transfers; /* pinned memory and the staging ring (transfer.c) */
     struct copy_queues *copy_queues; /* the _async copies' own queues (copy_queue.c) */
     struct host_buffers host_buffers; /* what the _host conveniences reuse */
+    struct attachment *attachments;  /* kiln_ctx_attach's, under lock */
 };
 
 /* ---------------------------------------------------------------- buffer.c */

@@ -37,4 +37,46 @@ void assert_rank_one_at_fault(const kiln_ctx *ctx, kiln_status status, kiln_stat
                               const char *own_needle, kiln_status others,
                               const char *others_needle);
 
+/* ---------------------------------------------------------------- SUMMA cases */
+
+typedef struct {
+    int rows, cols;
+} grid;
+
+typedef struct {
+    size_t m, n, k;
+    float alpha, beta;
+    fill_kind fill_ab, fill_c;
+} sgemm_case;
+
+/* One rank's part of a case on grid g: the whole matrices, the same on every rank
+ * (random from fixed seeds, or NaN), and this rank's blocks of them, tightly packed in
+ * buffers of ctx (of at least one float: buffers cannot be empty). */
+typedef struct {
+    size_t row, col, mb, nb, ka, kb;
+    float *a, *b, *c;
+    kiln_buf *a_block, *b_block, *c_block;
+} summa_blocks;
+
+summa_blocks summa_blocks_make(kiln_ctx *ctx, int rank, grid g, sgemm_case c);
+
+/* Fails unless s's block of C is that of c's product, by the double reference. */
+void summa_verify(const summa_blocks *s, sgemm_case c);
+
+/* Runs c on grid g over comm (whose ranks are MPI_COMM_WORLD's) and checks this rank's
+ * block of C against the double reference of the whole product. */
+void summa_check(kiln_ctx *ctx, MPI_Comm comm, grid g, sgemm_case c);
+
+/* A shape that every side of g divides, with k split into blocks of A and of B whose
+ * edges differ where the sides do (2×3: A's block columns of 45, B's block rows of 30,
+ * so panels of 30, 15, 15 and 30). */
+sgemm_case shape_for(grid g, float alpha, float beta);
+
+/* The least common multiple of g's sides: the smallest k > 0 the grid accepts. */
+size_t grid_lcm(grid g);
+
+/* check on each grid of the world's size among 1×1, 1×2, 2×1, 2×2, 1×4, 4×1, 2×3, 3×2;
+ * fails when there is none. */
+void for_each_grid(kiln_ctx *ctx, void (*check)(kiln_ctx *ctx, grid g));
+
 #endif /* KILN_TESTS_MPI_COMMON_H */

@@ -334,6 +334,48 @@ static void ctx_destroy_of_null_does_nothing(void **state)
     kiln_ctx_destroy(NULL);
 }
 
+static void count_destroy(void *data)
+{
+    ++*(int *)data;
+}
+
+static void buffer_destroy(void *data)
+{
+    kiln_buf_destroy(data);
+}
+
+/* Each destroy runs once, while the context still works: one frees a buffer of it. */
+static void ctx_destroy_hands_each_attachment_to_its_destroy(void **state)
+{
+    (void)state;
+    static const char count_key = 0, buffer_key = 0;
+    kiln_ctx *ctx = NULL;
+    assert_ok(NULL, kiln_ctx_create(&ctx, NULL));
+    kiln_buf *buf = NULL;
+    assert_ok(ctx, kiln_buf_create(ctx, 64, &buf));
+    int destroyed = 0;
+    assert_ok(ctx, kiln_ctx_attach(ctx, &count_key, &destroyed, count_destroy));
+    assert_ok(ctx, kiln_ctx_attach(ctx, &buffer_key, buf, buffer_destroy));
+    assert_ptr_equal(kiln_ctx_attachment(ctx, &count_key), &destroyed);
+    assert_ptr_equal(kiln_ctx_attachment(ctx, &buffer_key), buf);
+    kiln_ctx_destroy(ctx);
+    assert_int_equal(destroyed, 1);
+}
+
+static void ctx_attach_rejects_a_key_attached_already_and_null_arguments(void **state)
+{
+    (void)state;
+    static const char key = 0, other_key = 0;
+    kiln_ctx *ctx = scratch_context(NULL);
+    assert_ok(ctx, kiln_ctx_attach(ctx, &key, NULL, free));
+    assert_arg_error(ctx, kiln_ctx_attach(ctx, &key, NULL, free));
+    assert_arg_error(ctx, kiln_ctx_attach(ctx, NULL, NULL, free));
+    assert_arg_error(ctx, kiln_ctx_attach(ctx, &other_key, NULL, NULL));
+    assert_arg_error(NULL, kiln_ctx_attach(NULL, &other_key, NULL, free));
+    assert_null(kiln_ctx_attachment(ctx, &other_key));
+    assert_null(kiln_ctx_attachment(NULL, &key));
+}
+
 static void finish_rejects_a_null_context(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -367,6 +409,8 @@ int main(void)
         KILN_TEST(ctx_wrap_rejects_a_queue_of_another_context),
         KILN_TEST(ctx_wrap_rejects_an_out_of_order_queue),
         KILN_TEST(ctx_destroy_of_null_does_nothing),
+        KILN_TEST(ctx_destroy_hands_each_attachment_to_its_destroy),
+        KILN_TEST(ctx_attach_rejects_a_key_attached_already_and_null_arguments),
         KILN_TEST(finish_rejects_a_null_context),
     };
     return RUN_KILN_TESTS(tests);

@@ -1,95 +1,15 @@
 /* kiln_mpi_sgemm on every grid of MPI_COMM_WORLD's ranks (run by mpirun with 2, 4 and 6
  * ranks: grids 1×2, 2×1; 2×2, 1×4, 4×1; 2×3, 3×2): each rank checks its block of C
- * against the double reference of the whole product, and every rank of a rejected call
- * returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
+ * against the double reference of the whole product (and, for the pipelined panels,
+ * against panels multiplied one at a time, bit for bit), and every rank of a rejected
+ * call returns KILN_ERR_ARG (the rank at fault its own status) without hanging. */
 #include "mpi_common.h"
 
-#include <math.h>
 #include <stdlib.h>
-
-typedef struct {
-    int rows, cols;
-} grid;
-
-static const grid grids[] = {{1, 2}, {2, 1}, {2, 2}, {1, 4}, {4, 1}, {2, 3}, {3, 2}};
-
-typedef struct {
-    size_t m, n, k;
-    float alpha, beta;
-    fill_kind fill_ab, fill_c;
-} sgemm_case;
-
-/* A rows×cols matrix, the same on every rank: random from seed, or NaN. */
-static float *whole_matrix(size_t rows, size_t cols, fill_kind fill, uint32_t seed)
-{
-    return fill == FILL_NAN ? scratch_filled(rows * cols, NAN)
-                            : scratch_random(rows * cols, seed);
-}
-
-/* A buffer holding block (row, col) of rows×cols floats of a matrix of row length ld,
- * tightly packed (at least one float: buffers cannot be empty). */
-static kiln_buf *block_upload(kiln_ctx *ctx, const float *whole, size_t ld, size_t row,
-                              size_t col, size_t rows, size_t cols)
-{
-    float *block = scratch_floats(rows * cols);
-    for (size_t i = 0; i < rows; ++i)
-        for (size_t j = 0; j < cols; ++j)
-            block[i * cols + j] = whole[(row * rows + i) * ld + col * cols + j];
-    return scratch_upload(ctx, block, rows * cols > 0 ? rows * cols : 1);
-}
-
-/* Runs case c on grid g and checks this rank's block of C. */
-static void case_check(kiln_ctx *ctx, grid g, sgemm_case c)
-{
-    size_t row = (size_t)(world_rank() / g.cols), col = (size_t)(world_rank() % g.cols);
-    size_t mb = c.m / (size_t)g.rows, nb = c.n / (size_t)g.cols;
-    size_t ka = c.k / (size_t)g.cols, kb = c.k / (size_t)g.rows;
-    float *a = whole_matrix(c.m, c.k, c.fill_ab, 1);
-    float *b = whole_matrix(c.k, c.n, c.fill_ab, 2);
-    float *cm = whole_matrix(c.m, c.n, c.fill_c, 3);
-    kiln_buf *a_block = block_upload(ctx, a, c.k, row, col, mb, ka);
-    kiln_buf *b_block = block_upload(ctx, b, c.n, row, col, kb, nb);
-    kiln_buf *c_block = block_upload(ctx, cm, c.n, row, col, mb, nb);
-    assert_ok(ctx, kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
-                                  c.alpha, a_block, b_block, c.beta, c_block));
-    reference r = reference_sgemm(KILN_NO_TRANS, KILN_NO_TRANS, mb, nb, c.k, c.alpha,
-                                  a + row * mb * c.k, c.k, b + col * nb, c.n, c.beta,
-                                  cm + row * mb * c.n + col * nb, c.n);
-    assert_matrix_near(scratch_download(c_block, mb * nb), nb, &r);
-}
-
-static size_t gcd(size_t a, size_t b)
-{
-    return b == 0 ? a : gcd(b, a % b);
-}
-
-/* A shape that every side of g divides, with k split into blocks of A and of B whose
- * edges differ where the sides do (2×3: A's block columns of 45, B's block rows of 30,
- * so panels of 30, 15, 15 and 30). */
-static sgemm_case shape_for(grid g, float alpha, float beta)
-{
-    size_t rows = (size_t)g.rows, cols = (size_t)g.cols;
-    size_t lcm = rows * cols / gcd(rows, cols);
-    return (sgemm_case){.m = 7 * rows, .n = 5 * cols, .k = 15 * lcm, .alpha = alpha,
-                        .beta = beta};
-}
-
-/* check on each grid of the world's size. */
-static void for_each_grid(kiln_ctx *ctx, void (*check)(kiln_ctx *ctx, grid g))
-{
-    size_t ran = 0;
-    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); ++i) {
-        if (grids[i].rows * grids[i].cols != world_size())
-            continue;
-        check(ctx, grids[i]);
-        ++ran;
-    }
-    assert_true(ran > 0);
-}
 
 static void product_check(kiln_ctx *ctx, grid g)
 {
-    case_check(ctx, g, shape_for(g, 1.5f, 0.5f));
+    summa_check(ctx, MPI_COMM_WORLD, g, shape_for(g, 1.5f, 0.5f));
 }
 
 static void sgemm_matches_the_double_reference_on_every_grid(void **state)
@@ -101,7 +21,7 @@ static void beta_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, -0.75f, 0.0f);
     c.fill_c = FILL_NAN;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_beta_zero_does_not_read_c(void **state)
@@ -113,7 +33,7 @@ static void alpha_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, 0.0f, 2.0f);
     c.fill_ab = FILL_NAN;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_alpha_zero_scales_c_without_reading_a_or_b(void **state)
@@ -125,12 +45,100 @@ static void k_zero_check(kiln_ctx *ctx, grid g)
 {
     sgemm_case c = shape_for(g, 1.0f, -3.0f);
     c.k = 0;
-    case_check(ctx, g, c);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
 }
 
 static void sgemm_with_k_zero_scales_c(void **state)
 {
     for_each_grid(*state, k_zero_check);
+}
+
+/* k as small as the grid allows: panels one float wide on 1×R and R×1 grids, of 2, 1, 1
+ * and 2 on 2×3 (k = 6), each moving while the one before is multiplied. */
+static void smallest_k_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.25f, -0.5f);
+    c.k = grid_lcm(g);
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_the_smallest_k_of_the_grid_matches_the_double_reference(void **state)
+{
+    for_each_grid(*state, smallest_k_check);
+}
+
+/* Blocks of prime multiples (13 × 11 of C, k = 7 · lcm: on 2×3 panels of 14, 7, 7 and
+ * 14), a multiple of no kernel's tile. */
+static void prime_shape_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = {.m = 13 * (size_t)g.rows, .n = 11 * (size_t)g.cols, .k = 7 * grid_lcm(g),
+                    .alpha = 0.5f, .beta = 1.0f};
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_prime_block_sides_matches_the_double_reference(void **state)
+{
+    for_each_grid(*state, prime_shape_check);
+}
+
+/* m = 0, then n = 0: every rank's block of C is empty (sizes must divide by the grid, so
+ * no rank holds an empty block alone), and the call returns on all. */
+static void empty_c_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.0f, 0.0f);
+    c.m = 0;
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+    c = shape_for(g, 1.0f, 0.0f);
+    c.n = 0;
+    summa_check(ctx, MPI_COMM_WORLD, g, c);
+}
+
+static void sgemm_with_empty_blocks_of_c_returns_on_every_rank(void **state)
+{
+    for_each_grid(*state, empty_c_check);
+}
+
+/* This rank's block of C as panels taken one at a time leave it: kiln_sgemm on each
+ * panel (edges where A's block columns or B's block rows end), in the order of k, β with
+ * the first, from c_before. */
+static float *panel_by_panel(kiln_ctx *ctx, const summa_blocks *s, sgemm_case c,
+                             const float *c_before)
+{
+    kiln_buf *product = scratch_upload(ctx, c_before, s->mb * s->nb);
+    for (size_t first = 0, end = 0; first < c.k; first = end) {
+        size_t a_end = (first / s->ka + 1) * s->ka, b_end = (first / s->kb + 1) * s->kb;
+        end = a_end < b_end ? a_end : b_end;
+        size_t width = end - first;
+        float *a = scratch_floats(s->mb * width), *b = scratch_floats(width * s->nb);
+        for (size_t i = 0; i < s->mb; ++i)
+            for (size_t j = 0; j < width; ++j)
+                a[i * width + j] = s->a[(s->row * s->mb + i) * c.k + first + j];
+        for (size_t i = 0; i < width; ++i)
+            for (size_t j = 0; j < s->nb; ++j)
+                b[i * s->nb + j] = s->b[(first + i) * c.n + s->col * s->nb + j];
+        assert_ok(ctx, kiln_sgemm(ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, width,
+                                  c.alpha, scratch_upload(ctx, a, s->mb * width), width,
+                                  scratch_upload(ctx, b, width * s->nb), s->nb,
+                                  first == 0 ? c.beta : 1.0f, product, s->nb));
+    }
+    return scratch_download(product, s->mb * s->nb);
+}
+
+static void panel_order_check(kiln_ctx *ctx, grid g)
+{
+    sgemm_case c = shape_for(g, 1.5f, 0.5f);
+    summa_blocks s = summa_blocks_make(ctx, world_rank(), g, c);
+    size_t floats = s.mb * s.nb;
+    float *expected = panel_by_panel(ctx, &s, c, scratch_download(s.c_block, floats));
+    assert_ok(ctx, kiln_mpi_sgemm(ctx, MPI_COMM_WORLD, g.rows, g.cols, c.m, c.n, c.k,
+                                  c.alpha, s.a_block, s.b_block, c.beta, s.c_block));
+    assert_memory_equal(scratch_download(s.c_block, floats), expected, floats * sizeof(float));
+}
+
+/* Pipelining changes when panels move, not the sum: bit for bit the unpipelined order. */
+static void sgemm_adds_the_panels_in_the_order_of_k_bit_for_bit(void **state)
+{
+    for_each_grid(*state, panel_order_check);
 }
 
 /* A call that every rank rejects with KILN_ERR_ARG and the same words. */
@@ -247,6 +255,10 @@ int main(int argc, char **argv)
         KILN_TEST(sgemm_with_beta_zero_does_not_read_c),
         KILN_TEST(sgemm_with_alpha_zero_scales_c_without_reading_a_or_b),
         KILN_TEST(sgemm_with_k_zero_scales_c),
+        KILN_TEST(sgemm_with_the_smallest_k_of_the_grid_matches_the_double_reference),
+        KILN_TEST(sgemm_with_prime_block_sides_matches_the_double_reference),
+        KILN_TEST(sgemm_with_empty_blocks_of_c_returns_on_every_rank),
+        KILN_TEST(sgemm_adds_the_panels_in_the_order_of_k_bit_for_bit),
         KILN_TEST(sgemm_rejects_sizes_not_divisible_by_the_grid_on_every_rank),
         KILN_TEST(sgemm_rejects_a_grid_other_than_the_communicators_size),
         KILN_TEST(sgemm_rejects_sizes_differing_between_ranks),

@@ -219,6 +219,17 @@ KILN_API kiln_status kiln_ctx_wrap(kiln_ctx **out, cl_context context, cl_device
  * kiln_host_alloc. Buffers of the context must be destroyed first. NULL is a no-op. */
 KILN_API void kiln_ctx_destroy(kiln_ctx *ctx);
 
+/* Keeps data with ctx under key, an address of the caller's (a static variable's, say)
+ * so that libraries built on kiln never share one: kiln_ctx_destroy calls destroy(data)
+ * first, while ctx still works, so data may hold buffers and host memory of ctx. ctx, key
+ * or destroy NULL, or key attached already: KILN_ERR_ARG, and data is not kept. */
+KILN_API kiln_status kiln_ctx_attach(kiln_ctx *ctx, const void *key, void *data,
+                                     void (*destroy)(void *data));
+
+/* The data attached to ctx under key; NULL when none, or ctx NULL. Safe to call from
+ * several threads; using the data from several is the attacher's to make safe. */
+KILN_API void *kiln_ctx_attachment(const kiln_ctx *ctx, const void *key);
+
 /* Waits for all work enqueued on the context, the _async copies into host memory
  * included. Reports a failure of that work. */
 KILN_API kiln_status kiln_finish(kiln_ctx *ctx);

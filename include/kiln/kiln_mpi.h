@@ -61,11 +61,18 @@ KILN_API kiln_status kiln_mpi_allreduce_sum(kiln_ctx *ctx, kiln_buf *buf, size_t
  * dimension is walked in panels that each lie inside one block column of A and one block
  * row of B (at most grid_rows + grid_cols - 1 of them): the owners broadcast them along
  * grid rows (A) and columns (B), and every rank adds its product with kiln_sgemm on its
- * own device, β applied with the first. The same semantics as kiln_sgemm: k = 0 or
+ * own device, β applied with the first; the next panel moves while the device multiplies
+ * this one, and products are added in the order of k, panel by panel, so the result does
+ * not depend on the timing. The same semantics as kiln_sgemm: k = 0 or
  * α = 0 is C = β·C, with no panel moving and A and B unread; β = 0: C is not read.
  * KILN_ERR_ARG on every rank, before any data moves, when grid_rows · grid_cols is not
  * comm's size or m, n or k is not a multiple of the grid sides it is split by; a block
- * of A or B beyond MPI's int count (2^31 - 1 floats): KILN_ERR_SIZE. Waits. */
+ * of A or B beyond MPI's int count (2^31 - 1 floats): KILN_ERR_SIZE. Waits.
+ * Kept between calls: host and device memory with ctx, grown to the largest call and
+ * freed by kiln_ctx_destroy; the communicators of each grid's rows and columns with comm
+ * (an MPI attribute), freed by MPI_Comm_free(comm) or MPI_Finalize. Threads: calls on one
+ * ctx may overlap (one uses the kept memory, the others memory of their own for the
+ * call); calls on one comm must not (MPI's rule for collectives). */
 KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
                                     int grid_cols, size_t m, size_t n, size_t k, float alpha,
                                     const kiln_buf *a, const kiln_buf *b, float beta,

@@ -6,6 +6,7 @@
 #include "kiln/kiln_mpi.h"
 #include "../status_check.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -59,5 +60,58 @@ kiln_status check_apart(const kiln_ctx *ctx, const kiln_buf *out, const char *ou
 
 /* KILN_ERR_SIZE when `floats` do not fit MPI's int count. */
 kiln_status check_count(const kiln_ctx *ctx, const char *what, size_t floats);
+
+/* ---------------------------------------------------------------- sgemm_cache.c */
+
+/* Host memory of kiln_host_alloc, or a device buffer, that only grows. */
+struct host_area {
+    float *floats;
+    size_t capacity; /* floats */
+};
+struct device_area {
+    kiln_buf *buf;
+    size_t capacity; /* floats */
+};
+
+/* Makes area hold at least `floats` (> 0) floats, its contents lost when it grows. */
+kiln_status host_area_reserve(kiln_ctx *ctx, struct host_area *area, size_t floats);
+kiln_status device_area_reserve(kiln_ctx *ctx, struct device_area *area, size_t floats);
+
+/* kiln_mpi_sgemm's memory on one context: this rank's blocks of A and B copied to the
+ * host (owners send their panels from there), two of each panel on the host, so that one
+ * panel moves while the other is copied to the device and multiplied, and one on the
+ * device (blocking copies wait for the product before them). */
+struct summa_memory {
+    kiln_ctx *ctx;
+    pthread_mutex_t lock; /* held by the call using the kept memory */
+    bool kept;            /* attached to ctx, else the call's own */
+    struct host_area a_block, b_block, a_panel[2], b_panel[2];
+    struct device_area a_device, b_device;
+};
+
+/* The memory kept with ctx (attached at first use, freed by kiln_ctx_destroy) for one
+ * call; while another thread's call holds it, memory of this call's own, starting empty.
+ * Hand it back with summa_memory_give. */
+kiln_status summa_memory_take(kiln_ctx *ctx, struct summa_memory **out);
+void summa_memory_give(struct summa_memory *memory);
+
+/* The communicators of a grid of grid_cols columns over a communicator: its rows (ranked
+ * by column) and its columns (ranked by row); MPI_COMM_NULL until split. */
+struct grid_comms {
+    int grid_cols;
+    MPI_Comm row, col;
+    struct grid_comms *next;
+};
+
+/* comm's grid of grid_cols columns, kept with comm (an attribute: freed with comm, or by
+ * MPI_Finalize), added unsplit if new. Local: call it before the agreement, so that a
+ * rank short of memory fails the call on all and every rank's grids stay alike. */
+kiln_status grid_comms_find(const kiln_ctx *ctx, MPI_Comm comm, int grid_cols,
+                            struct grid_comms **out);
+
+/* Splits what of grid is unsplit (collective over comm: after the agreement, every rank's
+ * grid is alike) and gives both communicators comm's error handler. */
+kiln_status grid_comms_split(const kiln_ctx *ctx, MPI_Comm comm, struct grid_comms *grid,
+                             int row, int col);
 
 #endif /* KILN_MPI_INTERNAL_H */

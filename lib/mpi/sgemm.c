@@ -4,7 +4,9 @@
  * every grid row broadcasts its A panel (mb × w) along its row, the rank of row r_b in
  * every grid column its B panel (w × nb) along its column, and every rank adds
  * A panel · B panel to its C block. Panel edges are the union of both block edges, so
- * any grid works, with at most grid_rows + grid_cols - 1 panels. */
+ * any grid works, with at most grid_rows + grid_cols - 1 panels. Panels are pipelined:
+ * the next one moves (MPI_Ibcast) while the device multiplies this one, and the products
+ * are added in the order of k, so results are those of panels taken one at a time. */
 #include "internal.h"
 
 #include <stdint.h>
@@ -18,13 +20,12 @@ struct summa_shape {
     size_t mb, nb, ka, kb; /* blocks: A mb×ka, B kb×nb, C mb×nb */
 };
 
-/* What a call holds while panels move: host copies of this rank's blocks of A and B,
- * host and device panels, and the row and column communicators. */
+/* What a call uses while panels move: memory kept with ctx and communicators kept with
+ * comm (sgemm_cache.c). */
 struct summa {
     kiln_ctx *ctx;
-    float *a_block, *b_block, *a_panel, *b_panel;
-    kiln_buf *a_device, *b_device;
-    MPI_Comm row_comm, col_comm;
+    struct summa_memory *memory;
+    struct grid_comms *grid;
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -88,55 +89,26 @@ static size_t panel_width_max(const struct summa_shape *s)
     return s->ka < s->kb ? s->ka : s->kb;
 }
 
-static kiln_status host_floats(kiln_ctx *ctx, size_t floats, float **out)
-{
-    return kiln_host_alloc(ctx, floats * sizeof(float), (void **)out);
-}
-
-/* This rank's memory for the call, and its blocks of A and B copied to the host (the
- * owner of a panel sends it from there). */
-static kiln_status summa_hold(struct summa *h, const struct summa_shape *s,
+/* This rank's memory and grid for the call, and its blocks of A and B copied to the
+ * host (the owner of a panel sends it from there). */
+static kiln_status summa_hold(struct summa *h, const struct summa_shape *s, MPI_Comm comm,
                               const kiln_buf *a, const kiln_buf *b)
 {
+    CHECK(grid_comms_find(h->ctx, comm, s->grid_cols, &h->grid));
+    CHECK(summa_memory_take(h->ctx, &h->memory));
+    struct summa_memory *memory = h->memory;
     size_t width = panel_width_max(s);
     size_t a_floats = s->mb * s->ka, b_floats = s->kb * s->nb;
-    CHECK(host_floats(h->ctx, a_floats, &h->a_block));
-    CHECK(host_floats(h->ctx, b_floats, &h->b_block));
-    CHECK(host_floats(h->ctx, s->mb * width, &h->a_panel));
-    CHECK(host_floats(h->ctx, width * s->nb, &h->b_panel));
-    CHECK(kiln_buf_create(h->ctx, s->mb * width * sizeof(float), &h->a_device));
-    CHECK(kiln_buf_create(h->ctx, width * s->nb * sizeof(float), &h->b_device));
-    CHECK(kiln_buf_read(a, 0, h->a_block, a_floats * sizeof(float)));
-    return kiln_buf_read(b, 0, h->b_block, b_floats * sizeof(float));
-}
-
-/* Frees what summa_hold and summa_split made; MPI's failures to free are the result
- * when nothing failed before. */
-static kiln_status summa_release(struct summa *h, kiln_status status)
-{
-    float *host[] = {h->a_block, h->b_block, h->a_panel, h->b_panel};
-    for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); ++i)
-        kiln_host_free(h->ctx, host[i]);
-    kiln_buf_destroy(h->a_device);
-    kiln_buf_destroy(h->b_device);
-    MPI_Comm *comms[] = {&h->row_comm, &h->col_comm};
-    for (size_t i = 0; i < 2; ++i) {
-        if (*comms[i] == MPI_COMM_NULL)
-            continue;
-        kiln_status freed = mpi_result(h->ctx, "MPI_Comm_free", MPI_Comm_free(comms[i]));
-        status = status != KILN_OK ? status : freed;
+    CHECK(host_area_reserve(h->ctx, &memory->a_block, a_floats));
+    CHECK(host_area_reserve(h->ctx, &memory->b_block, b_floats));
+    for (size_t slot = 0; slot < 2; ++slot) {
+        CHECK(host_area_reserve(h->ctx, &memory->a_panel[slot], s->mb * width));
+        CHECK(host_area_reserve(h->ctx, &memory->b_panel[slot], width * s->nb));
     }
-    return status;
-}
-
-/* The communicators of this rank's grid row (ranked by column) and grid column (ranked
- * by row). */
-static kiln_status summa_split(struct summa *h, const struct summa_shape *s, MPI_Comm comm)
-{
-    CHECK(mpi_result(h->ctx, "MPI_Comm_split",
-                     MPI_Comm_split(comm, s->row, s->col, &h->row_comm)));
-    return mpi_result(h->ctx, "MPI_Comm_split",
-                      MPI_Comm_split(comm, s->col, s->row, &h->col_comm));
+    CHECK(device_area_reserve(h->ctx, &memory->a_device, s->mb * width));
+    CHECK(device_area_reserve(h->ctx, &memory->b_device, width * s->nb));
+    CHECK(kiln_buf_read(a, 0, memory->a_block.floats, a_floats * sizeof(float)));
+    return kiln_buf_read(b, 0, memory->b_block.floats, b_floats * sizeof(float));
 }
 
 /* ---------------------------------------------------------------- panels */
@@ -162,50 +134,86 @@ static struct panel panel_at(const struct summa_shape *s, size_t first)
     return p;
 }
 
-/* Moves one panel of A along the grid row and one of B along the grid column; after
- * it, h->a_panel holds A's (mb × width, tight) and *b_source B's (width × nb). */
-static kiln_status panel_broadcast(struct summa *h, const struct summa_shape *s,
-                                   const struct panel *p, const float **b_source)
+/* One panel's broadcasts in flight, into the host memory of one slot: A's along the grid
+ * row, B's along the grid column, and where B's panel (width × nb) lies when they end. */
+struct flight {
+    int slot;
+    MPI_Request requests[2];
+    const float *b_source;
+};
+
+/* Starts moving panel p into f's slot of host memory: A's (mb × width, tight), which its
+ * owner packs there first, and B's (width × nb), which its owner sends from its block. */
+static kiln_status panel_send(struct summa *h, const struct summa_shape *s,
+                              const struct panel *p, struct flight *f)
 {
+    struct summa_memory *memory = h->memory;
+    float *a = memory->a_panel[f->slot].floats;
     if (s->col == p->a_owner)
         for (size_t i = 0; i < s->mb; ++i)
-            memcpy(h->a_panel + i * p->width, h->a_block + i * s->ka + p->a_column,
+            memcpy(a + i * p->width, memory->a_block.floats + i * s->ka + p->a_column,
                    p->width * sizeof(float));
-    CHECK(mpi_result(h->ctx, "MPI_Bcast (A's panel)",
-                     MPI_Bcast(h->a_panel, (int)(s->mb * p->width), MPI_FLOAT, p->a_owner,
-                               h->row_comm)));
-    float *b = s->row == p->b_owner ? h->b_block + p->b_row * s->nb : h->b_panel;
-    *b_source = b;
-    return mpi_result(h->ctx, "MPI_Bcast (B's panel)",
-                      MPI_Bcast(b, (int)(p->width * s->nb), MPI_FLOAT, p->b_owner,
-                                h->col_comm));
+    f->requests[0] = f->requests[1] = MPI_REQUEST_NULL;
+    CHECK(mpi_result(h->ctx, "MPI_Ibcast (A's panel)",
+                     MPI_Ibcast(a, (int)(s->mb * p->width), MPI_FLOAT, p->a_owner,
+                                h->grid->row, &f->requests[0])));
+    float *b = s->row == p->b_owner ? memory->b_block.floats + p->b_row * s->nb
+                                    : memory->b_panel[f->slot].floats;
+    f->b_source = b;
+    kiln_status status = mpi_result(h->ctx, "MPI_Ibcast (B's panel)",
+                                    MPI_Ibcast(b, (int)(p->width * s->nb), MPI_FLOAT,
+                                               p->b_owner, h->grid->col, &f->requests[1]));
+    if (status != KILN_OK) /* no broadcast may write into the memory once the call ends */
+        MPI_Wait(&f->requests[0], MPI_STATUS_IGNORE);
+    return status;
 }
 
-/* C += α·A panel·B panel on this rank's device (β·C first, with the first panel). */
+static kiln_status panel_receive(struct summa *h, struct flight *f)
+{
+    return mpi_result(h->ctx, "MPI_Waitall (panels)",
+                      MPI_Waitall(2, f->requests, MPI_STATUSES_IGNORE));
+}
+
+/* Copies both panels of f's slot to the device and enqueues C += α·A panel·B panel there
+ * (β·C first, with the first panel). The copies wait for the product before them, which
+ * reads the same device panels; the product runs on while the next panel moves. */
 static kiln_status panel_multiply(struct summa *h, const struct summa_shape *s,
-                                  const struct panel *p, const float *b_source, float alpha,
+                                  const struct panel *p, const struct flight *f, float alpha,
                                   float beta, kiln_buf *c)
 {
-    CHECK(kiln_buf_write(h->a_device, 0, h->a_panel, s->mb * p->width * sizeof(float)));
-    CHECK(kiln_buf_write(h->b_device, 0, b_source, p->width * s->nb * sizeof(float)));
-    return kiln_sgemm(h->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, p->width, alpha,
-                      h->a_device, p->width, h->b_device, s->nb, p->first == 0 ? beta : 1.0f,
-                      c, s->nb);
+    struct summa_memory *memory = h->memory;
+    kiln_buf *a = memory->a_device.buf, *b = memory->b_device.buf;
+    CHECK(kiln_buf_write(a, 0, memory->a_panel[f->slot].floats,
+                         s->mb * p->width * sizeof(float)));
+    CHECK(kiln_buf_write(b, 0, f->b_source, p->width * s->nb * sizeof(float)));
+    return kiln_sgemm(h->ctx, KILN_NO_TRANS, KILN_NO_TRANS, s->mb, s->nb, p->width, alpha, a,
+                      p->width, b, s->nb, p->first == 0 ? beta : 1.0f, c, s->nb);
 }
 
-/* Every panel in turn. A rank whose device fails keeps taking part in the broadcasts
- * (the others wait for it) and keeps the failure in *status; an MPI failure ends the
- * walk. */
+/* Every panel in turn, the products in the order of k as unpipelined SUMMA adds them,
+ * the host's two slots in turn: once panel p has landed in one, panel p + 1 starts
+ * moving into the other, and keeps moving while panel p is copied to the device and
+ * multiplied. A rank whose device fails keeps taking part in the broadcasts (the others
+ * wait for it) and keeps the failure in *status; an MPI failure ends the walk. */
 static kiln_status panels_run(struct summa *h, const struct summa_shape *s, float alpha,
                               float beta, kiln_buf *c, kiln_status *status)
 {
-    for (size_t first = 0; first < s->k;) {
-        struct panel p = panel_at(s, first);
-        const float *b_source = NULL;
-        CHECK(panel_broadcast(h, s, &p, &b_source));
+    struct panel p = panel_at(s, 0);
+    struct flight flights[2] = {{.slot = 0}, {.slot = 1}};
+    int slot = 0;
+    CHECK(panel_send(h, s, &p, &flights[slot]));
+    for (;;) {
+        CHECK(panel_receive(h, &flights[slot]));
+        bool last = p.first + p.width == s->k;
+        struct panel next = last ? p : panel_at(s, p.first + p.width);
+        if (!last)
+            CHECK(panel_send(h, s, &next, &flights[1 - slot]));
         if (*status == KILN_OK)
-            *status = panel_multiply(h, s, &p, b_source, alpha, beta, c);
-        first += p.width;
+            *status = panel_multiply(h, s, &p, &flights[slot], alpha, beta, c);
+        if (last)
+            break;
+        p = next;
+        slot = 1 - slot;
     }
     if (*status == KILN_OK)
         *status = kiln_finish(h->ctx);
@@ -232,13 +240,13 @@ static struct summa_shape shape_of(int rank, int grid_rows, int grid_cols, size_
 
 /* This rank's verdict before the agreement: its arguments, then (for a call that moves
  * panels) its memory and copies of its blocks. */
-static kiln_status summa_prepare(struct summa *h, const struct summa_shape *s, int ranks,
-                                 float alpha, const kiln_buf *a, const kiln_buf *b,
+static kiln_status summa_prepare(struct summa *h, const struct summa_shape *s, MPI_Comm comm,
+                                 int ranks, float alpha, const kiln_buf *a, const kiln_buf *b,
                                  const kiln_buf *c)
 {
     CHECK(check_grid(h->ctx, s, ranks));
     CHECK(check_blocks(h->ctx, s, a, b, c));
-    return summa_moves_panels(s, alpha) ? summa_hold(h, s, a, b) : KILN_OK;
+    return summa_moves_panels(s, alpha) ? summa_hold(h, s, comm, a, b) : KILN_OK;
 }
 
 /* C = β·C alone (k = 0 or α = 0), or nothing (an empty block): no panel moves. */
@@ -260,8 +268,8 @@ KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
     int rank = 0, ranks = 0;
     CHECK(comm_open(ctx, comm, &rank, &ranks));
     struct summa_shape s = shape_of(rank, grid_rows, grid_cols, m, n, k);
-    struct summa h = {.ctx = ctx, .row_comm = MPI_COMM_NULL, .col_comm = MPI_COMM_NULL};
-    kiln_status status = summa_prepare(&h, &s, ranks, alpha, a, b, c);
+    struct summa h = {.ctx = ctx};
+    kiln_status status = summa_prepare(&h, &s, comm, ranks, alpha, a, b, c);
     uint32_t alpha_bits = 0; /* α = 0 moves no panel: all ranks must see the same α */
     memcpy(&alpha_bits, &alpha, sizeof(alpha_bits));
     const struct shared_value values[] = {
@@ -269,13 +277,12 @@ KILN_API kiln_status kiln_mpi_sgemm(kiln_ctx *ctx, MPI_Comm comm, int grid_rows,
         {"grid_cols", (unsigned long long)grid_cols}, {"alpha's bits", alpha_bits}};
     kiln_status agreed = agree_on_arguments(ctx, comm, status, values,
                                             sizeof(values) / sizeof(values[0]));
-    if (agreed != KILN_OK)
-        return summa_release(&h, agreed);
-    if (!summa_moves_panels(&s, alpha))
+    if (agreed == KILN_OK && !summa_moves_panels(&s, alpha))
         return agree_on_outcome(ctx, comm, summa_scale(ctx, &s, alpha, a, b, beta, c));
-    agreed = summa_split(&h, &s, comm);
+    if (agreed == KILN_OK)
+        agreed = grid_comms_split(ctx, comm, h.grid, s.row, s.col);
     if (agreed == KILN_OK)
         agreed = panels_run(&h, &s, alpha, beta, c, &status);
-    agreed = summa_release(&h, agreed);
+    summa_memory_give(h.memory);
     return agreed != KILN_OK ? agreed : agree_on_outcome(ctx, comm, status);
 }
