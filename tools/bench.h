@@ -157,6 +157,10 @@ extern const bench_impl bench_conv2d_impls[];
 /* copy (bench_copy.c): host <-> device from pinned and pageable memory; out must equal
  * the input. */
 bool bench_verify_copy(const bench_case *c, char *why, size_t why_len);
+/* stream (bench_stream.c): sigmoid over pinned host data a chunk at a time, copies and
+ * compute overlapped; its peer line the copies alone. */
+extern const bench_impl bench_stream_impls[];
+bool bench_verify_stream(const bench_case *c, char *why, size_t why_len);
 extern const bench_impl bench_copy_impls[];
 /* group_sgemm (bench_group.c): kiln_group_sgemm_host over a group's members, beside its
  * first member alone. bench_group_set names them: specs, or with specs NULL the device

@@ -991,6 +991,9 @@ const bench_op bench_ops[] = {
     {"copy", "n", "N floats host->device and back, pinned and pageable (kiln line: h2d "
      "pinned)", BENCH_RATE_BYTES, read_bytes, unary_lengths, bench_verify_copy, NO_ACT(1.0f, 0.0f), "2^28",
      "2^20,2^24", bench_copy_impls, false},
+    {"stream", "n", "N floats of pinned host data; sigmoid a chunk at a time, copies "
+     "overlapped (peer: the copies alone)", BENCH_RATE_BYTES, read_write_bytes, unary_lengths,
+     bench_verify_stream, NO_ACT(1.0f, 0.0f), "2^31", "2^20,2^24", bench_stream_impls, false},
 };
 
 const size_t bench_op_count = sizeof(bench_ops) / sizeof(bench_ops[0]);
