@@ -15,7 +15,7 @@ enum { STREAM_BUFFERS = 3, STREAM_CHUNK = 1 << 24 /* floats: 64 MiB */ };
 
 /* The current case's pinned x and y (with the context's life, as the copy op's), and
  * whether its last run computed (else it only copied). kiln-bench runs one case at a
- * time; the device buffers are views of its output, c->dev_parts. */
+ * time; the device buffers are c->dev_parts, which it destroys after the case. */
 static struct {
     kiln_ctx *ctx;
     float *x, *y;
@@ -42,15 +42,16 @@ static bool pinned_pair(bench_case *c)
     return true;
 }
 
-/* Floats of a chunk: three of them fit the case's output, whose views they are. */
+/* Floats of a chunk: a third of the data at most, so that the three buffers take turns. */
 static size_t stream_chunk(const bench_case *c)
 {
     size_t third = c->out_len / STREAM_BUFFERS;
     return third < STREAM_CHUNK ? third : STREAM_CHUNK;
 }
 
-/* Pinned x (the case's input) and y, and three chunk views of dev_out, made outside the
- * timing. */
+/* Pinned x (the case's input) and y, and three chunk buffers, made outside the timing.
+ * The buffers are allocations of their own: kiln orders copies by the allocation they
+ * touch, so views of one would take their turns one copy at a time. */
 static bool stream_prepare(bench_case *c)
 {
     const size_t bytes = stream_chunk(c) * sizeof(float);
@@ -60,8 +61,8 @@ static bool stream_prepare(bench_case *c)
     }
     for (int b = 0; b < STREAM_BUFFERS; ++b)
         if (c->dev_parts[b] == NULL &&
-            !bench_report(c->ctx, kiln_buf_view(c->dev_out, b * bytes, bytes, &c->dev_parts[b]),
-                          "kiln_buf_view"))
+            !bench_report(c->ctx, kiln_buf_create(c->ctx, bytes, &c->dev_parts[b]),
+                          "kiln_buf_create"))
             return false;
     if (!pinned_pair(c))
         return false;
