@@ -293,6 +293,19 @@ bool conv2d_implicit_fills(const struct device_limits *device,
            CONV2D_IMPLICIT_BLOCKS_PER_UNIT * (size_t)device->compute_units;
 }
 
+/* At TF32, unfolding a k×k convolution's images for the tensor cores pays only with
+ * filters enough to fill the tf32 GEMM's 128-row tiles. On the H200, batch 32, TFLOP/s
+ * at TF32 (im2col, then the tf32 GEMM with its columns packed) vs the fp32 implicit GEMM:
+ * 64→64 56×56 3×3 9.29 vs 29.42; 256→256 14×14 3×3 28.64 vs 22.45; 512→512 7×7 3×3
+ * 32.60 vs 21.63 (im2col at STRICT). A 1×1 convolution reads x as it is (no unfolding):
+ * 256→1024 14×14 72.89 vs 21.22. */
+enum { CONV2D_TENSOR_FILTERS_MIN = 128 };
+
+bool conv2d_unfolding_pays(size_t filters)
+{
+    return filters >= CONV2D_TENSOR_FILTERS_MIN;
+}
+
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
                                                       size_t max_threads, size_t m, size_t n)
 {

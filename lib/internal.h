@@ -136,6 +136,9 @@ const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits
  * GEMM to beat im2col's GEMMs on a GPU (dispatch.c says how many, and the figures). */
 bool conv2d_implicit_fills(const struct device_limits *device,
                            const struct gemm_config *config, size_t m, size_t n);
+/* Whether a k×k convolution of this many filters gains from unfolding its images for
+ * tensor-core GEMMs over the fp32 implicit GEMM (dispatch.c has the figures). */
+bool conv2d_unfolding_pays(size_t filters);
 /* The GEMM kernels a tile can be for: cl/gemm.cl, cl/gemm_block.cl, cl/gemm_cpu.cl. */
 enum gemm_kind { GEMM_KIND_PORTABLE, GEMM_KIND_BLOCK, GEMM_KIND_CPU, GEMM_KIND_COUNT };
 enum { GEMM_PARAM_MAX = 1024 }; /* no tile parameter is larger */

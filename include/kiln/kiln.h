@@ -550,11 +550,12 @@ KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc
 /* y = act(conv(x, w) + bias): for each image n and filter f, y[n][f] is the
  * cross-correlation (as PyTorch and cuDNN) of x[n]'s channels, zero-padded, with w[f],
  * plus bias[f]; bias holds `filters` floats or is NULL; all tensors tightly packed.
- * On GPUs at STRICT math (and at any math level without tensor cores) it is one implicit
- * GEMM in fp32, gathering x as it multiplies, where its blocks give every compute unit
- * one; elsewhere (CPUs, TF32 on tensor cores, small grids such as 512 filters of 7×7 at
- * batch 32 on 132 units) images are unfolded into workspace and multiplied by kiln's GEMM at the context's math
- * level (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
+ * On GPUs at STRICT math (and at any math level without tensor cores, or with fewer than
+ * 128 filters of more than 1×1) it is one implicit GEMM in fp32, gathering x as it
+ * multiplies, where its blocks give every compute unit one; elsewhere (CPUs, TF32 on
+ * tensor cores, small grids such as 512 filters of 7×7 at batch 32 on 132 units) images
+ * are unfolded into workspace and multiplied by kiln's GEMM at the context's math level
+ * (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
  * NULL where kiln_conv2d_workspace reports 0; else it must hold one image's columns at
  * least (KILN_ERR_SIZE), and as many images run at a time as it holds. KILN_ERR_ARG for
  * a bad desc (a size other than the struct's, channels, height, width, filters,

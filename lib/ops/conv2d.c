@@ -170,7 +170,8 @@ static bool implicit_tile(const kiln_ctx *ctx, const struct conv2d_shape *s,
 /* Which path runs the convolution, with which tile, and why; shape-only, so
  * kiln_conv2d_workspace and kiln_conv2d agree. Implicit GEMM is the fp32 path; im2col
  * keeps what only the GEMM families have: the tensor cores when the math allows TF32
- * (f32 operands rounded there, fp32 FMA in the implicit kernel), on CPUs the packed
+ * and the filters fill their tiles (f32 operands rounded there, fp32 FMA in the implicit
+ * kernel), on CPUs the packed
  * cl/gemm_cpu.cl kernel, which the GPU-shaped implicit tiles do not match on PoCL, and
  * GEMMs that fill a GPU where the implicit grid leaves compute units idle (small images,
  * many filters: 512→512 at 7×7). */
@@ -178,6 +179,7 @@ static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_s
 {
     const int forced = path_forced();
     const kiln_math math = (kiln_math)atomic_load(&ctx->math);
+    const bool tensor = math != KILN_MATH_STRICT && ctx->limits.nv_compute_capability >= 80;
     struct conv2d_plan plan = {s->direct ? CONV2D_DIRECT : CONV2D_IM2COL, {0}, NULL};
     bool fits = s->batch > 0 && s->pixels <= SIZE_MAX / s->batch &&
                 implicit_tile(ctx, s, &plan.tile);
@@ -187,7 +189,7 @@ static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_s
         plan.why = "no implicit GEMM tile fits the device, or C's blocks exceed a launch";
     else if (forced == CONV2D_IMPLICIT)
         plan.path = CONV2D_IMPLICIT, plan.why = "KILN_CONV2D=implicit";
-    else if (math != KILN_MATH_STRICT && ctx->limits.nv_compute_capability >= 80)
+    else if (tensor && (s->direct || conv2d_unfolding_pays(s->filters)))
         plan.why = "math is not STRICT: im2col's GEMM may run on the tensor cores";
     else if (ctx->limits.family == FAMILY_CPU)
         plan.why = "a CPU: im2col's GEMM is the packed cl/gemm_cpu.cl kernel";
@@ -195,7 +197,10 @@ static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_s
         plan.why = "the implicit GEMM's blocks are fewer than the compute units: im2col's "
                    "GEMMs fill them";
     else
-        plan.path = CONV2D_IMPLICIT, plan.why = "fp32: one implicit GEMM over the batch";
+        plan.path = CONV2D_IMPLICIT,
+        plan.why = tensor ? "too few filters for unfolding the images for the tensor cores to "
+                            "pay: one fp32 implicit GEMM over the batch"
+                          : "fp32: one implicit GEMM over the batch";
     return plan;
 }
 
