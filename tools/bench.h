@@ -158,9 +158,13 @@ extern const bench_impl bench_conv2d_impls[];
  * the input. */
 bool bench_verify_copy(const bench_case *c, char *why, size_t why_len);
 /* stream (bench_stream.c): sigmoid over pinned host data a chunk at a time, copies and
- * compute overlapped; its peer line the copies alone. */
+ * compute overlapped; its peer line the copies alone. It runs on a context of its own on
+ * the device that `device` (a -d spec, NULL: the default) opens, which bench_stream_close
+ * ends. */
 extern const bench_impl bench_stream_impls[];
 bool bench_verify_stream(const bench_case *c, char *why, size_t why_len);
+void bench_stream_set(const char *device);
+void bench_stream_close(void);
 extern const bench_impl bench_copy_impls[];
 /* group_sgemm (bench_group.c): kiln_group_sgemm_host over a group's members, beside its
  * first member alone. bench_group_set names them: specs, or with specs NULL the device

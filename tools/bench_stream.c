@@ -5,6 +5,10 @@
  * kiln_finish at the end. The kiln line streams copies and sigmoids; its peer line the
  * copies alone, so kiln/peer is the copies' time over the whole stream's (1 when the
  * sigmoids hide entirely behind the copies).
+ *
+ * It runs on a context of its own on the bench's device: kiln-bench takes its main
+ * context's queue for timing markers, after which kiln keeps that context's copies on
+ * it (kiln_ctx_queue's rule), where a program of the user's would have them overlap.
  */
 #include "bench.h"
 
@@ -13,90 +17,122 @@
 
 enum { STREAM_BUFFERS = 3, STREAM_CHUNK = 1 << 24 /* floats: 64 MiB */ };
 
-/* The current case's pinned x and y (with the context's life, as the copy op's), and
- * whether its last run computed (else it only copied). kiln-bench runs one case at a
- * time; the device buffers are c->dev_parts, which it destroys after the case. */
+/* The stream's context, made at its first case and kept to bench_stream_close, with the
+ * current size's pinned x and y and chunk buffers, and whether the last run computed
+ * (else it only copied). kiln-bench runs one case at a time. */
 static struct {
+    const char *device; /* the -d spec of the bench */
     kiln_ctx *ctx;
     float *x, *y;
-    size_t n;
+    size_t n, chunk;
+    kiln_buf *bufs[STREAM_BUFFERS];
     bool computed;
 } stream_state;
 
-static bool pinned_pair(bench_case *c)
+void bench_stream_set(const char *device)
 {
-    const size_t n = c->out_len;
-    if (stream_state.ctx == c->ctx && stream_state.n == n)
-        return true;
-    if (stream_state.ctx == c->ctx) {
-        kiln_host_free(c->ctx, stream_state.x);
-        kiln_host_free(c->ctx, stream_state.y);
+    stream_state.device = device;
+}
+
+/* The current size's memory, freed (the context stays). */
+static void stream_free(void)
+{
+    for (int b = 0; b < STREAM_BUFFERS; ++b) {
+        kiln_buf_destroy(stream_state.bufs[b]);
+        stream_state.bufs[b] = NULL;
     }
+    kiln_host_free(stream_state.ctx, stream_state.x);
+    kiln_host_free(stream_state.ctx, stream_state.y);
+    stream_state.x = stream_state.y = NULL;
+    stream_state.n = 0;
+}
+
+void bench_stream_close(void)
+{
+    stream_free();
+    kiln_ctx_destroy(stream_state.ctx);
     stream_state.ctx = NULL;
-    if (!bench_report(c->ctx, kiln_host_alloc(c->ctx, n * sizeof(float), (void **)&stream_state.x),
-                      "kiln_host_alloc") ||
-        !bench_report(c->ctx, kiln_host_alloc(c->ctx, n * sizeof(float), (void **)&stream_state.y),
-                      "kiln_host_alloc"))
+}
+
+/* The stream's context on the bench's device, by its index (as group_sgemm's). */
+static bool stream_open(void)
+{
+    if (stream_state.ctx != NULL)
+        return true;
+    size_t index = 0;
+    char spec[32];
+    if (!bench_report(NULL, kiln_device_find(stream_state.device, &index), "kiln_device_find"))
         return false;
-    stream_state.ctx = c->ctx, stream_state.n = n;
-    return true;
+    snprintf(spec, sizeof(spec), "%zu", index);
+    return bench_report(NULL, kiln_ctx_create(&stream_state.ctx, spec), "kiln_ctx_create");
 }
 
-/* Floats of a chunk: a third of the data at most, so that the three buffers take turns. */
-static size_t stream_chunk(const bench_case *c)
+/* Pinned x and y of n floats and three buffers of a chunk (a third of n at most, so that
+ * they take turns). */
+static bool stream_alloc(size_t n)
 {
-    size_t third = c->out_len / STREAM_BUFFERS;
-    return third < STREAM_CHUNK ? third : STREAM_CHUNK;
-}
-
-/* Pinned x (the case's input) and y, and three chunk buffers, made outside the timing.
- * The buffers are allocations of their own: kiln orders copies by the allocation they
- * touch, so views of one would take their turns one copy at a time. */
-static bool stream_prepare(bench_case *c)
-{
-    const size_t bytes = stream_chunk(c) * sizeof(float);
-    if (bytes == 0) {
+    kiln_ctx *ctx = stream_state.ctx;
+    size_t third = n / STREAM_BUFFERS, chunk = third < STREAM_CHUNK ? third : STREAM_CHUNK;
+    if (chunk == 0) {
         fprintf(stderr, "kiln-bench: stream needs at least %d floats\n", STREAM_BUFFERS);
         return false;
     }
-    for (int b = 0; b < STREAM_BUFFERS; ++b)
-        if (c->dev_parts[b] == NULL &&
-            !bench_report(c->ctx, kiln_buf_create(c->ctx, bytes, &c->dev_parts[b]),
-                          "kiln_buf_create"))
-            return false;
-    if (!pinned_pair(c))
+    stream_state.n = n, stream_state.chunk = chunk;
+    bool ok = bench_report(ctx, kiln_host_alloc(ctx, n * sizeof(float), (void **)&stream_state.x),
+                           "kiln_host_alloc") &&
+              bench_report(ctx, kiln_host_alloc(ctx, n * sizeof(float), (void **)&stream_state.y),
+                           "kiln_host_alloc");
+    for (int b = 0; b < STREAM_BUFFERS && ok; ++b)
+        ok = bench_report(ctx, kiln_buf_create(ctx, chunk * sizeof(float), &stream_state.bufs[b]),
+                          "kiln_buf_create");
+    if (!ok)
+        stream_free();
+    return ok;
+}
+
+/* The memory for the case's size, x holding its input, made outside the timing. */
+static bool stream_prepare(bench_case *c)
+{
+    if (!stream_open())
         return false;
+    if (stream_state.n != c->out_len) {
+        stream_free();
+        if (!stream_alloc(c->out_len))
+            return false;
+    }
     memcpy(stream_state.x, c->in[0], c->out_len * sizeof(float));
     return true;
 }
 
 /* Every chunk through one of the buffers in turn: its copies, and its sigmoid if asked. */
-static bool stream_run(bench_case *c, bool compute)
+static bool stream_run(bool compute)
 {
+    kiln_ctx *ctx = stream_state.ctx;
+    const size_t n = stream_state.n, chunk = stream_state.chunk;
     stream_state.computed = compute;
-    const size_t n = stream_state.n, chunk = stream_chunk(c);
     for (size_t start = 0, i = 0; start < n; start += chunk, i++) {
         size_t count = n - start < chunk ? n - start : chunk, bytes = count * sizeof(float);
-        kiln_buf *buf = c->dev_parts[i % STREAM_BUFFERS];
-        if (!bench_report(c->ctx, kiln_buf_write_async(buf, 0, stream_state.x + start, bytes),
+        kiln_buf *buf = stream_state.bufs[i % STREAM_BUFFERS];
+        if (!bench_report(ctx, kiln_buf_write_async(buf, 0, stream_state.x + start, bytes),
                           "kiln_buf_write_async") ||
-            (compute &&
-             !bench_report(c->ctx, kiln_sigmoid(c->ctx, buf, buf, count), "kiln_sigmoid")) ||
-            !bench_report(c->ctx, kiln_buf_read_async(buf, 0, stream_state.y + start, bytes),
+            (compute && !bench_report(ctx, kiln_sigmoid(ctx, buf, buf, count), "kiln_sigmoid")) ||
+            !bench_report(ctx, kiln_buf_read_async(buf, 0, stream_state.y + start, bytes),
                           "kiln_buf_read_async"))
             return false;
     }
-    return bench_report(c->ctx, kiln_finish(c->ctx), "kiln_finish");
+    return bench_report(ctx, kiln_finish(ctx), "kiln_finish");
 }
 
 static bool stream_both(bench_case *c)
 {
-    return stream_run(c, true);
+    (void)c;
+    return stream_run(true);
 }
 
 static bool stream_copies(bench_case *c)
 {
-    return stream_run(c, false);
+    (void)c;
+    return stream_run(false);
 }
 
 /* y is sigmoid(x) after a streamed run, x itself after copies alone. */

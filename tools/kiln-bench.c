@@ -1008,9 +1008,11 @@ int main(int argc, char **argv)
     print_preamble(&b);
     print_table_header();
     bench_group_set(b.opt.group, b.opt.device);
+    bench_stream_set(b.opt.device);
     for (size_t i = 0; i < b.plan_count; ++i)
         run_case(&b, i);
     bench_group_close();
+    bench_stream_close();
     bool written = (!b.opt.csv || write_csv(&b, b.opt.csv)) &&
                    (!b.opt.plot || bench_plot(b.opt.plot, b.info.name, &b.peaks, b.rows, b.row_count));
     if (b.failures)
