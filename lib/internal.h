@@ -545,6 +545,8 @@ struct transfer_knobs {
     bool refuse_pinned; /* pinned allocations fail as if the driver had refused them */
 };
 void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs);
+/* Whether pageable copies go through the ring (for tests). */
+bool transfers_staging(kiln_ctx *ctx);
 
 /* ---------------------------------------------------------------- copy_queue.c */
 

@@ -510,17 +510,18 @@ kiln_status transfer_read(const kiln_buf *buf, size_t offset, void *dst, size_t 
 
 /* ---------------------------------------------------------------- the context's part */
 
-/* A switch from the environment: "on", "off", else unchanged (said on stderr). */
+/* A switch from the environment: "on" or "1", "off" or "0", else unchanged (said on
+ * stderr). */
 static enum knob_switch switch_from_env(const char *name)
 {
     const char *value = getenv(name);
     if (value == NULL || *value == '\0')
         return KNOB_UNCHANGED;
-    if (strcmp(value, "on") == 0)
+    if (strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
         return KNOB_ON;
-    if (strcmp(value, "off") == 0)
+    if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
         return KNOB_OFF;
-    fprintf(stderr, "kiln: ignoring %s=%s: expected on or off\n", name, value);
+    fprintf(stderr, "kiln: ignoring %s=%s: expected on or off (or 1 or 0)\n", name, value);
     return KNOB_UNCHANGED;
 }
 
@@ -609,6 +610,15 @@ void transfers_destroy(kiln_ctx *ctx)
     pthread_cond_destroy(&t->wake);
     pthread_mutex_destroy(&t->lock);
     free(t);
+}
+
+bool transfers_staging(kiln_ctx *ctx)
+{
+    struct transfers *t = ctx->transfers;
+    pthread_mutex_lock(&t->lock);
+    bool on = t->knobs.stage == KNOB_ON;
+    pthread_mutex_unlock(&t->lock);
+    return on;
 }
 
 void transfers_set_test_knobs(kiln_ctx *ctx, const struct transfer_knobs *knobs)

@@ -464,9 +464,37 @@ static void host_memory_left_unfreed_goes_with_the_context(void **state)
     }
 }
 
+/* Whether a context made with $KILN_STAGING at `value` (NULL: unset) stages. */
+static bool staging_with(const char *value)
+{
+    if (value != NULL)
+        setenv("KILN_STAGING", value, 1);
+    else
+        unsetenv("KILN_STAGING");
+    kiln_ctx *ctx = NULL;
+    assert_ok(NULL, kiln_ctx_create(&ctx, NULL));
+    bool on = transfers_staging(ctx);
+    kiln_ctx_destroy(ctx);
+    unsetenv("KILN_STAGING");
+    return on;
+}
+
+/* $KILN_STAGING takes on and off, and 1 and 0 for them; anything else leaves the
+ * device's default. */
+static void kiln_staging_takes_on_off_and_one_zero(void **state)
+{
+    (void)state;
+    assert_true(staging_with("on"));
+    assert_true(staging_with("1"));
+    assert_false(staging_with("off"));
+    assert_false(staging_with("0"));
+    assert_int_equal(staging_with("maybe"), staging_with(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        KILN_TEST(kiln_staging_takes_on_off_and_one_zero),
         KILN_TEST(copies_on_the_default_paths_match_the_data),
         KILN_TEST(copies_by_the_driver_alone_match_the_data),
         KILN_TEST(async_copies_on_copy_queues_match_the_data),
