@@ -220,6 +220,9 @@ static void tf32_plans_pack_what_wgmma_cannot_read_and_both_operands_at_3xtf32(v
     assert_false(plan.pack_a || plan.pack_b);
     assert_int_equal(plan.workspace, 0);
     assert_non_null(strstr(plan.options, "-DTRANS_A=0 -DTRANS_B=1"));
+    plan = plan_on(ctx, 90, 132, call, 300, 200, 70); /* A's rows 280 bytes apart */
+    assert_true(plan.pack_a && !plan.pack_b);
+    assert_int_equal(plan.workspace, 300 * 72 * 4); /* packed rows start on 16 bytes */
     call.tb = KILN_NO_TRANS; /* B as stored is n-major: packed */
     plan = plan_on(ctx, 90, 132, call, 300, 200, 72);
     assert_true(!plan.pack_a && plan.pack_b);
