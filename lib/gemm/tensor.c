@@ -101,12 +101,22 @@ static bool operands_aligned(const struct gemm_call *call)
            operand_aligned(call, call->b, call->ldb, call->stride_b);
 }
 
-/* Floats of one packed operand: `rows` rows of k rounded up to 16 bytes, hi and lo parts
- * at 3xTF32, for each distinct matrix of the batch. */
+/* Floats from a packed operand's row to the next: k rounded up to 16 bytes. */
+static size_t packed_ld(size_t k)
+{
+    return (k + 3) / 4 * 4;
+}
+
+/* Floats of one packed matrix of `rows` rows: its hi part, and its lo part at 3xTF32. */
+static size_t packed_matrix(const struct gemm_call *call, size_t rows)
+{
+    return rows * packed_ld(call->k) * (call->math == KILN_MATH_TF32X3 ? 2 : 1);
+}
+
+/* Floats of one packed operand: a matrix for each distinct one of the batch. */
 static size_t packed_floats(const struct gemm_call *call, size_t rows, size_t stride)
 {
-    size_t parts = call->math == KILN_MATH_TF32X3 ? 2 : 1;
-    return rows * ((call->k + 3) / 4 * 4) * parts * (stride != 0 ? call->batch : 1);
+    return packed_matrix(call, rows) * (stride != 0 ? call->batch : 1);
 }
 
 /* Which f32 operands cl/tf32_pack.cl packs for the wgmma kernel (which reads tf32 only
@@ -284,11 +294,10 @@ static kiln_status operand_pack(kiln_ctx *ctx, const struct gemm_call *call, con
                                 kiln_trans trans, size_t ld, size_t stride, size_t rows,
                                 kiln_buf *workspace, size_t *at, struct operand *out)
 {
-    bool split = call->math == KILN_MATH_TF32X3;
-    size_t y_ld = (call->k + 3) / 4 * 4;
-    const struct tf32_pack pack = {trans, split, rows, call->k, stride != 0 ? call->batch : 1,
-                                   ld, stride, y_ld,
-                                   stride != 0 ? rows * y_ld * (split ? 2 : 1) : 0};
+    const struct tf32_pack pack = {trans, call->math == KILN_MATH_TF32X3, rows, call->k,
+                                   stride != 0 ? call->batch : 1, ld, stride,
+                                   packed_ld(call->k),
+                                   stride != 0 ? packed_matrix(call, rows) : 0};
     out->view = *workspace;
     out->view.offset = workspace->offset + *at * sizeof(float);
     out->view.size = packed_floats(call, rows, stride) * sizeof(float);
