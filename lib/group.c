@@ -192,8 +192,8 @@ static kiln_status probe_size(kiln_ctx *ctx, size_t n, double *seconds)
  * takes PROBE_SECONDS or n reaches PROBE_MAX (or the device's largest allocation): a
  * GPU's small GEMM times its launches, not its arithmetic: weighed by 256³ GEMMs alone,
  * an H200 and its host's CPU device ran 4096³ 0.14 times as fast as the H200 alone (the
- * CPU's share of rows was far too large). Members are timed one
- * after another, so two members on one device each see all of it and get equal shares. */
+ * CPU's share of rows was far too large). Members are timed one after another, so two
+ * members on one device each see all of it and get equal shares. */
 enum { PROBE_MIN = 256, PROBE_MAX = 4096 };
 static const double PROBE_SECONDS = 2e-3;
 static kiln_status member_probe(const kiln_group *g, size_t i, double *speed)

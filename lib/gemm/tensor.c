@@ -298,11 +298,12 @@ static kiln_status operand_pack(kiln_ctx *ctx, const struct gemm_call *call, con
                                    stride != 0 ? call->batch : 1, ld, stride,
                                    packed_ld(call->k),
                                    stride != 0 ? packed_matrix(call, rows) : 0};
+    const size_t floats = packed_floats(call, rows, stride);
     out->view = *workspace;
     out->view.offset = workspace->offset + *at * sizeof(float);
-    out->view.size = packed_floats(call, rows, stride) * sizeof(float);
+    out->view.size = floats * sizeof(float);
     out->ld = pack.y_ld, out->stride = pack.y_stride;
-    *at += packed_floats(call, rows, stride);
+    *at += floats;
     return tf32_pack_enqueue(ctx, &pack, x, &out->view);
 }
 
