@@ -57,23 +57,24 @@ struct launch plan_elementwise(const struct device_limits *device,
     return (struct launch){1, {groups * local, 1}, {local, 1}};
 }
 
-/* cl/bias_act.cl: groups of up to BIAS_ACT_WIDTH consecutive columns (coalesced) by
- * rows, ELEMENTWISE_LOCAL items in all, an element per work-item up to the elementwise
- * launches' group count. */
+/* cl/bias_act.cl: groups of up to BIAS_ACT_WIDTH work-items along a row (coalesced) by
+ * rows, ELEMENTWISE_LOCAL items in all, a step (a float4, or a float where x and y are
+ * off each other's phase) per work-item up to the elementwise launches' group count;
+ * `steps` is a row's. */
 enum { BIAS_ACT_WIDTH = 64 };
 
 struct launch plan_bias_act(const struct device_limits *device,
-                            const struct kernel_limits *kernel, size_t rows, size_t cols)
+                            const struct kernel_limits *kernel, size_t rows, size_t steps)
 {
     size_t limit = min_size(group_limit(device, kernel), ELEMENTWISE_LOCAL);
     size_t width = 1, lanes = 1;
-    while (width < cols && width * 2 <= min_size(limit, BIAS_ACT_WIDTH) &&
+    while (width < steps && width * 2 <= min_size(limit, BIAS_ACT_WIDTH) &&
            width * 2 <= device->max_work_item_sizes[0])
         width *= 2;
     while (lanes < rows && width * lanes * 2 <= limit &&
            lanes * 2 <= device->max_work_item_sizes[1])
         lanes *= 2;
-    size_t gx = min_size(ceil_div(cols > 0 ? cols : 1, width), ELEMENTWISE_MAX_GROUPS);
+    size_t gx = min_size(ceil_div(steps > 0 ? steps : 1, width), ELEMENTWISE_MAX_GROUPS);
     size_t gy = min_size(ceil_div(rows > 0 ? rows : 1, lanes), MAX_GROUPS_PER_DIM);
     gy = min_size(gy, ELEMENTWISE_MAX_GROUPS / gx > 0 ? ELEMENTWISE_MAX_GROUPS / gx : 1);
     return (struct launch){2, {gx * width, gy * lanes}, {width, lanes}};

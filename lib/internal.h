@@ -87,10 +87,11 @@ struct gemm_config {
  * stays within a bound, so huge n loops rather than growing the grid. */
 struct launch plan_elementwise(const struct device_limits *device,
                                const struct kernel_limits *kernel, size_t n);
-/* cl/bias_act.cl's 2-D grid-stride launch over a rows×cols matrix: power-of-two groups
- * of consecutive columns by rows, about an element per work-item up to a bound. */
+/* cl/bias_act.cl's 2-D grid-stride launch over `rows` rows of `steps` steps (floats or
+ * float4s): power-of-two groups along a row by rows, about a step per work-item up to a
+ * bound. */
 struct launch plan_bias_act(const struct device_limits *device,
-                            const struct kernel_limits *kernel, size_t rows, size_t cols);
+                            const struct kernel_limits *kernel, size_t rows, size_t steps);
 /* cl/softmax_xent.cl's first pass: a group of `local` items per row, at most a few per
  * compute unit and SUM_MAX_PARTIALS in all (the kernel strides over rows). */
 struct launch plan_softmax_xent(const struct device_limits *device, size_t local, size_t rows);

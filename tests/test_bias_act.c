@@ -34,14 +34,17 @@ static const shape shapes[] = {{1, 1, 0, 0},    {1, 1025, 0, 1},  {1025, 1, 0, 2
                                {300, 70, 2, 1}, {65, 64, 0, 4}};
 #define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
 
-static void check_bias_act(kiln_ctx *ctx, shape s, kiln_axis axis, kiln_act act, bool in_place)
+/* y starts y_shift floats after x's offset in its own buffer: 4 puts it on x's 16-byte
+ * phase (the float4 path), 2 off it. */
+static void check_bias_act_at(kiln_ctx *ctx, shape s, kiln_axis axis, kiln_act act,
+                              bool in_place, size_t y_shift)
 {
     size_t mark = scratch_mark();
     operand x = input_make(ctx, KILN_NO_TRANS, s.rows, s.cols, s.pad, s.offset, FILL_RANDOM,
                            (uint32_t)(s.rows * 31 + s.cols));
     size_t count = axis == KILN_PER_ROW ? s.rows : s.cols;
     operand bias = vector_make(ctx, count, s.offset + 1, 2, FILL_RANDOM, (uint32_t)count);
-    operand y = output_make(ctx, s.rows, s.cols, s.pad, s.offset + 2, FILL_NAN, 0);
+    operand y = output_make(ctx, s.rows, s.cols, s.pad, s.offset + y_shift, FILL_NAN, 0);
     operand *out = in_place ? &x : &y;
     reference r = reference_bias_act(operand_data(&x), x.ld, operand_data(&bias), s.rows,
                                      s.cols, axis, act);
@@ -54,6 +57,11 @@ static void check_bias_act(kiln_ctx *ctx, shape s, kiln_axis axis, kiln_act act,
     scratch_release_to(mark);
 }
 
+static void check_bias_act(kiln_ctx *ctx, shape s, kiln_axis axis, kiln_act act, bool in_place)
+{
+    check_bias_act_at(ctx, s, axis, act, in_place, 2);
+}
+
 static void bias_act_matches_the_reference_for_every_shape_axis_and_activation(void **state)
 {
     for (size_t i = 0; i < SHAPE_COUNT; i++)
@@ -61,6 +69,14 @@ static void bias_act_matches_the_reference_for_every_shape_axis_and_activation(v
             check_bias_act(*state, shapes[i], KILN_PER_ROW, activations[a], false);
             check_bias_act(*state, shapes[i], KILN_PER_COL, activations[a], false);
         }
+}
+
+static void bias_act_moves_float4s_where_x_and_y_share_a_phase(void **state)
+{
+    for (size_t i = 0; i < SHAPE_COUNT; i++) {
+        check_bias_act_at(*state, shapes[i], KILN_PER_ROW, KILN_ACT_SIGMOID, false, 4);
+        check_bias_act_at(*state, shapes[i], KILN_PER_COL, KILN_ACT_RELU, false, 4);
+    }
 }
 
 static void bias_act_in_place_maps_x(void **state)
@@ -153,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KILN_TEST(bias_act_rejects_ld_whose_span_wraps_past_size_max),
         KILN_TEST(bias_act_matches_the_reference_for_every_shape_axis_and_activation),
+        KILN_TEST(bias_act_moves_float4s_where_x_and_y_share_a_phase),
         KILN_TEST(bias_act_in_place_maps_x),
         KILN_TEST(bias_act_handles_a_matrix_beyond_one_grid),
         KILN_TEST(bias_act_of_no_rows_or_columns_writes_nothing),

@@ -25,19 +25,21 @@ KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_
     /* The matrix's indices and a grid's stride past them stay below 2^31 in 32 bits. */
     bool narrow = rows <= (size_t)INT_MAX / ld;
     char options[64];
-    snprintf(options, sizeof(options), "-DACT=%d -DINDEX=%s", (int)act,
+    snprintf(options, sizeof(options), "-DACT=%d -DAXIS=%d -DINDEX=%s", (int)act, (int)axis,
              narrow ? "uint" : "ulong");
     struct kernel *kernel;
     CHECK(kernel_get(ctx, "bias_act", options, "bias_act", &kernel));
-    struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, rows, cols);
     cl_ulong row_count = rows, col_count = cols, stride = ld, x_offset = buf_elements_offset(x),
              bias_offset = buf_elements_offset(bias), y_offset = buf_elements_offset(y);
-    cl_uint row_step = axis == KILN_PER_ROW, col_step = axis == KILN_PER_COL;
+    /* x and y on one 16-byte phase: rows move as float4s, a work-item each */
+    cl_uint vectors = x_offset % 4 == y_offset % 4;
+    struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, rows,
+                                       vectors ? cols / 4 + (cols % 4 != 0) : cols);
     const struct kernel_arg args[] = {
-        KERNEL_ARG(row_count),  KERNEL_ARG(col_count),   KERNEL_ARG(stride),
-        KERNEL_ARG_BUF(x),      KERNEL_ARG(x_offset),    KERNEL_ARG_BUF(bias),
-        KERNEL_ARG(bias_offset), KERNEL_ARG(row_step),   KERNEL_ARG(col_step),
-        KERNEL_ARG_BUF(y),      KERNEL_ARG(y_offset),
+        KERNEL_ARG(row_count), KERNEL_ARG(col_count),   KERNEL_ARG(stride),
+        KERNEL_ARG_BUF(x),     KERNEL_ARG(x_offset),    KERNEL_ARG_BUF(bias),
+        KERNEL_ARG(bias_offset), KERNEL_ARG_BUF(y),     KERNEL_ARG(y_offset),
+        KERNEL_ARG(vectors),
     };
     return kernel_launch(ctx, kernel, &plan, args, sizeof(args) / sizeof(args[0]));
 }
