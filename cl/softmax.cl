@@ -79,10 +79,11 @@ inline void stats_add(row_stats *s, float x)
 #endif
 
 /* The statistics of item `lane`'s elements of the row `in` (body `in4`, of which it holds
- * `held`; softmax turns those into their terms), the carry folded in. */
+ * `held`; softmax turns those into their terms against *held_max, the max of the
+ * elements before the streamed ones), the carry folded in. */
 inline row_stats row_stats_gather(__global const float *in, __global const float4 *in4,
                                   float4 held[HELD_SLOTS], INDEX head, INDEX quads,
-                                  INDEX count, uint lane, uint lanes)
+                                  INDEX count, uint lane, uint lanes, float *held_max)
 {
     row_stats s = {-INFINITY, 0.0f, 0.0f};
     FOR_EDGES(i, head, quads, count, lane, lanes)
@@ -99,6 +100,7 @@ inline row_stats row_stats_gather(__global const float *in, __global const float
         held[k] = term; /* one exp an element: y scales it */
 #endif
     }
+    *held_max = s.max;
     FOR_STREAMED(q, quads, lane, lanes)
         ADD4(stats_add, &s, in4[q]);
     s.sum -= s.carry;
@@ -130,18 +132,18 @@ inline row_stats row_stats_merge(row_stats s, uint lane, uint lanes, uint base,
 }
 
 /* Writes item `lane`'s elements of the row from x's row `in` (body `in4`, of which it
- * holds `held` as row_stats_gather left them, against its own max item_max) and the
+ * holds `held` as row_stats_gather left them, against held_max) and the
  * row's statistics. */
 inline void row_write(__global const float *in, __global const float4 *in4,
                       const float4 held[HELD_SLOTS], __global float *out, INDEX head,
-                      INDEX quads, INDEX count, uint lane, uint lanes, float item_max,
+                      INDEX quads, INDEX count, uint lane, uint lanes, float held_max,
                       float max, float sum)
 {
 #if LOG
     const float log_sum = log(sum);
-    (void)item_max;
+    (void)held_max;
 #else
-    const float held_scale = rescale(item_max, max) / sum;
+    const float held_scale = rescale(held_max, max) / sum;
 #endif
     __global float4 *out4 = (__global float4 *)(out + head);
     FOR_EDGES(i, head, quads, count, lane, lanes)
@@ -173,14 +175,14 @@ __kernel ROW_GROUP_SHAPE void softmax_rows(const ulong rows, const ulong cols,
 
         float4 held[HELD_SLOTS];
         row_stats s = {-INFINITY, 0.0f, 0.0f};
+        float held_max = -INFINITY;
         if (r < rows) {
             row_hold(held, in4, quads, lane, lanes);
-            s = row_stats_gather(in, in4, held, head, quads, count, lane, lanes);
+            s = row_stats_gather(in, in4, held, head, quads, count, lane, lanes, &held_max);
         }
-        const float item_max = s.max;
         s = row_stats_merge(s, lane, lanes, team * lanes, maxes, sums);
         if (r < rows)
-            row_write(in, in4, held, out, head, quads, count, lane, lanes, item_max, s.max,
+            row_write(in, in4, held, out, head, quads, count, lane, lanes, held_max, s.max,
                       s.sum);
     }
 }
