@@ -514,45 +514,36 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
 }
 
 /* The row-wise kernels' values per device family (struct row_params says what each is).
- * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group; not yet
- * timed; registers from clang-15 and ptxas for sm_90): 8 float4s (32 floats) an item keep
- * 128 bytes in flight per item; softmax takes 80 registers, layernorm 98, which would
- * leave 3 or 2 groups of 256 per SM (768 or 512 threads), so groups have 1024 items, a
- * shape fixed at build that caps them at 64 registers (no spills for softmax, 12 bytes
- * for layernorm): one group, 1024 threads and 128 KiB in flight per SM (64 registers ×
- * 1024 items fill its 65536; two groups would need 32). On the H200 (b958ee8) rows of
- * 1024 and 8192 floats, many a group, ran at 94–95% of the copy; rows of 32768, one a
- * group, at 62%: with one group an SM, a row's reductions do not overlap the next
- * row's loads. Rows of up to
- * 32768 floats take teams of up to 1024 items so; where a driver still refuses 1024,
- * groups of 512 with items of up to 16 float4s (126 registers within the 128 allowed, no
- * spills). Teams of 8 items read 128 contiguous bytes a load, so rows from 128 floats up
- * go through registers, many rows a group. kiln_sum, rows split into pieces and (until
- * column_grid) columns: 4 groups of 256 items per SM stay resident at up to 64 registers
- * an item (ptxas: 27 to 44), so the grid is one wave with no tail; 8 float4 loads in
- * flight per item give each SM 128 KiB in flight. Measured on the H200 (b958ee8) this made
- * kiln_sum and MAX faster (3993 → 4206, 4143 → 4233 GB/s at 2^28) but column sums slower
- * (3173 / 3239 / 3433 → 2709 / 2654 / 2809 at 65536×1024, 8192², 4096×32768; PyTorch
- * 2863 / 3660 / 4164, row sums about 4200). Those groups were 32 items (128 columns, 512 contiguous bytes a row)
- * by 8 lanes down the rows. column_items 256 lets a group of 256 items be one lane 1024
- * columns wide where the matrix has them: 4 KiB contiguous a row, no fold through local
- * memory, the rows chunked across groups into partials. The chunks take group_cap's grid
- * (8 groups per SM, rounded up), which a992d79 ran faster than the one wave at all three
- * shapes (with 2 loads in flight, not 8): at 27 to 44 registers 5 or more groups of 256
- * fit an SM, not 4. Timed on the H200 (e4057cf, col_sum / col_max / col_argmax GB/s at
- * 65536×1024, 8192², 4096×32768): 256 with group_cap 3119/3160/3481, 3240/3335/3661,
- * 2288/2562/2873; 32 with group_cap 3320/2633/3145, 3423/2724/3248, 2722/2821/3364; 256
- * one wave 2600/2605/2740; 32 one wave (20b41c9's plan) 2659/2578/2727 (PyTorch's column
- * sums 2911/3669/4180). The wide groups win where rows are long; ARGMAX, whose indices
- * double the fold, keeps losing with them. AMD
- * (not timed): groups of 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL
- * runs a group's items in turn, so registers are memory) stream rows, and keep 8 groups
- * per core and 2 loads in flight, as before, and one column group shape (32 items). */
+ * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group):
+ * 8 float4s (32 floats) an item keep 128 bytes in flight per item; softmax takes 80
+ * registers, layernorm 98, so held rows take groups of up to 1024 items, a shape fixed at
+ * build that caps them at 64 registers (no spills for softmax, 12 bytes for layernorm).
+ * Until 2026-12-02 the driver's CL_KERNEL_WORK_GROUP_SIZE of 256 (program.c) held every
+ * group to 256 items: rows of 1024 and 8192 floats, many a group, ran at 94–95% of the
+ * copy, and rows of 32768 (a team of 1024 holding 8 float4s each, or 256 holding 32) fell
+ * back to streaming at 62%; held by 1024 items they ran at 77% (softmax) and 69%
+ * (layernorm, whose gamma and beta come from L2) in the scratch harness. Where a driver
+ * refuses 1024, groups of 512 with items of up to 16 float4s (126 registers within the
+ * 128 allowed, no spills). Teams of 8 items read 128 contiguous bytes a load, so rows
+ * from 128 floats up go through registers, many rows a group. kiln_sum and rows split
+ * into pieces: 4 groups of 256 items per SM stay resident at up to 64 registers an item
+ * (ptxas: 27 to 44), so the grid is one wave with no tail; 8 float4 loads in flight per
+ * item give each SM 128 KiB in flight (kiln_sum and MAX 4206 and 4233 GB/s at 2^28 on
+ * b958ee8). Columns: groups of 32 items (128 columns, 512 contiguous bytes a row) by 8
+ * lanes down the rows, 16 groups per SM (two waves): the scratch harness timed widths of
+ * 32, 64, 128 and 256 items by 4 to 16 groups per SM and 4 to 16 loads in flight at
+ * 65536×1024, 8192² and 4096×32768 (two passes, GB/s): 32×8 at 16 per SM 3057 / 3180 /
+ * 3553, at 8 per SM 3072 / 3050 / 3365, 256×1 at 8 per SM (until now) 2811 / 2981 /
+ * 3297, 4 per SM 2416–2613; the rows interleaved across groups, or the last group of a
+ * column block folding its partials (one pass), were no faster. AMD (not timed): groups
+ * of 256 items, as its runtime allows, columns as 20b41c9. CPUs (PoCL runs a group's items
+ * in turn, so registers are memory) stream rows, and keep 8 groups per core and 2 loads
+ * in flight, as before, and one column group shape (32 items). */
 static const struct row_params row_params_table[] = {
-    /*            team_min,_max held,_max group_items groups_per_unit unroll column_items,_grid */
-    [FAMILY_GPU] = {8,   1024,    8,   16,   1024,       4,              8,     256, CHUNKS_GROUP_CAP},
-    [FAMILY_AMD] = {8,   256,     8,   16,   256,        4,              8,     32,  CHUNKS_ONE_WAVE},
-    [FAMILY_CPU] = {1,   1,       0,   0,    1,          8,              2,     32,  CHUNKS_ONE_WAVE},
+    /*     team_min,_max held,_max group_items groups_per_unit unroll column_items,_groups */
+    [FAMILY_GPU] = {8, 1024, 8,   16,   1024,       4,              8,     32,   16},
+    [FAMILY_AMD] = {8, 256,  8,   16,   256,        4,              8,     32,   4},
+    [FAMILY_CPU] = {1, 1,    0,   0,    1,          8,              2,     32,   8},
 };
 
 const struct row_params *row_params_for(const struct device_limits *device)
@@ -619,9 +610,8 @@ static size_t column_width(const struct device_limits *device, size_t local, siz
 /* How many chunks of the rows give `blocks` column blocks the grid the table asks for. */
 static size_t column_chunks(const struct device_limits *device, size_t blocks)
 {
-    if (row_params_for(device)->column_grid == CHUNKS_ONE_WAVE)
-        return resident_groups(device) / blocks;
-    return ceil_div(group_cap(device), blocks);
+    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    return ceil_div(units * row_params_for(device)->column_groups, blocks);
 }
 
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,

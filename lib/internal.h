@@ -197,10 +197,6 @@ struct launch plan_rows(size_t local, size_t rows);
  * `cols` row, and local[1] = local / local[0] rows per group; up to 2^20 groups. */
 struct launch plan_row_teams(const struct device_limits *device, size_t local, size_t rows,
                              size_t cols);
-/* How plan_columns sizes its grid of row chunks where the column blocks are few: one
- * resident wave (resident_groups, chunks rounded down: no tail) or the waves of group_cap
- * (chunks rounded up: a wave and a tail, as before 20b41c9). */
-enum column_grid { CHUNKS_ONE_WAVE, CHUNKS_GROUP_CAP };
 /* The row-wise kernels' tuned values, one row per device family (dispatch.c's table).
  * softmax and the norms hold a row in registers (cl/rows.h's HELD) when a team of
  * team_min to team_max items (powers of two) holding `held` float4s each holds it whole;
@@ -209,11 +205,11 @@ enum column_grid { CHUNKS_ONE_WAVE, CHUNKS_GROUP_CAP };
  * launch at most groups_per_unit groups per compute unit (one wave of them resident);
  * every kiln_reduce and kiln_sum item keeps `unroll` loads in flight (cl/reduce.cl's
  * UNROLL). A column reduction's group spans up to column_items items (a float4 each)
- * along the columns and chunks the rows as column_grid says. */
+ * along the columns, the rest of it down the rows; where the column blocks are few, the
+ * rows are chunked for about column_groups groups per compute unit. */
 struct row_params {
     unsigned team_min, team_max, held, held_max, group_items;
-    unsigned groups_per_unit, unroll, column_items;
-    enum column_grid column_grid;
+    unsigned groups_per_unit, unroll, column_items, column_groups;
 };
 const struct row_params *row_params_for(const struct device_limits *device);
 /* A softmax or norm call's plan: `held` float4s per item (0: the row is streamed, read

@@ -524,21 +524,19 @@ static void row_groups_fit_every_device_kernel_and_local_memory(void **state)
 }
 
 /* Chunks of the rows plan_columns should give `blocks` column blocks of nvidia_like (132
- * SMs): the table's one wave (4 groups per SM, rounded down) or group_cap's grid (8 per
- * SM, rounded up), within rows / (lanes · 4) and the partials. */
+ * SMs): the table's column_groups per SM, rounded up, within rows / (lanes · 4) and the
+ * partials. */
 static size_t nvidia_chunks(size_t blocks, size_t lanes, size_t rows, size_t cols)
 {
-    size_t chunks = row_params_for(&nvidia_like)->column_grid == CHUNKS_ONE_WAVE
-                        ? 132 * 4 / blocks
-                        : (132 * 8 + blocks - 1) / blocks;
+    size_t wanted = 132 * row_params_for(&nvidia_like)->column_groups;
+    size_t chunks = (wanted + blocks - 1) / blocks;
     chunks = chunks < rows / (lanes * 4) ? chunks : rows / (lanes * 4);
     chunks = chunks < REDUCE_MAX_PARTIALS / cols ? chunks : REDUCE_MAX_PARTIALS / cols;
     return chunks > 0 ? chunks : 1;
 }
 
 /* Columns on GPUs: a group spans up to the table's column_items items of a float4 each
- * (256: 1024 columns and one lane) where the matrix has the columns, the rest of the group
- * down the rows; where the column blocks are few, chunks of the rows as the table's grid
+ * where the matrix has the columns, the rest of the group down the rows; where the column blocks are few, chunks of the rows as the table's grid
  * asks. The H200's shapes, then narrower ones whatever the table says. */
 static void column_groups_span_the_tables_width_and_chunk_the_rows_when_few(void **state)
 {
@@ -560,23 +558,6 @@ static void column_groups_span_the_tables_width_and_chunk_the_rows_when_few(void
     group_is(&narrow, 16, 16);
     struct launch few_rows = plan_columns(&nvidia_like, 256, 3, 1024);
     assert_int_equal(few_rows.global[1], few_rows.local[1]); /* one chunk: one pass */
-}
-
-/* Where the table allows, 1024 columns or more fill a group of 256 along the columns with
- * one lane; 1025 take a second, nearly empty block (its items skip their loads). */
-static void wide_column_groups_have_one_lane(void **state)
-{
-    (void)state;
-    const struct device_limits *families[] = {&nvidia_like, &amd_like};
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-        if (row_params_for(families[f])->column_items < 256)
-            continue;
-        struct launch wide = plan_columns(families[f], 256, 4096, 1025);
-        group_is(&wide, 256, 1);
-        assert_int_equal(wide.global[0], 2 * 256);
-        struct launch quarter = plan_columns(families[f], 256, 4096, 255); /* 64 float4s */
-        group_is(&quarter, 64, 4);
-    }
 }
 
 /* CPUs keep one group shape whatever the table says, 32 items by 8 (PoCL builds a kernel
@@ -738,7 +719,6 @@ int main(void)
         cmocka_unit_test(random_limits_and_shapes_keep_every_invariant),
         cmocka_unit_test(row_groups_fit_every_device_kernel_and_local_memory),
         cmocka_unit_test(column_groups_span_the_tables_width_and_chunk_the_rows_when_few),
-        cmocka_unit_test(wide_column_groups_have_one_lane),
         cmocka_unit_test(cpu_column_groups_keep_one_shape),
         cmocka_unit_test(partials_of_many_chunks_take_more_lanes_on_gpus),
         cmocka_unit_test(few_long_rows_are_split_into_pieces_and_many_rows_are_not),
