@@ -319,9 +319,9 @@ size_t conv2d_implicit_splits(const struct device_limits *device,
 
 size_t plan_conv2d_split(size_t k, size_t tile_k, size_t splits, size_t *split_taps)
 {
-    size_t slices = ceil_div(k, tile_k);
-    splits = min_size(min_size(splits > 0 ? splits : 1, slices), MAX_GROUPS_PER_DIM);
-    *split_taps = ceil_div(slices, splits) * tile_k;
+    /* Beyond k's slices a range is one slice, and k's own slices are the ranges. */
+    splits = min_size(splits > 0 ? splits : 1, MAX_GROUPS_PER_DIM);
+    *split_taps = ceil_div(ceil_div(k, tile_k), splits) * tile_k;
     return ceil_div(k, *split_taps);
 }
 
