@@ -28,6 +28,13 @@
  * (two work-groups per SM); scattering W by element and zeroing the edges took 140 (one
  * work-group per SM).
  *
+ * SPLIT 1 builds the split-K variant: work-group (i, j, s) covers only the k's from
+ * s·split_taps to (s + 1)·split_taps (split_taps a multiple of TILE_K, the last split
+ * ending at K) and stores its raw partial sums, no bias and no activation, to y as a
+ * workspace laid out split-major, [split][filter][column], a row of C after another, so
+ * neighbouring work-items store neighbouring floats; cl/conv2d_split.cl adds the splits
+ * up. SPLIT 0 is the kernel as it was without it.
+ *
  * INDEX is int (UINDEX uint) when every offset into x, w and y and every coordinate fits
  * 31 bits. */
 #ifndef TILE_M
@@ -57,6 +64,9 @@
 #ifndef UINDEX
 #define UINDEX ulong /* INDEX's unsigned twin */
 #endif
+#ifndef SPLIT
+#define SPLIT 0 /* 1: a k range per group of dimension 2, partial sums to the workspace */
+#endif
 
 #include "gemm_tile.h"  /* LX, LY, THREADS, tile_position, READ_STEP, TILE_ROW, TILE_COL */
 #include "activation.h" /* ACT, ACTIVATE */
@@ -78,7 +88,7 @@
 #define LOAD_W(regs, k0)                                                                  \
     for (uint j = 0; j < A_LOADS; ++j) {                                                  \
         const INDEX k = (k0) + w_k + j;                                                   \
-        regs[j] = k < taps ? w_first[(k0) + j] : 0.0f;                                  \
+        regs[j] = k < K_STOP ? w_first[(k0) + j] : 0.0f;                                \
     }
 
 #define STORE_W(tile, regs)                                                               \
@@ -93,7 +103,7 @@
         const UINDEX k = (UINDEX)((k0) + first) + j * B_STEP, c = k / TAPS, tap = k % TAPS; \
         const INDEX iy = iy0 + (INDEX)(tap / KERNEL_W) * (INDEX)dilation_h;               \
         const INDEX ix = ix0 + (INDEX)(tap % KERNEL_W) * (INDEX)dilation_w;               \
-        const bool inside = k < (UINDEX)taps && (UINDEX)iy < (UINDEX)in_h &&               \
+        const bool inside = k < (UINDEX)K_STOP && (UINDEX)iy < (UINDEX)in_h &&             \
                             (UINDEX)ix < (UINDEX)in_w;                                    \
         regs[j] = inside ? x_image[((INDEX)c * in_h + iy) * in_w + ix] : 0.0f;            \
     }
@@ -102,19 +112,29 @@
     for (uint j = 0; j < B_LOADS; ++j)                                                    \
         (tile)[(first + j * B_STEP) * TILE_N + tid % TILE_N] = regs[j];
 
-/* cl/gemm_pipeline.h's steps: the floats of W and B from k k0 on into a_next and
- * b_next, and from there into local slot `slot`. */
+/* The k's a work-group multiplies: all of them, or its split's. */
+#if SPLIT
+#define K_START k_start
+#define K_STOP k_stop
+#define DEPTH (k_stop - k_start)
+#else
+#define K_START 0
+#define K_STOP taps
+#define DEPTH taps
+#endif
+
+/* cl/gemm_pipeline.h's steps: the floats of W and B from k K_START + k0 on into a_next
+ * and b_next, and from there into local slot `slot`. */
 #define LOAD_NEXT(k0)                                                                     \
     do {                                                                                  \
-        LOAD_W(a_next, k0);                                                               \
-        GATHER_B(b_next, k0);                                                             \
+        LOAD_W(a_next, K_START + (k0));                                                   \
+        GATHER_B(b_next, K_START + (k0));                                                 \
     } while (0)
 #define STORE_NEXT(slot)                                                                  \
     do {                                                                                  \
         STORE_W((__local float *)a_store[slot], a_next);                                  \
         STORE_B((__local float *)b_store[slot], b_next);                                  \
     } while (0)
-#define DEPTH taps
 #define DEPTH_TYPE INDEX
 
 /* i, or count - 1 where i is past it. */
@@ -125,7 +145,8 @@ inline INDEX last_below(const INDEX i, const INDEX count)
 }
 
 /* Work-group (i, j) computes filters j·TILE_M.. for columns i·TILE_N..; the grid covers
- * every block (the host refuses a grid beyond the device's cap). */
+ * every block (the host refuses a grid beyond the device's cap). Split, group (i, j, s)
+ * does so over split s's k's, into y's plane s of filters × columns floats. */
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void conv2d_implicit(const ulong filter_count, const ulong column_count, const ulong tap_count,
                      __global const float *x, const ulong x_offset, const ulong image,
@@ -134,7 +155,11 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
                      __global float *y, const ulong y_offset, const ulong height,
                      const ulong width, const ulong out_w, const ulong pixel_count,
                      const ulong stride_h, const ulong stride_w, const ulong pad_h,
-                     const ulong pad_w, const ulong dilation_h, const ulong dilation_w)
+                     const ulong pad_w, const ulong dilation_h, const ulong dilation_w
+#if SPLIT
+                     , const ulong split_taps
+#endif
+                     )
 {
     __local float4 a_store[2][TILE_K * TILE_M / 4];
     __local float4 b_store[2][TILE_K * TILE_N / 4];
@@ -149,6 +174,11 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
     uint tx, ty;
     tile_position(tid, &tx, &ty);
     const INDEX row0 = (INDEX)get_group_id(1) * TILE_M, col0 = (INDEX)get_group_id(0) * TILE_N;
+#if SPLIT
+    const INDEX k_start = (INDEX)get_group_id(2) * (INDEX)split_taps;
+    const INDEX k_stop = min(k_start + (INDEX)split_taps, taps);
+    y += (INDEX)get_group_id(2) * filters * columns;
+#endif
 
     /* The filter and first k this work-item stages of W (past the filters: the last). */
     const INDEX w_row = last_below(row0 + (INDEX)(tid / W_SPLIT), filters);
@@ -166,6 +196,21 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
     float a_next[A_LOADS], b_next[B_LOADS];
 #include "gemm_pipeline.h"
 
+#if SPLIT
+    /* The split's plane as C is, row by row: the sums alone, for cl/conv2d_split.cl. */
+#pragma unroll
+    for (uint r = 0; r < WPT_M; ++r) {
+        const INDEX row = row0 + (INDEX)TILE_ROW(r);
+        if (row >= filters)
+            break;
+#pragma unroll
+        for (uint s = 0; s < WPT_N; ++s) {
+            const INDEX column = col0 + (INDEX)TILE_COL(s);
+            if (column < columns)
+                y[row * columns + column] = acc[r][s];
+        }
+    }
+#else
     /* Column n of C is pixel n % pixels of image n / pixels: y[image][filter][pixel]. */
     INDEX at[WPT_N];
 #pragma unroll
@@ -184,4 +229,5 @@ void conv2d_implicit(const ulong filter_count, const ulong column_count, const u
             if (at[s] >= 0)
                 y[at[s] + row * pixels] = ACTIVATE(acc[r][s] + shift);
     }
+#endif
 }

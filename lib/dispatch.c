@@ -288,10 +288,42 @@ static size_t padded_area(const struct gemm_config *config, size_t m, size_t n)
 enum { CONV2D_IMPLICIT_BLOCKS_PER_UNIT = 1 };
 
 bool conv2d_implicit_fills(const struct device_limits *device,
-                           const struct gemm_config *config, size_t m, size_t n)
+                           const struct gemm_config *config, size_t m, size_t n, size_t splits)
 {
-    return implicit_blocks(config, m, n) >=
+    return implicit_blocks(config, m, n) * splits >=
            CONV2D_IMPLICIT_BLOCKS_PER_UNIT * (size_t)device->compute_units;
+}
+
+/* Split-K of the implicit GEMM (cl/conv2d_implicit.cl's SPLIT build and cl/conv2d_split.cl):
+ * a GPU whose compute units outnumber half the blocks gets its k's split into the fewest
+ * ranges that make CONV2D_SPLIT_BLOCKS_PER_UNIT blocks per unit, at most
+ * CONV2D_SPLITS_MAX, each range CONV2D_SPLIT_TAPS_MIN k's or more, so that the partial
+ * sums written and read back (splits·m·n floats twice) stay small beside the product's
+ * m·n·k FMAs. On the H200 (132 SMs, three 64x128 work-groups per SM): 256→256 14×14 3×3
+ * at batch 32 has 196 blocks, k 2304: two splits of 1152, 392 blocks, about one wave;
+ * 512→512 7×7 3×3 has 104, k 4608: three of 1536, 312 blocks. Not yet timed. */
+enum { CONV2D_SPLIT_BLOCKS_PER_UNIT = 2, CONV2D_SPLITS_MAX = 8, CONV2D_SPLIT_TAPS_MIN = 256 };
+
+size_t conv2d_implicit_splits(const struct device_limits *device,
+                              const struct gemm_config *config, size_t m, size_t n, size_t k,
+                              size_t most)
+{
+    const size_t blocks = implicit_blocks(config, m, n);
+    const size_t wanted = CONV2D_SPLIT_BLOCKS_PER_UNIT * (size_t)device->compute_units;
+    most = min_size(most, CONV2D_SPLITS_MAX);
+    size_t splits = 1;
+    while (blocks * splits < wanted && splits < most &&
+           k / (splits + 1) >= CONV2D_SPLIT_TAPS_MIN)
+        ++splits;
+    return splits;
+}
+
+size_t plan_conv2d_split(size_t k, size_t tile_k, size_t splits, size_t *split_taps)
+{
+    /* Beyond k's slices a range is one slice, and k's own slices are the ranges. */
+    splits = min_size(splits > 0 ? splits : 1, MAX_GROUPS_PER_DIM);
+    *split_taps = ceil_div(ceil_div(k, tile_k), splits) * tile_k;
+    return ceil_div(k, *split_taps);
 }
 
 /* At TF32, unfolding a k×k convolution's images for the tensor cores pays only with

@@ -133,10 +133,20 @@ bool conv2d_implicit_fits(const struct device_limits *device, size_t max_threads
 /* The tile of cl/conv2d_implicit.cl for an m×n C, or NULL when none fits. */
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
                                                       size_t max_threads, size_t m, size_t n);
-/* The tile's blocks over an m×n C give every compute unit enough of them for the implicit
- * GEMM to beat im2col's GEMMs on a GPU (dispatch.c says how many, and the figures). */
+/* The tile's blocks over an m×n C, times the k splits, give every compute unit enough of
+ * them for the implicit GEMM to beat im2col's GEMMs on a GPU (dispatch.c says how many,
+ * and the figures). */
 bool conv2d_implicit_fills(const struct device_limits *device,
-                           const struct gemm_config *config, size_t m, size_t n);
+                           const struct gemm_config *config, size_t m, size_t n, size_t splits);
+/* How many ranges a GPU's implicit GEMM of m×n×k splits its k's into (1: none), at most
+ * `most` (what the workspace bound allows); dispatch.c has the rule and its constants. */
+size_t conv2d_implicit_splits(const struct device_limits *device,
+                              const struct gemm_config *config, size_t m, size_t n, size_t k,
+                              size_t most);
+/* The split-K launch of k's over `splits` ranges: *split_taps k's each (whole slices of
+ * tile_k), the last to k; returns the ranges, none empty: fewer than asked where k has
+ * fewer slices (or the grid's third dimension fewer groups). */
+size_t plan_conv2d_split(size_t k, size_t tile_k, size_t splits, size_t *split_taps);
 /* Whether a k×k convolution of this many filters gains from unfolding its images for
  * tensor-core GEMMs over the fp32 implicit GEMM (dispatch.c has the figures). */
 bool conv2d_unfolding_pays(size_t filters);
@@ -755,12 +765,17 @@ struct conv2d_shape {
 /* $KILN_CONV2D_TILE ("128x128x8:8x8": TILE_MxTILE_NxTILE_K:WPT_MxWPT_N) into *tile, for
  * timing a tile outside the table; false when unset or malformed (said on stderr). */
 bool conv2d_implicit_tile_forced(struct gemm_config *tile);
+/* $KILN_CONV2D_SPLIT: the k splits a test or measurement forces on the implicit GEMM, or
+ * 0 when unset or malformed (said on stderr). */
+size_t conv2d_implicit_split_forced(void);
 /* Runs a checked convolution (batch > 0) as one implicit GEMM with the planned tile
- * (a smaller one of the table if the built kernel allows fewer work-items). */
+ * (a smaller one of the table if the built kernel allows fewer work-items); with splits
+ * above 1, as that many k ranges (fewer where k has fewer slices) whose partial sums the
+ * workspace holds, splits·filters·batch·pixels floats, then their sum into y. */
 kiln_status conv2d_implicit_enqueue(kiln_ctx *ctx, const struct conv2d_shape *s,
-                                    const struct gemm_config *tile, const kiln_buf *x,
-                                    const kiln_buf *w, const kiln_buf *bias, kiln_buf *y,
-                                    kiln_act act);
+                                    const struct gemm_config *tile, size_t splits,
+                                    const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
+                                    kiln_buf *y, kiln_act act, kiln_buf *workspace);
 
 /* ---------------------------------------------------------------- gemm/portable.c */
 

@@ -101,9 +101,9 @@ static reference reference_conv2d(const conv_case *c, const float *x, const floa
     return ref;
 }
 
-/* Runs c with a workspace of `images` images' columns (0: what kiln_conv2d_workspace
- * reports) and checks y against the reference, its guard zones and the inputs intact. */
-static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
+/* Runs c with `workspace` (may be NULL) and checks y against the reference, its guard
+ * zones and the inputs intact. */
+static void check_conv2d_in(kiln_ctx *ctx, conv_case c, kiln_buf *workspace)
 {
     size_t mark = scratch_mark();
     kiln_conv2d_desc desc = desc_of(&c);
@@ -114,12 +114,6 @@ static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
                             (uint32_t)(taps + c.filters));
     operand bias = vector_make(ctx, c.filters, c.offset + 2, 2, FILL_RANDOM, 3);
     operand y = output_make(ctx, c.batch * c.filters, oh * ow, 0, c.offset + 3, FILL_NAN, 0);
-    /* a batch of `images` gets a workspace of that many images' columns */
-    kiln_conv2d_desc chunk = desc;
-    chunk.batch = images > 0 ? images : desc.batch;
-    size_t bytes;
-    assert_ok(ctx, kiln_conv2d_workspace(ctx, &chunk, &bytes));
-    kiln_buf *workspace = bytes > 0 ? scratch_buffer(ctx, bytes) : NULL;
     assert_ok(ctx, kiln_conv2d(ctx, &desc, x.view, w.view, c.bias ? bias.view : NULL, y.view,
                                c.act, workspace));
     reference r = reference_conv2d(&c, operand_data(&x), operand_data(&w),
@@ -127,6 +121,20 @@ static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
     assert_operand_near(&y, &r);
     assert_operand_unchanged(&x);
     assert_operand_unchanged(&w);
+    scratch_release_to(mark);
+}
+
+/* Runs c with a workspace of `images` images' columns (0: what kiln_conv2d_workspace
+ * reports) and checks it as check_conv2d_in. */
+static void check_conv2d_with(kiln_ctx *ctx, conv_case c, size_t images)
+{
+    size_t mark = scratch_mark();
+    /* a batch of `images` gets a workspace of that many images' columns */
+    kiln_conv2d_desc chunk = desc_of(&c);
+    chunk.batch = images > 0 ? images : c.batch;
+    size_t bytes;
+    assert_ok(ctx, kiln_conv2d_workspace(ctx, &chunk, &bytes));
+    check_conv2d_in(ctx, c, bytes > 0 ? scratch_buffer(ctx, bytes) : NULL);
     scratch_release_to(mark);
 }
 
@@ -191,18 +199,24 @@ static void conv2d_matches_the_reference_over_the_table_through_im2col(void **st
     check_table(*state, cases, CASE_COUNT);
 }
 
+/* Each activation, with and without a bias, on cases[picks[0..count)]. */
+static void check_every_activation(kiln_ctx *ctx, const size_t *picks, size_t count)
+{
+    for (size_t p = 0; p < count; p++)
+        for (size_t a = 0; a < ACT_COUNT; a++)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                conv_case c = cases[picks[p]];
+                c.act = activations[a], c.bias = with_bias;
+                check_conv2d(ctx, c);
+            }
+}
+
 static void conv2d_applies_every_activation_with_and_without_bias(void **state)
 {
     const size_t picks[] = {0, 11}; /* direct 1×1, dilated 3×3 */
     for (size_t path = 0; path < PATH_COUNT; path++) {
         use_path(paths[path]);
-        for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
-            for (size_t a = 0; a < ACT_COUNT; a++)
-                for (int with_bias = 0; with_bias < 2; with_bias++) {
-                    conv_case c = cases[picks[p]];
-                    c.act = activations[a], c.bias = with_bias;
-                    check_conv2d(*state, c);
-                }
+        check_every_activation(*state, picks, sizeof picks / sizeof picks[0]);
     }
 }
 
@@ -538,8 +552,207 @@ static void conv2d_rejects_bad_buffers_naming_them(void **state)
     assert_operand_unchanged(&ws);
 }
 
-int main(void)
+/* ---- split-K: the implicit GEMM's k in ranges, their partial sums in the workspace */
+
+static const size_t split_counts[] = {2, 3, 8};
+#define SPLIT_COUNT (sizeof split_counts / sizeof split_counts[0])
+
+/* Makes kiln_conv2d take the implicit path with its k in `splits` ranges (0: unforced). */
+static void use_splits(size_t splits)
 {
+    use_path("implicit");
+    char value[32];
+    snprintf(value, sizeof value, "%zu", splits);
+    if (splits > 0)
+        setenv("KILN_CONV2D_SPLIT", value, 1);
+    else
+        unsetenv("KILN_CONV2D_SPLIT");
+}
+
+/* The C of c as the implicit GEMM sees it: filters × the batch's output pixels. */
+static size_t columns_of(const conv_case *c)
+{
+    return c->batch * out_h(c) * out_w(c);
+}
+
+/* The ranges c's k falls into when `splits` are asked, with the tile ctx plans for it. */
+static size_t ranges_for(kiln_ctx *ctx, const conv_case *c, size_t splits)
+{
+    const struct gemm_config *tile = plan_conv2d_implicit_config(
+        &ctx->limits, ctx->limits.max_work_group_size, c->filters, columns_of(c));
+    assert_non_null(tile);
+    size_t split_taps;
+    return plan_conv2d_split(c->channels * c->kernel_h * c->kernel_w, tile->tile_k, splits,
+                             &split_taps);
+}
+
+static void conv2d_split_k_matches_the_reference_over_the_table(void **state)
+{
+    for (size_t i = 0; i < SPLIT_COUNT; i++) {
+        print_message("%zu splits\n", split_counts[i]);
+        use_splits(split_counts[i]);
+        check_table(*state, cases, CASE_COUNT);
+    }
+    use_splits(0);
+}
+
+/* The split GEMM leaves the activation and bias to the sum: each of them, with and without
+ * a bias, on a dilated 3×3 (k = 27) and the largest layer (k = 153). */
+static void conv2d_split_k_applies_every_activation_with_and_without_bias(void **state)
+{
+    const size_t picks[] = {11, CASE_COUNT - 1};
+    for (size_t i = 0; i < SPLIT_COUNT; i++) {
+        use_splits(split_counts[i]);
+        check_every_activation(*state, picks, sizeof picks / sizeof picks[0]);
+    }
+    use_splits(0);
+}
+
+/* The tile edges again, split: k of 1, 144 and 147 (not a multiple of the splits' slices),
+ * filters and pixels beyond a block. */
+static void conv2d_split_k_handles_tile_edges(void **state)
+{
+    for (size_t i = 0; i < SPLIT_COUNT; i++) {
+        use_splits(split_counts[i]);
+        check_table(*state, edge_cases, EDGE_COUNT);
+    }
+    use_splits(0);
+}
+
+/* More splits than k has slices make one range per slice, none empty; the workspace holds
+ * as many planes of C as there are ranges, none where there is one. */
+static void conv2d_split_k_clamps_a_count_beyond_the_slices_of_k(void **state)
+{
+    kiln_ctx *ctx = *state;
+    const conv_case picks[] = {cases[4], cases[CASE_COUNT - 1], edge_cases[0]}; /* k 27, 153, 1 */
+    const size_t asked[] = {8, 64, 1000};
+    for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
+        for (size_t a = 0; a < sizeof asked / sizeof asked[0]; a++) {
+            const conv_case *c = &picks[p];
+            use_splits(asked[a]);
+            const size_t ranges = ranges_for(ctx, c, asked[a]);
+            const size_t taps = c->channels * c->kernel_h * c->kernel_w;
+            print_message("k %zu, %zu splits asked: %zu ranges\n", taps, asked[a], ranges);
+            assert_true(ranges >= 1 && ranges <= asked[a] && ranges <= (taps + 7) / 8);
+            const kiln_conv2d_desc desc = desc_of(c);
+            assert_int_equal(workspace_for(ctx, &desc),
+                             ranges > 1 ? ranges * c->filters * columns_of(c) * sizeof(float)
+                                        : 0);
+            check_conv2d(ctx, *c);
+        }
+    use_splits(0);
+}
+
+/* A workspace of fewer planes than the splits runs as many splits as it holds: none with
+ * NULL or one plane (the workspace untouched), two with two planes and a float (the float
+ * untouched); results match the reference every time. Each workspace is a view at the
+ * start of a buffer of three planes, so splits run past its end would show. */
+static void conv2d_split_k_runs_as_many_splits_as_the_workspace_holds(void **state)
+{
+    kiln_ctx *ctx = *state;
+    use_splits(3);
+    const conv_case c = cases[CASE_COUNT - 1]; /* k 153 */
+    const size_t plane = c.filters * columns_of(&c);
+    const kiln_conv2d_desc desc = desc_of(&c);
+    assert_int_equal(workspace_for(ctx, &desc), 3 * plane * sizeof(float));
+    check_conv2d_in(ctx, c, NULL);
+    operand one = vector_make(ctx, 3 * plane, 0, 0, FILL_CANARY, 0);
+    check_conv2d_in(ctx, c, scratch_view(one.buffer, 0, plane * sizeof(float)));
+    assert_operand_unchanged(&one);
+    operand two = vector_make(ctx, 3 * plane, 0, 0, FILL_CANARY, 0);
+    check_conv2d_in(ctx, c, scratch_view(two.buffer, 0, (2 * plane + 1) * sizeof(float)));
+    const float *written = operand_download(&two);
+    assert_true(memcmp(written, two.host, plane * sizeof(float)) != 0);
+    assert_true(memcmp(written + plane, two.host + plane, plane * sizeof(float)) != 0);
+    assert_memory_equal(written + 2 * plane, two.host + 2 * plane, plane * sizeof(float));
+    use_splits(0);
+}
+
+/* The split workspace is checked as im2col's: no sharing with x, w, bias or y (nor when it
+ * is too small to be used). */
+static void conv2d_split_k_rejects_a_workspace_sharing_a_tensor(void **state)
+{
+    kiln_ctx *ctx = *state;
+    use_splits(2);
+    const conv_case c = cases[CASE_COUNT - 1];
+    const kiln_conv2d_desc desc = desc_of(&c);
+    const size_t taps = c.channels * c.kernel_h * c.kernel_w, plane = c.filters * columns_of(&c);
+    const size_t x_floats = c.batch * c.channels * c.height * c.width;
+    operand x = vector_make(ctx, x_floats + 2 * plane, 0, 0, FILL_RANDOM, 12);
+    operand w = vector_make(ctx, c.filters * taps, 0, 0, FILL_RANDOM, 13);
+    operand bias = vector_make(ctx, c.filters, 0, 0, FILL_RANDOM, 14);
+    operand y = vector_make(ctx, plane + 2 * plane, 0, 0, FILL_CANARY, 0);
+    kiln_buf *xv = scratch_view(x.buffer, 0, x_floats * sizeof(float));
+    kiln_buf *yv = scratch_view(y.buffer, 0, plane * sizeof(float));
+    kiln_buf *past_x = scratch_view(x.buffer, x_floats * sizeof(float), 2 * plane * sizeof(float));
+    kiln_buf *past_y = scratch_view(y.buffer, plane * sizeof(float), 2 * plane * sizeof(float));
+    kiln_buf *over_x = scratch_view(x.buffer, 0, 2 * plane * sizeof(float));
+    kiln_buf *over_y = scratch_view(y.buffer, 0, 2 * plane * sizeof(float));
+    const kiln_status arg = KILN_ERR_ARG;
+    assert_refused(ctx, &desc, xv, w.view, bias.view, yv, over_x, arg,
+                   "workspace shares memory with the input x");
+    assert_refused(ctx, &desc, xv, w.view, bias.view, yv, w.view, arg,
+                   "workspace shares memory with the input w");
+    assert_refused(ctx, &desc, xv, w.view, bias.view, yv, bias.view, arg,
+                   "workspace shares memory with the input bias");
+    assert_refused(ctx, &desc, xv, w.view, bias.view, yv, over_y, arg,
+                   "workspace shares memory with the output y");
+    assert_refused(ctx, &desc, xv, w.view, bias.view, yv, yv, arg, /* one plane: unused */
+                   "workspace shares memory with the output y");
+    /* beside them in the same buffers: fine */
+    assert_ok(ctx, kiln_conv2d(ctx, &desc, xv, w.view, bias.view, yv, KILN_ACT_NONE, past_x));
+    assert_ok(ctx, kiln_conv2d(ctx, &desc, xv, w.view, bias.view, yv, KILN_ACT_NONE, past_y));
+    assert_ok(ctx, kiln_finish(ctx));
+    use_splits(0);
+}
+
+/* Unforced, a GPU whose compute units outnumber half the implicit blocks splits k (of 256
+ * or more per range) and kiln_conv2d_workspace reports the splits' partial sums: the
+ * H200's 512→512 at 7×7 in 3 (not im2col's columns), 256→256 at 14×14 in 2; a layer of 8
+ * filters and k 576 runs split in 2 on PoCL, as planned, against the reference. A CPU
+ * keeps im2col. The GPU's facts are set on a PoCL context of its own. */
+static void conv2d_workspace_holds_the_planned_splits_partial_sums(void **state)
+{
+    (void)state;
+    unsetenv("KILN_CONV2D");
+    unsetenv("KILN_CONV2D_SPLIT");
+    kiln_ctx *ctx = scratch_context(NULL);
+    ctx->limits.family = FAMILY_GPU;
+    ctx->limits.compute_units = 132;
+    kiln_conv2d_desc layer = {sizeof layer, 32, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(workspace_for(ctx, &layer), (size_t)3 * 512 * 32 * 49 * sizeof(float));
+    layer = (kiln_conv2d_desc){sizeof layer, 32, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(workspace_for(ctx, &layer), (size_t)2 * 256 * 32 * 196 * sizeof(float));
+    layer.channels = 16; /* k 144: too short to split; 196 blocks fill 132 units */
+    assert_int_equal(workspace_for(ctx, &layer), 0);
+
+    conv_case c = cases[4]; /* 8 filters by 3 images of 8×8 pixels, with 64 channels */
+    c.channels = 64;
+    const struct gemm_config *tile = plan_conv2d_implicit_config(
+        &ctx->limits, ctx->limits.max_work_group_size, c.filters, columns_of(&c));
+    assert_non_null(tile);
+    ctx->limits.compute_units = ((c.filters + tile->tile_m - 1) / tile->tile_m) *
+                                ((columns_of(&c) + tile->tile_n - 1) / tile->tile_n);
+    const kiln_conv2d_desc desc = desc_of(&c);
+    assert_int_equal(workspace_for(ctx, &desc), 2 * c.filters * columns_of(&c) * sizeof(float));
+    check_conv2d(ctx, c);
+    ctx->limits.family = FAMILY_CPU;
+    assert_int_equal(workspace_for(ctx, &desc), 3 * 576 * 64 * sizeof(float));
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest splits[] = {
+        KILN_TEST(conv2d_split_k_matches_the_reference_over_the_table),
+        KILN_TEST(conv2d_split_k_applies_every_activation_with_and_without_bias),
+        KILN_TEST(conv2d_split_k_handles_tile_edges),
+        KILN_TEST(conv2d_split_k_clamps_a_count_beyond_the_slices_of_k),
+        KILN_TEST(conv2d_split_k_runs_as_many_splits_as_the_workspace_holds),
+        KILN_TEST(conv2d_split_k_rejects_a_workspace_sharing_a_tensor),
+        KILN_TEST(conv2d_workspace_holds_the_planned_splits_partial_sums),
+    };
+    if (argc > 1 && strcmp(argv[1], "split") == 0)
+        return RUN_KILN_TESTS(splits);
     const struct CMUnitTest tests[] = {
         KILN_TEST(conv2d_matches_the_reference_over_the_table_through_implicit_gemm),
         KILN_TEST(conv2d_matches_the_reference_over_the_table_through_im2col),

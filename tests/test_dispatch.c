@@ -250,17 +250,26 @@ static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **
     conv_tile_is(&tiny_64, 64, 4096, "none");
 }
 
-/* Whether the implicit GEMM's tile for m filters by n pixels of the batch fills device. */
-static bool conv_fills(const struct device_limits *device, size_t m, size_t n)
+/* The implicit GEMM's tile for m filters by n pixels of the batch on device. */
+static const struct gemm_config *conv_tile(const struct device_limits *device, size_t m,
+                                           size_t n)
 {
     const struct gemm_config *tile =
         plan_conv2d_implicit_config(device, device->max_work_group_size, m, n);
     assert_non_null(tile);
-    return conv2d_implicit_fills(device, tile, m, n);
+    return tile;
+}
+
+/* Whether the implicit GEMM's tile for m filters by n pixels of the batch, unsplit, fills
+ * device. */
+static bool conv_fills(const struct device_limits *device, size_t m, size_t n)
+{
+    return conv2d_implicit_fills(device, conv_tile(device, m, n), m, n, 1);
 }
 
 /* The H200's four bench layers (batch 32): three implicit grids fill its 132 SMs, the 104
- * blocks of 512→512 at 7×7 do not (im2col ran it faster: 21.63 against 17.61 TFLOP/s). */
+ * blocks of 512→512 at 7×7 do not unsplit (im2col ran it faster: 21.63 against 17.61
+ * TFLOP/s). */
 static void conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill(void **state)
 {
     (void)state;
@@ -270,9 +279,55 @@ static void conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill(void 
     assert_false(conv_fills(&nvidia_like, 512, 32 * 7 * 7));   /* 104 */
     assert_true(conv_fills(&nvidia_like, 512, 128 * 7 * 7));   /* 196 at batch 128 */
     const struct gemm_config tile = {64, 128, 8, 8, 8};
-    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 12, 128 * 11)); /* 132 */
-    assert_false(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131, 128));
-    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131 + 1, 128)); /* an edge */
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 12, 128 * 11, 1)); /* 132 */
+    assert_false(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131, 128, 1));
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 131 + 1, 128, 1)); /* an edge */
+    assert_true(conv2d_implicit_fills(&nvidia_like, &tile, 64 * 66, 128, 2)); /* split k */
+}
+
+/* The k splits of m filters by n pixels of the batch with k taps on device, at most `most`. */
+static size_t conv_splits(const struct device_limits *device, size_t m, size_t n, size_t k,
+                          size_t most)
+{
+    return conv2d_implicit_splits(device, conv_tile(device, m, n), m, n, k, most);
+}
+
+/* The H200's bench layers (batch 32): the two of fewer than two blocks per SM split their k
+ * into the fewest ranges that reach two (196 blocks by 2, 104 by 3), no more than the
+ * workspace allows nor than 8, each range 256 k's or more; the others do not split, nor
+ * does a short k. */
+static void conv_implicit_splits_k_until_two_blocks_per_compute_unit(void **state)
+{
+    (void)state;
+    assert_int_equal(conv_splits(&nvidia_like, 64, 32 * 56 * 56, 576, 8), 1);  /* 784 */
+    assert_int_equal(conv_splits(&nvidia_like, 256, 32 * 14 * 14, 2304, 8), 2); /* 196 */
+    assert_int_equal(conv_splits(&nvidia_like, 1024, 32 * 14 * 14, 256, 8), 1); /* 392 */
+    assert_int_equal(conv_splits(&nvidia_like, 512, 32 * 7 * 7, 4608, 8), 3);   /* 104 */
+    assert_true(conv2d_implicit_fills(&nvidia_like, conv_tile(&nvidia_like, 512, 32 * 7 * 7),
+                                      512, 32 * 7 * 7, 3));
+    assert_int_equal(conv_splits(&nvidia_like, 512, 32 * 7 * 7, 4608, 2), 2); /* workspace */
+    assert_int_equal(conv_splits(&nvidia_like, 512, 32 * 7 * 7, 4608, 0), 1);
+    assert_int_equal(conv_splits(&nvidia_like, 512, 32 * 7 * 7, 767, 8), 2); /* 383 each */
+    assert_int_equal(conv_splits(&nvidia_like, 512, 32 * 7 * 7, 511, 8), 1); /* 255 */
+    assert_int_equal(conv_splits(&nvidia_like, 64, 128, 100000, 64), 8);     /* 1 block */
+    assert_int_equal(conv_splits(&amd_like, 512, 32 * 7 * 7, 4608, 8), 2);   /* 104 units */
+}
+
+/* Split-K's ranges: whole slices, the last to k, none empty however many are asked. */
+static void conv_split_ranges_are_whole_slices_and_never_empty(void **state)
+{
+    (void)state;
+    size_t taps = 0;
+    assert_int_equal(plan_conv2d_split(4608, 8, 3, &taps), 3);
+    assert_int_equal(taps, 1536);
+    assert_int_equal(plan_conv2d_split(153, 8, 8, &taps), 7); /* 20 slices: 3 each */
+    assert_int_equal(taps, 24);
+    assert_int_equal(plan_conv2d_split(27, 8, 8, &taps), 4); /* as many as the slices */
+    assert_int_equal(taps, 8);
+    assert_int_equal(plan_conv2d_split(1, 16, 8, &taps), 1);
+    assert_int_equal(taps, 16);
+    assert_int_equal(plan_conv2d_split(100, 8, 0, &taps), 1);
+    assert_int_equal(taps, 104);
 }
 
 static void conv_tiles_stage_whole_columns_of_b(void **state)
@@ -728,6 +783,8 @@ int main(void)
         cmocka_unit_test(sum_lanes_are_float4s_on_gpus_and_the_vector_width_on_cpus),
         cmocka_unit_test(conv_tiles_waste_little_on_edges_and_fill_most_compute_units),
         cmocka_unit_test(conv_implicit_grids_below_a_block_per_compute_unit_do_not_fill),
+        cmocka_unit_test(conv_implicit_splits_k_until_two_blocks_per_compute_unit),
+        cmocka_unit_test(conv_split_ranges_are_whole_slices_and_never_empty),
         cmocka_unit_test(conv_tiles_stage_whole_columns_of_b),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

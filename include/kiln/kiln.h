@@ -537,8 +537,9 @@ typedef struct {
 } kiln_conv2d_desc;
 
 /* The workspace bytes kiln_conv2d wants for desc into *bytes: 0 where it runs as one
- * implicit GEMM (GPUs at STRICT math; kiln_conv2d's comment says when), for a 1×1,
- * stride-1, unpadded convolution (it reads x as it is) and for batch 0; else the
+ * implicit GEMM unsplit (GPUs at STRICT math; kiln_conv2d's comment says when), for a
+ * 1×1, stride-1, unpadded convolution (it reads x as it is) and for batch 0; where that
+ * GEMM splits its k, splits·filters·batch·out_h·out_w floats (its partial sums); else the
  * unfolded columns (channels·kernel_h·kernel_w rows of out_h·out_w floats per image,
  * each row padded to a multiple of 64 floats; where out_h·out_w is not such a multiple,
  * filters more rows for the GEMM's output) of as many images as fit in 64 MiB, at least
@@ -552,15 +553,19 @@ KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc
  * plus bias[f]; bias holds `filters` floats or is NULL; all tensors tightly packed.
  * On GPUs at STRICT math (and at any math level without tensor cores, or with fewer than
  * 128 filters of more than 1×1) it is one implicit GEMM in fp32, gathering x as it
- * multiplies, where its blocks give every compute unit one; elsewhere (CPUs, TF32 on
- * tensor cores, small grids such as 512 filters of 7×7 at batch 32 on 132 units) images
- * are unfolded into workspace and multiplied by kiln's GEMM at the context's math level
- * (kiln_ctx_set_math), with kiln's kernels whatever the back end. workspace may be
- * NULL where kiln_conv2d_workspace reports 0; else it must hold one image's columns at
- * least (KILN_ERR_SIZE), and as many images run at a time as it holds. KILN_ERR_ARG for
- * a bad desc (a size other than the struct's, channels, height, width, filters,
- * kernel_h or kernel_w 0, an output size below 1), and for y overlapping x, w or bias or
- * the workspace overlapping any of them. batch 0 is a no-op. Does not wait. */
+ * multiplies, where its blocks give every compute unit one (with k split into up to 8
+ * ranges, summed in a fixed order, where they are fewer than two per unit, as 512 filters
+ * of 7×7 at batch 32 on 132 units); elsewhere (CPUs, TF32 on tensor cores, grids too
+ * small even split) images are unfolded into workspace and multiplied by kiln's GEMM at
+ * the context's math level (kiln_ctx_set_math), with kiln's kernels whatever the back
+ * end. workspace may be NULL where kiln_conv2d_workspace reports 0; unfolding, it must
+ * hold one image's columns at least (KILN_ERR_SIZE), and as many images run at a time as
+ * it holds; split, it may be smaller or NULL: as many k ranges run as it holds the
+ * partial sums of, none with less than two ranges' (the grid less full; the sums rounded
+ * in another order). KILN_ERR_ARG for a bad desc (a size other than the struct's,
+ * channels, height, width, filters, kernel_h or kernel_w 0, an output size below 1), and
+ * for y overlapping x, w or bias or the workspace overlapping any of them. batch 0 is a
+ * no-op. Does not wait. */
 KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
                                  const kiln_buf *x, const kiln_buf *w, const kiln_buf *bias,
                                  kiln_buf *y, kiln_act act, kiln_buf *workspace);

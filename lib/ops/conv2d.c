@@ -3,7 +3,9 @@
  * Implicit GEMM (cl/conv2d_implicit.cl, ops/conv2d_implicit.c): one GEMM of the filters
  * by every image's output pixels, its B gathered from x as it is staged and its C written
  * to y in NCHW order: no workspace, no unfolded copy written and read back, no ragged
- * tile per image.
+ * tile per image. Where its blocks are too few for a GPU's compute units, its k is split
+ * into ranges, each range's C written to the workspace and their sum, with the bias and
+ * activation, to y (cl/conv2d_split.cl); with less workspace, fewer ranges, down to none.
  *
  * im2col: images are unfolded into the caller's workspace (cl/conv2d.cl's im2col), a
  * chunk of them at a time, side by side: one row per filter tap, each image's output
@@ -23,7 +25,8 @@
 #include <string.h>
 
 /* kiln_conv2d_workspace asks for the columns of as many images as fit here (at least
- * one): enough for GEMMs large enough to fill a GPU, bounded whatever the batch. */
+ * one): enough for GEMMs large enough to fill a GPU, bounded whatever the batch. The
+ * implicit GEMM splits its k into no more ranges than their partial sums fit here. */
 #define CONV2D_WORKSPACE_TARGET ((size_t)64 << 20)
 
 /* The unfolded rows hold a multiple of this many columns: the GEMM's n is then a whole
@@ -137,6 +140,7 @@ enum conv2d_path { CONV2D_IMPLICIT, CONV2D_DIRECT, CONV2D_IM2COL };
 struct conv2d_plan {
     enum conv2d_path path;
     struct gemm_config tile; /* CONV2D_IMPLICIT: cl/conv2d_implicit.cl's tile */
+    size_t splits;           /* CONV2D_IMPLICIT: k ranges summed from the workspace; 1: none */
     const char *why;         /* what decided it, a sentence */
 };
 
@@ -167,22 +171,40 @@ static bool implicit_tile(const kiln_ctx *ctx, const struct conv2d_shape *s,
     return table != NULL;
 }
 
+/* The implicit GEMM's k splits: $KILN_CONV2D_SPLIT's (no more than k has slices), none
+ * on CPUs, else as many as the dispatcher's rule wants for the compute units whose
+ * partial sums fit the workspace target. */
+static size_t implicit_splits(const kiln_ctx *ctx, const struct conv2d_shape *s,
+                              const struct gemm_config *tile)
+{
+    const size_t forced = conv2d_implicit_split_forced(), columns = s->batch * s->pixels;
+    size_t split_taps;
+    if (forced > 0)
+        return plan_conv2d_split(s->taps, tile->tile_k, forced, &split_taps);
+    if (ctx->limits.family == FAMILY_CPU)
+        return 1;
+    const size_t most = CONV2D_WORKSPACE_TARGET / sizeof(float) / s->filters / columns;
+    return conv2d_implicit_splits(&ctx->limits, tile, s->filters, columns, s->taps, most);
+}
+
 /* Which path runs the convolution, with which tile, and why; shape-only, so
  * kiln_conv2d_workspace and kiln_conv2d agree. Implicit GEMM is the fp32 path; im2col
  * keeps what only the GEMM families have: the tensor cores when the math allows TF32
  * and the filters fill their tiles (f32 operands rounded there, fp32 FMA in the implicit
  * kernel), on CPUs the packed
  * cl/gemm_cpu.cl kernel, which the GPU-shaped implicit tiles do not match on PoCL, and
- * GEMMs that fill a GPU where the implicit grid leaves compute units idle (small images,
- * many filters: 512→512 at 7×7). */
+ * GEMMs that fill a GPU where the implicit grid leaves compute units idle even with its
+ * k split (few filters of few pixels and k too short to split). */
 static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_shape *s)
 {
     const int forced = path_forced();
     const kiln_math math = (kiln_math)atomic_load(&ctx->math);
     const bool tensor = math != KILN_MATH_STRICT && ctx->limits.nv_compute_capability >= 80;
-    struct conv2d_plan plan = {s->direct ? CONV2D_DIRECT : CONV2D_IM2COL, {0}, NULL};
+    struct conv2d_plan plan = {s->direct ? CONV2D_DIRECT : CONV2D_IM2COL, {0}, 1, NULL};
     bool fits = s->batch > 0 && s->pixels <= SIZE_MAX / s->batch &&
                 implicit_tile(ctx, s, &plan.tile);
+    if (fits)
+        plan.splits = implicit_splits(ctx, s, &plan.tile);
     if (forced == CONV2D_IM2COL)
         plan.why = "KILN_CONV2D=im2col";
     else if (!fits)
@@ -193,27 +215,50 @@ static struct conv2d_plan conv2d_plan(const kiln_ctx *ctx, const struct conv2d_s
         plan.why = "math is not STRICT: im2col's GEMM may run on the tensor cores";
     else if (ctx->limits.family == FAMILY_CPU)
         plan.why = "a CPU: im2col's GEMM is the packed cl/gemm_cpu.cl kernel";
-    else if (!conv2d_implicit_fills(&ctx->limits, &plan.tile, s->filters, s->batch * s->pixels))
+    else if (!conv2d_implicit_fills(&ctx->limits, &plan.tile, s->filters, s->batch * s->pixels,
+                                    plan.splits))
         plan.why = "the implicit GEMM's blocks are fewer than the compute units: im2col's "
                    "GEMMs fill them";
     else
         plan.path = CONV2D_IMPLICIT,
         plan.why = tensor ? "too few filters for unfolding the images for the tensor cores to "
                             "pay: one fp32 implicit GEMM over the batch"
-                          : "fp32: one implicit GEMM over the batch";
+                   : plan.splits > 1 ? "fp32: one implicit GEMM over the batch, its k split "
+                                       "for its blocks to fill the compute units"
+                                     : "fp32: one implicit GEMM over the batch";
     return plan;
 }
 
-/* What kiln_conv2d_workspace reports: none unless the plan unfolds images (not for an
- * empty batch either), else the columns of as many images as fit the target (at most
- * the batch), at least one image's. */
-static size_t workspace_wanted(const kiln_ctx *ctx, const struct conv2d_shape *s)
+/* The bytes of one split's partial sums: C, filters × batch·pixels floats. */
+static kiln_status split_bytes(const kiln_ctx *ctx, const struct conv2d_shape *s,
+                               size_t *bytes)
 {
-    if (s->batch == 0 || conv2d_plan(ctx, s).path != CONV2D_IM2COL)
-        return 0;
+    CHECK(size_mul(ctx, s->batch, s->pixels, bytes, "workspace: batch·out_h·out_w"));
+    CHECK(size_mul(ctx, *bytes, s->filters, bytes, "workspace: a split's partial sums"));
+    return size_mul(ctx, *bytes, sizeof(float), bytes, "workspace: a split's bytes");
+}
+
+/* What kiln_conv2d_workspace reports: none for an empty batch; the planned splits'
+ * partial sums where the implicit GEMM splits its k, none where it does not and where x
+ * is read in place; else the columns of as many images as fit the target (at most the
+ * batch), at least one image's. */
+static kiln_status workspace_wanted(const kiln_ctx *ctx, const struct conv2d_shape *s,
+                                    size_t *bytes)
+{
+    *bytes = 0;
+    if (s->batch == 0)
+        return KILN_OK;
+    const struct conv2d_plan plan = conv2d_plan(ctx, s);
+    if (plan.path == CONV2D_IMPLICIT && plan.splits > 1) {
+        CHECK(split_bytes(ctx, s, bytes));
+        return size_mul(ctx, *bytes, plan.splits, bytes, "workspace: splits·filters·columns");
+    }
+    if (plan.path != CONV2D_IM2COL)
+        return KILN_OK;
     size_t images = images_within(s, CONV2D_WORKSPACE_TARGET);
     images = images < 1 ? 1 : images < s->batch ? images : s->batch;
-    return row_columns(s, images) * s->column * sizeof(float);
+    *bytes = row_columns(s, images) * s->column * sizeof(float);
+    return KILN_OK;
 }
 
 KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc *desc,
@@ -223,8 +268,10 @@ KILN_API kiln_status kiln_conv2d_workspace(kiln_ctx *ctx, const kiln_conv2d_desc
     if (bytes == NULL)
         return fail(ctx, KILN_ERR_ARG, "bytes is NULL");
     struct conv2d_shape s;
+    size_t wanted;
     CHECK(shape_read(ctx, desc, &s));
-    *bytes = workspace_wanted(ctx, &s);
+    CHECK(workspace_wanted(ctx, &s, &wanted));
+    *bytes = wanted;
     return KILN_OK;
 }
 
@@ -248,6 +295,19 @@ static kiln_status check_tensors(const kiln_ctx *ctx, const struct conv2d_shape 
     return check_apart(ctx, y, "y", bias, "bias");
 }
 
+/* The workspace shares memory with no tensor of the convolution. */
+static kiln_status check_workspace_apart(const kiln_ctx *ctx, const kiln_buf *x,
+                                         const kiln_buf *w, const kiln_buf *bias,
+                                         const kiln_buf *y, const kiln_buf *workspace)
+{
+    CHECK(check_apart(ctx, workspace, "workspace", x, "x"));
+    CHECK(check_apart(ctx, workspace, "workspace", w, "w"));
+    CHECK(check_apart(ctx, workspace, "workspace", bias, "bias"));
+    if (ranges_overlap(workspace, y))
+        return fail(ctx, KILN_ERR_ARG, "workspace shares memory with the output y");
+    return KILN_OK;
+}
+
 /* The workspace holds one image's columns at least and shares memory with no tensor;
  * *images gets how many images it holds, at most the batch. `why` is the plan's reason
  * for unfolding. */
@@ -263,13 +323,29 @@ static kiln_status check_workspace(const kiln_ctx *ctx, const struct conv2d_shap
     if (workspace->size < one)
         return fail(ctx, KILN_ERR_SIZE, "workspace holds %zu bytes but one image's columns "
                     "need %zu (kiln_conv2d_workspace)", workspace->size, one);
-    CHECK(check_apart(ctx, workspace, "workspace", x, "x"));
-    CHECK(check_apart(ctx, workspace, "workspace", w, "w"));
-    CHECK(check_apart(ctx, workspace, "workspace", bias, "bias"));
-    if (ranges_overlap(workspace, y))
-        return fail(ctx, KILN_ERR_ARG, "workspace shares memory with the output y");
+    CHECK(check_workspace_apart(ctx, x, w, bias, y, workspace));
     *images = images_within(s, workspace->size);
     *images = *images < s->batch ? *images : s->batch;
+    return KILN_OK;
+}
+
+/* How many of the planned k splits the implicit GEMM runs: as many as the workspace holds
+ * the partial sums of (1, none, without one), a workspace that shares no memory with a
+ * tensor. */
+static kiln_status implicit_splits_within(const kiln_ctx *ctx, const struct conv2d_shape *s,
+                                          const struct conv2d_plan *plan, const kiln_buf *x,
+                                          const kiln_buf *w, const kiln_buf *bias,
+                                          const kiln_buf *y, const kiln_buf *workspace,
+                                          size_t *splits)
+{
+    size_t bytes;
+    *splits = 1;
+    if (plan->splits <= 1 || workspace == NULL)
+        return KILN_OK;
+    CHECK(check_workspace_apart(ctx, x, w, bias, y, workspace));
+    CHECK(split_bytes(ctx, s, &bytes));
+    *splits = workspace->size / bytes < plan->splits ? workspace->size / bytes : plan->splits;
+    *splits = *splits > 1 ? *splits : 1;
     return KILN_OK;
 }
 
@@ -409,8 +485,12 @@ KILN_API kiln_status kiln_conv2d(kiln_ctx *ctx, const kiln_conv2d_desc *desc, co
     if (s.batch == 0)
         return KILN_OK;
     const struct conv2d_plan plan = conv2d_plan(ctx, &s);
-    if (plan.path == CONV2D_IMPLICIT)
-        return conv2d_implicit_enqueue(ctx, &s, &plan.tile, x, w, bias, y, act);
+    if (plan.path == CONV2D_IMPLICIT) {
+        size_t splits;
+        CHECK(implicit_splits_within(ctx, &s, &plan, x, w, bias, y, workspace, &splits));
+        return conv2d_implicit_enqueue(ctx, &s, &plan.tile, splits, x, w, bias, y, act,
+                                       workspace);
+    }
     if (plan.path == CONV2D_DIRECT)
         return gemm_images(ctx, &s, w, x, s.pixels, s.image, bias, y, 0, s.batch, act);
 
