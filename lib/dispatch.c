@@ -547,14 +547,14 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
 
 /* The row-wise kernels' values per device family (struct row_params says what each is).
  * NVIDIA (H200: 132 SMs of 2048 threads, 64K registers, 48 KiB local per group):
- * 8 float4s (32 floats) an item keep 128 bytes in flight per item; softmax takes 80
- * registers, layernorm 98, so held rows take groups of up to 1024 items, a shape fixed at
- * build that caps them at 64 registers (no spills for softmax, 12 bytes for layernorm).
- * Until 2026-12-02 the driver's CL_KERNEL_WORK_GROUP_SIZE of 256 (program.c) held every
- * group to 256 items: rows of 1024 and 8192 floats, many a group, ran at 94–95% of the
- * copy, and rows of 32768 (a team of 1024 holding 8 float4s each, or 256 holding 32) fell
- * back to streaming at 62%; held by 1024 items they ran at 77% (softmax) and 69%
- * (layernorm, whose gamma and beta come from L2) in the scratch harness. Where a driver
+ * 8 float4s (32 floats) an item keep 128 bytes in flight per item. Rows of up to 8192
+ * floats take groups of 256 items (softmax 80 registers, layernorm 98: 3 or 2 groups per
+ * SM): rows of 1024 and 8192, many a group, ran at 94–95% of the copy (b958ee8), and at
+ * 74–75% (softmax) in groups of 1024 (84b9571). Rows of 32768 take a team of 1024 holding
+ * 8 float4s each, a shape fixed at build that caps them at 64 registers (no spills for
+ * softmax, 12 bytes for layernorm): softmax 77% of the copy, layernorm 70% (its gamma and
+ * beta come from L2), against 61–62% streamed by 256 items, which is what ran until the
+ * driver's CL_KERNEL_WORK_GROUP_SIZE of 256 stopped counting (program.c). Where a driver
  * refuses 1024, groups of 512 with items of up to 16 float4s (126 registers within the
  * 128 allowed, no spills). Teams of 8 items read 128 contiguous bytes a load, so rows
  * from 128 floats up go through registers, many rows a group. kiln_sum and rows split
@@ -573,7 +573,7 @@ struct launch plan_row_teams(const struct device_limits *device, size_t local, s
  * in flight, as before, and one column group shape (32 items). */
 static const struct row_params row_params_table[] = {
     /*     team_min,_max held,_max group_items groups_per_unit unroll column_items,_groups */
-    [FAMILY_GPU] = {8, 1024, 8,   16,   1024,       4,              8,     32,   16},
+    [FAMILY_GPU] = {8, 1024, 8,   16,   256,        4,              8,     32,   16},
     [FAMILY_AMD] = {8, 256,  8,   16,   256,        4,              8,     32,   4},
     [FAMILY_CPU] = {1, 1,    0,   0,    1,          8,              2,     32,   8},
 };

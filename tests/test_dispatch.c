@@ -242,7 +242,7 @@ static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **
     (void)state;
     conv_tile_is(&nvidia_like, 64, 32 * 56 * 56, "64x128x8 8x8"); /* 128 rows: half idle */
     conv_tile_is(&nvidia_like, 256, 32 * 14 * 14, "64x128x8 8x8"); /* 196 blocks, not 98 */
-    conv_tile_is(&nvidia_like, 1024, 32 * 14 * 14, "128x128x8 8x8");
+    conv_tile_is(&nvidia_like, 1024, 32 * 14 * 14, "64x128x8 8x8");
     conv_tile_is(&nvidia_like, 512, 32 * 7 * 7, "64x128x8 8x8");
     conv_tile_is(&nvidia_like, 1, 1000, "32x64x8 4x4"); /* the least padded work */
     conv_tile_is(&nvidia_like, 64, (size_t)65536 * 128 + 1, "none"); /* beyond the grid */
@@ -675,8 +675,8 @@ static void map_rows_are_held_in_registers_up_to_the_tables_capacity(void **stat
             }
     /* rows, cols: team, rows per group, float4s held per item */
     static const size_t gpu_cases[][5] = {
-        {65536, 1024, 32, 32, 8}, {8192, 8192, 256, 4, 8}, {4096, 16384, 512, 2, 8},
-        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 128, 4}, {5000, 3, 8, 128, 1},
+        {65536, 1024, 32, 8, 8}, {8192, 8192, 256, 1, 8}, {4096, 16384, 512, 1, 8},
+        {4096, 32768, 1024, 1, 8}, {100, 130, 8, 32, 4}, {5000, 3, 8, 32, 1},
     };
     for (size_t c = 0; c < sizeof(gpu_cases) / sizeof(gpu_cases[0]); ++c) {
         const size_t *g = gpu_cases[c];

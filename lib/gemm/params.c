@@ -69,23 +69,23 @@ struct gemm_table gemm_block_table(const struct device_limits *device)
 }
 
 /* Tiles of the implicit-GEMM convolution (cl/conv2d_implicit.cl), one table per device
- * family, largest first; plan_conv2d_implicit_config takes the first that wastes little
- * on C's edges and gives the compute units blocks. The kernel has cl/gemm_block.cl's
- * register tiling, so its rows start from gpu_configs (chosen there by measurement on
- * the H100); not yet timed as a convolution. What is added: 64x128 for layers of 64
- * filters (a 128-row tile would leave half idle; 784 blocks at 32 images of 56x56), which
- * also gives 196 blocks at 256 filters of 14x14 where 128x128 gives 98 of the H200's 132
- * SMs one. Per work-group at 128x128x8 with 8x8: 64 accumulators, 32 floats of operand
- * fragments and 8 staged floats (4 of W, 4 of B) per work-item, 128 registers in
- * clang-15's PTX for sm_90 as gemm_block's (two work-groups of 256 per SM), and 16 KiB
- * of local memory; 64x128x8 takes 138 registers and 12 KiB (three of 128 per SM).
- * THREADS must be a multiple of TILE_N (each work-item stages one column of B), and
- * TILE_K of the floats of W each stages. $KILN_CONV2D_TILE runs another tile, to time
- * one without rebuilding. */
+ * family, preferred first; plan_conv2d_implicit_config takes the first that wastes little
+ * on C's edges and gives the compute units blocks, and the plan splits k where the blocks
+ * are still few. The kernel has cl/gemm_block.cl's register tiling, so its rows come
+ * from gpu_configs. On the H200 (kiln-bench with $KILN_CONV2D_TILE, batch 32, STRICT,
+ * unsplit, TFLOP/s at 64→64 56x56 3x3, 256→256 14x14 3x3, 256→1024 14x14 1x1, 512→512
+ * 7x7 3x3): 64x128x8 29.40 / 22.47 / 25.28 / 17.68 (256→256 split in two: 28.13),
+ * 128x128x8 19.30 / 25.06 / 21.28 / 12.88, 64x64x16 25.49 / 25.60 / 22.97 / 18.42,
+ * 32x64x8 21.85 / 20.85 / 23.05 / 14.73, 128x64x16 12.77 / 13.21 / 17.05 / 11.40. So
+ * 64x128 comes first and 128x128 is gone (64x128 fits its multiples of 128 filters, so
+ * the plan would never take it). 64x128x8 with 8x8: 64 accumulators, operand fragments
+ * and staged floats per work-item, 138 registers in clang-15's PTX for sm_90, 12 KiB of
+ * local memory (three work-groups of 128 per SM). THREADS must be a multiple of TILE_N
+ * (each work-item stages one column of B), and TILE_K of the floats of W each stages.
+ * $KILN_CONV2D_TILE runs another tile, to time one without rebuilding. */
 static const struct gemm_config conv_gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
-    {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local: gemm_block's H100 row */
-    {64, 128, 8, 8, 8},  /* 128 work-items, 12 KiB local: 64 filters */
+    {64, 128, 8, 8, 8},  /* 128 work-items, 12 KiB local */
     {128, 64, 16, 8, 8}, /* 128 work-items, 24 KiB local */
     {64, 64, 16, 4, 4},  /* 256 work-items, 16 KiB local */
     {32, 64, 8, 4, 4},   /* 128 work-items, 6 KiB local: few filters, small layers */
