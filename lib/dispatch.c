@@ -342,10 +342,11 @@ bool conv2d_unfolding_pays(size_t filters)
 const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits *device,
                                                       size_t max_threads, size_t m, size_t n)
 {
-    /* The largest tile that wastes at most an eighth of its blocks on C's edges (64
-     * filters leave half of a 128-row tile idle) and still gives three of four compute
-     * units a block, as plan_gemm_block_config; failing that, the tile of the least
-     * padded work, the smaller of equals (more blocks). */
+    /* The first tile that wastes at most an eighth of its blocks on C's edges (64
+     * filters leave half of a 128-row tile idle) and gives the compute units the blocks
+     * the table's fill asks (by default three of four units one, as
+     * plan_gemm_block_config); failing that, the tile of the least padded work, the
+     * smaller of equals (more blocks). */
     const struct gemm_config *least = NULL;
     struct gemm_table table = conv2d_implicit_table(device);
     for (size_t i = 0; i < table.count; ++i) {
@@ -354,7 +355,8 @@ const struct gemm_config *plan_conv2d_implicit_config(const struct device_limits
             continue;
         size_t padded = padded_area(config, m, n);
         size_t blocks = implicit_blocks(config, m, n);
-        if (8 * (padded - m * n) <= padded && 4 * blocks >= 3 * device->compute_units)
+        size_t fill = table.fill != NULL ? table.fill[i] : 3;
+        if (8 * (padded - m * n) <= padded && 4 * blocks >= fill * device->compute_units)
             return config;
         if (least == NULL || padded <= padded_area(least, m, n))
             least = config;

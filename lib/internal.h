@@ -277,11 +277,14 @@ struct sum_lanes plan_sum_lanes(const struct device_limits *device);
 
 extern const struct gemm_config gemm_portable_configs[];
 extern const size_t gemm_portable_config_count;
-/* The whole-block kernel's tiles tuned for one device family, largest first. */
+/* The whole-block kernel's tiles tuned for one device family, largest first. `fill`,
+ * where a table has it, says for each row how many blocks per four compute units a
+ * problem must give it for the row to be chosen; NULL: 3 (three of four units one). */
 struct gemm_table {
     const char *family;
     const struct gemm_config *configs;
     size_t count;
+    const unsigned *fill;
 };
 struct gemm_table gemm_block_table(const struct device_limits *device);
 /* The implicit-GEMM convolution's tiles (cl/conv2d_implicit.cl) for one device family. */

@@ -242,7 +242,9 @@ static void conv_tiles_waste_little_on_edges_and_fill_most_compute_units(void **
     (void)state;
     conv_tile_is(&nvidia_like, 64, 32 * 56 * 56, "64x128x8 8x8"); /* 128 rows: half idle */
     conv_tile_is(&nvidia_like, 256, 32 * 14 * 14, "64x128x8 8x8"); /* 196 blocks, not 98 */
-    conv_tile_is(&nvidia_like, 1024, 32 * 14 * 14, "64x128x8 8x8");
+    conv_tile_is(&nvidia_like, 1024, 32 * 14 * 14, "64x128x8 8x8"); /* 392 of 128x128 */
+    conv_tile_is(&nvidia_like, 128, 32 * 56 * 56, "128x128x8 8x8"); /* 784 blocks */
+    conv_tile_is(&nvidia_like, 256, 32 * 56 * 56, "128x128x8 8x8");
     conv_tile_is(&nvidia_like, 512, 32 * 7 * 7, "64x128x8 8x8");
     conv_tile_is(&nvidia_like, 1, 1000, "32x64x8 4x4"); /* the least padded work */
     conv_tile_is(&nvidia_like, 64, (size_t)65536 * 128 + 1, "none"); /* beyond the grid */

@@ -54,7 +54,7 @@ static const struct gemm_config amd_configs[] = {
     {32, 64, 8, 4, 4},    /* 128 work-items, 6 KiB local */
 };
 
-#define TABLE(family, configs) {family, configs, sizeof(configs) / sizeof(configs[0])}
+#define TABLE(family, configs) {family, configs, sizeof(configs) / sizeof(configs[0]), NULL}
 
 struct gemm_table gemm_block_table(const struct device_limits *device)
 {
@@ -70,26 +70,34 @@ struct gemm_table gemm_block_table(const struct device_limits *device)
 
 /* Tiles of the implicit-GEMM convolution (cl/conv2d_implicit.cl), one table per device
  * family, preferred first; plan_conv2d_implicit_config takes the first that wastes little
- * on C's edges and gives the compute units blocks, and the plan splits k where the blocks
- * are still few. The kernel has cl/gemm_block.cl's register tiling, so its rows come
- * from gpu_configs. On the H200 (kiln-bench with $KILN_CONV2D_TILE, batch 32, STRICT,
- * unsplit, TFLOP/s at 64→64 56x56 3x3, 256→256 14x14 3x3, 256→1024 14x14 1x1, 512→512
- * 7x7 3x3): 64x128x8 29.40 / 22.47 / 25.28 / 17.68 (256→256 split in two: 28.13),
- * 128x128x8 19.30 / 25.06 / 21.28 / 12.88, 64x64x16 25.49 / 25.60 / 22.97 / 18.42,
- * 32x64x8 21.85 / 20.85 / 23.05 / 14.73, 128x64x16 12.77 / 13.21 / 17.05 / 11.40. So
- * 64x128 comes first and 128x128 is gone (64x128 fits its multiples of 128 filters, so
- * the plan would never take it). 64x128x8 with 8x8: 64 accumulators, operand fragments
- * and staged floats per work-item, 138 registers in clang-15's PTX for sm_90, 12 KiB of
- * local memory (three work-groups of 128 per SM). THREADS must be a multiple of TILE_N
- * (each work-item stages one column of B), and TILE_K of the floats of W each stages.
+ * on C's edges and gives the compute units the blocks its row of `fill` asks, and the
+ * plan splits k where the blocks are still few. The kernel has cl/gemm_block.cl's
+ * register tiling, so its rows come from gpu_configs. On the H200 (kiln-bench with
+ * $KILN_CONV2D_TILE, batch 32, STRICT, unsplit, TFLOP/s at 64→64 56x56 3x3, 256→256 14x14
+ * 3x3, 256→1024 14x14 1x1, 512→512 7x7 3x3): 64x128x8 29.40 / 22.47 / 25.28 / 17.68
+ * (256→256 split in two: 28.13), 128x128x8 19.30 / 25.06 / 21.28 / 12.88, 64x64x16
+ * 25.49 / 25.60 / 22.97 / 18.42, 32x64x8 21.85 / 20.85 / 23.05 / 14.73, 128x64x16 12.77
+ * / 13.21 / 17.05 / 11.40; at 256→256 and 128→128 of 56x56 3x3, 128x128 35.57 and 34.27,
+ * 64x128 32.83 and 31.75. So 128x128 runs where it has 4 blocks per compute unit (two
+ * waves of its two work-groups per SM: 784 and more above, 392 at 256→1024 not), else
+ * 64x128. Per work-item at 128x128x8 with 8x8: 64 accumulators, 32 floats of operand
+ * fragments and 8 staged floats, 128 registers in clang-15's PTX for sm_90, as
+ * gemm_block's, and 16 KiB of local memory; 64x128x8 takes 138 registers and 12 KiB
+ * (three work-groups of 128 per SM). THREADS must be a multiple of TILE_N (each
+ * work-item stages one column of B), and TILE_K of the floats of W each stages.
  * $KILN_CONV2D_TILE runs another tile, to time one without rebuilding. */
 static const struct gemm_config conv_gpu_configs[] = {
     /* tile_m tile_n tile_k wpt_m wpt_n */
+    {128, 128, 8, 8, 8}, /* 256 work-items, 16 KiB local: gemm_block's H100 row */
     {64, 128, 8, 8, 8},  /* 128 work-items, 12 KiB local */
     {128, 64, 16, 8, 8}, /* 128 work-items, 24 KiB local */
     {64, 64, 16, 4, 4},  /* 256 work-items, 16 KiB local */
     {32, 64, 8, 4, 4},   /* 128 work-items, 6 KiB local: few filters, small layers */
 };
+static const unsigned conv_gpu_fill[] = {16, 3, 3, 3, 3};
+_Static_assert(sizeof(conv_gpu_fill) / sizeof(conv_gpu_fill[0]) ==
+                   sizeof(conv_gpu_configs) / sizeof(conv_gpu_configs[0]),
+               "a fill for every convolution tile");
 
 /* AMD: amd_configs' rows with the 64-filter shape added; not timed. */
 static const struct gemm_config conv_amd_configs[] = {
@@ -104,7 +112,9 @@ struct gemm_table conv2d_implicit_table(const struct device_limits *device)
     if (device->family == FAMILY_AMD)
         return (struct gemm_table)TABLE("amd", conv_amd_configs);
     /* CPUs take im2col unless forced (ops/conv2d.c); forced, they run the GPU rows */
-    return (struct gemm_table)TABLE("gpu", conv_gpu_configs);
+    struct gemm_table table = TABLE("gpu", conv_gpu_configs);
+    table.fill = conv_gpu_fill;
+    return table;
 }
 
 /* cl/gemm_cpu.cl's tiles: MC×NC blocks, KC-deep slices, MR×NR register tiles. The
