@@ -301,7 +301,10 @@ bool conv2d_implicit_fills(const struct device_limits *device,
  * sums written and read back (splits·m·n floats twice) stay small beside the product's
  * m·n·k FMAs. On the H200 (132 SMs, three 64x128 work-groups per SM): 256→256 14×14 3×3
  * at batch 32 has 196 blocks, k 2304: two splits of 1152, 392 blocks, about one wave;
- * 512→512 7×7 3×3 has 104, k 4608: three of 1536, 312 blocks. Not yet timed. */
+ * 512→512 7×7 3×3 has 104, k 4608: three of 1536, 312 blocks. Timed there (kiln-bench,
+ * $KILN_CONV2D_SPLIT, TFLOP/s for 1 / 2 / 3 / 4 splits): 256→256 22.47 / 28.13 / 23.86 /
+ * 26.66, 512→512 17.64 / 19.17 / 21.45 / 18.72 (im2col 21.58), 256→1024 14×14 1×1 (392
+ * blocks of 128x128, not split) 21.17 / 15.69 / 14.28 / 13.51. */
 enum { CONV2D_SPLIT_BLOCKS_PER_UNIT = 2, CONV2D_SPLITS_MAX = 8, CONV2D_SPLIT_TAPS_MIN = 256 };
 
 size_t conv2d_implicit_splits(const struct device_limits *device,
