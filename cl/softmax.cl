@@ -81,6 +81,7 @@ inline void stats_add(row_stats *s, float x)
 /* The statistics of item `lane`'s elements of the row `in` (body `in4`, of which it holds
  * `held`; softmax turns those into their terms against *held_max, the max of the
  * elements before the streamed ones), the carry folded in. */
+__attribute__((always_inline)) /* clang for AMD may keep it out of line, undefined */
 inline row_stats row_stats_gather(__global const float *in, __global const float4 *in4,
                                   float4 held[HELD_SLOTS], INDEX head, INDEX quads,
                                   INDEX count, uint lane, uint lanes, float *held_max)
