@@ -39,10 +39,15 @@ static size_t group_limit(const struct device_limits *device, const struct kerne
     return limit > 0 ? limit : 1;
 }
 
+/* The device's compute units, at least one (a driver may report none). */
+static size_t unit_count(const struct device_limits *device)
+{
+    return device->compute_units > 0 ? device->compute_units : 1;
+}
+
 static size_t group_cap(const struct device_limits *device)
 {
-    size_t units = device->compute_units > 0 ? device->compute_units : 1;
-    return units * WAVES_PER_UNIT;
+    return unit_count(device) * WAVES_PER_UNIT;
 }
 
 struct launch plan_elementwise(const struct device_limits *device,
@@ -405,7 +410,7 @@ const struct gemm_config *plan_gemm_cpu_config(const struct device_limits *devic
      * either width (6 rows: 12 of AVX2's 16 ymm, of AVX-512's 32 zmm). Blocks are
      * handed to PoCL's threads whole, so a few per compute unit balance the load. */
     struct gemm_table table = gemm_cpu_table();
-    size_t units = device->compute_units > 0 ? device->compute_units : 1;
+    size_t units = unit_count(device);
     const struct gemm_config *chosen = NULL;
     for (size_t i = 0; i < table.count; ++i) {
         const struct gemm_config *config = &table.configs[i];
@@ -591,8 +596,7 @@ const struct row_params *row_params_for(const struct device_limits *device)
 /* The groups a grid of one wave has: groups_per_unit on each compute unit. */
 static size_t resident_groups(const struct device_limits *device)
 {
-    size_t units = device->compute_units > 0 ? device->compute_units : 1;
-    return units * row_params_for(device)->groups_per_unit;
+    return unit_count(device) * row_params_for(device)->groups_per_unit;
 }
 
 struct row_map_plan plan_row_map(const struct device_limits *device, size_t max_threads,
@@ -647,8 +651,7 @@ static size_t column_width(const struct device_limits *device, size_t local, siz
 /* How many chunks of the rows give `blocks` column blocks the grid the table asks for. */
 static size_t column_chunks(const struct device_limits *device, size_t blocks)
 {
-    size_t units = device->compute_units > 0 ? device->compute_units : 1;
-    return ceil_div(units * row_params_for(device)->column_groups, blocks);
+    return ceil_div(unit_count(device) * row_params_for(device)->column_groups, blocks);
 }
 
 struct launch plan_columns(const struct device_limits *device, size_t local, size_t rows,

@@ -680,6 +680,13 @@ static inline cl_ulong buf_elements_offset(const kiln_buf *buf)
     return (cl_ulong)(buf->offset / sizeof(float));
 }
 
+/* a and b start on the same 16-byte phase, so rows of one ld start on one phase in both
+ * and the row-wise kernels move their bodies as float4s. */
+static inline bool buf_same_phase(const kiln_buf *a, const kiln_buf *b)
+{
+    return buf_elements_offset(a) % 4 == buf_elements_offset(b) % 4;
+}
+
 /* A float4 needs 16-byte alignment; the cl_mem itself is aligned to far more. */
 static inline bool buf_on_float4(const kiln_buf *buf)
 {

@@ -31,8 +31,8 @@ KILN_API kiln_status kiln_bias_act(kiln_ctx *ctx, const kiln_buf *x, const kiln_
     CHECK(kernel_get(ctx, "bias_act", options, "bias_act", &kernel));
     cl_ulong row_count = rows, col_count = cols, stride = ld, x_offset = buf_elements_offset(x),
              bias_offset = buf_elements_offset(bias), y_offset = buf_elements_offset(y);
-    /* x and y on one 16-byte phase: rows move as float4s, a work-item each */
-    cl_uint vectors = x_offset % 4 == y_offset % 4;
+    /* rows move as float4s, a work-item each */
+    cl_uint vectors = buf_same_phase(x, y);
     struct launch plan = plan_bias_act(&ctx->limits, &kernel->limits, rows,
                                        vectors ? cols / 4 + (cols % 4 != 0) : cols);
     const struct kernel_arg args[] = {

@@ -45,7 +45,7 @@ kiln_status row_map_kernel(kiln_ctx *ctx, const char *source, const char *name,
                            const kiln_buf *y, size_t rows, size_t cols, struct kernel **kernel,
                            struct launch *plan, cl_uint *vectors)
 {
-    *vectors = buf_elements_offset(x) % 4 == buf_elements_offset(y) % 4;
+    *vectors = buf_same_phase(x, y);
     size_t max_threads = SIZE_MAX;
     for (;;) {
         struct row_map_plan chosen = plan_row_map(&ctx->limits, max_threads, bytes_per_item,
