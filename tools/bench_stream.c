@@ -54,17 +54,13 @@ void bench_stream_close(void)
     stream_state.ctx = NULL;
 }
 
-/* The stream's context on the bench's device, by its index (as group_sgemm's). */
+/* The stream's context on the bench's device: its spec opens the same one again. */
 static bool stream_open(void)
 {
     if (stream_state.ctx != NULL)
         return true;
-    size_t index = 0;
-    char spec[32];
-    if (!bench_report(NULL, kiln_device_find(stream_state.device, &index), "kiln_device_find"))
-        return false;
-    snprintf(spec, sizeof(spec), "%zu", index);
-    return bench_report(NULL, kiln_ctx_create(&stream_state.ctx, spec), "kiln_ctx_create");
+    return bench_report(NULL, kiln_ctx_create(&stream_state.ctx, stream_state.device),
+                        "kiln_ctx_create");
 }
 
 /* Pinned x and y of n floats and three buffers of a chunk (a third of n at most, so that
